@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/gitfs"
+	"github.com/spf13/pflag"
+)
+
+// protocolVersion is the version of every JSON document cachecheck prints.
+const protocolVersion = 1
+
+type keyOptions struct {
+	format  *enumValue
+	explain bool
+	diff    string
+}
+
+func newKeyCommand() *command {
+	o := &keyOptions{format: newEnum("text", "text", "json")}
+	fs := pflag.NewFlagSet("key", pflag.ContinueOnError)
+	fs.Var(o.format, "format", "output format: text or json")
+	fs.BoolVar(&o.explain, "explain", false, "print the canonical inputs the key hashes, one per line")
+	fs.StringVar(&o.diff, "diff", "", "explain how the inputs differ from `OTHER`: a directory, or a git revision of DIR's repository")
+	return &command{
+		name:    "key",
+		summary: "compute the dependency cache key of a Go module or workspace",
+		usage:   "[--format text|json] [--explain] [--diff OTHER] [DIR]",
+		help: `
+Key computes the dependency cache key of the Go module or workspace in DIR
+(default "."), from go.mod, go.sum, go.work, go.work.sum and the go.mod of
+every local replacement. It needs no network and no go command.
+
+The key changes whenever the output of 'go mod download' can change: the go
+and toolchain directives, every requirement, replace and exclude, the go.sum
+entries, the workspace's use and replace lines, and whether vendor/ is in use.
+It does not change for comments, blank lines, line endings, the order or
+grouping of lines, '// indirect' markers or duplicated go.sum lines.
+
+The key is printed as ck1- and 32 hex digits, usable as an image tag.
+--explain prints the canonical inputs; --diff OTHER compares DIR with another
+directory, or with a git revision of DIR's repository read without touching
+the work tree, and says which inputs differ.`,
+		examples: `
+cachecheck key                       # the key of the module in the current directory
+cachecheck key --explain ./services/api
+cachecheck key --format json         # key and canonical inputs for scripts
+cachecheck key --diff origin/main    # what changed since main
+cachecheck key --diff ../other-checkout`,
+		flags: fs,
+		run:   o.run,
+	}
+}
+
+type keySource struct {
+	Name   string           `json:"source"`
+	Result *cachekey.Result `json:"-"`
+}
+
+func (o *keyOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := maxArgs("key", args, 1); err != nil {
+		return err
+	}
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	if o.diff != "" && o.explain {
+		return usageErrorf("key: --explain and --diff do not go together; run them one after the other")
+	}
+	res, err := cachekey.ComputeDir(dir)
+	if err != nil {
+		return err
+	}
+	if o.diff != "" {
+		other, name, err := computeOther(ctx, dir, o.diff)
+		if err != nil {
+			return err
+		}
+		return printKeyDiff(io.Out, o.format.String(), keySource{name, other}, keySource{dir, res})
+	}
+	switch o.format.String() {
+	case "json":
+		return writeJSON(io.Out, keyJSON(dir, res))
+	default:
+		if o.explain {
+			for _, line := range res.Inputs {
+				fmt.Fprintln(io.Out, line)
+			}
+			_, err := fmt.Fprintf(io.Out, "key %s\n", res.Key)
+			return err
+		}
+		_, err := fmt.Fprintln(io.Out, res.Key)
+		return err
+	}
+}
+
+// computeOther computes the key of other: a directory, or else a git
+// revision of the repository holding dir, read at dir's place in it.
+func computeOther(ctx context.Context, dir, other string) (*cachekey.Result, string, error) {
+	if fi, err := os.Stat(other); err == nil && fi.IsDir() {
+		res, err := cachekey.ComputeDir(other)
+		return res, other, err
+	}
+	tree, err := gitfs.Open(ctx, dir, other)
+	if err != nil {
+		return nil, "", usageErrorf("--diff %q is neither a directory nor a git revision of %s's repository: %v", other, dir, err)
+	}
+	prefix, err := gitfs.Prefix(ctx, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	display := func(p string) string { return other + ":" + p }
+	res, err := cachekey.Compute(tree, path.Clean(prefix), cachekey.WithDisplayPath(display))
+	if err != nil {
+		return nil, "", err
+	}
+	name := other
+	if prefix != "." {
+		name = other + ":" + prefix
+	}
+	return res, name, nil
+}
+
+type keyDoc struct {
+	ProtocolVersion int          `json:"protocol_version"`
+	Key             cachekey.Key `json:"key"`
+	Dir             string       `json:"dir"`
+	Workspace       bool         `json:"workspace"`
+	Inputs          []string     `json:"inputs"`
+}
+
+func keyJSON(dir string, res *cachekey.Result) keyDoc {
+	return keyDoc{protocolVersion, res.Key, filepath.ToSlash(dir), res.Workspace, res.Inputs}
+}
+
+func printKeyDiff(w io.Writer, format string, old, new keySource) error {
+	changes := cachekey.Diff(old.Result, new.Result)
+	if format == "json" {
+		type side struct {
+			Key    cachekey.Key `json:"key"`
+			Source string       `json:"source"`
+		}
+		return writeJSON(w, struct {
+			ProtocolVersion int      `json:"protocol_version"`
+			Old             side     `json:"old"`
+			New             side     `json:"new"`
+			Same            bool     `json:"same"`
+			Changes         []string `json:"changes"`
+		}{protocolVersion, side{old.Result.Key, old.Name}, side{new.Result.Key, new.Name},
+			old.Result.Key == new.Result.Key, nonNil(changes)})
+	}
+	if old.Result.Key == new.Result.Key {
+		_, err := fmt.Fprintf(w, "same key %s for %s and %s\n", new.Result.Key, old.Name, new.Name)
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "key %s (%s) -> %s (%s)\n", old.Result.Key, old.Name, new.Result.Key, new.Name)
+	for _, c := range changes {
+		fmt.Fprintf(&b, "  %s\n", c)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,188 @@
+// Package gitfs reads the files of a git revision as an [io/fs.FS], without
+// touching the work tree or the index.
+package gitfs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os/exec"
+	"path"
+	"strings"
+	"time"
+)
+
+// FS is the tree of one commit. Paths are relative to the repository's top
+// directory. It implements fs.ReadFileFS and fs.StatFS.
+type FS struct {
+	ctx    context.Context
+	repo   string // a directory inside the repository
+	rev    string // the revision as given
+	commit string // the full commit hash
+}
+
+// Open returns the tree of revision rev of the git repository that contains
+// directory dir. It fails when dir is not in a git repository or rev names
+// no commit.
+func Open(ctx context.Context, dir, rev string) (*FS, error) {
+	if strings.HasPrefix(rev, "-") {
+		return nil, fmt.Errorf("git revision %q: must not start with '-'", rev)
+	}
+	f := &FS{ctx: ctx, repo: dir, rev: rev}
+	out, err := f.git(nil, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
+	if err != nil {
+		return nil, fmt.Errorf("git revision %q in %s: not a commit: %w", rev, dir, err)
+	}
+	f.commit = strings.TrimSpace(string(out))
+	return f, nil
+}
+
+// Prefix returns the path of directory dir relative to the top of the git
+// repository that contains it, in slash form ("." for the top itself).
+func Prefix(ctx context.Context, dir string) (string, error) {
+	f := &FS{ctx: ctx, repo: dir}
+	out, err := f.git(nil, "rev-parse", "--show-prefix")
+	if err != nil {
+		return "", fmt.Errorf("finding the git repository of %s: %w", dir, err)
+	}
+	p := strings.TrimSuffix(strings.TrimSpace(string(out)), "/")
+	if p == "" {
+		p = "."
+	}
+	return p, nil
+}
+
+// Rev returns the revision as given to Open.
+func (f *FS) Rev() string { return f.rev }
+
+// Commit returns the full hash of the commit.
+func (f *FS) Commit() string { return f.commit }
+
+func (f *FS) git(stdin io.Reader, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(f.ctx, "git", args...)
+	cmd.Dir = f.repo
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			return nil, fmt.Errorf("git %s: %s", args[0], msg)
+		}
+		return nil, fmt.Errorf("git %s: %w", args[0], err)
+	}
+	return stdout.Bytes(), nil
+}
+
+// objectType returns "blob", "tree" or "commit" for the object at name, or
+// fs.ErrNotExist.
+func (f *FS) objectType(name string) (string, error) {
+	spec := f.commit + ":" + name
+	if name == "." {
+		spec = f.commit + "^{tree}"
+	}
+	out, err := f.git(strings.NewReader(spec+"\n"), "cat-file", "--batch-check=%(objecttype) %(objectsize)")
+	if err != nil {
+		return "", err
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) < 2 || fields[len(fields)-1] == "missing" {
+		return "", fs.ErrNotExist
+	}
+	return fields[0], nil
+}
+
+func (f *FS) check(op, name string) error {
+	if !fs.ValidPath(name) {
+		return &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	return nil
+}
+
+// ReadFile implements fs.ReadFileFS.
+func (f *FS) ReadFile(name string) ([]byte, error) {
+	if err := f.check("read", name); err != nil {
+		return nil, err
+	}
+	typ, err := f.objectType(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: f.rev + ":" + name, Err: err}
+	}
+	if typ != "blob" {
+		return nil, &fs.PathError{Op: "read", Path: f.rev + ":" + name, Err: errors.New("is a directory")}
+	}
+	data, err := f.git(nil, "cat-file", "blob", f.commit+":"+name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: f.rev + ":" + name, Err: err}
+	}
+	return data, nil
+}
+
+// Stat implements fs.StatFS.
+func (f *FS) Stat(name string) (fs.FileInfo, error) {
+	if err := f.check("stat", name); err != nil {
+		return nil, err
+	}
+	typ, err := f.objectType(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: f.rev + ":" + name, Err: err}
+	}
+	return info{name: path.Base(name), dir: typ == "tree"}, nil
+}
+
+// Open implements fs.FS. Directories can be opened for Stat only.
+func (f *FS) Open(name string) (fs.File, error) {
+	fi, err := f.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return &file{info: fi.(info)}, nil
+	}
+	data, err := f.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return &file{info: fi.(info), r: bytes.NewReader(data), size: int64(len(data))}, nil
+}
+
+type info struct {
+	name string
+	dir  bool
+	size int64
+}
+
+func (i info) Name() string { return i.name }
+func (i info) Size() int64  { return i.size }
+func (i info) Mode() fs.FileMode {
+	if i.dir {
+		return fs.ModeDir | 0o755
+	}
+	return 0o644
+}
+func (i info) ModTime() time.Time { return time.Time{} }
+func (i info) IsDir() bool        { return i.dir }
+func (i info) Sys() any           { return nil }
+
+type file struct {
+	info info
+	r    *bytes.Reader
+	size int64
+}
+
+func (f *file) Stat() (fs.FileInfo, error) {
+	i := f.info
+	i.size = f.size
+	return i, nil
+}
+
+func (f *file) Read(p []byte) (int, error) {
+	if f.r == nil {
+		return 0, &fs.PathError{Op: "read", Path: f.info.name, Err: errors.New("is a directory")}
+	}
+	return f.r.Read(p)
+}
+
+func (f *file) Close() error { return nil }
