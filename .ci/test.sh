@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README gives it: installs what the tests need,
+# starts every service they use (failing, not skipping, when one cannot
+# start), then runs the unit, script, integration and short fuzz tests.
+#
+# Each file in .ci/setup.d is sourced in order; it installs and starts one
+# service and exports the variables the integration tests read. Services are
+# stopped when this script exits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CACHECHECK_INTEGRATION=1
+export CACHECHECK_CI_TMP="${CACHECHECK_CI_TMP:-$(mktemp -d /tmp/cachecheck-ci.XXXXXX)}"
+cleanup_fns=()
+on_exit() {
+  for ((i=${#cleanup_fns[@]}-1; i>=0; i--)); do "${cleanup_fns[$i]}" || true; done
+}
+trap on_exit EXIT
+apt_updated=""
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+for f in .ci/setup.d/*.sh; do
+  [ -e "$f" ] || continue
+  echo "--- setup: $f"
+  source "$f"
+done
+
+echo "--- go vet"
+go vet ./...
+echo "--- gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+echo "--- go test"
+go test -count=1 -timeout 45m ./...
+echo "--- fuzz (short)"
+while read -r pkg target; do
+  [ -n "$pkg" ] || continue
+  go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s "$pkg"
+done < .ci/fuzz-targets.txt
+echo "--- all tests passed"
