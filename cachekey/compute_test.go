@@ -24,12 +24,12 @@ func mapFS(files map[string]string) fstest.MapFS {
 // a local directory.
 func workspace() map[string]string {
 	return map[string]string{
-		"go.work": "go 1.23\n\nuse (\n\t./api\n\t./worker\n)\n",
-		"go.work.sum": "golang.org/x/sys v0.1.0 " + hashA + "\n",
-		"api/go.mod": "module example.com/api\n\ngo 1.23\n\nrequire golang.org/x/text v0.14.0\n",
-		"api/go.sum": "golang.org/x/text v0.14.0 " + hashA + "\ngolang.org/x/text v0.14.0/go.mod " + hashB + "\n",
+		"go.work":       "go 1.23\n\nuse (\n\t./api\n\t./worker\n)\n",
+		"go.work.sum":   "golang.org/x/sys v0.1.0 " + hashA + "\n",
+		"api/go.mod":    "module example.com/api\n\ngo 1.23\n\nrequire golang.org/x/text v0.14.0\n",
+		"api/go.sum":    "golang.org/x/text v0.14.0 " + hashA + "\ngolang.org/x/text v0.14.0/go.mod " + hashB + "\n",
 		"worker/go.mod": "module example.com/worker\n\ngo 1.23\n\nrequire example.com/sdk v1.0.0\n\nreplace example.com/sdk => ../sdk\n",
-		"sdk/go.mod": "module example.com/sdk\n\ngo 1.21\n\nrequire golang.org/x/sys v0.1.0\n",
+		"sdk/go.mod":    "module example.com/sdk\n\ngo 1.21\n\nrequire golang.org/x/sys v0.1.0\n",
 	}
 }
 
@@ -112,14 +112,14 @@ func TestWorkspace(t *testing.T) {
 
 func TestDiff(t *testing.T) {
 	old := map[string]string{
-		"go.mod": "module example.com/app\ngo 1.22\nrequire (\n\tgithub.com/x/y v1.2.0\n\tgithub.com/c/d v0.1.0\n)\nreplace example.com/sdk => ./sdk\n",
-		"go.sum": "github.com/x/y v1.2.0 " + hashA + "\ngithub.com/c/d v0.1.0 " + hashA + "\n",
+		"go.mod":     "module example.com/app\ngo 1.22\nrequire (\n\tgithub.com/x/y v1.2.0\n\tgithub.com/c/d v0.1.0\n)\nreplace example.com/sdk => ./sdk\n",
+		"go.sum":     "github.com/x/y v1.2.0 " + hashA + "\ngithub.com/c/d v0.1.0 " + hashA + "\n",
 		"sdk/go.mod": "module example.com/sdk\n",
 	}
 	new := map[string]string{
-		"go.mod": "module example.com/app\ngo 1.23\ntoolchain go1.23.4\nrequire (\n\tgithub.com/x/y v1.3.0\n\tgithub.com/a/b v1.0.0\n)\nexclude github.com/x/y v1.2.5\nreplace example.com/sdk => ./sdk\n",
-		"go.sum": "github.com/x/y v1.3.0 " + hashA + "\ngithub.com/a/b v1.0.0 " + hashA + "\ngithub.com/a/b v1.0.0/go.mod " + hashB + "\n",
-		"sdk/go.mod": "module example.com/sdk\nrequire golang.org/x/sys v0.1.0\n",
+		"go.mod":             "module example.com/app\ngo 1.23\ntoolchain go1.23.4\nrequire (\n\tgithub.com/x/y v1.3.0\n\tgithub.com/a/b v1.0.0\n)\nexclude github.com/x/y v1.2.5\nreplace example.com/sdk => ./sdk\n",
+		"go.sum":             "github.com/x/y v1.3.0 " + hashA + "\ngithub.com/a/b v1.0.0 " + hashA + "\ngithub.com/a/b v1.0.0/go.mod " + hashB + "\n",
+		"sdk/go.mod":         "module example.com/sdk\nrequire golang.org/x/sys v0.1.0\n",
 		"vendor/modules.txt": "",
 	}
 	a, err := Compute(mapFS(old), ".")

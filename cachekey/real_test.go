@@ -191,7 +191,9 @@ var semanticEdits = []edit{
 	{"toolchain", editGoMod(func(f *modfile.File) error { return f.AddToolchainStmt("go1.99.9") })},
 	{"require bumped", func(t *testing.T, fsys fstest.MapFS) {
 		r := firstRequire(t, fsys)
-		editGoMod(func(f *modfile.File) error { return f.AddRequire(r.Mod.Path, r.Mod.Version+"-0.20991231000000-000000000000") })(t, fsys)
+		editGoMod(func(f *modfile.File) error {
+			return f.AddRequire(r.Mod.Path, r.Mod.Version+"-0.20991231000000-000000000000")
+		})(t, fsys)
 	}},
 	{"require dropped", func(t *testing.T, fsys fstest.MapFS) {
 		r := firstRequire(t, fsys)
