@@ -60,7 +60,7 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(err)
 	cmd := exec.Command(path, args[2:]...)
-	cmd.Dir = ts.Getenv("PWD")
+	cmd.Dir = ts.MkAbs(".")
 	for _, kv := range []string{"PATH", "HOME", "GOPROXY", "GOFLAGS", "GONOSUMDB", "GOSUMDB", "GOMODCACHE", "GOCACHE", "TMPDIR", "WORK"} {
 		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
 	}
