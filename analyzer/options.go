@@ -9,13 +9,13 @@ import (
 type Option func(*options) error
 
 type options struct {
-	dockerfileFS   fs.FS
-	dockerfile     string
-	displayName    string
-	buildArgs      map[string]string
-	depsImage      string
-	disabled       map[string]bool
-	buildKit       *bool
+	dockerfileFS fs.FS
+	dockerfile   string
+	displayName  string
+	buildArgs    map[string]string
+	depsImage    string
+	disabled     map[string]bool
+	buildKit     *bool
 }
 
 func newOptions(opts []Option) (*options, error) {
