@@ -757,7 +757,7 @@ func (a *analysis) checkCgo() {
 					continue
 				}
 				a.add(ruleCgoStatic, s, bin.Line, bin.EndLine,
-					fmt.Sprintf("go %s leaves cgo enabled (%s has a C compiler) but the final stage %s runs on %s: a binary using net or os/user will not start", build.sub, root.Base, target.Ref(), a.rootImage(target).Base),
+					fmt.Sprintf("go %s leaves cgo enabled (%s has a C compiler) but the final stage runs on %s: a binary using net or os/user will not start", build.sub, root.Base, a.rootImage(target).Base),
 					fmt.Sprintf("build with CGO_ENABLED=0: RUN CGO_ENABLED=0 go %s …, or ENV CGO_ENABLED=0 in stage %s", build.sub, s.Ref()))
 			}
 		}
@@ -807,8 +807,8 @@ func (a *analysis) checkToolchain() {
 				if root.Name != "" {
 					fix += " AS " + root.Name
 				}
-				if strings.Contains(root.Text, "$") {
-					fix = "set the version ARG so that the image is " + strings.TrimPrefix(fix, "FROM ")
+				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
+					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes golang:%d.%d%s)", m[1], need.major, need.minor, need.major, need.minor, suffix)
 				}
 				a.add(ruleToolchain, root, root.Line, root.EndLine,
 					fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need),
@@ -857,6 +857,8 @@ func (a *analysis) checkDepsImage() {
 		fmt.Sprintf("stage %s starts from %s and runs go at line %d; the dependency image %s already holds the module cache", root.Ref(), root.Base, step.Line, ref),
 		fmt.Sprintf("%s%s%s (or ARG DEPS_IMAGE=%s before the first FROM and %s${DEPS_IMAGE}%s)", from, ref, as, ref, from, as))
 }
+
+var argRefRE = regexp.MustCompile(`\$\{?(\w+)`)
 
 var ignoreRE = regexp.MustCompile(`^\s*#.*\bcachecheck:ignore\b(.*)$`)
 
