@@ -176,6 +176,10 @@ func Download(ctx context.Context, dir string, opts ...Option) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	before, err := snapshot(sumFiles)
+	if err != nil {
+		return nil, err
+	}
 	if o.goModCache == "" {
 		o.goModCache, err = os.MkdirTemp("", "cachecheck-gomodcache-")
 		if err != nil {
@@ -230,6 +234,14 @@ func Download(ctx context.Context, dir string, opts ...Option) (*Result, error) 
 	close(stop)
 	wg.Wait()
 
+	// go mod download adds missing checksums to go.sum (unverified when
+	// GOSUMDB is off) and may touch go.mod: put the user's files back and
+	// refuse, since go.sum is what the download is verified against.
+	if changed, err := restore(before); err != nil {
+		return nil, err
+	} else if len(changed) > 0 {
+		return nil, &DownloadError{Stderr: strings.Join(changed, "\n")}
+	}
 	mods, modErrs, parseErr := parseJSON(stdout.Bytes())
 	if waitErr != nil || len(modErrs) > 0 {
 		if ctx.Err() != nil {
@@ -324,6 +336,75 @@ func moduleFiles(dir string) (goVersion string, sums []string, err error) {
 		goVersion = mf.Go.Version
 	}
 	return goVersion, []string{filepath.Join(dir, "go.sum")}, nil
+}
+
+// snapshot reads the go.sum files and the go.mod or go.work files next to
+// them; absent files map to nil.
+func snapshot(sumFiles []string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for _, sum := range sumFiles {
+		names := []string{sum}
+		switch filepath.Base(sum) {
+		case "go.sum":
+			names = append(names, filepath.Join(filepath.Dir(sum), "go.mod"))
+		case "go.work.sum":
+			names = append(names, filepath.Join(filepath.Dir(sum), "go.work"))
+		}
+		for _, name := range names {
+			data, err := os.ReadFile(name)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("reading %s: %w", name, err)
+			}
+			files[name] = data
+		}
+	}
+	return files, nil
+}
+
+// restore writes back the files of a snapshot that changed and describes
+// the changes: the go.sum lines added, or the file changed.
+func restore(snap map[string][]byte) ([]string, error) {
+	var changed []string
+	names := make([]string, 0, len(snap))
+	for name := range snap {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		old := snap[name]
+		cur, err := os.ReadFile(name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading %s: %w", name, err)
+		}
+		if bytes.Equal(old, cur) {
+			continue
+		}
+		if strings.HasSuffix(name, ".sum") {
+			had := map[string]bool{}
+			for _, l := range strings.Split(string(old), "\n") {
+				had[strings.TrimSpace(l)] = true
+			}
+			for _, l := range strings.Split(string(cur), "\n") {
+				if l = strings.TrimSpace(l); l != "" && !had[l] {
+					f := strings.Fields(l)
+					if len(f) >= 2 {
+						changed = append(changed, fmt.Sprintf("%s@%s: missing go.sum entry in %s", f[0], f[1], name))
+					}
+				}
+			}
+		} else {
+			changed = append(changed, fmt.Sprintf("%s: go mod download changed it: go.mod and go.sum are not tidy", name))
+		}
+		if old == nil {
+			err = os.Remove(name)
+		} else {
+			err = os.WriteFile(name, old, 0o644)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("restoring %s: %w", name, err)
+		}
+	}
+	return changed, nil
 }
 
 // countZipSums counts the lines of a go.sum file that hash a module's
