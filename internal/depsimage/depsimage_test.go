@@ -2,9 +2,9 @@ package depsimage_test
 
 import (
 	"archive/tar"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -150,6 +150,7 @@ func TestLayerValid(t *testing.T) {
 		}
 		tr := tar.NewReader(rc)
 		var prev string
+		var raw int64
 		for {
 			h, err := tr.Next()
 			if err == io.EOF {
@@ -162,6 +163,7 @@ func TestLayerValid(t *testing.T) {
 				t.Errorf("layer %q: %q after %q: not sorted", l.Name, h.Name, prev)
 			}
 			prev = h.Name
+			raw += h.Size
 			if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" || !h.ModTime.Equal(time.Unix(0, 0)) || len(h.PAXRecords) > 0 && h.PAXRecords["SCHILY.xattr."] != "" {
 				t.Errorf("layer %q: %q: owner %d:%d %q:%q time %v", l.Name, h.Name, h.Uid, h.Gid, h.Uname, h.Gname, h.ModTime)
 			}
@@ -177,6 +179,9 @@ func TestLayerValid(t *testing.T) {
 			}
 		}
 		rc.Close()
+		if raw != l.RawSize {
+			t.Errorf("layer %q: %d bytes of files, RawSize %d", l.Name, raw, l.RawSize)
+		}
 	}
 }
 

@@ -234,7 +234,11 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 				dirs[d] = true
 			}
 		}
-		all := files
+		var raw int64
+		for _, f := range files {
+			raw += f.size
+		}
+		all := slices.Clip(slices.Clone(files))
 		for d := range dirs {
 			m, ok := dirMode[d]
 			if !ok {
@@ -248,10 +252,6 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 			all = append(all, entry{rel: d, dir: true, mode: m})
 		}
 		slices.SortFunc(all, func(a, b entry) int { return strings.Compare(a.rel, b.rel) })
-		var raw int64
-		for _, f := range files {
-			raw += f.size
-		}
 		mods := make([]module.Version, 0, len(groupMods[g]))
 		for v := range groupMods[g] {
 			mods = append(mods, v)
@@ -452,18 +452,39 @@ func (l *cacheLayer) MediaType() (types.MediaType, error) {
 	return types.OCILayer, nil
 }
 
-// Pack computes the digest of every layer, packing each once, and returns
-// the total compressed size. It is the packing cost of a warm without the
-// upload, for benchmarks and progress.
+// Pack computes the digest of every layer, packing each once, as many
+// layers at a time as there are CPUs (GOMAXPROCS), and returns the total
+// compressed size. It is the packing cost of a warm without the upload, for
+// benchmarks, and makes the later Digest, DiffID and Size calls free.
 func Pack(layers []Layer) (int64, error) {
+	work := make(chan Layer)
+	errs := make(chan error, len(layers))
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(layers)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for l := range work {
+				if _, err := l.Digest(); err != nil {
+					errs <- fmt.Errorf("packing layer %q: %w", l.Name, err)
+				}
+			}
+		}()
+	}
+	for _, l := range layers {
+		work <- l
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
 	var total int64
 	for _, l := range layers {
-		if _, err := l.Digest(); err != nil {
-			return total, fmt.Errorf("packing layer %q: %w", l.Name, err)
-		}
 		s, err := l.Size()
 		if err != nil {
-			return total, err
+			return 0, err
 		}
 		total += s
 	}
