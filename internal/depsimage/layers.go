@@ -321,6 +321,7 @@ func (l *cacheLayer) writeTar(w io.Writer) error {
 			return err
 		}
 	}
+	buf := make([]byte, 256<<10)
 	for _, e := range l.entries {
 		if err := tw.WriteHeader(hdr(ModCacheDir+"/"+e.rel, e.dir, e.mode, e.size)); err != nil {
 			return err
@@ -328,20 +329,20 @@ func (l *cacheLayer) writeTar(w io.Writer) error {
 		if e.dir {
 			continue
 		}
-		if err := copyFile(tw, filepath.Join(l.root, filepath.FromSlash(e.rel)), e.size); err != nil {
+		if err := copyFile(tw, filepath.Join(l.root, filepath.FromSlash(e.rel)), e.size, buf); err != nil {
 			return err
 		}
 	}
 	return tw.Close()
 }
 
-func copyFile(w io.Writer, name string, size int64) error {
+func copyFile(w io.Writer, name string, size int64, buf []byte) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return fmt.Errorf("packing module cache: %w", err)
 	}
 	defer f.Close()
-	n, err := io.Copy(w, io.LimitReader(f, size+1))
+	n, err := io.CopyBuffer(onlyWriter{w}, io.LimitReader(f, size+1), buf)
 	if err != nil {
 		return fmt.Errorf("packing %s: %w", name, err)
 	}
@@ -350,6 +351,37 @@ func copyFile(w io.Writer, name string, size int64) error {
 	}
 	return nil
 }
+
+// gzipPools keeps pgzip writers, whose block buffers are worth reusing
+// from one layer to the next, by level and concurrency.
+var gzipPools sync.Map // [2]int -> *sync.Pool
+
+func getGzip(w io.Writer, level, concurrency int) (*pgzip.Writer, error) {
+	p, _ := gzipPools.LoadOrStore([2]int{level, concurrency}, &sync.Pool{})
+	if gw, ok := p.(*sync.Pool).Get().(*pgzip.Writer); ok {
+		gw.Reset(w)
+		return gw, nil
+	}
+	gw, err := pgzip.NewWriterLevel(w, level)
+	if err != nil {
+		return nil, err
+	}
+	// The block size fixes the bytes; the number of blocks in flight only
+	// the speed and the memory.
+	if err := gw.SetConcurrency(1<<20, concurrency); err != nil {
+		return nil, err
+	}
+	return gw, nil
+}
+
+func putGzip(gw *pgzip.Writer, level, concurrency int) {
+	p, _ := gzipPools.Load([2]int{level, concurrency})
+	p.(*sync.Pool).Put(gw)
+}
+
+// onlyWriter hides io.ReaderFrom, so io.CopyBuffer uses the buffer it is
+// given rather than allocating one per file.
+type onlyWriter struct{ io.Writer }
 
 // compress writes the compressed tar stream to w.
 func (l *cacheLayer) compress(w io.Writer, diffID io.Writer) error {
@@ -373,15 +405,11 @@ func (l *cacheLayer) compress(w io.Writer, diffID io.Writer) error {
 		if level <= 0 {
 			level = 6
 		}
-		gw, err := pgzip.NewWriterLevel(w, level)
+		gw, err := getGzip(w, level, l.opts.concurrency)
 		if err != nil {
 			return err
 		}
-		// The block size fixes the bytes; the number of blocks in flight
-		// only the speed.
-		if err := gw.SetConcurrency(1<<20, 2*l.opts.concurrency); err != nil {
-			return err
-		}
+		defer putGzip(gw, level, l.opts.concurrency)
 		cw = gw
 	}
 	var tw io.Writer = cw
