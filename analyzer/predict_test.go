@@ -1,0 +1,154 @@
+package analyzer_test
+
+import (
+	"fmt"
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/cachecheck/cachecheck/analyzer"
+)
+
+const predictDockerfile = `FROM golang:1.26 AS build
+ARG VERSION=1
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN go build -ldflags "-X main.version=$VERSION" -o /out/api ./cmd/api
+
+FROM alpine:3.20 AS tools
+RUN apk add --no-cache ca-certificates
+
+FROM scratch
+COPY --from=tools /etc/ssl/certs /etc/ssl/certs
+COPY --from=build /out/api /api
+`
+
+func predictFiles() fstest.MapFS {
+	return fstest.MapFS{
+		"Dockerfile":       {Data: []byte(predictDockerfile)},
+		".dockerignore":    {Data: []byte(".git\n*.md\nDockerfile\n")},
+		"go.mod":           {Data: []byte("module example.com/api\n\ngo 1.24\n\nrequire golang.org/x/sync v0.14.0\n")},
+		"go.sum":           {Data: []byte("golang.org/x/sync v0.14.0 h1:abc=\n")},
+		"cmd/api/main.go":  {Data: []byte("package main\n\nfunc main() {}\n")},
+		"internal/a/a.go":  {Data: []byte("package a\n")},
+		"scripts/gen.sh":   {Data: []byte("#!/bin/sh\n"), Mode: 0o755},
+		"README.md":        {Data: []byte("# api\n")},
+		".git/HEAD":        {Data: []byte("ref: refs/heads/main\n")},
+		"docs/design.md":   {Data: []byte("design\n")},
+		"internal/a/b.txt": {Data: []byte("b\n")},
+	}
+}
+
+// verdicts renders a prediction as "stage:line:HIT|MISS" words.
+func verdicts(p *analyzer.Prediction) string {
+	var w []string
+	for _, st := range p.Stages {
+		for _, s := range st.Steps {
+			v := "HIT"
+			if !s.Hit {
+				v = "MISS"
+			}
+			w = append(w, fmt.Sprintf("%s:%d:%s", st.Stage, s.Line, v))
+		}
+	}
+	return strings.Join(w, " ")
+}
+
+func TestPredict(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(fstest.MapFS)
+		want   string // verdicts
+		reason string // in the first miss's reason
+	}{
+		{"unchanged", func(fstest.MapFS) {},
+			"build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:HIT build:7:HIT tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:HIT", ""},
+		{"code change", func(m fstest.MapFS) { m["cmd/api/main.go"] = &fstest.MapFile{Data: []byte("package main\n\nfunc main() { println() }\n")} },
+			"build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:MISS build:7:MISS tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:MISS",
+			"COPY . . misses: cmd/api/main.go changed"},
+		{"new file", func(m fstest.MapFS) { m["internal/a/c.go"] = &fstest.MapFile{Data: []byte("package a\n")} },
+			"build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:MISS build:7:MISS tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:MISS",
+			"internal/a/c.go changed"},
+		{"dependency change", func(m fstest.MapFS) { m["go.sum"] = &fstest.MapFile{Data: []byte("golang.org/x/sync v0.15.0 h1:def=\n")} },
+			"build:1:HIT build:3:HIT build:4:MISS build:5:MISS build:6:MISS build:7:MISS tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:MISS",
+			"COPY go.mod go.sum ./ misses: go.sum changed"},
+		{"ignored files only", func(m fstest.MapFS) {
+			m["README.md"] = &fstest.MapFile{Data: []byte("# new\n")}
+			m[".git/HEAD"] = &fstest.MapFile{Data: []byte("ref: refs/heads/x\n")}
+		}, "build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:HIT build:7:HIT tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:HIT", ""},
+		{"mtime only", func(m fstest.MapFS) {
+			f := *m["cmd/api/main.go"]
+			f.ModTime = time.Unix(1e9, 0)
+			m["cmd/api/main.go"] = &f
+		}, "build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:HIT build:7:HIT tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:HIT", ""},
+		{"mode change", func(m fstest.MapFS) {
+			f := *m["internal/a/b.txt"]
+			f.Mode = 0o755
+			m["internal/a/b.txt"] = &f
+		}, "build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:MISS build:7:MISS tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:MISS",
+			"internal/a/b.txt changed"},
+		{"build arg default", func(m fstest.MapFS) {
+			m["Dockerfile"] = &fstest.MapFile{Data: []byte(strings.Replace(predictDockerfile, "VERSION=1", "VERSION=2", 1))}
+		}, // Every RUN after an ARG sees it in its environment, so the
+			// download misses too, as BuildKit documents.
+			"build:1:HIT build:3:HIT build:4:HIT build:5:MISS build:6:MISS build:7:MISS tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:MISS",
+			"RUN go mod download misses: build arg VERSION changed"},
+		{"Dockerfile in the context", func(m fstest.MapFS) {
+			m[".dockerignore"] = &fstest.MapFile{Data: []byte(".git\n")}
+		}, "build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:MISS build:7:MISS tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:MISS",
+			"COPY . . misses: .dockerignore, Dockerfile, README.md changed"},
+		{"base image", func(m fstest.MapFS) {
+			m["Dockerfile"] = &fstest.MapFile{Data: []byte(strings.Replace(predictDockerfile, "alpine:3.20", "alpine:3.21", 1))}
+		}, "build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:HIT build:7:HIT tools:9:MISS tools:10:MISS 2:12:HIT 2:13:MISS 2:14:MISS",
+			"base image changed from alpine:3.20 to alpine:3.21"},
+		{"instruction text", func(m fstest.MapFS) {
+			m["Dockerfile"] = &fstest.MapFile{Data: []byte(strings.Replace(predictDockerfile, "go mod download", "go mod download -x", 1))}
+		}, "build:1:HIT build:3:HIT build:4:HIT build:5:MISS build:6:MISS build:7:MISS tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:MISS",
+			"instruction changed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			baseFS := predictFiles()
+			headFS := predictFiles()
+			tc.change(headFS)
+			base, err := analyzer.Load(baseFS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, err := analyzer.Load(headFS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := analyzer.Predict(base, head)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := verdicts(p); got != tc.want {
+				t.Errorf("verdicts:\n got %s\nwant %s", got, tc.want)
+			}
+			var first *analyzer.StepPrediction
+			for i := range p.Stages {
+				if first = p.Stages[i].FirstMiss(); first != nil {
+					break
+				}
+			}
+			switch {
+			case tc.reason == "" && first != nil:
+				t.Errorf("unexpected miss: %s", first.Reason)
+			case tc.reason != "" && (first == nil || !strings.Contains(first.Reason, tc.reason)):
+				t.Errorf("first miss %+v, want reason containing %q", first, tc.reason)
+			}
+			reused, found := p.ModuleDownloadReused()
+			wantReused := !strings.Contains(tc.want, "build:5:MISS")
+			if !found || reused != wantReused {
+				t.Errorf("ModuleDownloadReused = %v, %v; want %v, true", reused, found, wantReused)
+			}
+		})
+	}
+}
+
+var _ fs.FS = fstest.MapFS{}
