@@ -67,13 +67,17 @@ func TestPredict(t *testing.T) {
 	}{
 		{"unchanged", func(fstest.MapFS) {},
 			"build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:HIT build:7:HIT tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:HIT", ""},
-		{"code change", func(m fstest.MapFS) { m["cmd/api/main.go"] = &fstest.MapFile{Data: []byte("package main\n\nfunc main() { println() }\n")} },
+		{"code change", func(m fstest.MapFS) {
+			m["cmd/api/main.go"] = &fstest.MapFile{Data: []byte("package main\n\nfunc main() { println() }\n")}
+		},
 			"build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:MISS build:7:MISS tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:MISS",
 			"COPY . . misses: cmd/api/main.go changed"},
 		{"new file", func(m fstest.MapFS) { m["internal/a/c.go"] = &fstest.MapFile{Data: []byte("package a\n")} },
 			"build:1:HIT build:3:HIT build:4:HIT build:5:HIT build:6:MISS build:7:MISS tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:MISS",
 			"internal/a/c.go changed"},
-		{"dependency change", func(m fstest.MapFS) { m["go.sum"] = &fstest.MapFile{Data: []byte("golang.org/x/sync v0.15.0 h1:def=\n")} },
+		{"dependency change", func(m fstest.MapFS) {
+			m["go.sum"] = &fstest.MapFile{Data: []byte("golang.org/x/sync v0.15.0 h1:def=\n")}
+		},
 			"build:1:HIT build:3:HIT build:4:MISS build:5:MISS build:6:MISS build:7:MISS tools:9:HIT tools:10:HIT 2:12:HIT 2:13:HIT 2:14:MISS",
 			"COPY go.mod go.sum ./ misses: go.sum changed"},
 		{"ignored files only", func(m fstest.MapFS) {
