@@ -308,7 +308,7 @@ func (p *predictor) step(hs *Stage, i int, in *Instruction, bs *Stage, bIdx int,
 		}
 		changed, count, err := p.diffFiles(c.Sources, c.Exclude)
 		if err != nil {
-			return "", nil, 0, fmt.Errorf("%s:%d: %w", p.head.Dockerfile, in.Line, err)
+			return "", nil, 0, fmt.Errorf("%s:%d: comparing the files of %s: %w", p.head.Dockerfile, in.Line, shortText(in), err)
 		}
 		if count > 0 {
 			return describeChanged(changed, count), changed, count, nil
