@@ -155,8 +155,12 @@ func walkState(st *Stage, upto int) runState {
 
 func (p *predictor) stage(hs *Stage) (*StagePrediction, error) {
 	sp := &StagePrediction{Stage: hs.Ref(), Line: hs.Line}
-	bs := p.base.Stage(hs.Ref())
-	if hs.Name == "" && bs != nil && bs.Name != "" {
+	// The stage at the same position when it has the same name (names may
+	// repeat), else the stage of that name.
+	var bs *Stage
+	if hs.Index < len(p.base.Stages) && p.base.Stages[hs.Index].Ref() == hs.Ref() {
+		bs = p.base.Stages[hs.Index]
+	} else if bs = p.base.Stage(hs.Ref()); bs != nil && hs.Name == "" && bs.Name != "" {
 		bs = nil
 	}
 	missed := "" // the reason every later step misses, once one has
@@ -252,6 +256,9 @@ func (p *predictor) step(hs *Stage, i int, in *Instruction, bs *Stage, bIdx int,
 	if in.Kind != bi.Kind || normalize(in.Text) != normalize(bi.Text) {
 		return fmt.Sprintf("instruction changed (was %q at line %d)", shortText(bi), bi.Line), nil, 0, nil
 	}
+	if in.Script() != bi.Script() || heredocs(in) != heredocs(bi) {
+		return "heredoc changed", nil, 0, nil
+	}
 	switch in.Kind {
 	case "RUN":
 		if d := diffVars("build arg", bi.Args, in.Args); d != "" {
@@ -301,11 +308,8 @@ func (p *predictor) step(hs *Stage, i int, in *Instruction, bs *Stage, bIdx int,
 		if c.Inline {
 			return "", nil, 0, nil
 		}
-		for _, s := range c.Sources {
-			if isURL(s) {
-				return "remote source " + s + " is fetched again and may have changed", nil, 0, nil
-			}
-		}
+		// Remote sources (URLs, git) are assumed unchanged, like image
+		// tags: their content is only known by fetching it.
 		changed, count, err := p.diffFiles(c.Sources, c.Exclude)
 		if err != nil {
 			return "", nil, 0, fmt.Errorf("%s:%d: comparing the files of %s: %w", p.head.Dockerfile, in.Line, shortText(in), err)
@@ -497,4 +501,20 @@ func gitMode(m fs.FileMode) string {
 		return "100755"
 	}
 	return "100644"
+}
+
+// heredocs returns the inline sources of a COPY or ADD, joined.
+func heredocs(in *Instruction) string {
+	var parts []string
+	switch c := in.Command.(type) {
+	case *instructions.CopyCommand:
+		for _, sc := range c.SourceContents {
+			parts = append(parts, sc.Path+"\x00"+sc.Data)
+		}
+	case *instructions.AddCommand:
+		for _, sc := range c.SourceContents {
+			parts = append(parts, sc.Path+"\x00"+sc.Data)
+		}
+	}
+	return strings.Join(parts, "\x00")
 }

@@ -156,3 +156,65 @@ func TestPredict(t *testing.T) {
 }
 
 var _ fs.FS = fstest.MapFS{}
+
+func TestPredictHeredoc(t *testing.T) {
+	df := "# syntax=docker/dockerfile:1\nFROM alpine:3.20\nRUN <<EOF\necho %s\nEOF\nCOPY <<EOF /etc/motd\nhello\nEOF\n"
+	load := func(word string) *analyzer.Build {
+		b, err := analyzer.Load(fstest.MapFS{"Dockerfile": {Data: []byte(fmt.Sprintf(df, word))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	p, err := analyzer.Predict(load("a"), load("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := verdicts(p), "0:2:HIT 0:3:HIT 0:6:HIT"; got != want {
+		t.Errorf("unchanged heredoc: %s, want %s", got, want)
+	}
+	p, err = analyzer.Predict(load("a"), load("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := verdicts(p), "0:2:HIT 0:3:MISS 0:6:MISS"; got != want {
+		t.Errorf("changed heredoc: %s, want %s", got, want)
+	}
+}
+
+// FuzzPredict compares arbitrary Dockerfiles: Predict must not panic, and
+// a build compared with itself must hit everywhere.
+func FuzzPredict(f *testing.F) {
+	f.Add([]byte(predictDockerfile), []byte(strings.Replace(predictDockerfile, "alpine", "debian", 1)))
+	f.Add([]byte("FROM a AS b\nFROM b\nCOPY --from=b x y\nRUN --mount=type=bind,source=x true\n"), []byte("FROM a\nARG X=1\nRUN x\n"))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		ctx := fstest.MapFS{"x": {Data: []byte("x")}}
+		load := func(df []byte) *analyzer.Build {
+			m := fstest.MapFS{"Dockerfile": {Data: df}}
+			for k, v := range ctx {
+				m[k] = v
+			}
+			bd, err := analyzer.Load(m)
+			if err != nil {
+				return nil
+			}
+			return bd
+		}
+		ba, bb := load(a), load(b)
+		if ba == nil || bb == nil {
+			return
+		}
+		if _, err := analyzer.Predict(ba, bb); err != nil {
+			return
+		}
+		p, err := analyzer.Predict(ba, load(a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range p.Stages {
+			if fm := st.FirstMiss(); fm != nil {
+				t.Fatalf("a build compared with itself misses: %s", fm.Reason)
+			}
+		}
+	})
+}

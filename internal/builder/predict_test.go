@@ -3,6 +3,7 @@ package builder
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,21 +25,20 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 	bs := builders(t)
 	goproxy := goEnv(t, "GOPROXY")
 	gosumdb := goEnv(t, "GOSUMDB")
-	args := map[string]string{"BASE": base, "GOPROXY": goproxy, "GOSUMDB": gosumdb}
 
 	type scenario struct {
 		name   string
-		change func(t *testing.T, dir string)
+		change func(t *testing.T, dir string, args map[string]string)
 		// downloadReused is the expected prediction for the module
 		// download layer.
 		downloadReused bool
 	}
 	scenarios := []scenario{
-		{"unchanged", func(*testing.T, string) {}, true},
-		{"code change", func(t *testing.T, dir string) {
+		{"unchanged", func(*testing.T, string, map[string]string) {}, true},
+		{"code change", func(t *testing.T, dir string, _ map[string]string) {
 			edit(t, filepath.Join(dir, "internal/greet/greet.go"), `"hello "`, `"hello, "`)
 		}, true},
-		{"dependency change", func(t *testing.T, dir string) {
+		{"dependency change", func(t *testing.T, dir string, _ map[string]string) {
 			cmd := exec.Command("go", "get", "github.com/google/uuid@v1.5.0")
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
@@ -46,11 +46,14 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 				t.Fatalf("go get in the fixture: %v\n%s", err, out)
 			}
 		}, false},
-		{"ignored file change", func(t *testing.T, dir string) {
+		{"ignored file change", func(t *testing.T, dir string, _ map[string]string) {
 			if err := os.WriteFile(filepath.Join(dir, "NOTES.md"), []byte("not in the context\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}, true},
+		// VERSION is declared after the download: only the go build
+		// sees it.
+		{"build arg change", func(t *testing.T, dir string, args map[string]string) { args["VERSION"] = "1.2.3" }, true},
 	}
 
 	for _, b := range bs {
@@ -60,6 +63,7 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 			if err := os.CopyFS(work, os.DirFS("../../analyzer/testdata/fixtures/service")); err != nil {
 				t.Fatal(err)
 			}
+			args := map[string]string{"BASE": base, "GOPROXY": goproxy, "GOSUMDB": gosumdb}
 			opts := BuildOptions{Context: work, BuildArgs: args}
 			if _, err := b.Build(ctx, opts); err != nil {
 				t.Fatalf("first build: %v", err)
@@ -70,8 +74,9 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 				if err := os.CopyFS(prev, os.DirFS(work)); err != nil {
 					t.Fatal(err)
 				}
-				sc.change(t, work)
-				pred := predict(t, prev, work, args)
+				prevArgs := maps.Clone(args)
+				sc.change(t, work, args)
+				pred := predict(t, prev, prevArgs, work, args)
 				if reused, found := pred.ModuleDownloadReused(); !found || reused != sc.downloadReused {
 					t.Errorf("%s: predicted module download reused=%v (found %v), want %v", sc.name, reused, found, sc.downloadReused)
 				}
@@ -117,9 +122,9 @@ func edit(t *testing.T, file, old, new string) {
 	}
 }
 
-func predict(t *testing.T, baseDir, headDir string, args map[string]string) *analyzer.Prediction {
+func predict(t *testing.T, baseDir string, baseArgs map[string]string, headDir string, args map[string]string) *analyzer.Prediction {
 	t.Helper()
-	base, err := analyzer.Load(os.DirFS(baseDir), analyzer.WithBuildArgs(args))
+	base, err := analyzer.Load(os.DirFS(baseDir), analyzer.WithBuildArgs(baseArgs))
 	if err != nil {
 		t.Fatal(err)
 	}
