@@ -122,6 +122,7 @@ type predictor struct {
 	base, head *Build
 	ids        [2]map[string]string // per build: path -> mode+object id
 	stages     map[int]*StagePrediction
+	buf        []byte // for hashing files
 }
 
 // layerKinds are the instructions BuildKit makes a vertex for.
@@ -446,7 +447,10 @@ func (p *predictor) id(which int, name string) (string, error) {
 	if which == 1 {
 		b = p.head
 	}
-	v, err := fileID(b.Context, name)
+	if p.buf == nil {
+		p.buf = make([]byte, 32<<10)
+	}
+	v, err := fileID(b.Context, name, p.buf)
 	if err != nil {
 		return "", err
 	}
@@ -454,7 +458,7 @@ func (p *predictor) id(which int, name string) (string, error) {
 	return v, nil
 }
 
-func fileID(fsys fs.FS, name string) (string, error) {
+func fileID(fsys fs.FS, name string, buf []byte) (string, error) {
 	if g, ok := fsys.(objectIDer); ok {
 		oid, mode, err := g.ObjectID(name)
 		if err != nil {
@@ -480,7 +484,7 @@ func fileID(fsys fs.FS, name string) (string, error) {
 		}
 		defer f.Close()
 		fmt.Fprintf(h, "blob %d\x00", fi.Size())
-		n, err := io.Copy(h, f)
+		n, err := io.CopyBuffer(h, onlyReader{f}, buf)
 		if err != nil {
 			return "", err
 		}
@@ -518,3 +522,8 @@ func heredocs(in *Instruction) string {
 	}
 	return strings.Join(parts, "\x00")
 }
+
+// onlyReader hides a file's WriterTo so io.CopyBuffer uses the buffer.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }

@@ -218,3 +218,35 @@ func FuzzPredict(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPredict compares two 10,000-file contexts that differ in one
+// file, through the fixture Dockerfile's two COPY steps.
+func BenchmarkPredict(b *testing.B) {
+	files := predictFiles()
+	for i := range 10000 {
+		files[fmt.Sprintf("pkg/p%03d/f%02d.go", i/100, i%100)] = &fstest.MapFile{Data: []byte(fmt.Sprintf("package p\n\nconst X = %d\n", i))}
+	}
+	head := fstest.MapFS{}
+	for k, v := range files {
+		head[k] = v
+	}
+	head["pkg/p050/f50.go"] = &fstest.MapFile{Data: []byte("package p\n\nconst X = -1\n")}
+	b.ResetTimer()
+	for b.Loop() {
+		bb, err := analyzer.Load(files)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hb, err := analyzer.Load(head)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := analyzer.Predict(bb, hb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if fm := p.Stages[0].FirstMiss(); fm == nil || fm.Changed[0] != "pkg/p050/f50.go" {
+			b.Fatalf("first miss %+v", fm)
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/cachecheck/cachecheck/internal/testenv"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 var captureDir = flag.String("capture", "", "write each build's raw output into this directory (for analyzer/testdata/buildlogs)")
@@ -103,6 +105,22 @@ func TestBuild(t *testing.T) {
 			}
 			if got, want := kinds(r), "RUN:hit COPY:hit COPY:miss RUN:miss"; got != want {
 				t.Errorf("after changing b.txt: %s, want %s", got, want)
+			}
+
+			// With a tag, BuildKit pushes the image to the registry.
+			if bk, ok := b.(*BuildKit); ok {
+				reg := testenv.Getenv(t, "CACHECHECK_REGISTRY", "the loopback registry")
+				tag := reg + "/cachecheck/buildertest:" + nonce
+				if _, err := bk.Build(ctx, BuildOptions{Context: dir, BuildArgs: opts.BuildArgs, Tag: tag}); err != nil {
+					t.Fatal(err)
+				}
+				ref, err := name.ParseReference(tag)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := remote.Head(ref); err != nil {
+					t.Errorf("the image BuildKit pushed to %s: %v", tag, err)
+				}
 			}
 
 			writeFiles(t, dir, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN echo failing; exit 3\n"})

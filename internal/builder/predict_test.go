@@ -95,7 +95,18 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 			if total == 0 {
 				t.Fatal("no steps compared")
 			}
-			t.Logf("AGREEMENT fixture=service builder=%s %d/%d = %.1f%%", b.Name(), agree, total, 100*float64(agree)/float64(total))
+			line := fmt.Sprintf("AGREEMENT fixture=service builder=%s %d/%d = %.1f%%", b.Name(), agree, total, 100*float64(agree)/float64(total))
+			t.Log(line)
+			// go test prints the logs of passing tests only with -v; keep
+			// the figure where CI can show it.
+			if dir := os.Getenv("CACHECHECK_CI_TMP"); dir != "" {
+				f, err := os.OpenFile(filepath.Join(dir, "prediction-agreement.txt"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintln(f, line)
+				f.Close()
+			}
 		})
 	}
 }
