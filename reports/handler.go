@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -139,6 +140,13 @@ func containsRule(rules []*Rule, id string) bool {
 }
 
 func (h *jsonHandler) Flush() error {
+	// The rules in the tool's order, so that a replay into SARIF gives
+	// the same rule indexes.
+	slices.SortStableFunc(h.doc.Rules, func(a, b *Rule) int {
+		_, i := h.doc.Tool.rule(a.ID)
+		_, j := h.doc.Tool.rule(b.ID)
+		return i - j
+	})
 	enc := json.NewEncoder(h.w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(h.doc)
