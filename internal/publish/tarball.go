@@ -96,24 +96,14 @@ func (t *tarballTarget) Write(ctx context.Context, tag string, a Artifact) (*Rep
 		return nil, fmt.Errorf("writing tarball: %w", err)
 	}
 	defer os.Remove(f.Name())
-	var opts []tarball.WriteOption
-	var done chan struct{}
-	if t.o.progress != nil {
-		updates := make(chan v1.Update, 16)
-		done = make(chan struct{})
-		go func() {
-			defer close(done)
-			for u := range updates {
-				t.o.progress(Progress{Complete: u.Complete, Total: u.Total})
-			}
-		}()
-		opts = append(opts, tarball.WithProgress(updates))
+	cw := &countWriter{w: f, progress: t.o.progress}
+	if cw.progress != nil {
+		if cw.total, err = tarball.CalculateSize(map[name.Reference]v1.Image{ref: img}); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("writing tarball %q: %w", t.file, err)
+		}
 	}
-	cw := &countWriter{w: f}
-	err = tarball.Write(ref, img, cw, opts...)
-	if done != nil {
-		<-done
-	}
+	err = tarball.Write(ref, img, cw)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -130,7 +120,8 @@ func (t *tarballTarget) Write(ctx context.Context, tag string, a Artifact) (*Rep
 	if err != nil {
 		return nil, err
 	}
-	desc, err := partial.Descriptor(img)
+	// The manifest 'docker load' sees is the one the tarball implies.
+	desc, err := t.describe(ref.String())
 	if err != nil {
 		return nil, err
 	}
@@ -141,14 +132,19 @@ func (t *tarballTarget) Write(ctx context.Context, tag string, a Artifact) (*Rep
 	return rep, nil
 }
 
+// countWriter counts the bytes written and reports them as progress.
 type countWriter struct {
-	w io.Writer
-	n int64
+	w        io.Writer
+	n, total int64
+	progress func(Progress)
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if c.progress != nil {
+		c.progress(Progress{Complete: c.n, Total: c.total})
+	}
 	return n, err
 }
 
