@@ -1,0 +1,520 @@
+package depsimage
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cachecheck/cachecheck/internal/modload"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+	"golang.org/x/mod/module"
+)
+
+// ModCacheDir is where the module cache lies in the image.
+const ModCacheDir = "go/pkg/mod"
+
+// Layer is one layer of a deps image with what it holds.
+type Layer struct {
+	v1.Layer
+	// Name says which part of the cache the layer holds: "modules 03 of
+	// 16", "private modules" or "module cache metadata".
+	Name string
+	// Modules are the downloaded modules whose files the layer holds,
+	// sorted.
+	Modules []module.Version
+	// Files is the number of files and directories in the layer.
+	Files int
+	// RawSize is the number of bytes of file content in the layer.
+	RawSize int64
+}
+
+// entry is one file or directory of the module cache.
+type entry struct {
+	rel  string // slash path below the module cache
+	dir  bool
+	mode fs.FileMode // normalised permission bits
+	size int64
+}
+
+// bucketOf returns the bucket of a module path: a stable hash of the path,
+// the same whatever the version, on any machine.
+func bucketOf(modPath string, n int) int {
+	h := fnv.New32a()
+	io.WriteString(h, modPath)
+	return int(h.Sum32() % uint32(n))
+}
+
+// ownerOf returns the module path a file of the module cache belongs to, or
+// "" for files that belong to no module (such as the checksum database
+// cache). rel is a slash path below the module cache.
+func ownerOf(rel string) string {
+	if r, ok := strings.CutPrefix(rel, "cache/download/"); ok {
+		if strings.HasPrefix(r, "sumdb/") {
+			return ""
+		}
+		i := strings.Index(r, "/@v/")
+		if i < 0 {
+			return ""
+		}
+		p, err := module.UnescapePath(r[:i])
+		if err != nil {
+			return ""
+		}
+		return p
+	}
+	if strings.HasPrefix(rel, "cache/") {
+		return ""
+	}
+	// An extracted tree: escaped/path@version/...
+	at := strings.Index(rel, "@")
+	if at < 0 {
+		return ""
+	}
+	p, err := module.UnescapePath(rel[:at])
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// skip reports whether a file of the module cache stays out of the image:
+// lock files, partial downloads, temporary files and the VCS cache, which
+// holds clones of repositories (and their remote URLs), not modules.
+func skip(rel string, dir bool) bool {
+	if rel == "cache/vcs" || strings.HasPrefix(rel, "cache/vcs/") {
+		return true
+	}
+	if dir {
+		return false
+	}
+	base := path.Base(rel)
+	return strings.HasSuffix(base, ".lock") || strings.HasSuffix(base, ".partial") ||
+		strings.Contains(base, ".tmp") || strings.HasSuffix(base, ".ziphash.tmp")
+}
+
+// normMode keeps what the go command chose (read-only trees, executable
+// bits) and drops what the umask and the owner chose.
+func normMode(m fs.FileMode, dir bool) fs.FileMode {
+	w := m&0o200 != 0
+	switch {
+	case dir && w:
+		return 0o755
+	case dir:
+		return 0o555
+	case m&0o100 != 0 && w:
+		return 0o755
+	case m&0o100 != 0:
+		return 0o555
+	case w:
+		return 0o644
+	default:
+		return 0o444
+	}
+}
+
+// Layers packs the module cache of res into layers: one per non-empty
+// bucket of public modules, one of modules matching the private patterns
+// and one of the rest of the cache (the checksum database cache), in that
+// order, the fixed one first. A module lands in the same bucket whatever its
+// version. The layers are streamed from the cache when read, never held in
+// memory; their bytes depend only on the files and the options.
+func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
+	o, err := defaultOptions()
+	if err != nil {
+		return nil, err
+	}
+	o.private = res.GoPrivate
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.concurrency == 0 {
+		o.concurrency = runtime.GOMAXPROCS(0)
+	}
+	root := res.GoModCache
+	if root == "" {
+		return nil, fmt.Errorf("packing layers: no module cache")
+	}
+	downloaded := map[string][]module.Version{}
+	for _, m := range res.Modules {
+		downloaded[m.Path] = append(downloaded[m.Path], m.ModuleVersion())
+	}
+
+	// Buckets 0..n-1 are public modules, n the private ones, n+1 the rest.
+	n := o.buckets
+	groups := make([][]entry, n+2)
+	groupMods := make([]map[module.Version]bool, n+2)
+	for i := range groupMods {
+		groupMods[i] = map[module.Version]bool{}
+	}
+	walkRoot := root
+	err = filepath.WalkDir(walkRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("reading module cache: %w", err)
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel == "." {
+			return nil
+		}
+		if skip(rel, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if o.contents == ContentsZips && rel != "cache" && !strings.HasPrefix(rel, "cache/") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil // directories are added as parents of files
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("module cache file %s: not a regular file (%s)", p, d.Type())
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("reading module cache: %w", err)
+		}
+		owner := ownerOf(rel)
+		g := n + 1
+		switch {
+		case owner == "":
+		case o.private != "" && module.MatchPrefixPatterns(o.private, owner):
+			g = n
+		default:
+			g = bucketOf(owner, n)
+		}
+		groups[g] = append(groups[g], entry{rel: rel, mode: normMode(info.Mode().Perm(), false), size: info.Size()})
+		for _, v := range downloaded[owner] {
+			groupMods[g][v] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// Parent directories, with their modes on disk.
+	dirMode := map[string]fs.FileMode{}
+	var layers []Layer
+	order := append([]int{n + 1}, seq(n)...)
+	order = append(order, n)
+	for _, g := range order {
+		files := groups[g]
+		if len(files) == 0 {
+			continue
+		}
+		dirs := map[string]bool{}
+		for _, f := range files {
+			for d := path.Dir(f.rel); d != "."; d = path.Dir(d) {
+				if dirs[d] {
+					break
+				}
+				dirs[d] = true
+			}
+		}
+		var raw int64
+		for _, f := range files {
+			raw += f.size
+		}
+		all := slices.Clip(slices.Clone(files))
+		for d := range dirs {
+			m, ok := dirMode[d]
+			if !ok {
+				info, err := os.Stat(filepath.Join(root, filepath.FromSlash(d)))
+				if err != nil {
+					return nil, fmt.Errorf("reading module cache: %w", err)
+				}
+				m = normMode(info.Mode().Perm(), true)
+				dirMode[d] = m
+			}
+			all = append(all, entry{rel: d, dir: true, mode: m})
+		}
+		slices.SortFunc(all, func(a, b entry) int { return strings.Compare(a.rel, b.rel) })
+		mods := make([]module.Version, 0, len(groupMods[g]))
+		for v := range groupMods[g] {
+			mods = append(mods, v)
+		}
+		slices.SortFunc(mods, func(a, b module.Version) int {
+			if c := strings.Compare(a.Path, b.Path); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Version, b.Version)
+		})
+		name := "module cache metadata"
+		switch {
+		case g < n:
+			name = fmt.Sprintf("modules %02d of %02d", g+1, n)
+		case g == n:
+			name = "private modules"
+		}
+		l := &cacheLayer{root: root, entries: all, opts: o}
+		layers = append(layers, Layer{Layer: l, Name: name, Modules: mods, Files: len(all), RawSize: raw})
+	}
+	return layers, nil
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+// cacheLayer is a v1.Layer streamed from files of the module cache. Its
+// digests are computed by one pass that compresses without keeping the
+// bytes; Compressed and Uncompressed stream the files again.
+type cacheLayer struct {
+	root    string
+	entries []entry
+	opts    options
+
+	once   sync.Once
+	digest v1.Hash
+	diffID v1.Hash
+	size   int64
+	err    error
+}
+
+var _ v1.Layer = (*cacheLayer)(nil)
+
+// writeTar writes the layer's tar stream to w.
+func (l *cacheLayer) writeTar(w io.Writer) error {
+	tw := tar.NewWriter(w)
+	epoch := l.opts.epoch
+	hdr := func(name string, dir bool, mode fs.FileMode, size int64) *tar.Header {
+		h := &tar.Header{Name: name, Mode: int64(mode), ModTime: epoch}
+		if dir {
+			h.Typeflag = tar.TypeDir
+			h.Name += "/"
+		} else {
+			h.Typeflag = tar.TypeReg
+			h.Size = size
+		}
+		return h
+	}
+	// The directories above the module cache.
+	for _, d := range []string{"go", "go/pkg", "go/pkg/mod"} {
+		if err := tw.WriteHeader(hdr(d, true, 0o755, 0)); err != nil {
+			return err
+		}
+	}
+	buf := make([]byte, 256<<10)
+	for _, e := range l.entries {
+		if err := tw.WriteHeader(hdr(ModCacheDir+"/"+e.rel, e.dir, e.mode, e.size)); err != nil {
+			return err
+		}
+		if e.dir {
+			continue
+		}
+		if err := copyFile(tw, filepath.Join(l.root, filepath.FromSlash(e.rel)), e.size, buf); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func copyFile(w io.Writer, name string, size int64, buf []byte) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("packing module cache: %w", err)
+	}
+	defer f.Close()
+	n, err := io.CopyBuffer(onlyWriter{w}, io.LimitReader(f, size+1), buf)
+	if err != nil {
+		return fmt.Errorf("packing %s: %w", name, err)
+	}
+	if n != size {
+		return fmt.Errorf("packing %s: file changed size while packing (%d bytes, was %d)", name, n, size)
+	}
+	return nil
+}
+
+// gzipPools keeps pgzip writers, whose block buffers are worth reusing
+// from one layer to the next, by level and concurrency.
+var gzipPools sync.Map // [2]int -> *sync.Pool
+
+func getGzip(w io.Writer, level, concurrency int) (*pgzip.Writer, error) {
+	p, _ := gzipPools.LoadOrStore([2]int{level, concurrency}, &sync.Pool{})
+	if gw, ok := p.(*sync.Pool).Get().(*pgzip.Writer); ok {
+		gw.Reset(w)
+		return gw, nil
+	}
+	gw, err := pgzip.NewWriterLevel(w, level)
+	if err != nil {
+		return nil, err
+	}
+	// The block size fixes the bytes; the number of blocks in flight only
+	// the speed and the memory.
+	if err := gw.SetConcurrency(1<<20, concurrency); err != nil {
+		return nil, err
+	}
+	return gw, nil
+}
+
+func putGzip(gw *pgzip.Writer, level, concurrency int) {
+	p, _ := gzipPools.Load([2]int{level, concurrency})
+	p.(*sync.Pool).Put(gw)
+}
+
+// onlyWriter hides io.ReaderFrom, so io.CopyBuffer uses the buffer it is
+// given rather than allocating one per file.
+type onlyWriter struct{ io.Writer }
+
+// compress writes the compressed tar stream to w.
+func (l *cacheLayer) compress(w io.Writer, diffID io.Writer) error {
+	var cw io.WriteCloser
+	switch l.opts.compression {
+	case Zstd:
+		level := zstd.SpeedDefault
+		if l.opts.level > 0 {
+			level = zstd.EncoderLevelFromZstd(l.opts.level)
+			if l.opts.level <= 4 {
+				level = zstd.EncoderLevel(l.opts.level)
+			}
+		}
+		zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(l.opts.concurrency))
+		if err != nil {
+			return err
+		}
+		cw = zw
+	default:
+		level := l.opts.level
+		if level <= 0 {
+			level = 6
+		}
+		gw, err := getGzip(w, level, l.opts.concurrency)
+		if err != nil {
+			return err
+		}
+		defer putGzip(gw, level, l.opts.concurrency)
+		cw = gw
+	}
+	var tw io.Writer = cw
+	if diffID != nil {
+		tw = io.MultiWriter(cw, diffID)
+	}
+	if err := l.writeTar(tw); err != nil {
+		cw.Close()
+		return err
+	}
+	return cw.Close()
+}
+
+func (l *cacheLayer) compute() error {
+	l.once.Do(func() {
+		dh, uh := sha256.New(), sha256.New()
+		cnt := &counter{w: dh}
+		if err := l.compress(cnt, uh); err != nil {
+			l.err = err
+			return
+		}
+		l.digest = v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", dh.Sum(nil))}
+		l.diffID = v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", uh.Sum(nil))}
+		l.size = cnt.n
+	})
+	return l.err
+}
+
+type counter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Digest returns the sha256 of the compressed layer.
+func (l *cacheLayer) Digest() (v1.Hash, error) { return l.digest, l.compute() }
+
+// DiffID returns the sha256 of the uncompressed layer.
+func (l *cacheLayer) DiffID() (v1.Hash, error) { return l.diffID, l.compute() }
+
+// Size returns the size of the compressed layer.
+func (l *cacheLayer) Size() (int64, error) { return l.size, l.compute() }
+
+// Compressed streams the compressed layer.
+func (l *cacheLayer) Compressed() (io.ReadCloser, error) {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(l.compress(pw, nil)) }()
+	return pr, nil
+}
+
+// Uncompressed streams the layer's tar.
+func (l *cacheLayer) Uncompressed() (io.ReadCloser, error) {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(l.writeTar(pw)) }()
+	return pr, nil
+}
+
+// MediaType returns the OCI layer media type of the compression.
+func (l *cacheLayer) MediaType() (types.MediaType, error) {
+	if l.opts.compression == Zstd {
+		return types.OCILayerZStd, nil
+	}
+	return types.OCILayer, nil
+}
+
+// Pack computes the digest of every layer, packing each once, as many
+// layers at a time as there are CPUs (GOMAXPROCS), and returns the total
+// compressed size. It is the packing cost of a warm without the upload, for
+// benchmarks, and makes the later Digest, DiffID and Size calls free.
+func Pack(layers []Layer) (int64, error) {
+	work := make(chan Layer)
+	errs := make(chan error, len(layers))
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(layers)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for l := range work {
+				if _, err := l.Digest(); err != nil {
+					errs <- fmt.Errorf("packing layer %q: %w", l.Name, err)
+				}
+			}
+		}()
+	}
+	for _, l := range layers {
+		work <- l
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, l := range layers {
+		s, err := l.Size()
+		if err != nil {
+			return 0, err
+		}
+		total += s
+	}
+	return total, nil
+}

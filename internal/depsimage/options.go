@@ -1,0 +1,131 @@
+package depsimage
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Contents says what of the module cache goes into the layers.
+const (
+	// ContentsFull packs cache/download and the extracted module trees:
+	// what `go mod download` leaves.
+	ContentsFull = "full"
+	// ContentsZips packs cache/download only; the go command extracts the
+	// zips it needs on first use, offline.
+	ContentsZips = "zips"
+)
+
+// Compression algorithms of the layers.
+const (
+	Gzip = "gzip"
+	Zstd = "zstd"
+)
+
+// DefaultBuckets is the number of layers modules are spread over by default,
+// besides the layer of private modules and the layer of the rest of the
+// cache. See the package README section for the measurement behind it.
+const DefaultBuckets = 16
+
+// DefaultContents is what goes into the layers by default.
+const DefaultContents = ContentsFull
+
+// Option configures [Layers].
+type Option func(*options) error
+
+type options struct {
+	buckets     int
+	contents    string
+	compression string
+	level       int
+	epoch       time.Time
+	private     string
+	concurrency int
+}
+
+func defaultOptions() (options, error) {
+	o := options{
+		buckets:     DefaultBuckets,
+		contents:    DefaultContents,
+		compression: Gzip,
+		level:       -1,
+		epoch:       time.Unix(0, 0).UTC(),
+	}
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		sec, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return o, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970", s)
+		}
+		o.epoch = time.Unix(sec, 0).UTC()
+	}
+	return o, nil
+}
+
+// WithBuckets sets the number of layers public modules are spread over, by
+// a stable hash of their path. The default is [DefaultBuckets].
+func WithBuckets(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 100 {
+			return fmt.Errorf("buckets: %d is out of range 1-100", n)
+		}
+		o.buckets = n
+		return nil
+	}
+}
+
+// WithContents sets what goes into the layers, [ContentsFull] or
+// [ContentsZips]. The default is [DefaultContents].
+func WithContents(c string) Option {
+	return func(o *options) error {
+		if c != ContentsFull && c != ContentsZips {
+			return fmt.Errorf("contents %q: want %q or %q", c, ContentsFull, ContentsZips)
+		}
+		o.contents = c
+		return nil
+	}
+}
+
+// WithCompression sets the compression of the layers, [Gzip] or [Zstd].
+// The default is [Gzip], which every registry and runtime reads.
+func WithCompression(c string) Option {
+	return func(o *options) error {
+		if c != Gzip && c != Zstd {
+			return fmt.Errorf("compression %q: want %q or %q", c, Gzip, Zstd)
+		}
+		o.compression = c
+		return nil
+	}
+}
+
+// WithCompressionLevel sets the compression level: for gzip 1-9, for zstd
+// 1-4 (fastest, default, better, best). The default is gzip's 6 and zstd's
+// default (about zstd -3).
+func WithCompressionLevel(level int) Option {
+	return func(o *options) error { o.level = level; return nil }
+}
+
+// WithEpoch sets the modification time of every entry. The default is
+// SOURCE_DATE_EPOCH when set, else the Unix epoch.
+func WithEpoch(t time.Time) Option {
+	return func(o *options) error { o.epoch = t.UTC(); return nil }
+}
+
+// WithPrivate sets the GOPRIVATE-style patterns of modules that go into the
+// private layer. The default is the GOPRIVATE the modules were downloaded
+// with (modload.Result.GoPrivate).
+func WithPrivate(patterns string) Option {
+	return func(o *options) error { o.private = patterns; return nil }
+}
+
+// WithConcurrency sets how many goroutines compress a layer. It does not
+// change the bytes. The default is GOMAXPROCS.
+func WithConcurrency(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("concurrency %d is negative", n)
+		}
+		o.concurrency = n
+		return nil
+	}
+}

@@ -1,0 +1,101 @@
+package depsimage_test
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/cachecheck/cachecheck/internal/depsimage"
+	"github.com/cachecheck/cachecheck/internal/modload"
+	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+)
+
+// realModule is a public module with more than 50 dependencies whose own
+// go.mod is warmed: 56 modules, 220 MB extracted.
+const realModule = "k8s.io/client-go@v0.31.0"
+
+// TestRealModules warms the dependencies of a public module through the Go
+// module proxy of the environment, then builds a package of it offline from
+// the unpacked image.
+func TestRealModules(t *testing.T) {
+	ctx := context.Background()
+	src := sourceOf(t, realModule)
+	cache := filepath.Join(t.TempDir(), "modcache")
+	t.Cleanup(func() { modloadtest.RemoveAll(cache) })
+	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=")
+	res, err := modload.Download(ctx, src, modload.WithGoModCache(cache), modload.WithEnv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Modules) < 50 {
+		t.Fatalf("%d modules downloaded, want more than 50", len(res.Modules))
+	}
+	if err := modload.Verify(ctx, src, res); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := depsimage.Layers(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mods int
+	for _, l := range ls {
+		mods += len(l.Modules)
+	}
+	if mods != len(res.Modules) {
+		t.Errorf("layers hold %d modules, want %d", mods, len(res.Modules))
+	}
+	img, err := depsimage.Image(nil, ls, depsimage.Metadata{GoVersion: res.GoVersion, Contents: depsimage.DefaultContents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	t.Cleanup(func() { modloadtest.RemoveAll(root) })
+	untar(t, mutate.Extract(img), root)
+	offline := append(slices.Clone(env), "GOMODCACHE="+filepath.Join(root, "go/pkg/mod"), "GOPROXY=off", "GOFLAGS=-mod=mod")
+	modloadtest.Go(t, src, offline, "build", "./tools/cache", "./kubernetes/typed/core/v1")
+	modloadtest.Go(t, src, offline, "list", "-deps", "-test", "./...")
+}
+
+// sourceOf copies the source of module path@version into a writable
+// temporary directory.
+func sourceOf(t *testing.T, mv string) string {
+	t.Helper()
+	cache := t.TempDir()
+	t.Cleanup(func() { modloadtest.RemoveAll(cache) })
+	cmd := exec.Command("go", "mod", "download", "-json", mv)
+	cmd.Env = append(os.Environ(), "GOMODCACHE="+cache, "GOWORK=off", "GOFLAGS=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go mod download %s: %v\n%s", mv, err, out)
+	}
+	var m struct{ Dir string }
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	err = filepath.WalkDir(m.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(m.Dir, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}

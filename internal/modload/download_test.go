@@ -1,0 +1,178 @@
+package modload_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cachecheck/cachecheck/internal/modload"
+	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
+)
+
+func download(t *testing.T, f *modloadtest.Fixture, opts ...modload.Option) (*modload.Result, error) {
+	t.Helper()
+	cache := filepath.Join(t.TempDir(), "modcache")
+	t.Cleanup(func() { modloadtest.RemoveAll(cache) })
+	opts = append([]modload.Option{modload.WithGoModCache(cache), modload.WithEnv(f.Env)}, opts...)
+	return modload.Download(context.Background(), f.App, opts...)
+}
+
+func TestDownloadVerify(t *testing.T) {
+	f := modloadtest.NewFixture(t, "v1.0.0")
+	var progress []modload.Progress
+	res, err := download(t, f, modload.WithProgress(func(p modload.Progress) { progress = append(progress, p) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range res.Modules {
+		got = append(got, m.String())
+		if m.Zip == "" || m.Dir == "" || m.GoMod == "" || !strings.HasPrefix(m.Sum, "h1:") {
+			t.Errorf("%s: incomplete: %+v", m, m)
+		}
+		if m.Private != strings.HasPrefix(m.Path, "corp.example/") {
+			t.Errorf("%s: Private = %v", m, m.Private)
+		}
+	}
+	want := []string{"corp.example/p@v1.0.0", "example.com/a@v1.0.0", "example.com/b@v1.0.0", "example.com/c@v1.0.0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("modules = %q, want %q", got, want)
+	}
+	if res.GoVersion != "1.21" {
+		t.Errorf("GoVersion = %q, want 1.21", res.GoVersion)
+	}
+	if len(progress) == 0 {
+		t.Fatal("no progress reported")
+	}
+	if last := progress[len(progress)-1]; last.Done != 4 || last.Total != 4 || last.Bytes <= 0 {
+		t.Errorf("last progress = %+v, want 4 of 4 modules and some bytes", last)
+	}
+	if err := modload.Verify(context.Background(), f.App, res); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+}
+
+// TestVerifyTampered changes the module cache after a download and checks
+// that Verify names the module and both hashes.
+func TestVerifyTampered(t *testing.T) {
+	f := modloadtest.NewFixture(t, "v1.0.0")
+	for _, tc := range []struct {
+		what   string
+		tamper func(m modload.Module) error
+	}{
+		{"zip", func(m modload.Module) error {
+			// A valid zip of other content.
+			other := modloadtest.NewProxy(t)
+			other.Add(t, m.Path, m.Version, map[string]string{"c.go": "package c\n\nfunc C() string { return \"evil\" }\n"})
+			data, err := os.ReadFile(filepath.Join(other.Dir, "example.com/c/@v/v1.0.0.zip"))
+			if err != nil {
+				return err
+			}
+			return writeForce(m.Zip, data)
+		}},
+		{"dir", func(m modload.Module) error {
+			return writeForce(filepath.Join(m.Dir, "c.go"), []byte("package c\n\nfunc C() string { return \"evil\" }\n"))
+		}},
+		{"go.mod", func(m modload.Module) error {
+			return writeForce(m.GoMod, []byte("module example.com/c\n\ngo 1.22\n"))
+		}},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			res, err := download(t, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(res.Modules, func(m modload.Module) bool { return m.Path == "example.com/c" })
+			if err := tc.tamper(res.Modules[i]); err != nil {
+				t.Fatal(err)
+			}
+			err = modload.Verify(context.Background(), f.App, res)
+			var ve *modload.VerifyError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Verify = %v, want a *VerifyError", err)
+			}
+			if ve.What != tc.what || ve.Want == ve.Got || !strings.HasPrefix(ve.Got, "h1:") {
+				t.Errorf("VerifyError = %+v, want what %q and differing hashes", ve, tc.what)
+			}
+			for _, s := range []string{"example.com/c@v1.0.0", ve.Want, ve.Got, "checksum mismatch"} {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not contain %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func writeForce(name string, data []byte) error {
+	os.Chmod(filepath.Dir(name), 0o755)
+	os.Chmod(name, 0o644)
+	return os.WriteFile(name, data, 0o644)
+}
+
+func TestDownloadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, f *modloadtest.Fixture)
+		want  []string
+	}{
+		{
+			name: "tampered zip on the proxy",
+			setup: func(t *testing.T, f *modloadtest.Fixture) {
+				f.Proxy.Replace(t, "example.com/c", "v1.0.0", map[string]string{"c.go": "package c\n\nfunc C() string { return \"evil\" }\n"})
+			},
+			want: []string{"example.com/c@v1.0.0", "checksum mismatch"},
+		},
+		{
+			name: "module missing from the proxy",
+			setup: func(t *testing.T, f *modloadtest.Fixture) {
+				f.Proxy.Remove(t, "example.com/b", "v1.0.0", ".zip")
+			},
+			want: []string{"example.com/b@v1.0.0:", "v1.0.0.zip"},
+		},
+		{
+			name: "missing go.sum entry",
+			setup: func(t *testing.T, f *modloadtest.Fixture) {
+				sum := filepath.Join(f.App, "go.sum")
+				data, err := os.ReadFile(sum)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var keep []string
+				for _, l := range strings.SplitAfter(string(data), "\n") {
+					if !strings.HasPrefix(l, "example.com/b ") {
+						keep = append(keep, l)
+					}
+				}
+				if err := os.WriteFile(sum, []byte(strings.Join(keep, "")), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"missing go.sum entry", "example.com/b", "go mod tidy"},
+		},
+		{
+			name: "not a module",
+			setup: func(t *testing.T, f *modloadtest.Fixture) {
+				os.Remove(filepath.Join(f.App, "go.mod"))
+			},
+			want: []string{"not a Go module"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := modloadtest.NewFixture(t, "v1.0.0")
+			tc.setup(t, f)
+			res, err := download(t, f)
+			if err == nil {
+				t.Fatalf("Download succeeded with %d modules, want an error", len(res.Modules))
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error does not contain %q:\n%v", s, err)
+				}
+			}
+		})
+	}
+}
