@@ -47,6 +47,8 @@ type command struct {
 func commands() []*command {
 	cmds := []*command{
 		newKeyCommand(),
+		newRefCommand(),
+		newWarmCommand(),
 		newVersionCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })

@@ -148,6 +148,16 @@ func WithTarballRepository(repo string) Option {
 	}
 }
 
+func newOptions(opts []Option) (*options, error) {
+	o := &options{keychain: authn.DefaultKeychain, tarRepo: "cachecheck-deps"}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
 // ParseTarget parses a target:
 //
 //	oci:DIR                      an OCI image layout directory (created if missing)
@@ -157,11 +167,9 @@ func WithTarballRepository(repo string) Option {
 // A registry target names a repository: no tag, no digest; cachecheck chooses
 // the tag (see Tag).
 func ParseTarget(s string, opts ...Option) (Target, error) {
-	o := &options{keychain: authn.DefaultKeychain, tarRepo: "cachecheck-deps"}
-	for _, opt := range opts {
-		if err := opt(o); err != nil {
-			return nil, err
-		}
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case s == "":
