@@ -87,11 +87,11 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 	if len(args) == 1 {
 		dir = args[0]
 	}
-	key, err := cachekey.ComputeDir(dir)
+	target, err := targetFor(o.to, dir, publish.WithInsecure(o.insecure))
 	if err != nil {
 		return err
 	}
-	target, err := targetFor(o.to, dir, publish.WithInsecure(o.insecure))
+	key, err := cachekey.ComputeDir(dir)
 	if err != nil {
 		return err
 	}

@@ -137,11 +137,6 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	sum := &warmSummary{ProtocolVersion: protocolVersion, Seconds: map[string]float64{}}
 	phase := func(name string, since time.Time) { sum.Seconds[name] = time.Since(since).Seconds() }
 
-	key, err := cachekey.ComputeDir(dir)
-	if err != nil {
-		return err
-	}
-	sum.Key = key.Key
 	prog := newProgress(io.Err, o.quiet)
 	defer prog.done()
 	target, err := targetFor(o.to, dir, publish.WithInsecure(o.insecure), publish.WithProgress(func(p publish.Progress) {
@@ -151,6 +146,11 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	sum.Target = target.String()
+	key, err := cachekey.ComputeDir(dir)
+	if err != nil {
+		return err
+	}
+	sum.Key = key.Key
 
 	var base publish.Artifact
 	var baseDigest *v1.Hash
@@ -281,7 +281,6 @@ func (o *warmOptions) print(io IO, sum *warmSummary) error {
 	}
 	fmt.Fprintf(io.Out, "published %s to %s\n%s\n", sum.Tag, sum.Target, sum.Ref)
 	tw := tablewriter.NewTable(io.Out)
-	tw.Header("", "")
 	rows := [][]any{
 		{"modules", fmt.Sprint(sum.Modules)},
 		{"layers", fmt.Sprintf("%d new, %d reused", sum.Layers.New, sum.Layers.Reused)},
