@@ -76,9 +76,25 @@ func (t *registryTarget) Lookup(ctx context.Context, tag string) (*v1.Descriptor
 		if isNotFound(err) {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("looking up %s: %w", ref, err)
+		return nil, fmt.Errorf("looking up %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
 	}
 	return desc, nil
+}
+
+// authHint says where credentials come from when the registry refused
+// them (401) or refused the operation (403). It never shows a credential.
+func authHint(host string, err error) string {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return ""
+	}
+	switch terr.StatusCode {
+	case http.StatusUnauthorized:
+		return fmt.Sprintf("\n\tthe registry refused the credentials for %s: check 'docker login %s' (the Docker config in $DOCKER_CONFIG, default ~/.docker, and its credential helpers)", host, host)
+	case http.StatusForbidden:
+		return fmt.Sprintf("\n\tthe credentials for %s are not allowed to do this: ask for push access to the repository", host)
+	}
+	return ""
 }
 
 // isNotFound reports whether err is a registry's 404 for a manifest.
@@ -116,7 +132,7 @@ func (t *registryTarget) Write(ctx context.Context, tag string, a Artifact) (*Re
 		<-progressDone
 	}
 	if err != nil {
-		return nil, fmt.Errorf("writing %s: %w", ref, err)
+		return nil, fmt.Errorf("writing %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
 	}
 	rep := &Report{Ref: t.Ref(tag, desc), Digest: desc.Digest, BytesWritten: obs.bytes}
 	for _, l := range layers {
