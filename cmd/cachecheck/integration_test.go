@@ -367,4 +367,3 @@ func untar(t *testing.T, r io.ReadCloser, dir string) {
 		}
 	}
 }
-
