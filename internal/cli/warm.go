@@ -211,17 +211,19 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Compress each layer once: keep the compressed bytes in a temporary
+	// file for the upload rather than compressing again.
+	spool, err := os.MkdirTemp("", "cachecheck-layers-")
+	if err != nil {
+		return fmt.Errorf("creating a directory for the layers: %w", err)
+	}
+	defer os.RemoveAll(spool)
+	for i := range layers {
+		layers[i].Layer = publish.Spool(layers[i].Layer, spool)
+	}
 	prog.set("pack %d layers", len(layers))
 	if _, err := depsimage.Pack(layers); err != nil {
 		return err
-	}
-	for _, l := range layers {
-		sum.Bytes.Raw += l.RawSize
-		s, err := l.Size()
-		if err != nil {
-			return err
-		}
-		sum.Bytes.Compressed += s
 	}
 	mods := make([]module.Version, len(res.Modules))
 	for i, m := range res.Modules {
@@ -259,6 +261,14 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	phase("publish", t)
+	for _, l := range layers {
+		sum.Bytes.Raw += l.RawSize
+		s, err := l.Size()
+		if err != nil {
+			return err
+		}
+		sum.Bytes.Compressed += s
+	}
 	phase("total", start)
 	prog.done()
 	sum.Ref, sum.Digest = rep.Ref, rep.Digest.String()
