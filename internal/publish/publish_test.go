@@ -26,7 +26,7 @@ import (
 
 // newRegistry starts go-containerregistry's in-memory registry and returns
 // its host:port; handler, when not nil, wraps it.
-func newRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
+func newRegistry(t testing.TB, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
 	var h http.Handler = registry.New(registry.Logger(discardLogger()))
 	if wrap != nil {
@@ -58,7 +58,7 @@ func targets(t *testing.T, opts ...Option) map[string]Target {
 
 // image returns an image of n random layers of size bytes, with the given
 // shared layers first.
-func image(t *testing.T, shared []v1.Layer, n int, size int64) v1.Image {
+func image(t testing.TB, shared []v1.Layer, n int, size int64) v1.Image {
 	t.Helper()
 	img := empty.Image
 	layers := append([]v1.Layer{}, shared...)
