@@ -1,12 +1,14 @@
 package cachekey
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // Diff explains how the inputs of old and new differ, one line per change,
-// in the order of the canonical inputs:
+// in the order of the canonical inputs, for example:
 //
 //	go 1.22 -> 1.23
 //	github.com/x/y v1.2.0 -> v1.3.0
@@ -61,10 +63,7 @@ func Diff(old, new *Result) []string {
 			out = append(out, in.prefix+"+"+in.label+n[0])
 		}
 	}
-	for _, line := range old.Inputs {
-		visit(line)
-	}
-	for _, line := range new.Inputs {
+	for _, line := range union(old.Inputs, new.Inputs) {
 		visit(line)
 	}
 	oldSums, newSums := sumSet(old.Inputs), sumSet(new.Inputs)
@@ -140,6 +139,25 @@ func parseInput(line string) input {
 		in.value = line
 	}
 	return in
+}
+
+// sectionRank orders the kinds of input lines as Compute does.
+var sectionRank = map[string]int{"schema": 0, "vendor": 1, "module": 2, "work": 2, "replaced": 3, "sum": 4}
+
+// union returns the lines of a and b, sorted as Compute sorts its inputs.
+func union(a, b []string) []string {
+	all := slices.Concat(a, b)
+	rank := func(l string) int {
+		kind, _, _ := strings.Cut(l, " ")
+		return sectionRank[kind]
+	}
+	slices.SortFunc(all, func(x, y string) int {
+		if c := cmp.Compare(rank(x), rank(y)); c != 0 {
+			return c
+		}
+		return strings.Compare(x, y)
+	})
+	return slices.Compact(all)
 }
 
 // index maps the id of every input to its values.

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cachecheck/cachecheck/internal/cli"
@@ -28,6 +32,50 @@ func TestScript(t *testing.T) {
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
-		Cmds:                map[string]func(*testscript.TestScript, bool, []string){"mkproxy": cmdMkproxy},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"exitcode": cmdExitcode,
+			"mkproxy":  cmdMkproxy,
+		},
 	})
+}
+
+// cmdExitcode runs a program and checks its exit code:
+//
+//	exitcode N program [args...]
+//
+// Its output is discarded: check it with a separate 'exec'.
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exitcode: %v", err)
+	}
+	path, err := exec.LookPath(args[1])
+	if ts.Getenv("PATH") != "" {
+		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
+			if p, err2 := exec.LookPath(dir + string(os.PathSeparator) + args[1]); err2 == nil {
+				path, err = p, nil
+				break
+			}
+		}
+	}
+	ts.Check(err)
+	cmd := exec.Command(path, args[2:]...)
+	cmd.Dir = ts.MkAbs(".")
+	for _, kv := range []string{"PATH", "HOME", "GOPROXY", "GOFLAGS", "GONOSUMDB", "GOSUMDB", "GOMODCACHE", "GOCACHE", "TMPDIR", "WORK"} {
+		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
+	}
+	err = cmd.Run()
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("exitcode: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
 }

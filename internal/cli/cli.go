@@ -46,6 +46,7 @@ type command struct {
 // registered.
 func commands() []*command {
 	cmds := []*command{
+		newAnalyzeCommand(),
 		newKeyCommand(),
 		newRefCommand(),
 		newWarmCommand(),

@@ -25,7 +25,11 @@ const (
 
 // DefaultBuckets is the number of layers modules are spread over by default,
 // besides the layer of private modules and the layer of the rest of the
-// cache. See the package README section for the measurement behind it.
+// cache. Measured by bench.sh on prometheus's 251 modules (430 MB zstd):
+// bumping one module re-uploads on average 24% of the image with 4 buckets,
+// 13% with 8, 6.5% with 16 and 3.5% with 32; 16 is the fewest buckets under
+// 10%, and more buckets mean more blobs to check and pull for little gain,
+// since the largest modules (150 MB) dominate the worst case anyway.
 const DefaultBuckets = 16
 
 // DefaultContents is what goes into the layers by default.

@@ -11,17 +11,23 @@ import (
 	"io/fs"
 	"os/exec"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
 // FS is the tree of one commit. Paths are relative to the repository's top
-// directory. It implements fs.ReadFileFS and fs.StatFS.
+// directory. It implements fs.ReadFileFS, fs.StatFS and fs.ReadDirFS.
 type FS struct {
 	ctx    context.Context
 	repo   string // a directory inside the repository
 	rev    string // the revision as given
 	commit string // the full commit hash
+
+	once    sync.Once // guards dirs and listErr, filled by listing
+	dirs    map[string][]entry
+	listErr error
 }
 
 // Open returns the tree of revision rev of the git repository that contains
@@ -186,3 +192,94 @@ func (f *file) Read(p []byte) (int, error) {
 }
 
 func (f *file) Close() error { return nil }
+
+// entry is one path of the tree listing.
+type entry struct {
+	name string // base name
+	mode fs.FileMode
+	size int64
+}
+
+// listing reads the whole tree once with 'git ls-tree -r -t -z --long' and
+// groups the entries by directory; later calls reuse it.
+func (f *FS) listing() (map[string][]entry, error) {
+	f.once.Do(func() {
+		out, err := f.git(nil, "ls-tree", "-r", "-t", "-z", "--long", "--full-tree", f.commit)
+		if err != nil {
+			f.listErr = err
+			return
+		}
+		dirs := map[string][]entry{".": nil}
+		for _, rec := range bytes.Split(out, []byte{0}) {
+			// <mode> SP <type> SP <object> SP+ <size> TAB <path>
+			meta, name, ok := strings.Cut(string(rec), "\t")
+			if !ok {
+				continue
+			}
+			fields := strings.Fields(meta)
+			if len(fields) != 4 {
+				continue
+			}
+			e := entry{name: path.Base(name)}
+			switch fields[0] {
+			case "040000":
+				e.mode = fs.ModeDir | 0o755
+				dirs[name] = dirs[name] // a directory with no entries yet
+			case "100755":
+				e.mode = 0o755
+			case "120000":
+				e.mode = fs.ModeSymlink | 0o777
+			case "160000":
+				continue // a submodule: its content is not in this tree
+			default:
+				e.mode = 0o644
+			}
+			if fields[3] != "-" {
+				fmt.Sscan(fields[3], &e.size)
+			}
+			dirs[path.Dir(name)] = append(dirs[path.Dir(name)], e)
+		}
+		f.dirs = dirs
+	})
+	return f.dirs, f.listErr
+}
+
+// ReadDir implements fs.ReadDirFS, from one listing of the whole tree that
+// is read on the first call and cached. Entries are sorted by name and
+// carry the git mode: 0o755 for executables, fs.ModeSymlink for symbolic
+// links, 0o644 otherwise. Submodules are left out.
+func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if err := f.check("readdir", name); err != nil {
+		return nil, err
+	}
+	dirs, err := f.listing()
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: f.rev + ":" + name, Err: err}
+	}
+	ents, ok := dirs[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "readdir", Path: f.rev + ":" + name, Err: fs.ErrNotExist}
+	}
+	out := make([]fs.DirEntry, len(ents))
+	for i, e := range ents {
+		out[i] = dirEntry(e)
+	}
+	slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return out, nil
+}
+
+type dirEntry entry
+
+func (e dirEntry) Name() string               { return e.name }
+func (e dirEntry) IsDir() bool                { return e.mode.IsDir() }
+func (e dirEntry) Type() fs.FileMode          { return e.mode.Type() }
+func (e dirEntry) Info() (fs.FileInfo, error) { return entryInfo(e), nil }
+
+type entryInfo entry
+
+func (i entryInfo) Name() string       { return i.name }
+func (i entryInfo) Size() int64        { return i.size }
+func (i entryInfo) Mode() fs.FileMode  { return i.mode }
+func (i entryInfo) ModTime() time.Time { return time.Time{} }
+func (i entryInfo) IsDir() bool        { return i.mode.IsDir() }
+func (i entryInfo) Sys() any           { return nil }

@@ -1,0 +1,137 @@
+package analyzer
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"golang.org/x/tools/txtar"
+)
+
+// txtarFS returns the files of a txtar archive as a file system.
+func txtarFS(ar *txtar.Archive) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for _, f := range ar.Files {
+		fsys[f.Name] = &fstest.MapFile{Data: f.Data, Mode: 0o644}
+	}
+	return fsys
+}
+
+// ruleCase is a fixture of testdata/rules: a txtar archive whose comment
+// holds directives, one a line:
+//
+//	want ID LINE         a finding of rule ID at LINE must be reported
+//	not ID               no finding of rule ID may be reported
+//	dockerfile NAME      the Dockerfile's name (default Dockerfile)
+//	deps-image REF       run with WithDepsImage(REF)
+type ruleCase struct {
+	file       string
+	want       []string // "ID:LINE"
+	not        []string
+	dockerfile string
+	depsImage  string
+	fsys       fstest.MapFS
+}
+
+func loadRuleCases(t *testing.T) []ruleCase {
+	t.Helper()
+	files, err := filepath.Glob("testdata/rules/*.txtar")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no rule fixtures: %v", err)
+	}
+	var cases []ruleCase
+	for _, file := range files {
+		ar, err := txtar.ParseFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := ruleCase{file: file, dockerfile: "Dockerfile", fsys: txtarFS(ar)}
+		for _, line := range strings.Split(string(ar.Comment), "\n") {
+			f := strings.Fields(line)
+			switch {
+			case len(f) == 3 && f[0] == "want":
+				if _, err := strconv.Atoi(f[2]); err != nil {
+					t.Fatalf("%s: bad line in %q", file, line)
+				}
+				c.want = append(c.want, f[1]+":"+f[2])
+			case len(f) == 2 && f[0] == "not":
+				c.not = append(c.not, f[1])
+			case len(f) == 2 && f[0] == "dockerfile":
+				c.dockerfile = f[1]
+			case len(f) == 2 && f[0] == "deps-image":
+				c.depsImage = f[1]
+			}
+		}
+		if len(c.want)+len(c.not) == 0 {
+			t.Fatalf("%s: no want or not lines", file)
+		}
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+func TestRules(t *testing.T) {
+	cases := loadRuleCases(t)
+	for _, tc := range cases {
+		t.Run(strings.TrimSuffix(filepath.Base(tc.file), ".txtar"), func(t *testing.T) {
+			b, err := Load(tc.fsys, WithDockerfile(nil, tc.dockerfile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var opts []Option
+			if tc.depsImage != "" {
+				opts = append(opts, WithDepsImage(tc.depsImage))
+			}
+			findings, err := Analyze(b, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			rules := map[string]bool{}
+			var all []string
+			for _, f := range findings {
+				got[fmt.Sprintf("%s:%d", f.Rule, f.Line)] = true
+				rules[f.Rule] = true
+				all = append(all, fmt.Sprintf("%s:%d %s: %s [fix: %s]", f.Rule, f.Line, f.Severity, f.Message, f.Fix))
+				if f.Message == "" || f.Fix == "" || f.File != tc.dockerfile || f.Line < 1 || f.EndLine < f.Line {
+					t.Errorf("incomplete finding %+v", f)
+				}
+			}
+			for _, w := range tc.want {
+				if !got[w] {
+					t.Errorf("missing finding %s", w)
+				}
+			}
+			for _, n := range tc.not {
+				if rules[n] {
+					t.Errorf("unexpected finding of %s", n)
+				}
+			}
+			if t.Failed() {
+				t.Logf("findings:\n%s", strings.Join(all, "\n"))
+			}
+		})
+	}
+}
+
+// TestEveryRuleTested checks that every rule has a fixture that triggers it
+// and one that must not.
+func TestEveryRuleTested(t *testing.T) {
+	want, not := map[string]bool{}, map[string]bool{}
+	for _, c := range loadRuleCases(t) {
+		for _, w := range c.want {
+			want[strings.Split(w, ":")[0]] = true
+		}
+		for _, n := range c.not {
+			not[n] = true
+		}
+	}
+	for _, r := range Rules {
+		if !want[r.ID] || !not[r.ID] {
+			t.Errorf("rule %s (%s): triggering fixture %v, non-triggering fixture %v", r.ID, r.Slug, want[r.ID], not[r.ID])
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package analyzer
+
+import (
+	"fmt"
+	"io/fs"
+)
+
+// Option configures Load and Parse.
+type Option func(*options) error
+
+type options struct {
+	dockerfileFS fs.FS
+	dockerfile   string
+	displayName  string
+	buildArgs    map[string]string
+	depsImage    string
+	disabled     map[string]bool
+	buildKit     *bool
+}
+
+func newOptions(opts []Option) (*options, error) {
+	o := &options{dockerfile: "Dockerfile", buildArgs: map[string]string{}, disabled: map[string]bool{}}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// WithDockerfile reads the Dockerfile from name in fsys rather than from
+// the build context. A nil fsys means the build context. A
+// "<name>.dockerignore" beside it takes precedence over the context's
+// .dockerignore, as in BuildKit. The default is "Dockerfile" in the context.
+func WithDockerfile(fsys fs.FS, name string) Option {
+	return func(o *options) error {
+		if !fs.ValidPath(name) {
+			return fmt.Errorf("Dockerfile path %q: not a slash-separated relative path", name)
+		}
+		o.dockerfileFS, o.dockerfile = fsys, name
+		return nil
+	}
+}
+
+// WithDisplayName sets the name of the Dockerfile in errors and findings,
+// such as the path the user typed. The default is the path given to
+// WithDockerfile.
+func WithDisplayName(name string) Option {
+	return func(o *options) error { o.displayName = name; return nil }
+}
+
+// WithBuildArgs sets build arguments, as docker build --build-arg does. The
+// default is none.
+func WithBuildArgs(args map[string]string) Option {
+	return func(o *options) error {
+		for k, v := range args {
+			o.buildArgs[k] = v
+		}
+		return nil
+	}
+}
+
+// WithDepsImage names the published dependency image (ref) that builder
+// stages could start from; with it, Analyze suggests the FROM line to write
+// (rule CC011). The default is no image.
+func WithDepsImage(ref string) Option {
+	return func(o *options) error { o.depsImage = ref; return nil }
+}
+
+// WithDisabled turns off rules by ID or slug. The default is all rules on.
+func WithDisabled(ids ...string) Option {
+	return func(o *options) error {
+		for _, id := range ids {
+			r := LookupRule(id)
+			if r == nil {
+				return fmt.Errorf("unknown rule %q", id)
+			}
+			o.disabled[r.ID] = true
+		}
+		return nil
+	}
+}
+
+// WithBuildKit says whether the image is built with BuildKit, which decides
+// whether cache mounts can be suggested (rule CC006). The default detects
+// it: a "# syntax=" directive, a RUN --mount, a heredoc or COPY --link.
+func WithBuildKit(on bool) Option {
+	return func(o *options) error { o.buildKit = &on; return nil }
+}

@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/reports"
+	"github.com/spf13/pflag"
+)
+
+type analyzeOptions struct {
+	file      string
+	format    *enumValue
+	failOn    *enumValue
+	disable   []string
+	depsImage string
+	buildArgs []string
+}
+
+func newAnalyzeCommand() *command {
+	o := &analyzeOptions{
+		format: newEnum("text", "text", "json", "sarif"),
+		failOn: newEnum("error", "error", "warning", "info", "none"),
+	}
+	fs := pflag.NewFlagSet("analyze", pflag.ContinueOnError)
+	fs.StringVarP(&o.file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile)")
+	fs.Var(o.format, "format", "output format: text, json or sarif")
+	fs.Var(o.failOn, "fail-on", "exit with code 3 when a finding is at or above this severity: error, warning, info or none")
+	fs.StringSliceVar(&o.disable, "disable", nil, "turn off rules, by `ID` or slug (comma-separated or repeated)")
+	fs.StringVar(&o.depsImage, "deps-image", "", "the published dependency image `REF`; suggests the FROM line for the builder stage")
+	fs.StringArrayVar(&o.buildArgs, "build-arg", nil, "a build argument `NAME=VALUE`, as docker build takes it (repeatable)")
+	return &command{
+		name:    "analyze",
+		summary: "check how a Dockerfile's layer cache treats the Go module download",
+		usage:   "[--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY] [--disable ID,...] [--deps-image REF] [CONTEXT]",
+		help: `
+Analyze reads a Dockerfile with BuildKit's parser, its build context CONTEXT
+(default ".") after .dockerignore (or <Dockerfile>.dockerignore beside a named
+Dockerfile), and the go.mod and go.work files the Dockerfile copies, and
+reports what makes the module download layer rebuild or the build break:
+source copied before the download, missing go.sum, no download step, local
+replace directories missing at the download, vendor mismatches, missing
+cache mounts, credentials in ARG/ENV, cgo on a scratch or distroless/static
+image, COPY . . without a .dockerignore excluding .git, a go or toolchain
+directive newer than the builder image, and (with --deps-image) the FROM
+line that starts the builder from the published dependency image.
+
+Each finding has a rule ID (CC001...), a severity, the Dockerfile line and a
+fix. A comment "# cachecheck:ignore ID" on the line before an instruction,
+or inside it, silences that rule there; --disable turns a rule off.
+The exit code is 3 when a finding is at or above --fail-on (default error).`,
+		examples: `
+cachecheck analyze                          # ./Dockerfile with the context .
+cachecheck analyze -f build/api.Dockerfile .
+cachecheck analyze --format sarif --fail-on warning . > cachecheck.sarif
+cachecheck analyze --disable CC006,CC009
+cachecheck analyze --deps-image registry.example.com/api-deps:ck1-...`,
+		flags: fs,
+		run:   o.run,
+	}
+}
+
+func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := maxArgs("analyze", args, 1); err != nil {
+		return err
+	}
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageErrorf("analyze: build context %q is not a directory", dir)
+	}
+	for _, id := range o.disable {
+		if analyzer.LookupRule(id) == nil {
+			return usageErrorf("analyze: --disable %q: unknown rule; see 'cachecheck help analyze' for the rule IDs", id)
+		}
+	}
+	buildArgs := map[string]string{}
+	for _, kv := range o.buildArgs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			// docker build takes a bare NAME from the environment.
+			v, ok = os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+		}
+		buildArgs[k] = v
+	}
+	opts, err := dockerfileOptions(dir, o.file)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, analyzer.WithBuildArgs(buildArgs))
+	b, err := analyzer.Load(os.DirFS(dir), opts...)
+	if err != nil {
+		return err
+	}
+	aopts := []analyzer.Option{analyzer.WithDisabled(o.disable...)}
+	if o.depsImage != "" {
+		aopts = append(aopts, analyzer.WithDepsImage(o.depsImage))
+	}
+	findings, err := analyzer.Analyze(b, aopts...)
+	if err != nil {
+		return err
+	}
+	if err := renderFindings(io.Out, o.format.String(), findings); err != nil {
+		return err
+	}
+	return failOn(o.failOn.String(), findings)
+}
+
+// dockerfileOptions finds the Dockerfile the way docker build does: --file
+// relative to the working directory, else CONTEXT/Dockerfile.
+func dockerfileOptions(dir, file string) ([]analyzer.Option, error) {
+	display := file
+	if file == "" {
+		file = filepath.Join(dir, "Dockerfile")
+		display = file
+	}
+	if _, err := os.Stat(file); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("reading Dockerfile %q: no such file", display)
+		}
+		return nil, fmt.Errorf("reading Dockerfile %q: %w", display, err)
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	absFile, err := filepath.Abs(file)
+	if err != nil {
+		return nil, err
+	}
+	display = filepath.ToSlash(display)
+	if rel, err := filepath.Rel(absDir, absFile); err == nil && !strings.HasPrefix(rel, "..") && filepath.IsLocal(rel) {
+		return []analyzer.Option{analyzer.WithDockerfile(nil, filepath.ToSlash(rel)), analyzer.WithDisplayName(display)}, nil
+	}
+	return []analyzer.Option{
+		analyzer.WithDockerfile(os.DirFS(filepath.Dir(absFile)), filepath.Base(absFile)),
+		analyzer.WithDisplayName(display),
+	}, nil
+}
+
+func toolMeta() reports.Meta {
+	return reports.Meta{Tool: "cachecheck", Version: Version(), Rules: analyzer.Rules}
+}
+
+func renderFindings(w io.Writer, format string, findings []analyzer.Finding) error {
+	var h reports.Handler
+	switch format {
+	case "json":
+		h = reports.NewJSON(w, toolMeta())
+	case "sarif":
+		h = reports.NewSARIF(w, toolMeta())
+	default:
+		h = reports.NewText(w)
+	}
+	for i := range findings {
+		if err := h.Finding(&findings[i]); err != nil {
+			return err
+		}
+	}
+	return h.Flush()
+}
+
+// failOn returns ExitError{Code: ExitFindings} when a finding is at or above
+// the severity named by threshold ("none" never fails).
+func failOn(threshold string, findings []analyzer.Finding) error {
+	if threshold == "none" {
+		return nil
+	}
+	sev, err := reports.ParseSeverity(threshold)
+	if err != nil {
+		return usageErrorf("--fail-on: %v", err)
+	}
+	n := 0
+	for _, f := range findings {
+		if f.Severity >= sev {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	noun := "findings"
+	if n == 1 {
+		noun = "finding"
+	}
+	return &ExitError{Code: ExitFindings, Err: fmt.Errorf("%d %s at or above --fail-on %s", n, noun, threshold)}
+}

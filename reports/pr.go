@@ -1,0 +1,311 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Report is what `cachecheck report` says about a pull request: what the
+// change does to the dependency key, whether a deps image serves it, what it
+// does to the Dockerfile's findings and layer cache, and how long builds
+// took. It is plain data: the command fills it, the renderers print it, and
+// its JSON form (with ProtocolVersion) can be read back and rendered again.
+type Report struct {
+	ProtocolVersion int         `json:"protocol_version"`
+	Base            string      `json:"base"` // the base revision, as given
+	Head            string      `json:"head"` // the head revision, or "." for the work tree
+	Keys            Keys        `json:"keys"`
+	Deps            Deps        `json:"deps_image"`
+	Dockerfile      *Dockerfile `json:"dockerfile,omitempty"`
+	Timings         []Timing    `json:"timings,omitempty"`
+	Bench           *Bench      `json:"bench,omitempty"`
+}
+
+// Keys compares the dependency keys of base and head.
+type Keys struct {
+	Base    string   `json:"base"`
+	Head    string   `json:"head"`
+	Same    bool     `json:"same"`
+	Changes []string `json:"changes"` // as cachekey.Diff explains them
+}
+
+// Deps says whether a deps image for the head key is published.
+type Deps struct {
+	// Checked is false when no target was given or it could not be
+	// reached; Note says which.
+	Checked bool          `json:"checked"`
+	Note    string        `json:"note,omitempty"`
+	Target  string        `json:"target,omitempty"`
+	Hit     bool          `json:"hit"`
+	Ref     string        `json:"ref,omitempty"` // the image for the head key, on a hit
+	Nearest *NearestImage `json:"nearest,omitempty"`
+}
+
+// NearestImage is the published deps image sharing the most modules with
+// the head's, on a miss.
+type NearestImage struct {
+	Ref    string `json:"ref"`
+	Shared int    `json:"shared_modules"` // modules of head it holds
+	Total  int    `json:"total_modules"`  // modules of head
+}
+
+// Dockerfile compares the Dockerfile's findings between base and head and
+// predicts the layer cache of a head build after a base build.
+type Dockerfile struct {
+	File       string     `json:"file"`
+	Introduced []*Finding `json:"introduced"` // in head, not in base
+	Fixed      []*Finding `json:"fixed"`      // in base, not in head
+	Remaining  int        `json:"remaining"`  // in both
+	Stages     []Stage    `json:"stages,omitempty"`
+	// FirstMiss names the first instruction predicted to rebuild and why,
+	// empty when every layer is reused.
+	FirstMiss string `json:"first_miss,omitempty"`
+	// DownloadReused says whether the module download layer is reused;
+	// nil when the Dockerfile has no download step.
+	DownloadReused *bool `json:"download_reused,omitempty"`
+}
+
+// Stage is the prediction for one build stage.
+type Stage struct {
+	Name  string          `json:"name"`
+	Steps []PredictedStep `json:"steps"`
+}
+
+// PredictedStep is one instruction, predicted reused (Hit) or rebuilt.
+type PredictedStep struct {
+	Line        int    `json:"line"`
+	Instruction string `json:"instruction"`
+	Hit         bool   `json:"hit"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// Timing is one build, read from its log.
+type Timing struct {
+	Name    string  `json:"name"`    // "base", "head" or the log's file name
+	Builder string  `json:"builder"` // buildkit, buildah, docker
+	Seconds float64 `json:"seconds"` // wall time from the first step's start to the last one's end
+	Steps   []Step  `json:"steps"`
+}
+
+// Step is one build step of a log.
+type Step struct {
+	Name    string  `json:"name"`
+	Stage   string  `json:"stage,omitempty"`
+	Cached  bool    `json:"cached"`
+	Seconds float64 `json:"seconds"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// Bench holds the scenarios of a `cachecheck bench` run.
+type Bench struct {
+	Builder   string     `json:"builder"`
+	Scenarios []Scenario `json:"scenarios"`
+	// Speedup is the median without pre-warming over the median with it;
+	// 0 when either is missing.
+	Speedup float64 `json:"speedup"`
+}
+
+// Scenario is one bench scenario's timings over its runs.
+type Scenario struct {
+	Name   string  `json:"name"`
+	Runs   int     `json:"runs"`
+	Median float64 `json:"median_seconds"`
+	Min    float64 `json:"min_seconds"`
+	Max    float64 `json:"max_seconds"`
+}
+
+// ReadReport reads a Report written by WriteJSON.
+func ReadReport(r io.Reader) (*Report, error) {
+	var rep Report
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&rep); err != nil {
+		return nil, fmt.Errorf("reading report: %w", err)
+	}
+	if rep.ProtocolVersion != ProtocolVersion {
+		return nil, fmt.Errorf("reading report: protocol_version %d, want %d", rep.ProtocolVersion, ProtocolVersion)
+	}
+	return &rep, nil
+}
+
+// WriteJSON writes the report as one indented JSON document.
+func (r *Report) WriteJSON(w io.Writer) error {
+	r.ProtocolVersion = ProtocolVersion
+	if r.Keys.Changes == nil {
+		r.Keys.Changes = []string{}
+	}
+	if d := r.Dockerfile; d != nil {
+		if d.Introduced == nil {
+			d.Introduced = []*Finding{}
+		}
+		if d.Fixed == nil {
+			d.Fixed = []*Finding{}
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+// Condition is a --fail-on condition of a report.
+type Condition struct {
+	Kind string // "new-finding", "deps-miss", "key-changed", "slower-than"
+	// Severity is the least severity of a new finding that fails.
+	Severity Severity
+	// Percent is how much slower head may be than base before it fails.
+	Percent float64
+}
+
+// ParseCondition parses "new-finding=SEVERITY", "deps-miss", "key-changed"
+// or "slower-than=N%".
+func ParseCondition(s string) (Condition, error) {
+	kind, arg, hasArg := strings.Cut(s, "=")
+	c := Condition{Kind: kind}
+	switch kind {
+	case "new-finding":
+		c.Severity = Warning
+		if hasArg {
+			sev, err := ParseSeverity(arg)
+			if err != nil || sev == 0 {
+				return c, fmt.Errorf("--fail-on %s: want new-finding=error, warning or info", s)
+			}
+			c.Severity = sev
+		}
+	case "deps-miss", "key-changed":
+		if hasArg {
+			return c, fmt.Errorf("--fail-on %s: %s takes no value", s, kind)
+		}
+	case "slower-than":
+		p, err := strconv.ParseFloat(strings.TrimSuffix(arg, "%"), 64)
+		if !hasArg || !strings.HasSuffix(arg, "%") || err != nil || p < 0 {
+			return c, fmt.Errorf("--fail-on %s: want slower-than=N%%, such as slower-than=20%%", s)
+		}
+		c.Percent = p
+	default:
+		return c, fmt.Errorf("--fail-on %q: want new-finding=SEVERITY, deps-miss, key-changed or slower-than=N%%", s)
+	}
+	return c, nil
+}
+
+// String returns the condition as ParseCondition reads it.
+func (c Condition) String() string {
+	switch c.Kind {
+	case "new-finding":
+		return "new-finding=" + c.Severity.String()
+	case "slower-than":
+		return fmt.Sprintf("slower-than=%g%%", c.Percent)
+	}
+	return c.Kind
+}
+
+// Failures returns, for each condition the report meets, a sentence saying
+// why; none when the report passes.
+func (r *Report) Failures(conds []Condition) []string {
+	var out []string
+	for _, c := range conds {
+		switch c.Kind {
+		case "new-finding":
+			if r.Dockerfile == nil {
+				continue
+			}
+			n := 0
+			for _, f := range r.Dockerfile.Introduced {
+				if f.Severity >= c.Severity {
+					n++
+				}
+			}
+			if n > 0 {
+				out = append(out, fmt.Sprintf("%s: %d new Dockerfile %s", c, n, plural(n, "finding", "findings")))
+			}
+		case "deps-miss":
+			if r.Deps.Checked && !r.Deps.Hit {
+				out = append(out, fmt.Sprintf("%s: no deps image for key %s", c, r.Keys.Head))
+			}
+		case "key-changed":
+			if !r.Keys.Same {
+				out = append(out, fmt.Sprintf("%s: key %s -> %s", c, r.Keys.Base, r.Keys.Head))
+			}
+		case "slower-than":
+			base, head, ok := r.baseHeadSeconds()
+			if ok && head > base*(1+c.Percent/100) {
+				out = append(out, fmt.Sprintf("%s: head build %.1fs is %.0f%% slower than base %.1fs", c, head, 100*(head-base)/base, base))
+			}
+		}
+	}
+	return out
+}
+
+// baseHeadSeconds returns the times of the builds named base and head.
+func (r *Report) baseHeadSeconds() (base, head float64, ok bool) {
+	var haveBase, haveHead bool
+	for _, t := range r.Timings {
+		switch t.Name {
+		case "base":
+			base, haveBase = t.Seconds, true
+		case "head":
+			head, haveHead = t.Seconds, true
+		}
+	}
+	return base, head, haveBase && haveHead && base > 0
+}
+
+// Verdict is the report in one line: what the change does to the cache.
+func (r *Report) Verdict() string {
+	var parts []string
+	if r.Keys.Same {
+		parts = append(parts, "dependencies unchanged")
+	} else {
+		parts = append(parts, fmt.Sprintf("dependency key changed (%d %s)", len(r.Keys.Changes), plural(len(r.Keys.Changes), "change", "changes")))
+	}
+	switch {
+	case !r.Deps.Checked:
+		parts = append(parts, "deps image not checked")
+	case r.Deps.Hit:
+		parts = append(parts, "deps image ready")
+	case r.Deps.Nearest != nil:
+		parts = append(parts, fmt.Sprintf("deps image missing (nearest holds %d of %d modules)", r.Deps.Nearest.Shared, r.Deps.Nearest.Total))
+	default:
+		parts = append(parts, "deps image missing")
+	}
+	if d := r.Dockerfile; d != nil {
+		switch n := len(d.Introduced); {
+		case n > 0:
+			parts = append(parts, fmt.Sprintf("%d new Dockerfile %s", n, plural(n, "finding", "findings")))
+		case len(d.Fixed) > 0:
+			parts = append(parts, fmt.Sprintf("%d Dockerfile %s fixed", len(d.Fixed), plural(len(d.Fixed), "finding", "findings")))
+		default:
+			parts = append(parts, "no new Dockerfile findings")
+		}
+		if d.DownloadReused != nil {
+			if *d.DownloadReused {
+				parts = append(parts, "module download layer reused")
+			} else {
+				parts = append(parts, "module download layer rebuilt")
+			}
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+// ok reports whether the report has nothing to warn about.
+func (r *Report) ok() bool {
+	if r.Deps.Checked && !r.Deps.Hit {
+		return false
+	}
+	if d := r.Dockerfile; d != nil {
+		if len(d.Introduced) > 0 || (d.DownloadReused != nil && !*d.DownloadReused) {
+			return false
+		}
+	}
+	return true
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,358 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// WriteMarkdown renders the report as a pull-request comment: the verdict
+// first, then each section in a collapsible block.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	mark := "✅"
+	if !r.ok() {
+		mark = "⚠️"
+	}
+	fmt.Fprintf(&b, "**cachecheck** %s %s\n\n", mark, r.Verdict())
+
+	summary := "unchanged"
+	if !r.Keys.Same {
+		summary = fmt.Sprintf("%d %s", len(r.Keys.Changes), plural(len(r.Keys.Changes), "change", "changes"))
+	}
+	fmt.Fprintf(&b, "<details><summary>Dependency key: %s</summary>\n\n", summary)
+	fmt.Fprintf(&b, "| | revision | key |\n| --- | --- | --- |\n")
+	fmt.Fprintf(&b, "| base | `%s` | `%s` |\n| head | `%s` | `%s` |\n", mdCode(r.Base), r.Keys.Base, mdCode(r.Head), r.Keys.Head)
+	if len(r.Keys.Changes) > 0 {
+		b.WriteString("\n")
+		for _, c := range r.Keys.Changes {
+			fmt.Fprintf(&b, "- `%s`\n", mdCode(c))
+		}
+	}
+	b.WriteString("\n</details>\n\n")
+
+	fmt.Fprintf(&b, "<details><summary>Deps image: %s</summary>\n\n", r.depsSummary())
+	b.WriteString(r.depsDetail(true))
+	b.WriteString("\n</details>\n")
+
+	if d := r.Dockerfile; d != nil {
+		fmt.Fprintf(&b, "\n<details><summary>Dockerfile: %s</summary>\n\n", d.summary())
+		if len(d.Introduced) > 0 {
+			fmt.Fprintf(&b, "New findings:\n\n")
+			mdFindings(&b, d.Introduced)
+		}
+		if len(d.Fixed) > 0 {
+			fmt.Fprintf(&b, "Fixed findings:\n\n")
+			mdFindings(&b, d.Fixed)
+		}
+		if len(d.Stages) > 0 {
+			fmt.Fprintf(&b, "Predicted layer cache of a head build after a base build:\n\n")
+			fmt.Fprintf(&b, "| stage | line | instruction | cache | why |\n| --- | ---: | --- | --- | --- |\n")
+			for _, s := range d.Stages {
+				for _, st := range s.Steps {
+					cache := "HIT"
+					if !st.Hit {
+						cache = "**MISS**"
+					}
+					fmt.Fprintf(&b, "| %s | %d | `%s` | %s | %s |\n", mdCell(s.Name), st.Line, mdCode(st.Instruction), cache, mdCell(st.Reason))
+				}
+			}
+			b.WriteString("\n")
+		}
+		if d.FirstMiss != "" {
+			fmt.Fprintf(&b, "First miss: %s\n", mdCell(d.FirstMiss))
+		}
+		b.WriteString("\n</details>\n")
+	}
+
+	if len(r.Timings) > 0 || r.Bench != nil {
+		fmt.Fprintf(&b, "\n<details><summary>Build timings: %s</summary>\n\n", r.timingSummary())
+		if r.Bench != nil {
+			fmt.Fprintf(&b, "`cachecheck bench` with %s:\n\n| scenario | runs | median | min | max |\n| --- | ---: | ---: | ---: | ---: |\n", mdCell(r.Bench.Builder))
+			for _, s := range r.Bench.Scenarios {
+				fmt.Fprintf(&b, "| %s | %d | %.1fs | %.1fs | %.1fs |\n", mdCell(s.Name), s.Runs, s.Median, s.Min, s.Max)
+			}
+			b.WriteString("\n```\n" + r.Bench.bars() + "```\n\n")
+		}
+		for _, t := range r.Timings {
+			fmt.Fprintf(&b, "%s (%s), %.1fs, %d of %d steps cached:\n\n", mdCell(t.Name), mdCell(t.Builder), t.Seconds, t.cached(), len(t.Steps))
+			fmt.Fprintf(&b, "| step | stage | cached | seconds |\n| --- | --- | --- | ---: |\n")
+			for _, s := range t.Steps {
+				cached := "no"
+				if s.Cached {
+					cached = "yes"
+				}
+				if s.Error != "" {
+					cached = "error: " + mdCell(s.Error)
+				}
+				fmt.Fprintf(&b, "| `%s` | %s | %s | %.1f |\n", mdCode(s.Name), mdCell(s.Stage), cached, s.Seconds)
+			}
+			b.WriteString("\n")
+		}
+		if len(r.Timings) > 1 {
+			b.WriteString("```\n" + timingBars(r.Timings) + "```\n")
+		}
+		b.WriteString("\n</details>\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteText renders the report for a terminal, with tables.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cachecheck: %s\n\n", r.Verdict())
+	fmt.Fprintf(&b, "Dependency key\n")
+	t := newTextTable(&b)
+	t.Header("", "REVISION", "KEY")
+	t.Append("base", r.Base, r.Keys.Base)
+	t.Append("head", r.Head, r.Keys.Head)
+	if err := t.Render(); err != nil {
+		return err
+	}
+	for _, c := range r.Keys.Changes {
+		fmt.Fprintf(&b, "  %s\n", c)
+	}
+	fmt.Fprintf(&b, "\nDeps image: %s\n%s", r.depsSummary(), r.depsDetail(false))
+	if d := r.Dockerfile; d != nil {
+		fmt.Fprintf(&b, "\nDockerfile: %s\n", d.summary())
+		for _, sec := range []struct {
+			title string
+			fs    []*Finding
+		}{{"New findings", d.Introduced}, {"Fixed findings", d.Fixed}} {
+			if len(sec.fs) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "%s:\n", sec.title)
+			t := newTextTable(&b)
+			t.Header("LOCATION", "RULE", "SEVERITY", "FINDING")
+			for _, f := range sec.fs {
+				t.Append(f.Position(), f.Rule, f.Severity.String(), f.Message)
+			}
+			if err := t.Render(); err != nil {
+				return err
+			}
+		}
+		if len(d.Stages) > 0 {
+			t := newTextTable(&b)
+			t.Header("STAGE", "LINE", "INSTRUCTION", "CACHE", "WHY")
+			for _, s := range d.Stages {
+				for _, st := range s.Steps {
+					cache := "HIT"
+					if !st.Hit {
+						cache = "MISS"
+					}
+					t.Append(s.Name, fmt.Sprint(st.Line), st.Instruction, cache, st.Reason)
+				}
+			}
+			if err := t.Render(); err != nil {
+				return err
+			}
+		}
+		if d.FirstMiss != "" {
+			fmt.Fprintf(&b, "First miss: %s\n", d.FirstMiss)
+		}
+	}
+	if r.Bench != nil {
+		fmt.Fprintf(&b, "\nBench (%s):\n", r.Bench.Builder)
+		t := newTextTable(&b)
+		t.Header("SCENARIO", "RUNS", "MEDIAN", "MIN", "MAX")
+		for _, s := range r.Bench.Scenarios {
+			t.Append(s.Name, fmt.Sprint(s.Runs), fmt.Sprintf("%.1fs", s.Median), fmt.Sprintf("%.1fs", s.Min), fmt.Sprintf("%.1fs", s.Max))
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		b.WriteString(r.Bench.bars())
+	}
+	for _, tm := range r.Timings {
+		fmt.Fprintf(&b, "\nBuild %s (%s): %.1fs, %d of %d steps cached\n", tm.Name, tm.Builder, tm.Seconds, tm.cached(), len(tm.Steps))
+		t := newTextTable(&b)
+		t.Header("STEP", "STAGE", "CACHED", "SECONDS")
+		for _, s := range tm.Steps {
+			cached := "no"
+			if s.Cached {
+				cached = "yes"
+			}
+			if s.Error != "" {
+				cached = "error"
+			}
+			t.Append(s.Name, s.Stage, cached, fmt.Sprintf("%.1f", s.Seconds))
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	if len(r.Timings) > 1 {
+		b.WriteString("\n" + timingBars(r.Timings))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func newTextTable(w io.Writer) *tablewriter.Table {
+	return tablewriter.NewTable(w, tablewriter.WithConfig(tablewriter.Config{
+		Header: tw.CellConfig{
+			Formatting: tw.CellFormatting{AutoFormat: tw.Off},
+			Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+		},
+		Row: tw.CellConfig{
+			Formatting:   tw.CellFormatting{AutoWrap: tw.WrapNormal},
+			Alignment:    tw.CellAlignment{Global: tw.AlignLeft},
+			ColMaxWidths: tw.CellWidth{Global: 60},
+		},
+		Behavior: tw.Behavior{TrimSpace: tw.On},
+	}))
+}
+
+func (r *Report) depsSummary() string {
+	switch {
+	case !r.Deps.Checked:
+		return "not checked"
+	case r.Deps.Hit:
+		return "ready"
+	default:
+		return "missing"
+	}
+}
+
+func (r *Report) depsDetail(md bool) string {
+	code := func(s string) string {
+		if md {
+			return "`" + mdCode(s) + "`"
+		}
+		return s
+	}
+	var b strings.Builder
+	switch {
+	case !r.Deps.Checked:
+		note := r.Deps.Note
+		if note == "" {
+			note = "no --to target was given"
+		}
+		fmt.Fprintf(&b, "Not checked: %s.\n", note)
+	case r.Deps.Hit:
+		fmt.Fprintf(&b, "Published for key %s: %s\n", code(r.Keys.Head), code(r.Deps.Ref))
+	default:
+		fmt.Fprintf(&b, "No deps image for key %s in %s: run `cachecheck warm` for it.\n", code(r.Keys.Head), code(r.Deps.Target))
+		if n := r.Deps.Nearest; n != nil {
+			fmt.Fprintf(&b, "Nearest published image: %s, holding %d of the %d modules; the build downloads the other %d.\n", code(n.Ref), n.Shared, n.Total, n.Total-n.Shared)
+		}
+	}
+	return b.String()
+}
+
+func (d *Dockerfile) summary() string {
+	var parts []string
+	if n := len(d.Introduced); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d new %s", n, plural(n, "finding", "findings")))
+	}
+	if n := len(d.Fixed); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d fixed", n))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no new findings")
+	}
+	if d.FirstMiss != "" {
+		parts = append(parts, "first miss at "+strings.SplitN(d.FirstMiss, ":", 2)[0])
+	} else if len(d.Stages) > 0 {
+		parts = append(parts, "every layer reused")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r *Report) timingSummary() string {
+	if base, head, ok := r.baseHeadSeconds(); ok {
+		return fmt.Sprintf("base %.1fs, head %.1fs (%+.0f%%)", base, head, 100*(head-base)/base)
+	}
+	if r.Bench != nil && r.Bench.Speedup > 0 {
+		return fmt.Sprintf("%.1f× faster with the deps image", r.Bench.Speedup)
+	}
+	var parts []string
+	for _, t := range r.Timings {
+		parts = append(parts, fmt.Sprintf("%s %.1fs", t.Name, t.Seconds))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (t *Timing) cached() int {
+	n := 0
+	for _, s := range t.Steps {
+		if s.Cached {
+			n++
+		}
+	}
+	return n
+}
+
+func (b *Bench) bars() string {
+	var items []bar
+	for _, s := range b.Scenarios {
+		items = append(items, bar{s.Name, s.Median})
+	}
+	return renderBars(items)
+}
+
+func timingBars(ts []Timing) string {
+	var items []bar
+	for _, t := range ts {
+		items = append(items, bar{t.Name, t.Seconds})
+	}
+	return renderBars(items)
+}
+
+type bar struct {
+	label   string
+	seconds float64
+}
+
+// barWidth is the length of the longest bar, in characters.
+const barWidth = 30
+
+// renderBars draws one line per item: the label, a bar of block characters
+// proportional to the seconds, and the seconds.
+func renderBars(items []bar) string {
+	maxSec, maxLabel := 0.0, 0
+	for _, it := range items {
+		maxSec = math.Max(maxSec, it.seconds)
+		maxLabel = max(maxLabel, len(it.label))
+	}
+	var b strings.Builder
+	for _, it := range items {
+		n := 0
+		if maxSec > 0 {
+			n = int(math.Round(it.seconds / maxSec * barWidth))
+		}
+		if n == 0 && it.seconds > 0 {
+			n = 1
+		}
+		fmt.Fprintf(&b, "%-*s %s%s %.1fs\n", maxLabel, it.label, strings.Repeat("█", n), strings.Repeat(" ", barWidth-n), it.seconds)
+	}
+	return b.String()
+}
+
+func mdFindings(b *strings.Builder, fs []*Finding) {
+	fmt.Fprintf(b, "| location | rule | severity | finding | fix |\n| --- | --- | --- | --- | --- |\n")
+	for _, f := range fs {
+		fmt.Fprintf(b, "| %s | %s %s | %s | %s | %s |\n", mdCell(f.Position()), f.Rule, mdCell(f.Slug), f.Severity, mdCell(f.Message), mdCell(f.Fix))
+	}
+	b.WriteString("\n")
+}
+
+// mdCell escapes text for a markdown table cell.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	s = strings.ReplaceAll(s, "<", "&lt;")
+	return strings.ReplaceAll(s, "\n", "<br>")
+}
+
+// mdCode escapes text for an inline code span in a table cell.
+func mdCode(s string) string {
+	s = strings.ReplaceAll(s, "`", "'")
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}

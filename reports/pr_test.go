@@ -1,0 +1,142 @@
+package reports
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func sampleReport() *Report {
+	no := false
+	return &Report{
+		Base: "main",
+		Head: ".",
+		Keys: Keys{
+			Base:    "ck1-a177fd07cccf185bab05061bbd1ec631",
+			Head:    "ck1-18ed5acb9b8038b9617fc243801bee03",
+			Changes: []string{"go 1.22 -> 1.23", "golang.org/x/text v0.14.0 -> v0.15.0", "go.sum: +2 -2 entries"},
+		},
+		Deps: Deps{
+			Checked: true,
+			Target:  "127.0.0.1:5000/app-deps",
+			Nearest: &NearestImage{Ref: "127.0.0.1:5000/app-deps:ck1-a177fd07cccf185bab05061bbd1ec631", Shared: 41, Total: 43},
+		},
+		Dockerfile: &Dockerfile{
+			File: "Dockerfile",
+			Introduced: []*Finding{{Rule: "CC001", Slug: "source-before-download", Severity: Warning, File: "Dockerfile", Line: 4,
+				Message: `"COPY . ." copies the source before "go mod download"`, Fix: "COPY go.mod go.sum ./ first | then download"}},
+			Remaining: 1,
+			Stages: []Stage{{Name: "build", Steps: []PredictedStep{
+				{Line: 1, Instruction: "FROM golang:1.23 AS build", Hit: true},
+				{Line: 3, Instruction: "COPY go.mod go.sum ./", Hit: false, Reason: "go.mod, go.sum changed"},
+				{Line: 4, Instruction: "RUN go mod download", Hit: false, Reason: "an earlier step missed"},
+			}}},
+			FirstMiss:      "line 3 COPY go.mod go.sum ./: go.mod, go.sum changed",
+			DownloadReused: &no,
+		},
+		Timings: []Timing{
+			{Name: "base", Builder: "buildkit", Seconds: 40, Steps: []Step{{Name: "RUN go mod download", Stage: "build", Seconds: 30}, {Name: "RUN go build", Stage: "build", Seconds: 10}}},
+			{Name: "head", Builder: "buildkit", Seconds: 52, Steps: []Step{{Name: "RUN go mod download", Stage: "build", Cached: true}, {Name: "RUN go build", Stage: "build", Seconds: 52}}},
+		},
+		Bench: &Bench{Builder: "go", Speedup: 4, Scenarios: []Scenario{
+			{Name: "without deps image", Runs: 3, Median: 20, Min: 19, Max: 22},
+			{Name: "with deps image", Runs: 3, Median: 5, Min: 4.5, Max: 6},
+		}},
+	}
+}
+
+func TestReportGolden(t *testing.T) {
+	for _, format := range []string{"markdown", "text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var buf bytes.Buffer
+			r := sampleReport()
+			var err error
+			switch format {
+			case "markdown":
+				err = r.WriteMarkdown(&buf)
+			case "text":
+				err = r.WriteText(&buf)
+			case "json":
+				err = r.WriteJSON(&buf)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "report."+format+".golden")
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("%s output differs from %s (run with -update to accept):\n%s", format, golden, buf.String())
+			}
+		})
+	}
+}
+
+// TestReportReplay checks that the JSON form reads back into the same
+// report: rendering the read one gives the same markdown.
+func TestReportReplay(t *testing.T) {
+	var js, md1, md2 bytes.Buffer
+	r := sampleReport()
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadReport(bytes.NewReader(js.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.WriteMarkdown(&md1)
+	back.WriteMarkdown(&md2)
+	if md1.String() != md2.String() {
+		t.Fatalf("replayed markdown differs:\n%s\nwant:\n%s", md2.String(), md1.String())
+	}
+	if _, err := ReadReport(strings.NewReader(`{"protocol_version": 99}`)); err == nil {
+		t.Fatal("ReadReport accepted protocol_version 99")
+	}
+}
+
+func TestConditions(t *testing.T) {
+	r := sampleReport()
+	var conds []Condition
+	for _, s := range []string{"new-finding=warning", "new-finding=error", "deps-miss", "key-changed", "slower-than=20%", "slower-than=50%"} {
+		c, err := ParseCondition(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.String() != s {
+			t.Errorf("ParseCondition(%q).String() = %q", s, c.String())
+		}
+		conds = append(conds, c)
+	}
+	got := r.Failures(conds)
+	want := []string{
+		"new-finding=warning: 1 new Dockerfile finding",
+		"deps-miss: no deps image for key ck1-18ed5acb9b8038b9617fc243801bee03",
+		"key-changed: key ck1-a177fd07cccf185bab05061bbd1ec631 -> ck1-18ed5acb9b8038b9617fc243801bee03",
+		"slower-than=20%: head build 52.0s is 30% slower than base 40.0s",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	r.Deps = Deps{Checked: false, Note: "registry unreachable"}
+	if f := r.Failures([]Condition{{Kind: "deps-miss"}}); f != nil {
+		t.Errorf("deps-miss failed on an unchecked registry: %q", f)
+	}
+	for _, bad := range []string{"new-finding=fatal", "deps-miss=1", "slower-than=20", "slower-than=x%", "fast"} {
+		if _, err := ParseCondition(bad); err == nil {
+			t.Errorf("ParseCondition(%q) succeeded", bad)
+		}
+	}
+}
