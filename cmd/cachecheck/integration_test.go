@@ -367,3 +367,19 @@ func untar(t *testing.T, r io.ReadCloser, dir string) {
 		}
 	}
 }
+
+// TestWarmTarballSkopeo: skopeo reads the docker load tarball warm writes.
+// skopeo comes with the registry setup, hence the variable.
+func TestWarmTarballSkopeo(t *testing.T) {
+	testenv.Getenv(t, "CACHECHECK_REGISTRY", "the plain distribution registry (and skopeo)")
+	f := modloadtest.NewFixture(t, "v1.0.0")
+	file := filepath.Join(t.TempDir(), "deps.tar")
+	w := warm(t, f.App, fixtureEnv(f), "--to", "tarball:"+file)
+	out := skopeo(t, "inspect", "docker-archive:"+file)
+	if !strings.Contains(out, `"Layers"`) || !strings.Contains(out, "org.cachecheck.key") {
+		t.Errorf("skopeo inspect of the tarball:\n%s", out)
+	}
+	if !strings.HasPrefix(w.Ref, "cachecheck-deps:ck1-") {
+		t.Errorf("tarball ref %q, want cachecheck-deps:ck1-…", w.Ref)
+	}
+}
