@@ -122,6 +122,13 @@ func (t *layoutTarget) Write(ctx context.Context, tag string, a Artifact) (*Repo
 		return nil, err
 	}
 	desc.Annotations = map[string]string{refNameAnnotation: tag}
+	// Another warm may update index.json at the same time: read, change
+	// and replace it under a lock, so neither loses the other's tag.
+	unlock, err := lockFile(filepath.Join(t.dir, ".cachecheck.lock"))
+	if err != nil {
+		return nil, fmt.Errorf("locking OCI layout %q: %w", t.dir, err)
+	}
+	defer unlock()
 	im, err := t.readIndex()
 	if err != nil {
 		return nil, err

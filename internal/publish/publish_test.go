@@ -409,3 +409,41 @@ func TestProgress(t *testing.T) {
 		})
 	}
 }
+
+// TestLayoutConcurrentWrites: writers of different tags into one layout at
+// once all end up in index.json.
+func TestLayoutConcurrentWrites(t *testing.T) {
+	tgt, err := ParseTarget("oci:" + filepath.Join(t.TempDir(), "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	imgs := make([]v1.Image, n)
+	for i := range imgs {
+		imgs[i] = image(t, nil, 1, 100)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, err := tgt.Write(context.Background(), fmt.Sprintf("ck1-%032x", i+1), imgs[i])
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := tgt.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != n {
+		t.Fatalf("List has %d entries after %d concurrent writes", len(entries), n)
+	}
+}
