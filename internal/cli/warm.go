@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -191,7 +193,7 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		defer modload.RemoveAll(res.GoModCache)
 	}
 	if err != nil {
-		return err
+		return withPrivateHint(err)
 	}
 	phase("download", t)
 	sum.Modules = len(res.Modules)
@@ -275,6 +277,43 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	sum.Layers.New, sum.Layers.Reused = rep.Counts()
 	sum.Bytes.Written = rep.BytesWritten
 	return o.print(io, sum)
+}
+
+// withPrivateHint adds to a download error naming modules that match
+// GOPRIVATE (or GONOPROXY) how the go command fetches them: directly from
+// their version control host, with the credentials of git or .netrc.
+func withPrivateHint(err error) error {
+	var de *modload.DownloadError
+	if !errors.As(err, &de) {
+		return err
+	}
+	patterns := os.Getenv("GONOPROXY")
+	if patterns == "" {
+		patterns = os.Getenv("GOPRIVATE")
+	}
+	// The modules the go command named, in its JSON or on its stderr
+	// ("go: path@version: …").
+	named := map[string]bool{}
+	for _, m := range de.Modules {
+		named[m.Path+"@"+m.Version] = true
+	}
+	for _, w := range strings.Fields(de.Stderr) {
+		if p, v, ok := strings.Cut(strings.TrimSuffix(w, ":"), "@"); ok && module.CheckPath(p) == nil && v != "" {
+			named[p+"@"+v] = true
+		}
+	}
+	var private []string
+	for mv := range named {
+		p, _, _ := strings.Cut(mv, "@")
+		if patterns != "" && module.MatchPrefixPatterns(patterns, p) {
+			private = append(private, mv)
+		}
+	}
+	sort.Strings(private)
+	if len(private) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\n%s: private (GOPRIVATE/GONOPROXY %q), so the go command fetched it directly from its host; give it credentials with a .netrc file or a git credential helper, or set GOPROXY to a proxy that serves it", err, strings.Join(private, ", "), patterns)
 }
 
 func (o *warmOptions) print(io IO, sum *warmSummary) error {
