@@ -248,6 +248,11 @@ func TestWarmSecureRegistry(t *testing.T) {
 		t.Errorf("warm without the CA: exit %d, %s; want exit 1 and a certificate error", code, stderr)
 	}
 
+	// --insecure skips the verification.
+	if _, stderr, code := run(t, f.App, fixtureEnv(f, "DOCKER_CONFIG="+dockerConfig(t, reg, user, password)), "warm", "-q", "--insecure", "--to", repo+"-insecure"); code != 0 {
+		t.Errorf("warm --insecure without the CA: exit %d, %s", code, stderr)
+	}
+
 	// A wrong password: a clear 401, no tag, no credentials printed.
 	wrong := fixtureEnv(f, "DOCKER_CONFIG="+dockerConfig(t, reg, user, "wrong-"+password), "SSL_CERT_FILE="+ca)
 	stdout, stderr, code := run(t, f.App, wrong, "warm", "--to", repo)
