@@ -277,7 +277,7 @@ func (t *registryTarget) Prepush(ctx context.Context, layers []v1.Layer) error {
 
 // observer records what a push did to each blob, from the requests it sent.
 type observer struct {
-	mu    sync.Mutex
+	mu        sync.Mutex
 	seen      map[string]string // digest → "exists", "mounted" or "uploaded"
 	bytes     int64             // blob bytes sent
 	prepushed int64             // of which by Prepush, not yet reported
