@@ -36,6 +36,10 @@ unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
 echo "--- go test"
 go test -count=1 -timeout 45m ./...
+if [ -f "$CACHECHECK_CI_TMP/prediction-agreement.txt" ]; then
+  echo "--- predicted vs actual layer cache"
+  cat "$CACHECHECK_CI_TMP/prediction-agreement.txt"
+fi
 echo "--- fuzz (short)"
 while read -r pkg target; do
   [ -n "$pkg" ] || continue

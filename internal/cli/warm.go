@@ -206,13 +206,6 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	phase("verify", t)
 
 	t = time.Now()
-	layers, err := depsimage.Layers(res,
-		depsimage.WithBuckets(o.layers),
-		depsimage.WithContents(o.contents.String()),
-		depsimage.WithCompression(o.compression.String()))
-	if err != nil {
-		return err
-	}
 	// Compress each layer once: keep the compressed bytes in a temporary
 	// file for the upload rather than compressing again.
 	spool, err := os.MkdirTemp("", "cachecheck-layers-")
@@ -220,8 +213,13 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		return fmt.Errorf("creating a directory for the layers: %w", err)
 	}
 	defer os.RemoveAll(spool)
-	for i := range layers {
-		layers[i].Layer = publish.Spool(layers[i].Layer, spool)
+	layers, err := depsimage.Layers(res,
+		depsimage.WithBuckets(o.layers),
+		depsimage.WithContents(o.contents.String()),
+		depsimage.WithCompression(o.compression.String()),
+		depsimage.WithSpoolDir(spool))
+	if err != nil {
+		return err
 	}
 	packPhase := "pack"
 	if pp, ok := target.(publish.Prepusher); ok {

@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -420,5 +422,43 @@ func checkZstd(t *testing.T, l depsimage.Layer) {
 	}
 	if mt, _ := l.MediaType(); mt != "application/vnd.oci.image.layer.v1.tar+zstd" {
 		t.Errorf("layer %q: media type %s", l.Name, mt)
+	}
+}
+
+// TestSpoolDir checks that spooled layers have the digests of unspooled
+// ones, that Compressed reads the spool file the digest pass wrote (the
+// bytes hash to the digest, with the module cache gone), and that the
+// files stay in the spool directory.
+func TestSpoolDir(t *testing.T) {
+	_, res := download(t, "v1.0.0")
+	want := digests(t, layers(t, res))
+	dir := t.TempDir()
+	ls := layers(t, res, depsimage.WithSpoolDir(dir))
+	if got := digests(t, ls); !maps.Equal(got, want) {
+		t.Fatalf("spooled digests %v, want %v", got, want)
+	}
+	files, err := os.ReadDir(dir)
+	if err != nil || len(files) != len(ls) {
+		t.Fatalf("spool directory holds %d files (%v), want %d", len(files), err, len(ls))
+	}
+	// The module cache is gone: Compressed can only read the spool.
+	if err := modload.RemoveAll(res.GoModCache); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("layer %q: %v", l.Name, err)
+		}
+		d, _ := l.Digest()
+		if got := fmt.Sprintf("%x", h.Sum(nil)); got != d.Hex {
+			t.Errorf("layer %q: Compressed hashes to %s, digest %s", l.Name, got, d.Hex)
+		}
 	}
 }

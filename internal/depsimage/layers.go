@@ -284,8 +284,10 @@ func seq(n int) []int {
 }
 
 // cacheLayer is a v1.Layer streamed from files of the module cache. Its
-// digests are computed by one pass that compresses without keeping the
-// bytes; Compressed and Uncompressed stream the files again.
+// digests are computed by one pass that compresses, keeping the compressed
+// bytes in a spool file when the options name a spool directory;
+// Compressed reads that file, or else streams the files again, as
+// Uncompressed does.
 type cacheLayer struct {
 	root    string
 	entries []entry
@@ -295,6 +297,7 @@ type cacheLayer struct {
 	digest v1.Hash
 	diffID v1.Hash
 	size   int64
+	spool  string // the file holding the compressed bytes, if any
 	err    error
 }
 
@@ -427,7 +430,28 @@ func (l *cacheLayer) compute() error {
 	l.once.Do(func() {
 		dh, uh := sha256.New(), sha256.New()
 		cnt := &counter{w: dh}
-		if err := l.compress(cnt, uh); err != nil {
+		var spool *os.File
+		if l.opts.spoolDir != "" {
+			f, err := os.CreateTemp(l.opts.spoolDir, "layer-*.spool")
+			if err != nil {
+				l.err = fmt.Errorf("spooling layer: %w", err)
+				return
+			}
+			spool = f
+			cnt.w = io.MultiWriter(dh, f)
+		}
+		err := l.compress(cnt, uh)
+		if spool != nil {
+			if cerr := spool.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(spool.Name())
+			} else {
+				l.spool = spool.Name()
+			}
+		}
+		if err != nil {
 			l.err = err
 			return
 		}
@@ -458,8 +482,15 @@ func (l *cacheLayer) DiffID() (v1.Hash, error) { return l.diffID, l.compute() }
 // Size returns the size of the compressed layer.
 func (l *cacheLayer) Size() (int64, error) { return l.size, l.compute() }
 
-// Compressed streams the compressed layer.
+// Compressed streams the compressed layer: from the spool file once the
+// digests are computed with a spool directory, else by compressing anew.
 func (l *cacheLayer) Compressed() (io.ReadCloser, error) {
+	if l.opts.spoolDir != "" {
+		if err := l.compute(); err != nil {
+			return nil, err
+		}
+		return os.Open(l.spool)
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(l.compress(pw, nil)) }()
 	return pr, nil

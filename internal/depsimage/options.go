@@ -46,6 +46,7 @@ type options struct {
 	epoch       time.Time
 	private     string
 	concurrency int
+	spoolDir    string
 }
 
 func defaultOptions() (options, error) {
@@ -132,4 +133,13 @@ func WithConcurrency(n int) Option {
 		o.concurrency = n
 		return nil
 	}
+}
+
+// WithSpoolDir keeps each layer's compressed bytes in a temporary file in
+// dir, written by the one pass that computes its digests, so that the upload
+// reads the file instead of compressing again. It costs disk, the compressed
+// size, never memory; the files go with dir. The default is "": nothing is
+// kept and every read of Compressed compresses anew.
+func WithSpoolDir(dir string) Option {
+	return func(o *options) error { o.spoolDir = dir; return nil }
 }
