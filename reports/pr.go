@@ -87,7 +87,10 @@ type Timing struct {
 	Name    string  `json:"name"`    // "base", "head" or the log's file name
 	Builder string  `json:"builder"` // buildkit, buildah, docker
 	Seconds float64 `json:"seconds"` // wall time from the first step's start to the last one's end
-	Steps   []Step  `json:"steps"`
+	// Timed is false when the log holds no times (buildah's does not):
+	// Seconds and the steps' Seconds are then unknown, not zero.
+	Timed bool   `json:"timed"`
+	Steps []Step `json:"steps"`
 }
 
 // Step is one build step of a log.
@@ -115,6 +118,26 @@ type Scenario struct {
 	Median float64 `json:"median_seconds"`
 	Min    float64 `json:"min_seconds"`
 	Max    float64 `json:"max_seconds"`
+}
+
+// ReadBench reads the JSON document of a bench run: an object with a
+// protocol_version and, at its top level, the fields of Bench (other
+// fields are ignored).
+func ReadBench(r io.Reader) (*Bench, error) {
+	var doc struct {
+		ProtocolVersion int `json:"protocol_version"`
+		Bench
+	}
+	if err := json.NewDecoder(r).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("reading bench results: %w", err)
+	}
+	if doc.ProtocolVersion != ProtocolVersion {
+		return nil, fmt.Errorf("reading bench results: protocol_version %d, want %d", doc.ProtocolVersion, ProtocolVersion)
+	}
+	if len(doc.Scenarios) == 0 {
+		return nil, fmt.Errorf("reading bench results: no scenarios")
+	}
+	return &doc.Bench, nil
 }
 
 // ReadReport reads a Report written by WriteJSON.
@@ -242,6 +265,9 @@ func (r *Report) Failures(conds []Condition) []string {
 func (r *Report) baseHeadSeconds() (base, head float64, ok bool) {
 	var haveBase, haveHead bool
 	for _, t := range r.Timings {
+		if !t.Timed {
+			continue
+		}
 		switch t.Name {
 		case "base":
 			base, haveBase = t.Seconds, true

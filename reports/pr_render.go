@@ -79,7 +79,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			b.WriteString("\n```\n" + r.Bench.bars() + "```\n\n")
 		}
 		for _, t := range r.Timings {
-			fmt.Fprintf(&b, "%s (%s), %.1fs, %d of %d steps cached:\n\n", mdCell(t.Name), mdCell(t.Builder), t.Seconds, t.cached(), len(t.Steps))
+			fmt.Fprintf(&b, "%s (%s), %s, %d of %d steps cached:\n\n", mdCell(t.Name), mdCell(t.Builder), t.total(), t.cached(), len(t.Steps))
 			fmt.Fprintf(&b, "| step | stage | cached | seconds |\n| --- | --- | --- | ---: |\n")
 			for _, s := range t.Steps {
 				cached := "no"
@@ -89,12 +89,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 				if s.Error != "" {
 					cached = "error: " + mdCell(s.Error)
 				}
-				fmt.Fprintf(&b, "| `%s` | %s | %s | %.1f |\n", mdCode(s.Name), mdCell(s.Stage), cached, s.Seconds)
+				fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", mdCode(s.Name), mdCell(s.Stage), cached, t.seconds(s))
 			}
 			b.WriteString("\n")
 		}
-		if len(r.Timings) > 1 {
-			b.WriteString("```\n" + timingBars(r.Timings) + "```\n")
+		if bars := timingBars(r.Timings); strings.Count(bars, "\n") > 1 {
+			b.WriteString("```\n" + bars + "```\n")
 		}
 		b.WriteString("\n</details>\n")
 	}
@@ -170,7 +170,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString(r.Bench.bars())
 	}
 	for _, tm := range r.Timings {
-		fmt.Fprintf(&b, "\nBuild %s (%s): %.1fs, %d of %d steps cached\n", tm.Name, tm.Builder, tm.Seconds, tm.cached(), len(tm.Steps))
+		fmt.Fprintf(&b, "\nBuild %s (%s): %s, %d of %d steps cached\n", tm.Name, tm.Builder, tm.total(), tm.cached(), len(tm.Steps))
 		t := newTextTable(&b)
 		t.Header("STEP", "STAGE", "CACHED", "SECONDS")
 		for _, s := range tm.Steps {
@@ -181,14 +181,14 @@ func (r *Report) WriteText(w io.Writer) error {
 			if s.Error != "" {
 				cached = "error"
 			}
-			t.Append(s.Name, s.Stage, cached, fmt.Sprintf("%.1f", s.Seconds))
+			t.Append(s.Name, s.Stage, cached, tm.seconds(s))
 		}
 		if err := t.Render(); err != nil {
 			return err
 		}
 	}
-	if len(r.Timings) > 1 {
-		b.WriteString("\n" + timingBars(r.Timings))
+	if bars := timingBars(r.Timings); strings.Count(bars, "\n") > 1 {
+		b.WriteString("\n" + bars)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -258,7 +258,8 @@ func (d *Dockerfile) summary() string {
 		parts = append(parts, "no new findings")
 	}
 	if d.FirstMiss != "" {
-		parts = append(parts, "first miss at "+strings.SplitN(d.FirstMiss, ":", 2)[0])
+		at, _, _ := strings.Cut(d.FirstMiss, " ")
+		parts = append(parts, "first miss at "+at)
 	} else if len(d.Stages) > 0 {
 		parts = append(parts, "every layer reused")
 	}
@@ -274,9 +275,25 @@ func (r *Report) timingSummary() string {
 	}
 	var parts []string
 	for _, t := range r.Timings {
-		parts = append(parts, fmt.Sprintf("%s %.1fs", t.Name, t.Seconds))
+		parts = append(parts, t.Name+" "+t.total())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// total says how long the build took, or that its log has no times.
+func (t *Timing) total() string {
+	if !t.Timed {
+		return "no times in the log"
+	}
+	return fmt.Sprintf("%.1fs", t.Seconds)
+}
+
+// seconds is a step's duration in a table cell: "-" when the log has none.
+func (t *Timing) seconds(s Step) string {
+	if !t.Timed {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", s.Seconds)
 }
 
 func (t *Timing) cached() int {
@@ -300,7 +317,9 @@ func (b *Bench) bars() string {
 func timingBars(ts []Timing) string {
 	var items []bar
 	for _, t := range ts {
-		items = append(items, bar{t.Name, t.Seconds})
+		if t.Timed {
+			items = append(items, bar{t.Name, t.Seconds})
+		}
 	}
 	return renderBars(items)
 }

@@ -37,12 +37,12 @@ func sampleReport() *Report {
 				{Line: 3, Instruction: "COPY go.mod go.sum ./", Hit: false, Reason: "go.mod, go.sum changed"},
 				{Line: 4, Instruction: "RUN go mod download", Hit: false, Reason: "an earlier step missed"},
 			}}},
-			FirstMiss:      "line 3 COPY go.mod go.sum ./: go.mod, go.sum changed",
+			FirstMiss:      "Dockerfile:3 COPY go.mod go.sum ./ misses: go.mod, go.sum changed",
 			DownloadReused: &no,
 		},
 		Timings: []Timing{
-			{Name: "base", Builder: "buildkit", Seconds: 40, Steps: []Step{{Name: "RUN go mod download", Stage: "build", Seconds: 30}, {Name: "RUN go build", Stage: "build", Seconds: 10}}},
-			{Name: "head", Builder: "buildkit", Seconds: 52, Steps: []Step{{Name: "RUN go mod download", Stage: "build", Cached: true}, {Name: "RUN go build", Stage: "build", Seconds: 52}}},
+			{Name: "base", Builder: "buildkit", Seconds: 40, Timed: true, Steps: []Step{{Name: "RUN go mod download", Stage: "build", Seconds: 30}, {Name: "RUN go build", Stage: "build", Seconds: 10}}},
+			{Name: "head", Builder: "buildkit", Seconds: 52, Timed: true, Steps: []Step{{Name: "RUN go mod download", Stage: "build", Cached: true}, {Name: "RUN go build", Stage: "build", Seconds: 52}}},
 		},
 		Bench: &Bench{Builder: "go", Speedup: 4, Scenarios: []Scenario{
 			{Name: "without deps image", Runs: 3, Median: 20, Min: 19, Max: 22},

@@ -35,6 +35,7 @@ func TestScript(t *testing.T) {
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"exitcode": cmdExitcode,
 			"mkproxy":  cmdMkproxy,
+			"registry": cmdRegistry,
 		},
 	})
 }

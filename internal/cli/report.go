@@ -1,0 +1,411 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/publish"
+	"github.com/cachecheck/cachecheck/reports"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/pflag"
+)
+
+type reportOptions struct {
+	base, head string
+	file       string
+	to         string
+	depsBase   string
+	contents   *enumValue
+	insecure   bool
+	bench      string
+	buildLogs  []string
+	format     *enumValue
+	failOn     []string
+	timeout    time.Duration
+}
+
+func newReportCommand() *command {
+	o := &reportOptions{
+		format:   newEnum("markdown", "markdown", "text", "json"),
+		contents: newEnum("full", "full", "zips"),
+	}
+	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
+	fs.StringVar(&o.base, "base", "", "the base `REV`ision of the pull request: a git revision, or a directory (required)")
+	fs.StringVar(&o.head, "head", "", "the head `REV`ision (default: the work tree)")
+	fs.StringVarP(&o.file, "file", "f", "", "the `Dockerfile`, relative to DIR (default: DIR/Dockerfile, when present)")
+	fs.StringVar(&o.to, "to", "", "where deps images are published: a registry repository or oci:DIR (default: not checked)")
+	fs.StringVar(&o.depsBase, "deps-base", "", "the --base `REF` the deps images were warmed on")
+	fs.Var(o.contents, "contents", "the --contents the deps images were warmed with: full or zips")
+	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry")
+	fs.StringVar(&o.bench, "bench", "", "a `FILE.json` written by 'cachecheck bench --format json'")
+	fs.StringArrayVar(&o.buildLogs, "build-log", nil, "a build log, `[NAME=]FILE` (BuildKit rawjson or plain, buildah, podman); name them base= and head= to compare; repeatable")
+	fs.Var(o.format, "format", "output format: markdown, text or json")
+	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit with code 3 when a `CONDITION` holds: new-finding=SEVERITY, deps-miss, key-changed, slower-than=N%; repeatable")
+	fs.DurationVar(&o.timeout, "registry-timeout", 10*time.Second, "how long the registry may take to answer before it is reported not checked")
+	return &command{
+		name:    "report",
+		summary: "say what a pull request does to the build cache",
+		usage:   "--base REV [--head REV] [--to TARGET] [--bench FILE.json] [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]",
+		help: `
+Report compares a pull request (the work tree, or --head) with its base and
+answers, in one screen: what does this change do to the build cache and the
+build time? DIR (default ".") holds the Go module and the Dockerfile.
+
+- Keys: the base and head dependency keys, and how their inputs differ.
+- Deps image (with --to): whether the image for the head key is published;
+  if not, the nearest published one and how many modules it already holds.
+  When the target cannot be reached, the section says "not checked" and the
+  report goes on.
+- Dockerfile (when there is one): the findings the change introduced or
+  fixed, and the predicted layer-cache hits and misses of a head build after
+  a base build, naming the first miss.
+- Timings (with --bench or --build-log): build steps, cached or not, their
+  durations, and base against head when logs named base= and head= are given.
+
+Revisions are read with git without touching the work tree. The markdown
+form is made for a pull-request comment: the verdict first, then collapsible
+details. --fail-on sets exit code 3 when a condition holds, so CI can gate.`,
+		examples: `
+cachecheck report --base origin/main
+cachecheck report --base origin/main --to registry.example.com/team/app-deps --format markdown > comment.md
+cachecheck report --base main --build-log base=base.json --build-log head=head.json --fail-on slower-than=20%
+cachecheck report --base main --fail-on new-finding=error --fail-on deps-miss --format text`,
+		flags: fs,
+		run:   o.run,
+	}
+}
+
+func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := maxArgs("report", args, 1); err != nil {
+		return err
+	}
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	if o.base == "" {
+		return usageErrorf("report: --base is required: the revision the pull request is based on, such as origin/main")
+	}
+	var conds []reports.Condition
+	for _, s := range o.failOn {
+		c, err := reports.ParseCondition(s)
+		if err != nil {
+			return usageErrorf("report: %v", err)
+		}
+		conds = append(conds, c)
+	}
+	logs, err := parseBuildLogs(o.buildLogs)
+	if err != nil {
+		return err
+	}
+	rep := &reports.Report{Base: o.base, Head: o.head}
+	if rep.Head == "" {
+		rep.Head = "."
+	}
+
+	baseKey, _, err := computeOther(ctx, dir, o.base)
+	if err != nil {
+		return fmt.Errorf("base %s: %w", o.base, err)
+	}
+	headKey, err := o.headKey(ctx, dir)
+	if err != nil {
+		return err
+	}
+	rep.Keys = reports.Keys{
+		Base:    baseKey.Key.String(),
+		Head:    headKey.Key.String(),
+		Same:    baseKey.Key == headKey.Key,
+		Changes: cachekey.Diff(baseKey, headKey),
+	}
+
+	rep.Deps = o.deps(ctx, dir, headKey)
+
+	if rep.Dockerfile, err = o.dockerfile(ctx, dir); err != nil {
+		return err
+	}
+	for _, l := range logs {
+		t, err := readTiming(l.name, l.file)
+		if err != nil {
+			return err
+		}
+		rep.Timings = append(rep.Timings, *t)
+	}
+	if o.bench != "" {
+		if rep.Bench, err = readBench(o.bench); err != nil {
+			return err
+		}
+	}
+
+	switch o.format.String() {
+	case "json":
+		err = rep.WriteJSON(io.Out)
+	case "text":
+		err = rep.WriteText(io.Out)
+	default:
+		err = rep.WriteMarkdown(io.Out)
+	}
+	if err != nil {
+		return err
+	}
+	if fails := rep.Failures(conds); len(fails) > 0 {
+		return &ExitError{Code: ExitFindings, Err: errors.New("--fail-on: " + strings.Join(fails, "; "))}
+	}
+	return nil
+}
+
+func (o *reportOptions) headKey(ctx context.Context, dir string) (*cachekey.Result, error) {
+	if o.head == "" {
+		return cachekey.ComputeDir(dir)
+	}
+	res, _, err := computeOther(ctx, dir, o.head)
+	if err != nil {
+		return nil, fmt.Errorf("head %s: %w", o.head, err)
+	}
+	return res, nil
+}
+
+// deps looks the head key up in the --to target. A target that cannot be
+// reached is reported as not checked, with the reason, rather than failing
+// the report.
+func (o *reportOptions) deps(ctx context.Context, dir string, key *cachekey.Result) reports.Deps {
+	if o.to == "" {
+		return reports.Deps{Note: "no --to target was given"}
+	}
+	target, err := publish.ParseTarget(o.to, publish.WithInsecure(o.insecure))
+	if err != nil {
+		return reports.Deps{Note: fmt.Sprintf("--to %q: %v", o.to, err)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	var baseDigest *v1.Hash
+	if o.depsBase != "" {
+		_, d, err := publish.ResolveBase(ctx, o.depsBase, publish.WithInsecure(o.insecure))
+		if err != nil {
+			return reports.Deps{Target: target.String(), Note: fmt.Sprintf("resolving --deps-base %s: %v", o.depsBase, err)}
+		}
+		baseDigest = &d
+	}
+	tag := publish.NewTag(key.Key, baseDigest, o.contents.String())
+	d := reports.Deps{Target: target.String()}
+	desc, err := target.Lookup(ctx, tag.String())
+	switch {
+	case err == nil:
+		d.Checked, d.Hit, d.Ref = true, true, target.Ref(tag.String(), *desc)
+		return d
+	case !errors.Is(err, publish.ErrNotFound):
+		d.Note = fmt.Sprintf("%s could not be checked: %v", target, err)
+		return d
+	}
+	d.Checked = true
+	entry, shared, wanted, err := nearest(ctx, target, tag, key)
+	if err != nil {
+		d.Note = fmt.Sprintf("listing %s for the nearest image: %v", target, err)
+		return d
+	}
+	if entry != nil {
+		d.Nearest = &reports.NearestImage{Ref: target.Ref(entry.Tag.String(), entry.Descriptor), Shared: shared, Total: wanted}
+	}
+	return d
+}
+
+// dockerfile compares the Dockerfile's findings between base and head and
+// predicts the layer cache. It returns nil when head has no Dockerfile.
+func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Dockerfile, error) {
+	file := "Dockerfile"
+	if o.file != "" {
+		file = filepath.ToSlash(filepath.Clean(o.file))
+	}
+	var builds [2]*analyzer.Build
+	var findings [2][]*reports.Finding
+	for i, side := range []struct{ flag, spec string }{{"--base", o.base}, {"--head", o.head}} {
+		s, err := openSide(ctx, side.flag, side.spec, dir)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := iofs.Stat(s.fsys, file); err != nil {
+			if i == 1 && o.file == "" {
+				return nil, nil // no Dockerfile: no section
+			}
+			continue // the base has none: everything in head is new
+		}
+		b, err := analyzer.Load(s.fsys, analyzer.WithDockerfile(nil, file), analyzer.WithDisplayName(file))
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
+		}
+		found, err := analyzer.Analyze(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
+		}
+		builds[i] = b
+		for j := range found {
+			findings[i] = append(findings[i], &found[j])
+		}
+	}
+	d := &reports.Dockerfile{File: file}
+	d.Introduced, d.Fixed, d.Remaining = compareFindings(builds, findings)
+	if builds[0] == nil {
+		return d, nil
+	}
+	p, err := analyzer.Predict(builds[0], builds[1])
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range p.Stages {
+		rs := reports.Stage{Name: st.Stage}
+		for _, s := range st.Steps {
+			why := ""
+			if !s.Hit {
+				why = s.Reason
+			}
+			rs.Steps = append(rs.Steps, reports.PredictedStep{Line: s.Line, Instruction: oneLine(s.Text), Hit: s.Hit, Reason: why})
+		}
+		if fm := st.FirstMiss(); fm != nil && d.FirstMiss == "" {
+			d.FirstMiss = fmt.Sprintf("%s:%d %s", file, fm.Line, fm.Reason)
+		}
+		d.Stages = append(d.Stages, rs)
+	}
+	if reused, found := p.ModuleDownloadReused(); found {
+		d.DownloadReused = &reused
+	}
+	return d, nil
+}
+
+// compareFindings splits the findings of base and head into those head
+// introduced, those it fixed and the number in both. A finding is the same
+// on both sides when its rule and the text of its instruction are, wherever
+// the instruction moved.
+func compareFindings(builds [2]*analyzer.Build, findings [2][]*reports.Finding) (introduced, fixed []*reports.Finding, remaining int) {
+	id := func(b *analyzer.Build, f *reports.Finding) string {
+		text := ""
+		if b != nil && f.Line >= 1 && f.Line <= len(b.Lines) {
+			text = strings.Join(strings.Fields(b.Lines[f.Line-1]), " ")
+		}
+		return f.Rule + "\x00" + text
+	}
+	count := func(i int) map[string]int {
+		m := map[string]int{}
+		for _, f := range findings[i] {
+			m[id(builds[i], f)]++
+		}
+		return m
+	}
+	inBase, inHead := count(0), count(1)
+	for _, f := range findings[1] {
+		k := id(builds[1], f)
+		if inBase[k] > 0 {
+			inBase[k]--
+			remaining++
+			continue
+		}
+		introduced = append(introduced, f)
+	}
+	for _, f := range findings[0] {
+		k := id(builds[0], f)
+		if inHead[k] > 0 {
+			inHead[k]--
+			continue
+		}
+		fixed = append(fixed, f)
+	}
+	return introduced, fixed, remaining
+}
+
+type namedLog struct{ name, file string }
+
+func parseBuildLogs(specs []string) ([]namedLog, error) {
+	var logs []namedLog
+	for _, s := range specs {
+		name, file, ok := strings.Cut(s, "=")
+		if !ok {
+			name, file = filepath.Base(s), s
+		}
+		if name == "" || file == "" {
+			return nil, usageErrorf("report: --build-log %q: want [NAME=]FILE", s)
+		}
+		logs = append(logs, namedLog{name, file})
+	}
+	return logs, nil
+}
+
+// readTiming reads a build log in whichever format it is.
+func readTiming(name, file string) (*reports.Timing, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading build log: %w", err)
+	}
+	builder, read := detectLog(data)
+	if read == nil {
+		return nil, fmt.Errorf("build log %s: not a BuildKit (--progress=rawjson or plain), buildah or podman log", file)
+	}
+	steps, err := read(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("build log %s: %w", file, err)
+	}
+	t := &reports.Timing{Name: name, Builder: builder}
+	var first, last time.Time
+	var sum time.Duration
+	for _, s := range steps {
+		t.Steps = append(t.Steps, reports.Step{Name: s.Instruction, Stage: s.Stage, Cached: s.Cached, Seconds: s.Duration.Seconds(), Error: s.Error})
+		sum += s.Duration
+		if !s.Started.IsZero() && (first.IsZero() || s.Started.Before(first)) {
+			first = s.Started
+		}
+		if s.Completed.After(last) {
+			last = s.Completed
+		}
+	}
+	t.Seconds, t.Timed = sum.Seconds(), sum > 0
+	if !first.IsZero() && last.After(first) {
+		t.Seconds, t.Timed = last.Sub(first).Seconds(), true
+	}
+	return t, nil
+}
+
+// buildahStep matches the first line of a buildah or podman step, with or
+// without the stage prefix: "[1/2] STEP 1/8: FROM …".
+var buildahStep = regexp.MustCompile(`^(\[\d+/\d+\] )?STEP \d+/\d+: `)
+
+// detectLog tells the format of a build log from its first lines.
+func detectLog(data []byte) (string, func(r *bytes.Reader) ([]analyzer.Step, error)) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for n := 0; sc.Scan() && n < 50; n++ {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "":
+			continue
+		case strings.HasPrefix(line, "{"):
+			return "buildkit", func(r *bytes.Reader) ([]analyzer.Step, error) { return analyzer.ReadBuildKitJSON(r) }
+		case strings.HasPrefix(line, "#"):
+			return "buildkit", func(r *bytes.Reader) ([]analyzer.Step, error) { return analyzer.ReadBuildKitPlain(r) }
+		case buildahStep.MatchString(line):
+			return "buildah", func(r *bytes.Reader) ([]analyzer.Step, error) { return analyzer.ReadBuildah(r) }
+		}
+	}
+	return "", nil
+}
+
+// readBench reads the JSON a bench run wrote.
+func readBench(file string) (*reports.Bench, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading bench results: %w", err)
+	}
+	defer f.Close()
+	b, err := reports.ReadBench(f)
+	if err != nil {
+		return nil, fmt.Errorf("bench results %s: %w", file, err)
+	}
+	return b, nil
+}
