@@ -169,7 +169,9 @@ func (s GoSettings) Mismatches(cache GoSettings) []string {
 	}
 	diff("GOOS", s.GOOS, cache.GOOS)
 	diff("GOARCH", s.GOARCH, cache.GOARCH)
-	diff("GOAMD64", s.GOAMD64, cache.GOAMD64)
+	if s.GOARCH == cache.GOARCH {
+		diff("GOAMD64", s.GOAMD64, cache.GOAMD64)
+	}
 	if s.CGOEnabled != "" && cache.CGOEnabled != "" {
 		diff("CGO_ENABLED", s.CGOEnabled, cache.CGOEnabled)
 	}
