@@ -21,6 +21,8 @@ type analyzeOptions struct {
 	disable   []string
 	depsImage string
 	buildArgs []string
+	base      string // --base: predict the layer cache against this revision or directory
+	head      string
 }
 
 func newAnalyzeCommand() *command {
@@ -35,10 +37,12 @@ func newAnalyzeCommand() *command {
 	fs.StringSliceVar(&o.disable, "disable", nil, "turn off rules, by `ID` or slug (comma-separated or repeated)")
 	fs.StringVar(&o.depsImage, "deps-image", "", "the published dependency image `REF`; suggests the FROM line for the builder stage")
 	fs.StringArrayVar(&o.buildArgs, "build-arg", nil, "a build argument `NAME=VALUE`, as docker build takes it (repeatable)")
+	fs.StringVar(&o.base, "base", "", "predict which layers a build reuses after building `REV` (a git revision or a directory); see 'Layer-cache prediction'")
+	fs.StringVar(&o.head, "head", "", "with --base, the git revision or directory `REV` to build next (default: the work tree)")
 	return &command{
 		name:    "analyze",
 		summary: "check how a Dockerfile's layer cache treats the Go module download",
-		usage:   "[--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY] [--disable ID,...] [--deps-image REF] [CONTEXT]",
+		usage:   "[--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY] [--disable ID,...] [--deps-image REF] [--base REV [--head REV]] [CONTEXT]",
 		help: `
 Analyze reads a Dockerfile with BuildKit's parser, its build context CONTEXT
 (default ".") after .dockerignore (or <Dockerfile>.dockerignore beside a named
@@ -54,13 +58,27 @@ line that starts the builder from the published dependency image.
 Each finding has a rule ID (CC001...), a severity, the Dockerfile line and a
 fix. A comment "# cachecheck:ignore ID" on the line before an instruction,
 or inside it, silences that rule there; --disable turns a rule off.
-The exit code is 3 when a finding is at or above --fail-on (default error).`,
+The exit code is 3 when a finding is at or above --fail-on (default error).
+
+Layer-cache prediction: with --base REV (and optionally --head REV; each a
+git revision of the repository holding CONTEXT, read without touching the
+work tree, or a directory), analyze predicts instead, step by step in each
+stage, whether a build of head reuses the layers of a build of base (HIT) or
+rebuilds them (MISS), as BuildKit decides: COPY/ADD miss when the files they
+copy (after .dockerignore; content and mode, not times) change, RUN when its
+command line, the build args or ENV in scope or anything before it change,
+a stage when its base or a --from stage changes; after the first miss every
+later step of the stage misses. It names the first miss and its files, and
+says whether the module download layer is reused. --format json prints the
+same as a document.`,
 		examples: `
 cachecheck analyze                          # ./Dockerfile with the context .
 cachecheck analyze -f build/api.Dockerfile .
 cachecheck analyze --format sarif --fail-on warning . > cachecheck.sarif
 cachecheck analyze --disable CC006,CC009
-cachecheck analyze --deps-image registry.example.com/api-deps:ck1-...`,
+cachecheck analyze --deps-image registry.example.com/api-deps:ck1-...
+cachecheck analyze --base main              # main versus the work tree
+cachecheck analyze --base HEAD~1 --head HEAD`,
 		flags: fs,
 		run:   o.run,
 	}
@@ -93,6 +111,11 @@ func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 			}
 		}
 		buildArgs[k] = v
+	}
+	if o.base != "" {
+		return o.runPredict(ctx, io.Out, dir, buildArgs)
+	} else if o.head != "" {
+		return usageErrorf("analyze: --head needs --base")
 	}
 	opts, err := dockerfileOptions(dir, o.file)
 	if err != nil {

@@ -198,6 +198,7 @@ type entry struct {
 	name string // base name
 	mode fs.FileMode
 	size int64
+	oid  string // the object id (blob hash)
 }
 
 // listing reads the whole tree once with 'git ls-tree -r -t -z --long' and
@@ -220,7 +221,7 @@ func (f *FS) listing() (map[string][]entry, error) {
 			if len(fields) != 4 {
 				continue
 			}
-			e := entry{name: path.Base(name)}
+			e := entry{name: path.Base(name), oid: fields[2]}
 			switch fields[0] {
 			case "040000":
 				e.mode = fs.ModeDir | 0o755

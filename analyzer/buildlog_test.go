@@ -1,0 +1,161 @@
+package analyzer_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/cachecheck/cachecheck/analyzer"
+)
+
+// logReaders maps a captured log's extension to its reader.
+var logReaders = map[string]func(io.Reader) ([]Step, error){
+	".rawjson": ReadBuildKitJSON,
+	".plain":   ReadBuildKitPlain,
+	".log":     ReadBuildah,
+}
+
+func formatSteps(steps []Step) string {
+	var b strings.Builder
+	for _, s := range steps {
+		state := "ran"
+		switch {
+		case s.Error != "":
+			state = "error"
+		case s.Cached:
+			state = "cached"
+		}
+		fmt.Fprintf(&b, "%s %d/%d %s %v %q", s.Stage, s.Index, s.Total, state, s.Duration.Round(time.Millisecond), s.Instruction)
+		if s.Error != "" {
+			fmt.Fprintf(&b, " error=%q", s.Error)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// TestReadBuildLogs reads logs captured from buildctl and buildah
+// (internal/builder's TestBuild -capture) and compares the steps with
+// NAME.golden; go test -update rewrites them.
+func TestReadBuildLogs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/buildlogs/*")
+	n := 0
+	for _, f := range files {
+		read := logReaders[filepath.Ext(f)]
+		if read == nil {
+			continue
+		}
+		n++
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps, err := read(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := formatSteps(steps)
+			golden := strings.TrimSuffix(f, filepath.Ext(f)) + filepath.Ext(f) + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (go test -update creates it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("steps differ from %s (go test -update rewrites it):\n got:\n%s\nwant:\n%s", golden, got, want)
+			}
+		})
+	}
+	if n < 6 {
+		t.Fatalf("found %d captured logs in testdata/buildlogs, want at least 6", n)
+	}
+}
+
+func TestReadBuildLogErrors(t *testing.T) {
+	read := func(name string) []byte {
+		data, err := os.ReadFile(filepath.Join("testdata/buildlogs", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	cold := read("buildkit-service-cold.rawjson")
+	plain := read("buildkit-service-code.plain")
+	lines := func(b []byte, n int) []byte { // the first n lines
+		parts := bytes.SplitAfter(b, []byte("\n"))
+		return bytes.Join(parts[:n], nil)
+	}
+	tests := []struct {
+		name     string
+		read     func(io.Reader) ([]Step, error)
+		in       []byte
+		wantLine int
+		wantErr  string
+	}{
+		{"json cut mid-line", ReadBuildKitJSON, cold[:len(lines(cold, 30))+40], 31, "unexpected end of JSON"},
+		{"json cut while a step runs", ReadBuildKitJSON, lines(cold, 42), 42, "never completes"},
+		{"json garbage line", ReadBuildKitJSON, append(lines(cold, 3), "{not json\n"...), 4, "invalid character"},
+		{"json empty", ReadBuildKitJSON, nil, 0, "not BuildKit rawjson"},
+		{"json vertex without digest", ReadBuildKitJSON, []byte(`{"vertexes":[{"name":"[1/2] RUN x"}]}` + "\n"), 1, "without a digest"},
+		{"plain cut while a step runs", ReadBuildKitPlain, lines(plain, 33), 33, "never finishes"},
+		{"plain bad DONE", ReadBuildKitPlain, []byte("#1 [1/2] RUN x\n#1 DONE soon\n"), 2, "DONE <seconds>"},
+		{"plain bad number", ReadBuildKitPlain, []byte("#x [1/2] RUN x\n"), 1, "#N text"},
+		{"buildah cache before step", ReadBuildah, []byte("--> Using cache 0123\n"), 1, "before any STEP"},
+		{"buildah bad step number", ReadBuildah, []byte("STEP 3/2: RUN x\n"), 1, "bad step number"},
+		{"buildah no steps", ReadBuildah, []byte("hello\n"), 0, "not buildah output"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.read(bytes.NewReader(tc.in))
+			var le *LogError
+			if !errors.As(err, &le) {
+				t.Fatalf("error %v, want a *LogError", err)
+			}
+			if le.Line != tc.wantLine || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %q (line %d), want line %d and %q", err, le.Line, tc.wantLine, tc.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzReadBuildLog(f *testing.F) {
+	files, _ := filepath.Glob("testdata/buildlogs/*")
+	for _, file := range files {
+		if logReaders[filepath.Ext(file)] == nil {
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for ext, read := range logReaders {
+			steps, err := read(bytes.NewReader(data))
+			if err != nil {
+				var le *LogError
+				if !errors.As(err, &le) {
+					t.Errorf("%s reader: error %v is not a *LogError", ext, err)
+				}
+				continue
+			}
+			for _, s := range steps {
+				if s.Index < 0 || s.Total < 0 {
+					t.Errorf("%s reader: step %v has a negative position", ext, s)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,210 @@
+// Package builder runs real image builds of a Dockerfile with BuildKit
+// (buildctl) or buildah and reads back which steps the builder cached.
+package builder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cachecheck/cachecheck/analyzer"
+)
+
+// Builder builds an image from a Dockerfile and a build context.
+type Builder interface {
+	// Name is "buildkit" or "buildah".
+	Name() string
+	// Build runs one build. The error is non-nil when the builder could not
+	// be run or the build failed; Result is returned whenever the log could
+	// be read, so a failed build still names its failing step.
+	Build(ctx context.Context, o BuildOptions) (*Result, error)
+}
+
+// BuildOptions describes one build.
+type BuildOptions struct {
+	// Context is the build context directory.
+	Context string
+	// Dockerfile is the Dockerfile's path; "" means Context/Dockerfile.
+	Dockerfile string
+	// BuildArgs are passed as --build-arg NAME=VALUE.
+	BuildArgs map[string]string
+	// Tag names the image: for BuildKit, an image reference the result is
+	// pushed to (a registry must be reachable); for buildah, a local tag.
+	// "" keeps the result in the builder's cache only.
+	Tag string
+	// NoCache builds without the layer cache.
+	NoCache bool
+	// Log receives the builder's raw output as it runs, when not nil.
+	Log io.Writer
+}
+
+// Result is what a build did.
+type Result struct {
+	// Steps are the Dockerfile steps as the builder reported them.
+	Steps []analyzer.Step
+	// Duration is the wall-clock time of the build.
+	Duration time.Duration
+	// Output is the builder's raw output.
+	Output []byte
+}
+
+// BuildKit runs builds through buildctl against a running buildkitd.
+type BuildKit struct {
+	// Addr is buildkitd's address ("unix:///run/buildkit/buildkitd.sock").
+	Addr string
+	// Buildctl is the buildctl binary; "" means buildctl on PATH.
+	Buildctl string
+}
+
+// Name implements Builder.
+func (b *BuildKit) Name() string { return "buildkit" }
+
+// Build implements Builder: "buildctl build --frontend dockerfile.v0
+// --progress=rawjson", read with analyzer.ReadBuildKitJSON.
+func (b *BuildKit) Build(ctx context.Context, o BuildOptions) (*Result, error) {
+	dfDir, dfName, err := dockerfile(o)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--addr", b.Addr, "build", "--progress=rawjson", "--frontend", "dockerfile.v0",
+		"--local", "context=" + o.Context, "--local", "dockerfile=" + dfDir, "--opt", "filename=" + dfName}
+	for _, k := range sortedKeys(o.BuildArgs) {
+		args = append(args, "--opt", "build-arg:"+k+"="+o.BuildArgs[k])
+	}
+	if o.NoCache {
+		args = append(args, "--no-cache")
+	}
+	if o.Tag != "" {
+		args = append(args, "--output", "type=image,name="+o.Tag+",push=true,registry.insecure=true")
+	}
+	bin := b.Buildctl
+	if bin == "" {
+		bin = "buildctl"
+	}
+	return run(ctx, o, analyzer.ReadBuildKitJSON, bin, args...)
+}
+
+// Buildah runs "buildah bud --layers" with chroot isolation.
+type Buildah struct {
+	// Root and RunRoot are buildah's storage directories; "" means
+	// buildah's defaults.
+	Root, RunRoot string
+	// Runtime is the OCI runtime for RUN steps when Isolation is "oci";
+	// "" means buildah's default.
+	Runtime string
+	// Isolation is "chroot" (the default) or "oci".
+	Isolation string
+}
+
+// Name implements Builder.
+func (b *Buildah) Name() string { return "buildah" }
+
+// Build implements Builder: "buildah --storage-driver overlay bud --layers
+// --tls-verify=false", read with analyzer.ReadBuildah.
+func (b *Buildah) Build(ctx context.Context, o BuildOptions) (*Result, error) {
+	df := o.Dockerfile
+	if df == "" {
+		df = filepath.Join(o.Context, "Dockerfile")
+	}
+	var args []string
+	if b.Root != "" {
+		args = append(args, "--root", b.Root)
+	}
+	if b.RunRoot != "" {
+		args = append(args, "--runroot", b.RunRoot)
+	}
+	iso := b.Isolation
+	if iso == "" {
+		iso = "chroot"
+	}
+	args = append(args, "--storage-driver", "overlay", "bud", "--isolation", iso, "--layers", "--tls-verify=false", "-f", df)
+	if b.Runtime != "" {
+		args = append(args, "--runtime", b.Runtime)
+	}
+	for _, k := range sortedKeys(o.BuildArgs) {
+		args = append(args, "--build-arg", k+"="+o.BuildArgs[k])
+	}
+	if o.NoCache {
+		args = append(args, "--no-cache")
+	}
+	if o.Tag != "" {
+		args = append(args, "-t", o.Tag)
+	}
+	args = append(args, o.Context)
+	return run(ctx, o, analyzer.ReadBuildah, "buildah", args...)
+}
+
+func dockerfile(o BuildOptions) (dir, name string, err error) {
+	if o.Context == "" {
+		return "", "", fmt.Errorf("build: no context directory")
+	}
+	if o.Dockerfile == "" {
+		return o.Context, "Dockerfile", nil
+	}
+	abs, err := filepath.Abs(o.Dockerfile)
+	if err != nil {
+		return "", "", err
+	}
+	return filepath.Dir(abs), filepath.Base(abs), nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// run runs the builder, keeping its output (stdout and stderr together, as
+// a user sees it) and reading the steps from it.
+func run(ctx context.Context, o BuildOptions, read func(io.Reader) ([]analyzer.Step, error), bin string, args ...string) (*Result, error) {
+	var out bytes.Buffer
+	var w io.Writer = &out
+	if o.Log != nil {
+		w = io.MultiWriter(&out, o.Log)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.Env = os.Environ()
+	start := time.Now()
+	runErr := cmd.Run()
+	res := &Result{Duration: time.Since(start), Output: out.Bytes()}
+	steps, readErr := read(bytes.NewReader(res.Output))
+	res.Steps = steps
+	if runErr != nil {
+		return res, fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), args[indexOf(args, "build", "bud")], runErr, tail(res.Output, 20))
+	}
+	if readErr != nil {
+		return res, fmt.Errorf("reading the output of %s: %w", filepath.Base(bin), readErr)
+	}
+	return res, nil
+}
+
+func indexOf(args []string, words ...string) int {
+	for i, a := range args {
+		for _, w := range words {
+			if a == w {
+				return i
+			}
+		}
+	}
+	return 0
+}
+
+// tail returns the last n lines of out.
+func tail(out []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

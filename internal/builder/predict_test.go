@@ -1,0 +1,206 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/internal/testenv"
+)
+
+// TestPredictionAgainstBuilders builds the fixture service
+// (analyzer/testdata/fixtures/service: a Go service with real dependencies
+// from the module proxy) with each real builder, then rebuilds it after no
+// change, a code-only change and a dependency change, and compares
+// analyzer.Predict's hit/miss for every layer step with what the builder
+// did. The agreement rate of each builder is logged; any disagreement fails.
+func TestPredictionAgainstBuilders(t *testing.T) {
+	base := testenv.Getenv(t, "CACHECHECK_BASE_IMAGE", "the test base image (.ci/setup.d/20-baseimage.sh)")
+	bs := builders(t)
+	goproxy := goEnv(t, "GOPROXY")
+	gosumdb := goEnv(t, "GOSUMDB")
+
+	type scenario struct {
+		name   string
+		change func(t *testing.T, dir string, args map[string]string)
+		// downloadReused is the expected prediction for the module
+		// download layer.
+		downloadReused bool
+	}
+	scenarios := []scenario{
+		{"unchanged", func(*testing.T, string, map[string]string) {}, true},
+		{"code change", func(t *testing.T, dir string, _ map[string]string) {
+			edit(t, filepath.Join(dir, "internal/greet/greet.go"), `"hello "`, `"hello, "`)
+		}, true},
+		{"dependency change", func(t *testing.T, dir string, _ map[string]string) {
+			cmd := exec.Command("go", "get", "github.com/google/uuid@v1.5.0")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go get in the fixture: %v\n%s", err, out)
+			}
+		}, false},
+		{"ignored file change", func(t *testing.T, dir string, _ map[string]string) {
+			if err := os.WriteFile(filepath.Join(dir, "NOTES.md"), []byte("not in the context\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		// VERSION is declared after the download: only the go build
+		// sees it.
+		{"build arg change", func(t *testing.T, dir string, args map[string]string) { args["VERSION"] = "1.2.3" }, true},
+	}
+
+	for _, b := range bs {
+		t.Run(b.Name(), func(t *testing.T) {
+			ctx := context.Background()
+			work := filepath.Join(t.TempDir(), "service")
+			if err := os.CopyFS(work, os.DirFS("../../analyzer/testdata/fixtures/service")); err != nil {
+				t.Fatal(err)
+			}
+			args := map[string]string{"BASE": base, "GOPROXY": goproxy, "GOSUMDB": gosumdb}
+			opts := BuildOptions{Context: work, BuildArgs: args}
+			if _, err := b.Build(ctx, opts); err != nil {
+				t.Fatalf("first build: %v", err)
+			}
+			agree, total := 0, 0
+			for _, sc := range scenarios {
+				prev := filepath.Join(t.TempDir(), "prev")
+				if err := os.CopyFS(prev, os.DirFS(work)); err != nil {
+					t.Fatal(err)
+				}
+				prevArgs := maps.Clone(args)
+				sc.change(t, work, args)
+				pred := predict(t, prev, prevArgs, work, args)
+				if reused, found := pred.ModuleDownloadReused(); !found || reused != sc.downloadReused {
+					t.Errorf("%s: predicted module download reused=%v (found %v), want %v", sc.name, reused, found, sc.downloadReused)
+				}
+				res, err := b.Build(ctx, opts)
+				if err != nil {
+					t.Fatalf("%s: build: %v", sc.name, err)
+				}
+				a, n, report := compare(pred, res.Steps)
+				agree += a
+				total += n
+				t.Logf("%s with %s: %d/%d steps agree (build %.1fs)\n%s", sc.name, b.Name(), a, n, res.Duration.Seconds(), report)
+				if a != n {
+					t.Errorf("%s: prediction disagrees with %s on %d of %d steps:\n%s", sc.name, b.Name(), n-a, n, report)
+				}
+			}
+			if total == 0 {
+				t.Fatal("no steps compared")
+			}
+			line := fmt.Sprintf("AGREEMENT fixture=service builder=%s %d/%d = %.1f%%", b.Name(), agree, total, 100*float64(agree)/float64(total))
+			t.Log(line)
+			// go test prints the logs of passing tests only with -v; keep
+			// the figure where CI can show it.
+			if dir := os.Getenv("CACHECHECK_CI_TMP"); dir != "" {
+				f, err := os.OpenFile(filepath.Join(dir, "prediction-agreement.txt"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintln(f, line)
+				f.Close()
+			}
+		})
+	}
+}
+
+func goEnv(t *testing.T, name string) string {
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func edit(t *testing.T, file, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s does not contain %q", file, old)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func predict(t *testing.T, baseDir string, baseArgs map[string]string, headDir string, args map[string]string) *analyzer.Prediction {
+	t.Helper()
+	base, err := analyzer.Load(os.DirFS(baseDir), analyzer.WithBuildArgs(baseArgs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := analyzer.Load(os.DirFS(headDir), analyzer.WithBuildArgs(args))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := analyzer.Predict(base, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// compare lines up the predicted layer steps of each stage with the
+// builder's steps of the same stage (FROM and configuration-only steps
+// such as buildah's ARG left out) and counts the verdicts that agree.
+func compare(p *analyzer.Prediction, steps []analyzer.Step) (agree, total int, report string) {
+	var stages [][]analyzer.Step
+	last := "\x00"
+	for _, s := range steps {
+		if s.Stage != last {
+			stages = append(stages, nil)
+			last = s.Stage
+		}
+		switch s.Kind() {
+		case "RUN", "COPY", "ADD", "WORKDIR":
+			stages[len(stages)-1] = append(stages[len(stages)-1], s)
+		}
+	}
+	var b strings.Builder
+	for i, st := range p.Stages {
+		var actual []analyzer.Step
+		if i < len(stages) {
+			actual = stages[i]
+		}
+		j := 0
+		for _, ps := range st.Steps {
+			if ps.Kind == "FROM" {
+				continue
+			}
+			total++
+			if j >= len(actual) {
+				fmt.Fprintf(&b, "  %-8s %-45.45q predicted %-4s builder: no such step\n", st.Stage, ps.Text, verdict(ps.Hit))
+				continue
+			}
+			a := actual[j]
+			j++
+			mark := "ok"
+			if a.Kind() != ps.Kind {
+				mark = "MISALIGNED with " + a.Instruction
+			} else if a.Cached == ps.Hit {
+				agree++
+			} else {
+				mark = "DISAGREE"
+			}
+			fmt.Fprintf(&b, "  %-8s %-45.45q predicted %-4s builder %-4s %s %s\n", st.Stage, ps.Text, verdict(ps.Hit), verdict(a.Cached), mark, ps.Reason)
+		}
+	}
+	return agree, total, b.String()
+}
+
+func verdict(hit bool) string {
+	if hit {
+		return "HIT"
+	}
+	return "MISS"
+}
