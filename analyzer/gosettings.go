@@ -381,8 +381,12 @@ func goBuildFromWords(words []string, scope map[string]string) (GoBuild, bool) {
 	}
 	// GOFLAGS first, then the command line, which wins.
 	flags := strings.Fields(env["GOFLAGS"])
+	args := slices.Clone(words[i+2:])
+	for j, w := range args {
+		args[j] = expandVars(w, env)
+	}
 	applyFlags(s, flags)
-	gb.Packages = applyFlags(s, words[i+2:])
+	gb.Packages = applyFlags(s, args)
 	if len(gb.Packages) == 0 {
 		gb.Packages = []string{"."}
 	}
