@@ -68,7 +68,7 @@ func (t Tag) String() string {
 // ParseTag parses the string form of a tag, as returned by [Tag.String].
 func ParseTag(s string) (Tag, error) {
 	parts := strings.Split(s, "-")
-	if len(parts) < 2 || len(parts) > 5 {
+	if n := len(parts); n == 5 && !strings.HasPrefix(parts[4], "bc") || n < 2 || n > 5 {
 		return Tag{}, fmt.Errorf("parsing tag %q: not a cachecheck tag (ck1-<key>[-<base>][-zips])", s)
 	}
 	key, err := cachekey.Parse(parts[0] + "-" + parts[1])
