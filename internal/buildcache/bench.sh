@@ -12,6 +12,7 @@
 # download and runs as any user: the build uses -trimpath, so the module
 # cache may lie anywhere.
 set -eu
+export LC_ALL=C
 MOD=${1:-github.com/prometheus/prometheus@v0.316.0}
 PKG=${2:-./cmd/prometheus}
 RUNS=${3:-3}
@@ -64,10 +65,10 @@ for i in $(seq "$RUNS"); do
 done
 a=$(median <"$W/modonly"); b=$(median <"$W/withcache")
 deps=$(go list -deps -f '{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{end}}' "$PKG" | sort)
-compiled=$(sort "$W/withcache1.log" | comm -12 - /dev/stdin <<EOF2
-$deps
-EOF2
-)
+printf '%s\n' "$deps" >"$W/deps.txt"
+compiled=$(sort "$W/withcache1.log" | comm -12 - "$W/deps.txt" || true)
 echo "packages compiled with the image's build cache: $(wc -l <"$W/withcache1.log") ($(printf '%s' "$compiled" | grep -c . || true) of them dependencies)"
 echo "packages compiled with the module cache only: $(wc -l <"$W/modonly1.log")"
+echo "module cache only, each run: $(tr '\n' ' ' <"$W/modonly")"
+echo "module + build cache, each run: $(tr '\n' ' ' <"$W/withcache")"
 echo "go build $PKG after a one-file change, median of $RUNS: module cache only $a s; module + build cache $b s; $(echo "scale=1; $a / $b" | bc)x faster"
