@@ -124,6 +124,51 @@ func (a *analysis) run() {
 	a.checkCgo()
 	a.checkToolchain()
 	a.checkDepsImage()
+	a.checkBuildCache()
+}
+
+// checkBuildCache runs CC012: every go build of the module's packages
+// against the build settings recorded in the deps image.
+func (a *analysis) checkBuildCache() {
+	cache := a.o.depsSettings
+	if cache == nil {
+		return
+	}
+	for _, gb := range a.b.GoBuilds() {
+		in := gb.Instruction
+		if hasCacheMount(in.Mounts(), gb.Settings.GoCache) {
+			a.add(ruleBuildCacheMismatch, gb.Stage, in.Line, in.EndLine,
+				fmt.Sprintf("go %s runs with a cache mount on GOCACHE %s, which hides the build cache of the deps image: every dependency is compiled again unless the mount already holds it", gb.Command, gb.Settings.GoCache),
+				fmt.Sprintf("remove --mount=type=cache,target=%s from this RUN when building FROM the deps image", gb.Settings.GoCache))
+		}
+		mm := gb.Settings.Mismatches(*cache)
+		if len(mm) == 0 {
+			continue
+		}
+		a.add(ruleBuildCacheMismatch, gb.Stage, in.Line, in.EndLine,
+			fmt.Sprintf("go %s does not match the build cache of the deps image, so it compiles every dependency again: %s", gb.Command, strings.Join(mm, "; ")),
+			fmt.Sprintf("build with the settings the cache was made for (%s), or warm the deps image again with cachecheck warm --build-cache --build-flags '%s'", cache, flagsOf(gb.Settings)))
+	}
+}
+
+// flagsOf returns the --build-flags value that warms a cache for s.
+func flagsOf(s GoSettings) string {
+	var w []string
+	if strings.Count(s.GoVersion, ".") == 2 {
+		w = append(w, "GOTOOLCHAIN="+s.GoVersion)
+	}
+	for _, kv := range [][2]string{{"GOOS", s.GOOS}, {"GOARCH", s.GOARCH}, {"GOAMD64", s.GOAMD64}, {"CGO_ENABLED", s.CGOEnabled}, {"GOEXPERIMENT", s.GOEXPERIMENT}} {
+		if kv[1] != "" {
+			w = append(w, kv[0]+"="+kv[1])
+		}
+	}
+	if s.Trimpath {
+		w = append(w, "-trimpath")
+	}
+	if len(s.Tags) > 0 {
+		w = append(w, "-tags="+strings.Join(s.Tags, ","))
+	}
+	return strings.Join(append(w, s.Flags...), " ")
 }
 
 func (a *analysis) walkStage(st *Stage, f *stageFacts) {

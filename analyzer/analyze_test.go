@@ -27,12 +27,14 @@ func txtarFS(ar *txtar.Archive) fstest.MapFS {
 //	not ID               no finding of rule ID may be reported
 //	dockerfile NAME      the Dockerfile's name (default Dockerfile)
 //	deps-image REF       run with WithDepsImage(REF)
+//	deps-settings LINE   run with WithDepsImageSettings(ParseGoSettings(LINE))
 type ruleCase struct {
 	file       string
 	want       []string // "ID:LINE"
 	not        []string
 	dockerfile string
 	depsImage  string
+	depsSet    string
 	fsys       fstest.MapFS
 }
 
@@ -61,6 +63,8 @@ func loadRuleCases(t *testing.T) []ruleCase {
 				c.not = append(c.not, f[1])
 			case len(f) == 2 && f[0] == "dockerfile":
 				c.dockerfile = f[1]
+			case len(f) >= 1 && f[0] == "deps-settings":
+				c.depsSet = strings.TrimSpace(strings.TrimPrefix(line, "deps-settings"))
 			case len(f) == 2 && f[0] == "deps-image":
 				c.depsImage = f[1]
 			}
@@ -84,6 +88,13 @@ func TestRules(t *testing.T) {
 			var opts []Option
 			if tc.depsImage != "" {
 				opts = append(opts, WithDepsImage(tc.depsImage))
+			}
+			if tc.depsSet != "" {
+				s, err := ParseGoSettings(tc.depsSet)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, WithDepsImageSettings(s))
 			}
 			findings, err := Analyze(b, opts...)
 			if err != nil {

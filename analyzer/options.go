@@ -14,6 +14,7 @@ type options struct {
 	displayName  string
 	buildArgs    map[string]string
 	depsImage    string
+	depsSettings *GoSettings
 	disabled     map[string]bool
 	buildKit     *bool
 }
@@ -65,6 +66,18 @@ func WithBuildArgs(args map[string]string) Option {
 // (rule CC011). The default is no image.
 func WithDepsImage(ref string) Option {
 	return func(o *options) error { o.depsImage = ref; return nil }
+}
+
+// WithDepsImageSettings gives the build settings recorded in the deps
+// image (its build cache layer's labels, read by the caller); with them,
+// Analyze reports every go build whose settings differ (rule CC012). The
+// settings are normalized. The default is none: no comparison.
+func WithDepsImageSettings(s GoSettings) Option {
+	return func(o *options) error {
+		s.Normalize()
+		o.depsSettings = &s
+		return nil
+	}
 }
 
 // WithDisabled turns off rules by ID or slug. The default is all rules on.

@@ -48,12 +48,16 @@ var (
 	ruleDepsImage = &Rule{ID: "CC011", Slug: "use-deps-image", Severity: reports.Info,
 		Summary: "a builder stage could start FROM the published dependency image",
 		Help:    "Starting the builder stage from the image that already holds the module cache skips the download on every cold builder."}
+	ruleBuildCacheMismatch = &Rule{ID: "CC012", Slug: "build-cache-mismatch", Severity: reports.Warning,
+		Summary: "a go build does not match the settings the deps image's build cache was compiled with, or a cache mount hides that cache",
+		Help:    "Compiled packages are reused only when the Go release, GOOS/GOARCH/GOAMD64, CGO_ENABLED, -trimpath, build tags, compile flags and (without -trimpath) the module cache path are all the same; otherwise go build silently compiles every dependency again. A cache mount on GOCACHE starts from its own contents, not the image's."}
 )
 
 // Rules lists every rule in ID order.
 var Rules = []*Rule{
 	ruleSourceBeforeDownload, ruleSumMissing, ruleNoDownloadStep, ruleLocalReplace, ruleVendorMismatch,
 	ruleNoCacheMount, ruleCredential, ruleCgoStatic, ruleDockerignore, ruleToolchain, ruleDepsImage,
+	ruleBuildCacheMismatch,
 }
 
 // LookupRule returns the rule with the given ID or slug (case-insensitive),

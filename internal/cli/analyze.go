@@ -53,7 +53,9 @@ replace directories missing at the download, vendor mismatches, missing
 cache mounts, credentials in ARG/ENV, cgo on a scratch or distroless/static
 image, COPY . . without a .dockerignore excluding .git, a go or toolchain
 directive newer than the builder image, and (with --deps-image) the FROM
-line that starts the builder from the published dependency image.
+line that starts the builder from the published dependency image and, when
+that image holds a build cache (warm --build-cache), every go build whose
+settings differ from those the cache was compiled with (CC012).
 
 Each finding has a rule ID (CC001...), a severity, the Dockerfile line and a
 fix. A comment "# cachecheck:ignore ID" on the line before an instruction,
@@ -129,6 +131,13 @@ func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 	aopts := []analyzer.Option{analyzer.WithDisabled(o.disable...)}
 	if o.depsImage != "" {
 		aopts = append(aopts, analyzer.WithDepsImage(o.depsImage))
+		// The build settings of its build cache, if it has one (CC012).
+		switch s, ok, err := depsImageSettings(ctx, o.depsImage); {
+		case err != nil:
+			fmt.Fprintf(io.Err, "cachecheck: note: reading --deps-image %s: %v; build settings not compared\n", o.depsImage, err)
+		case ok:
+			aopts = append(aopts, analyzer.WithDepsImageSettings(s))
+		}
 	}
 	findings, err := analyzer.Analyze(b, aopts...)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/cachecheck/cachecheck/internal/publish"
@@ -37,6 +38,7 @@ type warmOptions struct {
 	compression *enumValue
 	format      *enumValue
 	quiet       bool
+	buildCache  buildCacheFlags
 }
 
 func newWarmCommand() *command {
@@ -55,6 +57,9 @@ func newWarmCommand() *command {
 	fs.Var(o.compression, "compression", "layer compression: gzip (read everywhere) or zstd (faster, needs a recent runtime)")
 	fs.Var(o.format, "format", "output format: text or json")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference; no progress")
+	fs.BoolVar(&o.buildCache.enabled, "build-cache", false, "add a layer with the dependencies compiled into a Go build cache (GOCACHE), for the build settings of the Dockerfile's go build")
+	fs.StringVar(&o.buildCache.buildFlags, "build-flags", "", "with --build-cache: the build's settings as `'NAME=VALUE... FLAGS'` (e.g. 'CGO_ENABLED=0 -trimpath -tags=netgo'), instead of the Dockerfile's")
+	fs.StringVar(&o.buildCache.dockerfile, "dockerfile", "", "with --build-cache: read the build settings from the go build in this `FILE` (default DIR/Dockerfile when present)")
 	return &command{
 		name:    "warm",
 		summary: "build and publish the deps-only image of a Go module",
@@ -79,12 +84,28 @@ oci:DIR (an OCI image layout) or tarball:FILE (for 'docker load'). Without
 
 The go command runs with the caller's GOPROXY, GOPRIVATE, GONOSUMDB, GOFLAGS
 and credentials, a fresh private module cache, and GOTOOLCHAIN=local unless
-set. Modules matching GOPRIVATE get a layer of their own.`,
+set. Modules matching GOPRIVATE get a layer of their own.
+
+--build-cache adds one more layer: the packages the module's main packages
+import from outside the module (standard library included), compiled into a
+Go build cache at the build's GOCACHE (default /root/.cache/go-build), so a
+go build FROM the image compiles only the module's own packages. The cache
+serves only a build with the same settings: Go release (the base image's
+GOLANG_VERSION must be the go command's here), GOOS, GOARCH, GOAMD64,
+CGO_ENABLED, -trimpath, build tags, compile flags and, without -trimpath,
+GOMODCACHE=/go/pkg/mod. They are read from the first go build in the
+Dockerfile (--dockerfile, default DIR/Dockerfile) or given with
+--build-flags, recorded as org.cachecheck.build-cache.* labels, and add
+-bc<12 hex of their digest> to the tag. 'cachecheck analyze --deps-image'
+reports a build whose settings differ (rule CC012). Without -trimpath the
+compile runs in a private mount namespace with the module cache
+bind-mounted at /go/pkg/mod, which needs root (or CAP_SYS_ADMIN).`,
 		examples: `
 cachecheck warm --to registry.example.com/team/app-deps
 cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26
 cachecheck warm --to oci:/var/cache/deps --contents zips
-cachecheck warm --to tarball:deps.tar && docker load -i deps.tar`,
+cachecheck warm --to tarball:deps.tar && docker load -i deps.tar
+cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache`,
 		flags: fs,
 		run:   o.run,
 	}
@@ -121,7 +142,8 @@ type warmSummary struct {
 		Compressed int64 `json:"compressed"`
 		Written    int64 `json:"written"`
 	} `json:"bytes"`
-	Seconds map[string]float64 `json:"seconds"`
+	Seconds    map[string]float64 `json:"seconds"`
+	BuildCache *buildCacheSummary `json:"build_cache,omitempty"`
 }
 
 func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
@@ -165,7 +187,15 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		base, baseDigest = a, &d
 		phase("base", t)
 	}
-	tag := publish.NewTag(key.Key, baseDigest, o.contents.String()).String()
+	bcSettings, err := o.buildCache.settings(dir, base, io.Err)
+	if err != nil {
+		return err
+	}
+	tagv := publish.NewTag(key.Key, baseDigest, o.contents.String())
+	if bcSettings != nil {
+		tagv.BuildCache = buildcache.TagSuffix(*bcSettings)
+	}
+	tag := tagv.String()
 	sum.Tag = tag
 
 	t := time.Now()
@@ -268,6 +298,18 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	phase(packPhase, t)
+	if bcSettings != nil {
+		t = time.Now()
+		prog.set("compile dependencies into the build cache")
+		sum.BuildCache = &buildCacheSummary{}
+		img, cleanup, err := addBuildCache(ctx, dir, res, *bcSettings, art.(v1.Image), o.compression.String(), spool, sum.BuildCache)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		art = img
+		phase("build-cache", t)
+	}
 
 	t = time.Now()
 	rep, err := target.Write(ctx, tag, art)
@@ -349,7 +391,11 @@ func (o *warmOptions) print(io IO, sum *warmSummary) error {
 		{"bytes compressed", byteSize(sum.Bytes.Compressed)},
 		{"bytes written", byteSize(sum.Bytes.Written)},
 	}
-	for _, p := range []string{"base", "lookup", "download", "verify", "pack", "pack+upload", "publish", "total"} {
+	if bc := sum.BuildCache; bc != nil {
+		rows = append(rows, []any{"build cache", fmt.Sprintf("%d packages, %s raw, %s compressed", bc.Packages, byteSize(bc.Bytes.Raw), byteSize(bc.Bytes.Compressed))},
+			[]any{"build settings", bc.Settings})
+	}
+	for _, p := range []string{"base", "lookup", "download", "verify", "pack", "pack+upload", "build-cache", "publish", "total"} {
 		if s, ok := sum.Seconds[p]; ok {
 			rows = append(rows, []any{"seconds " + p, fmt.Sprintf("%.2f", s)})
 		}

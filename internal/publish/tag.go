@@ -17,6 +17,8 @@ const BaseDigestLen = 12
 //	ck1-<32 hex>                  the key, on no base (scratch)
 //	ck1-<32 hex>-<12 hex>         on a base whose digest starts with those 12 hex
 //	ck1-<32 hex>[-<12 hex>]-zips  the same, holding only the module zips
+//	ck1-<...>-bc<12 hex>          with a Go build cache compiled with the
+//	                              settings of that digest (buildcache.TagSuffix)
 //
 // The key says which modules the image holds; the base part, on what it
 // stands; the contents part, in which form. Neither the layer count nor the
@@ -30,6 +32,9 @@ type Tag struct {
 	// Contents is "" for full contents (what 'go mod download' leaves) or
 	// "zips" for module zips only.
 	Contents string
+	// BuildCache is "bc" and 12 hex digits of the digest of the build
+	// settings of the image's build cache layer, or "" for none.
+	BuildCache string
 }
 
 // NewTag returns the tag of a deps image with key, on base (nil for none),
@@ -54,13 +59,16 @@ func (t Tag) String() string {
 	if t.Contents != "" {
 		s += "-" + t.Contents
 	}
+	if t.BuildCache != "" {
+		s += "-" + t.BuildCache
+	}
 	return s
 }
 
 // ParseTag parses the string form of a tag, as returned by [Tag.String].
 func ParseTag(s string) (Tag, error) {
 	parts := strings.Split(s, "-")
-	if len(parts) < 2 || len(parts) > 4 {
+	if n := len(parts); n == 5 && !strings.HasPrefix(parts[4], "bc") || n < 2 || n > 5 {
 		return Tag{}, fmt.Errorf("parsing tag %q: not a cachecheck tag (ck1-<key>[-<base>][-zips])", s)
 	}
 	key, err := cachekey.Parse(parts[0] + "-" + parts[1])
@@ -69,6 +77,10 @@ func ParseTag(s string) (Tag, error) {
 	}
 	t := Tag{Key: key}
 	rest := parts[2:]
+	if n := len(rest); n > 0 && strings.HasPrefix(rest[n-1], "bc") && len(rest[n-1]) == 2+BaseDigestLen && isLowerHex(rest[n-1][2:]) {
+		t.BuildCache = rest[n-1]
+		rest = rest[:n-1]
+	}
 	if len(rest) > 0 && rest[len(rest)-1] == "zips" {
 		t.Contents = "zips"
 		rest = rest[:len(rest)-1]

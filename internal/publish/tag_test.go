@@ -78,3 +78,17 @@ func FuzzParseTag(f *testing.F) {
 		}
 	})
 }
+
+func TestTagBuildCache(t *testing.T) {
+	const s = testKey + "-aabbccddeeff-zips-bc0123456789ab"
+	tag, err := ParseTag(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag.BuildCache != "bc0123456789ab" || tag.Base != "aabbccddeeff" || tag.Contents != "zips" || tag.String() != s {
+		t.Errorf("ParseTag(%q) = %+v", s, tag)
+	}
+	if _, err := ParseTag(testKey + "-bc0123"); err == nil {
+		t.Error("a short build cache part was accepted")
+	}
+}

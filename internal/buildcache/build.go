@@ -1,0 +1,351 @@
+package buildcache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cachecheck/cachecheck/internal/modload"
+)
+
+// Option configures [Build].
+type Option func(*options) error
+
+type options struct {
+	goCmd    string
+	env      []string
+	stderr   io.Writer
+	packages []string
+	goCache  string
+}
+
+// WithGoCommand sets the go command to run. The default is "go" from PATH.
+func WithGoCommand(path string) Option {
+	return func(o *options) error { o.goCmd = path; return nil }
+}
+
+// WithEnv sets the environment of the go command, in the form of
+// [os.Environ], which is the default. The build settings, GOCACHE,
+// GOMODCACHE, GOFLAGS (emptied: its build flags are in the settings) and
+// GOPROXY=off (the module cache must hold every module) replace what it
+// sets; GOTOOLCHAIN=local is set unless it sets GOTOOLCHAIN.
+func WithEnv(env []string) Option {
+	return func(o *options) error { o.env = slices.Clone(env); return nil }
+}
+
+// WithStderr sets where the go command's standard error goes as it runs.
+// The default discards it; errors carry it anyway.
+func WithStderr(w io.Writer) Option {
+	return func(o *options) error { o.stderr = w; return nil }
+}
+
+// WithPackages sets the package patterns, relative to the module
+// directory, whose dependencies are compiled, such as the arguments of
+// the Dockerfile's go build. The default is every main package of the
+// module or workspace ("./...", main packages only).
+func WithPackages(patterns ...string) Option {
+	return func(o *options) error { o.packages = slices.Clone(patterns); return nil }
+}
+
+// WithGoCache sets the build cache directory to fill. It must be absent or
+// empty. The default is a new temporary directory, which the caller
+// removes when done.
+func WithGoCache(dir string) Option {
+	return func(o *options) error {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fmt.Errorf("resolving build cache %q: %w", dir, err)
+		}
+		o.goCache = abs
+		return nil
+	}
+}
+
+// Result is a filled build cache.
+type Result struct {
+	// GoCache is the build cache directory.
+	GoCache string
+	// Settings are the settings the packages were compiled with, with the
+	// Go version and CGO_ENABLED the go command reported.
+	Settings Settings
+	// Main are the main packages whose dependencies were compiled.
+	Main []string
+	// Packages are the compiled packages: every package the main packages
+	// import, directly or not, that is not in a main module, standard
+	// library included, sorted.
+	Packages []string
+}
+
+// VersionError says that the go command that would fill the cache is not
+// the Go release of the build that will use it: every cache entry would be
+// missed.
+type VersionError struct {
+	Want, Have string
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("the build uses %s but the go command here is %s: a build cache it fills would never be used; run with the same Go release (GOTOOLCHAIN=%s fetches it through GOPROXY), or leave out the build cache", e.Want, e.Have, e.Want)
+}
+
+// Build compiles the dependency packages of the main packages of the module
+// or workspace in dir into a fresh build cache, with the settings s (see
+// [analyzer.GoSettings.Normalize] for the defaults), offline, from the
+// module cache of mods. No test packages and no package of a main module
+// are compiled.
+//
+// The go command must be the Go release of s.GoVersion when it is set
+// ([VersionError] otherwise). Without -trimpath the directory of every
+// dependency enters its cache key, so the module cache must be seen at
+// s.ModCache (default /go/pkg/mod, where deps images put it): when it lies
+// elsewhere, the go commands run in a private mount namespace
+// (unshare(1), which needs root or CAP_SYS_ADMIN) where it is bind-mounted
+// there; the mount point is created if missing and removed afterwards.
+func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, opts ...Option) (*Result, error) {
+	o := options{goCmd: "go", env: os.Environ(), stderr: io.Discard}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	s.Normalize()
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving directory %q: %w", dir, err)
+	}
+	if o.goCache == "" {
+		if o.goCache, err = os.MkdirTemp("", "cachecheck-gocache-"); err != nil {
+			return nil, fmt.Errorf("creating build cache: %w", err)
+		}
+	} else if err := checkEmpty(o.goCache); err != nil {
+		return nil, err
+	}
+
+	r := &runner{o: o, dir: absDir, env: buildEnv(o.env, s, o.goCache)}
+	if !s.Trimpath && filepath.Clean(mods.GoModCache) != s.ModCache {
+		cleanup, err := r.bindModCache(mods.GoModCache, s.ModCache)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+	} else {
+		r.env = setEnv(r.env, "GOMODCACHE", mods.GoModCache)
+	}
+
+	// The go command's own view of the settings it was not told.
+	out, err := r.run(ctx, "env", "GOVERSION", "CGO_ENABLED", "GOAMD64")
+	if err != nil {
+		return nil, err
+	}
+	vals := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(vals) != 3 {
+		return nil, fmt.Errorf("go env printed %q", out)
+	}
+	have := vals[0]
+	if s.GoVersion != "" && !sameRelease(s.GoVersion, have) {
+		return nil, &VersionError{Want: s.GoVersion, Have: have}
+	}
+	s.GoVersion = have
+	if s.CGOEnabled == "" {
+		s.CGOEnabled = vals[1]
+	}
+	if s.GOARCH == "amd64" && s.GOAMD64 != vals[2] {
+		return nil, fmt.Errorf("go env GOAMD64 is %q, want %q", vals[2], s.GOAMD64)
+	}
+	r.env = setEnv(r.env, "CGO_ENABLED", s.CGOEnabled)
+
+	flags := buildFlags(s)
+	patterns := o.packages
+	if len(patterns) == 0 {
+		patterns = []string{"./..."}
+	}
+	listArgs := append([]string{"list"}, flags...)
+	listArgs = append(listArgs, "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`, "--")
+	out, err = r.run(ctx, append(listArgs, patterns...)...)
+	if err != nil {
+		return nil, err
+	}
+	main := strings.Fields(out)
+	if len(main) == 0 {
+		return nil, fmt.Errorf("no main package in %s matches %s", absDir, strings.Join(patterns, " "))
+	}
+	depArgs := append([]string{"list"}, flags...)
+	depArgs = append(depArgs, "-deps", "-f", `{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{end}}`, "--")
+	out, err = r.run(ctx, append(depArgs, main...)...)
+	if err != nil {
+		return nil, err
+	}
+	pkgs := strings.Fields(out)
+	slices.Sort(pkgs)
+	pkgs = slices.Compact(pkgs)
+	if len(pkgs) > 0 {
+		buildArgs := append([]string{"build"}, flags...)
+		buildArgs = append(buildArgs, "--")
+		if _, err := r.run(ctx, append(buildArgs, pkgs...)...); err != nil {
+			return nil, err
+		}
+	}
+	if err := normalizeCache(o.goCache); err != nil {
+		return nil, err
+	}
+	return &Result{GoCache: o.goCache, Settings: s, Main: main, Packages: pkgs}, nil
+}
+
+// buildFlags returns the go build flags of s.
+func buildFlags(s Settings) []string {
+	var f []string
+	if s.Trimpath {
+		f = append(f, "-trimpath")
+	}
+	if len(s.Tags) > 0 {
+		f = append(f, "-tags="+strings.Join(s.Tags, ","))
+	}
+	return append(f, s.Flags...)
+}
+
+// buildEnv returns env with the settings of s.
+func buildEnv(env []string, s Settings, goCache string) []string {
+	env = setEnv(env, "GOCACHE", goCache)
+	env = setEnv(env, "GOFLAGS", "")
+	env = setEnv(env, "GOPROXY", "off")
+	env = setEnv(env, "GOOS", s.GOOS)
+	env = setEnv(env, "GOARCH", s.GOARCH)
+	env = setEnv(env, "GOEXPERIMENT", s.GOEXPERIMENT)
+	if s.GOAMD64 != "" {
+		env = setEnv(env, "GOAMD64", s.GOAMD64)
+	}
+	if s.CGOEnabled != "" {
+		env = setEnv(env, "CGO_ENABLED", s.CGOEnabled)
+	}
+	if _, ok := lookupEnv(env, "GOTOOLCHAIN"); !ok {
+		env = setEnv(env, "GOTOOLCHAIN", "local")
+	}
+	return env
+}
+
+type runner struct {
+	o   options
+	dir string
+	env []string
+	// wrap is the command and arguments that run a go command in the
+	// mount namespace; nil to run it directly.
+	wrap []string
+}
+
+// run runs the go command with args and returns its standard output.
+func (r *runner) run(ctx context.Context, args ...string) (string, error) {
+	name, argv := r.o.goCmd, args
+	if r.wrap != nil {
+		name = r.wrap[0]
+		argv = append(append(slices.Clone(r.wrap[1:]), r.o.goCmd), args...)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, argv...)
+	cmd.Dir = r.dir
+	cmd.Env = r.env
+	cmd.Stdout = &stdout
+	cmd.Stderr = io.MultiWriter(&stderr, r.o.stderr)
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("go %s: %w", args[0], ctx.Err())
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("go %s in %s: %s", args[0], r.dir, msg)
+	}
+	return stdout.String(), nil
+}
+
+// bindModCache makes the go commands see the module cache src at dst, in a
+// private mount namespace.
+func (r *runner) bindModCache(src, dst string) (cleanup func(), err error) {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		return nil, fmt.Errorf("compiling without -trimpath needs the module cache at %s, and unshare(1) to bind-mount it there: %w", dst, err)
+	}
+	// Create the missing directories of the mount point, outermost first,
+	// to remove them afterwards.
+	var created []string
+	for d := dst; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("checking mount point %s: %w", d, err)
+		}
+		created = append(created, d)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	slices.Reverse(created)
+	for _, d := range created {
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("creating mount point for the module cache: %w", err)
+		}
+	}
+	cleanup = func() {
+		for i := len(created) - 1; i >= 0; i-- {
+			os.Remove(created[i]) // only if still empty
+		}
+	}
+	r.wrap = []string{unshare, "--mount", "--propagation", "private", "--",
+		"sh", "-c", `mount --bind "$0" "$1" && shift && exec "$@"`, src, dst}
+	r.env = setEnv(r.env, "GOMODCACHE", dst)
+	// Check that the namespace works here before the real work.
+	check := exec.Command(r.wrap[0], append(slices.Clone(r.wrap[1:]), "true")...)
+	if out, err := check.CombinedOutput(); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("compiling without -trimpath needs the module cache at %s; bind-mounting it there in a private mount namespace failed (it needs root or CAP_SYS_ADMIN; or build with -trimpath): %v: %s", dst, err, strings.TrimSpace(string(out)))
+	}
+	return cleanup, nil
+}
+
+func checkEmpty(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		return fmt.Errorf("reading build cache %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("build cache %s is not empty", dir)
+	}
+	return nil
+}
+
+// sameRelease reports whether a names the release have, or is a language
+// version ("go1.22") that have is a release of.
+func sameRelease(want, have string) bool {
+	if want == have {
+		return true
+	}
+	return strings.Count(want, ".") == 1 && strings.HasPrefix(have, want+".")
+}
+
+func lookupEnv(env []string, k string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if ek, v, ok := strings.Cut(env[i], "="); ok && ek == k {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// setEnv returns env with k set to v, every earlier setting removed.
+func setEnv(env []string, k, v string) []string {
+	out := slices.DeleteFunc(slices.Clone(env), func(e string) bool {
+		ek, _, _ := strings.Cut(e, "=")
+		return ek == k
+	})
+	return append(out, k+"="+v)
+}

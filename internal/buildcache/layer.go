@@ -1,0 +1,329 @@
+package buildcache
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/compression"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// KeepTime is the modification time of every cache entry in the layer.
+//
+// The go command deletes cache entries whose modification time is more
+// than five days (and an hour) old whenever it trims the cache, which it
+// does at the end of any command that opened the cache when trim.txt is
+// missing or names a time more than a day ago (cmd/go/internal/cache,
+// DiskCache.Trim). It refreshes an entry's time when it uses it, but only
+// if that time is more than an hour in the past. A fixed time in the past
+// (the Unix epoch, SOURCE_DATE_EPOCH) would thus make every entry not used
+// by the first go command in the image vanish: a "go mod download" step
+// before the build would empty the cache. A fixed time in the future
+// keeps the entries through every trim until then, and the bytes stay
+// reproducible. 2100-01-01 fits the ustar header.
+var KeepTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// entryTime is the creation time written into every cache index entry
+// (the "-a" files), in Unix nanoseconds: the go command records when it
+// stored an entry, which would make the bytes differ from run to run; it
+// uses the time only to expire test results.
+const entryTime = 0
+
+// normalizeCache makes the build cache reproducible: it removes files that
+// are not cache entries (trim.txt, which holds the time of the last trim)
+// and fixes the creation times in the index entries.
+func normalizeCache(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading build cache: %w", err)
+	}
+	for _, e := range entries {
+		name := filepath.Join(dir, e.Name())
+		if e.Name() == "README" {
+			continue
+		}
+		if !e.IsDir() || !isHexDir(e.Name()) {
+			if err := os.RemoveAll(name); err != nil {
+				return fmt.Errorf("cleaning build cache: %w", err)
+			}
+			continue
+		}
+		files, err := os.ReadDir(name)
+		if err != nil {
+			return fmt.Errorf("reading build cache: %w", err)
+		}
+		for _, f := range files {
+			if !strings.HasSuffix(f.Name(), "-a") {
+				continue
+			}
+			if err := fixEntryTime(filepath.Join(name, f.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func isHexDir(s string) bool {
+	if len(s) != 2 {
+		return false
+	}
+	_, err := strconv.ParseUint(s, 16, 8)
+	return err == nil && strings.ToLower(s) == s
+}
+
+// fixEntryTime rewrites the time of an index entry, which the go command
+// writes as "v1 <action id> <output id> <size:%20d> <time:%20d>\n".
+func fixEntryTime(name string) error {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("reading cache entry: %w", err)
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 5 || f[0] != "v1" || !bytes.HasSuffix(data, []byte("\n")) {
+		return fmt.Errorf("cache entry %s: unknown format %q", name, data)
+	}
+	size, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil {
+		return fmt.Errorf("cache entry %s: size %q: %w", name, f[3], err)
+	}
+	fixed := fmt.Sprintf("v1 %s %s %20d %20d\n", f[1], f[2], size, entryTime)
+	if len(fixed) != len(data) {
+		return fmt.Errorf("cache entry %s: unknown format %q", name, data)
+	}
+	return os.WriteFile(name, []byte(fixed), 0o644)
+}
+
+// Layer is the build cache as an image layer.
+type Layer struct {
+	v1.Layer
+	// Path is where the cache lies in the image, without the leading
+	// slash: the settings' GOCACHE.
+	Path string
+	// Files is the number of cache files in the layer.
+	Files int
+	// RawSize is the number of bytes of cache files.
+	RawSize int64
+}
+
+// LayerOption configures [NewLayer].
+type LayerOption func(*layerOptions) error
+
+type layerOptions struct {
+	compression string
+	level       int
+	epoch       time.Time
+}
+
+// WithCompression sets the compression of the layer, "gzip" or "zstd".
+// The default is gzip.
+func WithCompression(c string) LayerOption {
+	return func(o *layerOptions) error {
+		if c != "gzip" && c != "zstd" {
+			return fmt.Errorf("compression %q: want gzip or zstd", c)
+		}
+		o.compression = c
+		return nil
+	}
+}
+
+// WithCompressionLevel sets the compression level. The default is the
+// compressor's default.
+func WithCompressionLevel(level int) LayerOption {
+	return func(o *layerOptions) error { o.level = level; return nil }
+}
+
+// WithEpoch sets the modification time of the directories and the README
+// (cache entries get [KeepTime]). The default is SOURCE_DATE_EPOCH when
+// set, else the Unix epoch.
+func WithEpoch(t time.Time) LayerOption {
+	return func(o *layerOptions) error { o.epoch = t.UTC(); return nil }
+}
+
+type file struct {
+	rel  string
+	dir  bool
+	size int64
+}
+
+// NewLayer packs the build cache of r into a layer at r.Settings.GoCache:
+// sorted entries, uid and gid 0, directories 0755 (all 256 of the go
+// command's subdirectories, so that it need not create them), files 0644,
+// cache entries with the modification time [KeepTime]. It streams the
+// files from the cache directory each time it is read.
+func NewLayer(r *Result, opts ...LayerOption) (*Layer, error) {
+	o := layerOptions{compression: "gzip", level: -1, epoch: time.Unix(0, 0).UTC()}
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		sec, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970", s)
+		}
+		o.epoch = time.Unix(sec, 0).UTC()
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	prefix := strings.TrimPrefix(path.Clean(r.Settings.GoCache), "/")
+	if prefix == "" || prefix == "." || !fs.ValidPath(prefix) {
+		return nil, fmt.Errorf("build cache path %q: want an absolute directory", r.Settings.GoCache)
+	}
+	var files []file
+	var raw int64
+	for i := range 256 {
+		files = append(files, file{rel: fmt.Sprintf("%02x", i), dir: true})
+	}
+	err := filepath.WalkDir(r.GoCache, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("reading build cache: %w", err)
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(r.GoCache, p)
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("build cache file %s: not a regular file", p)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("reading build cache: %w", err)
+		}
+		files = append(files, file{rel: filepath.ToSlash(rel), size: info.Size()})
+		raw += info.Size()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.rel, b.rel) })
+	root := r.GoCache
+	opener := func() (io.ReadCloser, error) {
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(writeTar(pw, root, prefix, files, o.epoch)) }()
+		return pr, nil
+	}
+	lopts := []tarball.LayerOption{tarball.WithMediaType(types.OCILayer)}
+	if o.compression == "zstd" {
+		lopts = []tarball.LayerOption{tarball.WithCompression(compression.ZStd), tarball.WithMediaType(types.OCILayerZStd)}
+	}
+	if o.level > 0 {
+		lopts = append(lopts, tarball.WithCompressionLevel(o.level))
+	}
+	l, err := tarball.LayerFromOpener(opener, lopts...)
+	if err != nil {
+		return nil, fmt.Errorf("packing build cache: %w", err)
+	}
+	return &Layer{Layer: l, Path: prefix, Files: len(files) - 256, RawSize: raw}, nil
+}
+
+func writeTar(w io.Writer, root, prefix string, files []file, epoch time.Time) error {
+	tw := tar.NewWriter(w)
+	parts := strings.Split(prefix, "/")
+	for i := range parts {
+		h := &tar.Header{Typeflag: tar.TypeDir, Name: strings.Join(parts[:i+1], "/") + "/", Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+	}
+	buf := make([]byte, 256<<10)
+	for _, f := range files {
+		h := &tar.Header{Name: prefix + "/" + f.rel, Mode: 0o644, ModTime: KeepTime, Format: tar.FormatPAX}
+		switch {
+		case f.dir:
+			h.Typeflag, h.Name, h.Mode, h.ModTime = tar.TypeDir, h.Name+"/", 0o755, epoch
+		case f.rel == "README":
+			h.Typeflag, h.Size, h.ModTime = tar.TypeReg, f.size, epoch
+		default:
+			h.Typeflag, h.Size = tar.TypeReg, f.size
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if f.dir {
+			continue
+		}
+		if err := copyFile(tw, filepath.Join(root, filepath.FromSlash(f.rel)), f.size, buf); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func copyFile(w io.Writer, name string, size int64, buf []byte) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("packing build cache: %w", err)
+	}
+	defer f.Close()
+	n, err := io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(f, size+1), buf)
+	if err != nil {
+		return fmt.Errorf("packing %s: %w", name, err)
+	}
+	if n != size {
+		return fmt.Errorf("packing %s: file changed size while packing (%d bytes, was %d)", name, n, size)
+	}
+	return nil
+}
+
+// Image appends the build cache layer to img, a deps image: the config's
+// GOCACHE is set to the layer's path, the settings are recorded as labels
+// and manifest annotations (see [Labels]), and a history entry says what
+// the layer holds. The layer's history time is the config's creation time.
+func Image(img v1.Image, l *Layer, r *Result) (v1.Image, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading image config: %w", err)
+	}
+	mt, err := l.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	img, err = mutate.Append(img, mutate.Addendum{
+		Layer:       l.Layer,
+		MediaType:   mt,
+		Annotations: map[string]string{"org.opencontainers.image.title": "Go build cache"},
+		History: v1.History{
+			Created:   cf.Created,
+			CreatedBy: fmt.Sprintf("cachecheck warm --build-cache: Go build cache at /%s (%d packages compiled with %s)", l.Path, len(r.Packages), r.Settings),
+			Comment:   fmt.Sprintf("cache entries dated %s so that the go command's trimming keeps them", KeepTime.Format("2006-01-02")),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("appending build cache layer: %w", err)
+	}
+	if cf, err = img.ConfigFile(); err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Env = setEnv(cf.Config.Env, "GOCACHE", "/"+l.Path)
+	labels := Labels(r.Settings)
+	labels[LabelPackages] = strconv.Itoa(len(r.Packages))
+	labels[LabelBytes] = strconv.FormatInt(l.RawSize, 10)
+	if cf.Config.Labels == nil {
+		cf.Config.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		cf.Config.Labels[k] = v
+	}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return nil, err
+	}
+	return mutate.Annotations(img, labels).(v1.Image), nil
+}

@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/internal/buildcache"
+	"github.com/cachecheck/cachecheck/internal/modload"
+	"github.com/cachecheck/cachecheck/internal/publish"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// buildCacheFlags are warm's flags for the build cache layer.
+type buildCacheFlags struct {
+	enabled    bool
+	buildFlags string
+	dockerfile string
+}
+
+// buildCacheSummary is what the build cache layer holds.
+type buildCacheSummary struct {
+	Settings string `json:"settings"`
+	Digest   string `json:"settings_digest"`
+	Packages int    `json:"packages"`
+	Bytes    struct {
+		Raw        int64 `json:"raw"`
+		Compressed int64 `json:"compressed"`
+	} `json:"bytes"`
+}
+
+// settings returns the build settings of the build cache: --build-flags
+// when given, else those of the first go build in the Dockerfile (when
+// there is one), with the Go release of the base image. It returns nil
+// when --build-cache is off.
+func (f *buildCacheFlags) settings(dir string, base publish.Artifact, stderr io.Writer) (*buildcache.Settings, error) {
+	if !f.enabled {
+		if f.buildFlags != "" || f.dockerfile != "" {
+			return nil, usageErrorf("warm: --build-flags and --dockerfile describe the build cache: add --build-cache")
+		}
+		return nil, nil
+	}
+	var s buildcache.Settings
+	from := "defaults"
+	switch {
+	case f.buildFlags != "":
+		var err error
+		if s, err = analyzer.ParseGoSettings(f.buildFlags); err != nil {
+			return nil, usageErrorf("warm: --build-flags: %v", err)
+		}
+		from = "--build-flags"
+	default:
+		file := f.dockerfile
+		if file == "" {
+			file = filepath.Join(dir, "Dockerfile")
+			if _, err := os.Stat(file); err != nil {
+				break
+			}
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading Dockerfile %q: %w", file, err)
+		}
+		b, err := analyzer.Parse(file, data)
+		if err != nil {
+			return nil, err
+		}
+		builds := b.GoBuilds()
+		if len(builds) == 0 {
+			return nil, fmt.Errorf("%s has no go build of the module's packages to take the build settings from; give them with --build-flags", file)
+		}
+		s = builds[0].Settings
+		from = fmt.Sprintf("%s:%d", file, builds[0].Instruction.Line)
+	}
+	s.Normalize()
+	if s.ModCache != "/go/pkg/mod" && !s.Trimpath {
+		return nil, fmt.Errorf("the build (%s) uses the module cache %s, but deps images hold it at /go/pkg/mod; set GOMODCACHE=/go/pkg/mod or build with -trimpath", from, s.ModCache)
+	}
+	if base != nil {
+		img, ok := base.(v1.Image)
+		if !ok {
+			return nil, usageErrorf("warm: --build-cache compiles for one platform; give --base as a single-platform image (for example REF@sha256:<digest of the platform's image>)")
+		}
+		v, err := imageGoVersion(img)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case v == "":
+			fmt.Fprintf(stderr, "cachecheck: note: the base image records no Go version (GOLANG_VERSION); the build cache is compiled with the go command here\n")
+		case s.GoVersion != "" && !strings.HasPrefix(v+".", s.GoVersion+".") && v != s.GoVersion:
+			return nil, fmt.Errorf("the build (%s) names %s but the base image has %s", from, s.GoVersion, v)
+		default:
+			s.GoVersion = v
+		}
+	}
+	return &s, nil
+}
+
+// imageGoVersion returns the Go release of an image from the GOLANG_VERSION
+// its config sets, as the golang images do ("go1.22.3"), or "".
+func imageGoVersion(img v1.Image) (string, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return "", fmt.Errorf("reading base image config: %w", err)
+	}
+	for _, e := range cf.Config.Env {
+		if v, ok := strings.CutPrefix(e, "GOLANG_VERSION="); ok && v != "" {
+			return "go" + strings.TrimPrefix(v, "go"), nil
+		}
+	}
+	return "", nil
+}
+
+// addBuildCache compiles the dependencies into a build cache and appends
+// it to img as its own layer, spooled into dir.
+func addBuildCache(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, img v1.Image, compression, spool string, sum *buildCacheSummary) (v1.Image, func(), error) {
+	r, err := buildcache.Build(ctx, dir, res, s)
+	if err != nil {
+		var ve *buildcache.VersionError
+		if errors.As(err, &ve) {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("compiling the dependencies: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(r.GoCache) }
+	l, err := buildcache.NewLayer(r, buildcache.WithCompression(compression))
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	l.Layer = publish.Spool(l.Layer, spool)
+	size, err := l.Size()
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	out, err := buildcache.Image(img, l, r)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	sum.Settings, sum.Digest, sum.Packages = r.Settings.String(), r.Settings.Digest(), len(r.Packages)
+	sum.Bytes.Raw, sum.Bytes.Compressed = l.RawSize, size
+	return out, cleanup, nil
+}
+
+// depsImageSettings reads the build settings recorded in the deps image
+// ref; ok is false when it has no build cache.
+func depsImageSettings(ctx context.Context, ref string) (s buildcache.Settings, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a, _, err := publish.ResolveBase(ctx, ref)
+	if err != nil {
+		return s, false, err
+	}
+	img, isImage := a.(v1.Image)
+	if !isImage {
+		return s, false, fmt.Errorf("%s is a multi-platform index; deps images with a build cache are single-platform", ref)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return s, false, fmt.Errorf("reading %s: %w", ref, err)
+	}
+	return buildcache.ReadSettings(cf.Config.Labels)
+}
