@@ -76,6 +76,9 @@ type Scenario struct {
 	Runs   []Build `json:"runs"`
 	// Image is the deps image the scenario built from, if any.
 	Image string `json:"image,omitempty"`
+	// Changed is the Go file the code-change scenario edits, relative to
+	// the context.
+	Changed string `json:"changed,omitempty"`
 }
 
 // Build is one build of a scenario.
@@ -414,6 +417,7 @@ func (r *runner) codeChange(ctx context.Context, work string, build *analyzer.Bu
 	if err != nil {
 		return err
 	}
+	sc.Changed, _ = filepath.Rel(work, file)
 	df, args, err := r.dockerfileFor(build, "", nonce())
 	if err != nil {
 		return err

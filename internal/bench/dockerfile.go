@@ -38,6 +38,14 @@ func isolateCacheMounts(dockerfile, suffix string) string {
 	})
 }
 
+// DerivedDockerfile returns the Dockerfile of b with its Go builder stage
+// FROM the deps image ref, as the pre-warmed scenario builds it, and
+// whether ref must rather be passed as the DEPS_IMAGE build arg (the
+// Dockerfile already names ${DEPS_IMAGE}; it is then returned unchanged).
+func DerivedDockerfile(b *analyzer.Build, ref string) (dockerfile string, depsArg bool, err error) {
+	return fromDepsImage(b, ref)
+}
+
 // fromDepsImage returns the Dockerfile with the FROM of the Go builder
 // stage replaced by ref, or, when that FROM already names ${DEPS_IMAGE},
 // the Dockerfile unchanged and depsArg true: pass ref as the DEPS_IMAGE
