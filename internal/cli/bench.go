@@ -306,7 +306,7 @@ func untarModCache(r io.Reader, dst string) error {
 		if err != nil {
 			return fmt.Errorf("reading the deps image: %w", err)
 		}
-		name := strings.TrimPrefix(filepath.ToSlash(filepath.Clean("/" + h.Name)), "/")
+		name := strings.TrimPrefix(filepath.ToSlash(filepath.Clean("/"+h.Name)), "/")
 		if !strings.HasPrefix(name+"/", prefix) {
 			continue
 		}
