@@ -496,7 +496,9 @@ func (r *runner) build(ctx context.Context, name string, i int, work, df string,
 	}
 	if cold {
 		for _, s := range res.Steps {
-			if s.Cached && s.Kind() != "FROM" {
+			// Only steps that do work count: BuildKit has been seen to
+			// report a WORKDIR cached under --no-cache.
+			if k := s.Kind(); s.Cached && (k == "RUN" || k == "COPY" || k == "ADD") {
 				return nil, fmt.Errorf("%s: built without the layer cache, yet %s reports step %q cached: the run is not cold", label, r.b.Name(), s.Instruction)
 			}
 		}
