@@ -371,3 +371,95 @@ func sortSteps(steps []Step, compareStages func(a, b string) int) {
 		return a.Index - b.Index
 	})
 }
+
+// ReadPodman reads the output of "podman build": podman builds with
+// buildah's library and prints the same "STEP n/m:" lines and "--> Using
+// cache" markers, so it is ReadBuildah.
+func ReadPodman(r io.Reader) ([]Step, error) { return ReadBuildah(r) }
+
+// dockerStep matches the classic builder's step line: "Step 4/12 : RUN go
+// mod download" (before Docker 1.13, "Step 4 : RUN ...", without the
+// total).
+var dockerStep = regexp.MustCompile(`^Step (\d+)(?:/(\d+))? : (.*)$`)
+
+// dockerFailed matches the classic builder's error for a failing RUN step.
+var dockerFailed = regexp.MustCompile(`The command .* returned a non-zero code: \d+`)
+
+// ReadDocker reads the output of the classic docker builder ("docker
+// build" with DOCKER_BUILDKIT=0, and docker-compose v1): "Step n/m :
+// INSTRUCTION", then " ---> Using cache" when the layer is reused or
+// " ---> Running in ID" when it is run, and "Successfully built ID" at the
+// end. The classic builder numbers steps across the whole Dockerfile, so
+// Index and Total count in the Dockerfile, not in the stage; stages are
+// named by their "AS name", else "stage-N" (from 0) as BuildKit names
+// them. Steps have no times. A log that stops after a step without
+// "Successfully built" or an error is truncated.
+func ReadDocker(r io.Reader) ([]Step, error) {
+	sc := newScanner(r)
+	var steps []Step
+	stage, stages := "", 0
+	lastLine := 0 // line of the last step, while the build is not finished
+	prev := 0     // number of the previous step
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(strings.TrimRight(sc.Text(), "\r"))
+		if m := dockerStep.FindStringSubmatch(text); m != nil {
+			i, err := strconv.Atoi(m[1])
+			n := 0
+			if err == nil && m[2] != "" {
+				n, err = strconv.Atoi(m[2])
+			}
+			switch {
+			case err != nil || i < 1 || (m[2] != "" && i > n):
+				return nil, &LogError{Line: line, Err: fmt.Errorf("bad step number in %.60q", text)}
+			case i == 1 && prev > 0 && lastLine == 0:
+				// A second build in the same log (docker-compose
+				// builds one service after another).
+				stage, stages = "", 0
+			case i != prev+1:
+				return nil, &LogError{Line: line, Err: fmt.Errorf("step %d follows step %d", i, prev)}
+			}
+			prev = i
+			in := m[3]
+			if strings.HasPrefix(strings.ToUpper(in), "FROM ") {
+				stage = fmt.Sprintf("stage-%d", stages)
+				stages++
+				if nm := buildahFromName.FindStringSubmatch(in); nm != nil {
+					stage = strings.ToLower(nm[1])
+				}
+			}
+			steps = append(steps, Step{Stage: stage, Index: i, Total: n, Instruction: in})
+			lastLine = line
+			continue
+		}
+		switch {
+		case text == "---> Using cache":
+			if lastLine == 0 {
+				return nil, &LogError{Line: line, Err: errors.New("\"---> Using cache\" outside a step")}
+			}
+			steps[len(steps)-1].Cached = true
+		case strings.HasPrefix(text, "Successfully built "):
+			if len(steps) == 0 {
+				return nil, &LogError{Line: line, Err: errors.New("\"Successfully built\" before any step")}
+			}
+			lastLine = 0
+		case dockerFailed.MatchString(text):
+			if lastLine == 0 {
+				return nil, &LogError{Line: line, Err: errors.New("a failed command outside a step")}
+			}
+			steps[len(steps)-1].Error = dockerFailed.FindString(text)
+			lastLine = 0
+		}
+	}
+	if err := scanErr(sc, line); err != nil {
+		return nil, err
+	}
+	if len(steps) == 0 {
+		return nil, &LogError{Err: errors.New("no \"Step n/m :\" lines: not classic docker builder output")}
+	}
+	if lastLine > 0 {
+		return nil, &LogError{Line: lastLine, Err: fmt.Errorf("step %q started here never finishes (no \"Successfully built\"): the log is truncated", steps[len(steps)-1].Instruction)}
+	}
+	return steps, nil
+}

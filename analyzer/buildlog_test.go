@@ -19,6 +19,8 @@ var logReaders = map[string]func(io.Reader) ([]Step, error){
 	".rawjson": ReadBuildKitJSON,
 	".plain":   ReadBuildKitPlain,
 	".log":     ReadBuildah,
+	".podman":  ReadPodman,
+	".docker":  ReadDocker,
 }
 
 func formatSteps(steps []Step) string {
@@ -92,6 +94,7 @@ func TestReadBuildLogErrors(t *testing.T) {
 	}
 	cold := read("buildkit-service-cold.rawjson")
 	plain := read("buildkit-service-code.plain")
+	docker := read("docker-airshipctl.docker")
 	lines := func(b []byte, n int) []byte { // the first n lines
 		parts := bytes.SplitAfter(b, []byte("\n"))
 		return bytes.Join(parts[:n], nil)
@@ -114,6 +117,14 @@ func TestReadBuildLogErrors(t *testing.T) {
 		{"buildah cache before step", ReadBuildah, []byte("--> Using cache 0123\n"), 1, "before any STEP"},
 		{"buildah bad step number", ReadBuildah, []byte("STEP 3/2: RUN x\n"), 1, "bad step number"},
 		{"buildah no steps", ReadBuildah, []byte("hello\n"), 0, "not buildah output"},
+		{"docker cut while a step runs", ReadDocker, lines(docker, 22), 21, "truncated"},
+		{"docker cut after a cached step", ReadDocker, lines(docker, 20), 18, "truncated"},
+		{"docker cache outside a step", ReadDocker, []byte(" ---> Using cache\n"), 1, "outside a step"},
+		{"docker skipped step", ReadDocker, []byte("Step 1/3 : FROM x\nStep 3/3 : RUN y\n"), 2, "follows step 1"},
+		{"docker bad step number", ReadDocker, []byte("Step 4/3 : RUN y\n"), 1, "bad step number"},
+		{"docker huge step number", ReadDocker, []byte("Step 99999999999999999999/3 : RUN y\n"), 1, "bad step number"},
+		{"docker no steps", ReadDocker, []byte("Sending build context to Docker daemon\n"), 0, "not classic docker"},
+		{"docker success before steps", ReadDocker, []byte("Successfully built 0123\n"), 1, "before any step"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -250,3 +250,31 @@ func BenchmarkPredict(b *testing.B) {
 		}
 	}
 }
+
+func TestGoBuilderStage(t *testing.T) {
+	tests := []struct {
+		name, dockerfile, want string
+	}{
+		{"download stage", "FROM golang:1.26 AS build\nRUN go mod download\nFROM scratch\n", "build"},
+		{"build only", "FROM alpine AS tools\nRUN apk add git\nFROM golang:1.26\nRUN go build ./...\n", "1"},
+		{"derived stage", "FROM golang:1.26 AS base\nWORKDIR /src\nFROM base AS deps\nRUN go mod download\nFROM deps AS build\nRUN go build ./...\n", "base"},
+		{"download wins over an earlier build", "FROM golang:1.25 AS a\nRUN go build ./...\nFROM golang:1.26 AS b\nRUN go mod download\n", "b"},
+		{"no go", "FROM alpine\nRUN true\n", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := analyzer.Parse("Dockerfile", []byte(tc.dockerfile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, ok := b.GoBuilderStage()
+			got := ""
+			if ok {
+				got = st.Ref()
+			}
+			if got != tc.want {
+				t.Errorf("GoBuilderStage = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

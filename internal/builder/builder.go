@@ -43,6 +43,8 @@ type BuildOptions struct {
 	NoCache bool
 	// Log receives the builder's raw output as it runs, when not nil.
 	Log io.Writer
+
+	env []string // added to the builder's environment
 }
 
 // Result is what a build did.
@@ -174,7 +176,7 @@ func run(ctx context.Context, o BuildOptions, read func(io.Reader) ([]analyzer.S
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), o.env...)
 	start := time.Now()
 	runErr := cmd.Run()
 	res := &Result{Duration: time.Since(start), Output: out.Bytes()}
@@ -207,4 +209,66 @@ func tail(out []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Podman runs "podman build --layers" with runc and cgroupfs. Its output
+// is buildah's, read with analyzer.ReadPodman.
+type Podman struct {
+	// Runtime is the OCI runtime; "" means /usr/sbin/runc.
+	Runtime string
+}
+
+// Name implements Builder.
+func (b *Podman) Name() string { return "podman" }
+
+// Build implements Builder.
+func (b *Podman) Build(ctx context.Context, o BuildOptions) (*Result, error) {
+	df := o.Dockerfile
+	if df == "" {
+		df = filepath.Join(o.Context, "Dockerfile")
+	}
+	rt := b.Runtime
+	if rt == "" {
+		rt = "/usr/sbin/runc"
+	}
+	args := []string{"--runtime", rt, "--cgroup-manager", "cgroupfs", "build", "--layers", "--tls-verify=false", "-f", df}
+	for _, k := range sortedKeys(o.BuildArgs) {
+		args = append(args, "--build-arg", k+"="+o.BuildArgs[k])
+	}
+	if o.NoCache {
+		args = append(args, "--no-cache")
+	}
+	if o.Tag != "" {
+		args = append(args, "-t", o.Tag)
+	}
+	args = append(args, o.Context)
+	return run(ctx, o, analyzer.ReadPodman, "podman", args...)
+}
+
+// Docker runs the classic docker builder ("docker build" with
+// DOCKER_BUILDKIT=0), read with analyzer.ReadDocker.
+type Docker struct{}
+
+// Name implements Builder.
+func (b *Docker) Name() string { return "docker" }
+
+// Build implements Builder.
+func (b *Docker) Build(ctx context.Context, o BuildOptions) (*Result, error) {
+	df := o.Dockerfile
+	if df == "" {
+		df = filepath.Join(o.Context, "Dockerfile")
+	}
+	args := []string{"build", "-f", df}
+	for _, k := range sortedKeys(o.BuildArgs) {
+		args = append(args, "--build-arg", k+"="+o.BuildArgs[k])
+	}
+	if o.NoCache {
+		args = append(args, "--no-cache")
+	}
+	if o.Tag != "" {
+		args = append(args, "-t", o.Tag)
+	}
+	args = append(args, o.Context)
+	o.env = append(o.env, "DOCKER_BUILDKIT=0")
+	return run(ctx, o, analyzer.ReadDocker, "docker", args...)
 }

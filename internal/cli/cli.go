@@ -47,6 +47,7 @@ type command struct {
 func commands() []*command {
 	cmds := []*command{
 		newAnalyzeCommand(),
+		newBenchCommand(),
 		newKeyCommand(),
 		newReportCommand(),
 		newRefCommand(),

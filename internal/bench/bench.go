@@ -1,0 +1,523 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/internal/builder"
+	"github.com/cachecheck/cachecheck/reports"
+)
+
+// ProtocolVersion is the version of the JSON document Result marshals to.
+const ProtocolVersion = 1
+
+// Scenario names, stable in the JSON document.
+const (
+	Cold         = "cold"          // no layer cache, the Dockerfile as it is
+	Prewarmed    = "prewarmed"     // no layer cache, FROM the deps image
+	CodeChange   = "code-change"   // layer cache warm, one Go file changed
+	BumpCold     = "bump-cold"     // a requirement bumped, no deps image
+	BumpNearest  = "bump-nearest"  // a requirement bumped, FROM the nearest older deps image
+	BumpFresh    = "bump-fresh"    // a requirement bumped, FROM a deps image warmed for it
+	GoCold       = "go-cold"       // --builder go: empty module cache and build cache
+	GoPrewarmed  = "go-prewarmed"  // --builder go: module cache from the deps image
+	GoBuildCache = "go-buildcache" // --builder go: module and build cache warm
+)
+
+var titles = map[string]string{
+	Cold:         "without pre-warming",
+	Prewarmed:    "with pre-warming",
+	CodeChange:   "code change, layer cache warm",
+	BumpCold:     "dependency bump, no deps image",
+	BumpNearest:  "dependency bump, nearest deps image",
+	BumpFresh:    "dependency bump, fresh deps image",
+	GoCold:       "empty module and build cache",
+	GoPrewarmed:  "module cache from the deps image",
+	GoBuildCache: "module and build cache warm",
+}
+
+// Result is what a bench measured; it marshals to the JSON document of
+// "cachecheck bench --format json".
+type Result struct {
+	ProtocolVersion int    `json:"protocol_version"`
+	Builder         string `json:"builder"`
+	Context         string `json:"context"`
+	Dockerfile      string `json:"dockerfile,omitempty"`
+	// DepsImage is the deps image the pre-warmed scenario built from.
+	DepsImage string     `json:"deps_image,omitempty"`
+	Bump      string     `json:"bump,omitempty"`
+	Runs      int        `json:"runs"`
+	Scenarios []Scenario `json:"scenarios"`
+	// Speedup is the median of the cold scenario over the median of the
+	// pre-warmed one; 0 when either is missing.
+	Speedup float64 `json:"speedup"`
+}
+
+// Scenario is one scenario's runs and their median, min and max.
+type Scenario struct {
+	Name   string  `json:"name"`
+	Title  string  `json:"title"`
+	Median float64 `json:"median_seconds"`
+	Min    float64 `json:"min_seconds"`
+	Max    float64 `json:"max_seconds"`
+	Runs   []Build `json:"runs"`
+	// Image is the deps image the scenario built from, if any.
+	Image string `json:"image,omitempty"`
+	// Changed is the Go file the code-change scenario edits, relative to
+	// the context.
+	Changed string `json:"changed,omitempty"`
+}
+
+// Build is one build of a scenario.
+type Build struct {
+	Seconds float64 `json:"seconds"`
+	// Log is the file the builder's output was saved to, with --logs.
+	Log   string `json:"log,omitempty"`
+	Steps []Step `json:"steps,omitempty"`
+}
+
+// Step is one Dockerfile step of a run, as the builder reported it.
+type Step struct {
+	Stage       string  `json:"stage"`
+	Instruction string  `json:"instruction"`
+	Cached      bool    `json:"cached"`
+	Seconds     float64 `json:"seconds"`
+	Error       string  `json:"error,omitempty"`
+}
+
+// Scenario returns the scenario named name, or nil.
+func (r *Result) Scenario(name string) *Scenario {
+	for i := range r.Scenarios {
+		if r.Scenarios[i].Name == name {
+			return &r.Scenarios[i]
+		}
+	}
+	return nil
+}
+
+// Bench converts the result into the summary a pull-request report shows.
+func (r *Result) Bench() *reports.Bench {
+	b := &reports.Bench{Builder: r.Builder, Speedup: r.Speedup}
+	for _, s := range r.Scenarios {
+		b.Scenarios = append(b.Scenarios, reports.Scenario{Name: s.Title, Runs: len(s.Runs), Median: s.Median, Min: s.Min, Max: s.Max})
+	}
+	return b
+}
+
+func (r *Result) add(s Scenario) {
+	secs := make([]float64, len(s.Runs))
+	for i, run := range s.Runs {
+		secs[i] = run.Seconds
+	}
+	slices.Sort(secs)
+	if n := len(secs); n > 0 {
+		s.Min, s.Max = secs[0], secs[n-1]
+		s.Median = secs[n/2]
+		if n%2 == 0 {
+			s.Median = (secs[n/2-1] + secs[n/2]) / 2
+		}
+	}
+	s.Title = titles[s.Name]
+	r.Scenarios = append(r.Scenarios, s)
+	r.Speedup = 0
+	cold, warm := r.Scenario(Cold), r.Scenario(Prewarmed)
+	if cold == nil {
+		cold, warm = r.Scenario(GoCold), r.Scenario(GoPrewarmed)
+	}
+	if cold != nil && warm != nil && warm.Median > 0 {
+		r.Speedup = cold.Median / warm.Median
+	}
+}
+
+// DepsImages finds and makes deps images; the cachecheck command line
+// implements it with warm and ref.
+type DepsImages interface {
+	// Ensure returns the reference of the deps image of the module in dir
+	// built on base ("" for a deps-only image), warming it first when the
+	// target does not hold it.
+	Ensure(ctx context.Context, dir, base string) (ref string, err error)
+	// Nearest returns the published deps image on base sharing the most
+	// modules with dir's go.sum, or "" when there is none.
+	Nearest(ctx context.Context, dir, base string) (ref string, err error)
+	// Unpack writes the module cache of the deps image ref into gomodcache.
+	Unpack(ctx context.Context, ref, gomodcache string) error
+}
+
+// Option configures Run and RunGo.
+type Option func(*options) error
+
+type options struct {
+	runs       int
+	dockerfile string
+	buildArgs  map[string]string
+	logDir     string
+	progress   func(string)
+	bump       string
+	deps       DepsImages
+	stderr     io.Writer
+}
+
+// WithRuns sets how many times each scenario runs; default 3.
+func WithRuns(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("runs %d: want at least 1", n)
+		}
+		o.runs = n
+		return nil
+	}
+}
+
+// WithDockerfile names the Dockerfile; default CONTEXT/Dockerfile.
+func WithDockerfile(path string) Option {
+	return func(o *options) error { o.dockerfile = path; return nil }
+}
+
+// WithBuildArgs passes build args to every build; default none.
+func WithBuildArgs(args map[string]string) Option {
+	return func(o *options) error { o.buildArgs = maps.Clone(args); return nil }
+}
+
+// WithLogDir saves each run's builder output as DIR/SCENARIO-N.log (and
+// the Dockerfile it built as DIR/SCENARIO-N.Dockerfile); default: not
+// saved.
+func WithLogDir(dir string) Option {
+	return func(o *options) error { o.logDir = dir; return nil }
+}
+
+// WithProgress calls f with a line saying what runs now; default none.
+func WithProgress(f func(string)) Option {
+	return func(o *options) error { o.progress = f; return nil }
+}
+
+// WithBump adds the dependency-change scenarios, bumping MODULE@VERSION in
+// a scratch copy of the context; default none.
+func WithBump(moduleVersion string) Option {
+	return func(o *options) error {
+		if p, v, ok := strings.Cut(moduleVersion, "@"); !ok || p == "" || v == "" {
+			return fmt.Errorf("bump %q: want MODULE@VERSION", moduleVersion)
+		}
+		o.bump = moduleVersion
+		return nil
+	}
+}
+
+// WithDepsImages sets where deps images come from; required.
+func WithDepsImages(d DepsImages) Option {
+	return func(o *options) error { o.deps = d; return nil }
+}
+
+func newOptions(opts []Option) (*options, error) {
+	o := &options{runs: 3, progress: func(string) {}}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	if o.deps == nil {
+		return nil, errors.New("bench: no deps images (WithDepsImages)")
+	}
+	return o, nil
+}
+
+// runner holds one bench of a Dockerfile.
+type runner struct {
+	o       *options
+	b       builder.Builder
+	scratch string
+	res     *Result
+}
+
+// Run benches the Dockerfile of contextDir with b: the cold and pre-warmed
+// scenarios, the code change, and with WithBump the dependency change. The
+// context is copied to a scratch directory first and never changed. A
+// build meant to be cold that reports a cached step is an error.
+func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Option) (*Result, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	scratch, err := os.MkdirTemp("", "cachecheck-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a scratch directory: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+	r := &runner{o: o, b: b, scratch: scratch, res: &Result{ProtocolVersion: ProtocolVersion, Builder: b.Name(), Context: contextDir, Dockerfile: o.dockerfile, Runs: o.runs, Bump: o.bump}}
+	if o.logDir != "" {
+		if err := os.MkdirAll(o.logDir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the log directory: %w", err)
+		}
+	}
+
+	work, build, err := r.copyContext(contextDir, "context")
+	if err != nil {
+		return nil, err
+	}
+	base := ""
+	if st, ok := build.GoBuilderStage(); ok {
+		base = st.Base
+	}
+
+	// 1. Without pre-warming.
+	if err := r.scenario(ctx, Cold, work, build, "", true); err != nil {
+		return r.res, err
+	}
+	// 2. With pre-warming.
+	o.progress("deps image: warming or looking up")
+	ref, err := o.deps.Ensure(ctx, work, base)
+	if err != nil {
+		return r.res, err
+	}
+	r.res.DepsImage = ref
+	if err := r.scenario(ctx, Prewarmed, work, build, ref, true); err != nil {
+		return r.res, err
+	}
+	// 3. Code change, layer cache warm.
+	if err := r.codeChange(ctx, work, build); err != nil {
+		return r.res, err
+	}
+	// 4. Dependency change.
+	if o.bump != "" {
+		bumped, bbuild, err := r.copyContext(contextDir, "bumped")
+		if err != nil {
+			return r.res, err
+		}
+		if err := goCmd(ctx, bumped, "get", o.bump); err != nil {
+			return r.res, err
+		}
+		if bbuild, err = r.load(bumped); err != nil {
+			return r.res, err
+		}
+		if err := r.scenario(ctx, BumpCold, bumped, bbuild, "", true); err != nil {
+			return r.res, err
+		}
+		near, err := o.deps.Nearest(ctx, bumped, base)
+		if err != nil {
+			return r.res, err
+		}
+		if near != "" {
+			if err := r.scenario(ctx, BumpNearest, bumped, bbuild, near, true); err != nil {
+				return r.res, err
+			}
+		}
+		o.progress("deps image for the bump: warming or looking up")
+		fresh, err := o.deps.Ensure(ctx, bumped, base)
+		if err != nil {
+			return r.res, err
+		}
+		if err := r.scenario(ctx, BumpFresh, bumped, bbuild, fresh, true); err != nil {
+			return r.res, err
+		}
+	}
+	return r.res, nil
+}
+
+// copyContext copies the build context (and the Dockerfile, when it lies
+// outside it) into the scratch directory and loads it.
+func (r *runner) copyContext(src, name string) (string, *analyzer.Build, error) {
+	dst := filepath.Join(r.scratch, name)
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		return "", nil, fmt.Errorf("copying the build context %q: %w", src, err)
+	}
+	b, err := r.load(dst)
+	return dst, b, err
+}
+
+func (r *runner) dockerfilePath(work string) string {
+	if r.o.dockerfile == "" {
+		return filepath.Join(work, "Dockerfile")
+	}
+	return r.o.dockerfile
+}
+
+func (r *runner) load(work string) (*analyzer.Build, error) {
+	df := r.dockerfilePath(work)
+	opts := []analyzer.Option{analyzer.WithBuildArgs(r.o.buildArgs)}
+	if r.o.dockerfile != "" {
+		opts = append(opts, analyzer.WithDockerfile(os.DirFS(filepath.Dir(df)), filepath.Base(df)), analyzer.WithDisplayName(df))
+	}
+	b, err := analyzer.Load(os.DirFS(work), opts...)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func nonce() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "ccb" + hex.EncodeToString(b[:])
+}
+
+// dockerfileFor writes the Dockerfile a scenario builds: the original or
+// FROM the deps image ref, its cache mounts isolated by suffix.
+func (r *runner) dockerfileFor(build *analyzer.Build, ref, suffix string) (path string, args map[string]string, err error) {
+	text := strings.Join(build.Lines, "\n")
+	args = maps.Clone(r.o.buildArgs)
+	if args == nil {
+		args = map[string]string{}
+	}
+	if ref != "" {
+		var depsArg bool
+		text, depsArg, err = fromDepsImage(build, ref)
+		if err != nil {
+			return "", nil, err
+		}
+		if depsArg {
+			args["DEPS_IMAGE"] = ref
+		}
+	}
+	text = isolateCacheMounts(text, suffix)
+	dir, err := os.MkdirTemp(r.scratch, "dockerfile-")
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, "Dockerfile")
+	return path, args, os.WriteFile(path, []byte(text), 0o644)
+}
+
+// scenario runs a scenario's builds without the layer cache (cold) or
+// with it.
+func (r *runner) scenario(ctx context.Context, name, work string, build *analyzer.Build, ref string, cold bool) error {
+	sc := Scenario{Name: name, Image: ref}
+	defer func() { r.res.add(sc) }()
+	for i := 1; i <= r.o.runs; i++ {
+		df, args, err := r.dockerfileFor(build, ref, nonce())
+		if err != nil {
+			return err
+		}
+		run, err := r.build(ctx, name, i, work, df, args, cold)
+		if err != nil {
+			return err
+		}
+		sc.Runs = append(sc.Runs, *run)
+	}
+	return nil
+}
+
+// codeChange builds once to fill the layer cache, then changes one Go
+// file per run and rebuilds with the cache.
+func (r *runner) codeChange(ctx context.Context, work string, build *analyzer.Build) error {
+	sc := Scenario{Name: CodeChange}
+	defer func() { r.res.add(sc) }()
+	file, err := goFile(work, build)
+	if err != nil {
+		return err
+	}
+	sc.Changed, _ = filepath.Rel(work, file)
+	df, args, err := r.dockerfileFor(build, "", nonce())
+	if err != nil {
+		return err
+	}
+	if _, err := r.build(ctx, CodeChange, 0, work, df, args, false); err != nil {
+		return err
+	}
+	for i := 1; i <= r.o.runs; i++ {
+		f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("changing %s: %w", file, err)
+		}
+		fmt.Fprintf(f, "\n// cachecheck bench: change %d\n", i)
+		f.Close()
+		run, err := r.build(ctx, CodeChange, i, work, df, args, false)
+		if err != nil {
+			return err
+		}
+		sc.Runs = append(sc.Runs, *run)
+	}
+	return nil
+}
+
+// goFile picks the Go source file the code change edits: the first
+// non-test .go file, in path order, that the build context holds.
+func goFile(work string, build *analyzer.Build) (string, error) {
+	var found string
+	err := fs.WalkDir(os.DirFS(work), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found != "" {
+			return err
+		}
+		if d.IsDir() && p != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "vendor" || d.Name() == "testdata") {
+			return fs.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") && !build.Excluded(p) {
+			found = p
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if found == "" {
+		return "", fmt.Errorf("%s: no Go source file in the build context to change", work)
+	}
+	return filepath.Join(work, found), nil
+}
+
+// build runs one build and checks that a cold one was cold.
+func (r *runner) build(ctx context.Context, name string, i int, work, df string, args map[string]string, cold bool) (*Build, error) {
+	label := fmt.Sprintf("%s %d/%d", name, i, r.o.runs)
+	if i == 0 {
+		label = name + " (filling the layer cache)"
+	}
+	r.o.progress(r.b.Name() + ": " + label)
+	res, err := r.b.Build(ctx, builder.BuildOptions{Context: work, Dockerfile: df, BuildArgs: args, NoCache: cold})
+	run := &Build{}
+	if res != nil {
+		run.Seconds = res.Duration.Seconds()
+		for _, s := range res.Steps {
+			run.Steps = append(run.Steps, Step{Stage: s.Stage, Instruction: s.Instruction, Cached: s.Cached, Seconds: s.Duration.Seconds(), Error: s.Error})
+		}
+		if r.o.logDir != "" && i > 0 {
+			base := filepath.Join(r.o.logDir, fmt.Sprintf("%s-%d", name, i))
+			run.Log = base + ".log"
+			if werr := os.WriteFile(run.Log, res.Output, 0o644); werr != nil {
+				return nil, fmt.Errorf("saving the build log: %w", werr)
+			}
+			if data, rerr := os.ReadFile(df); rerr == nil {
+				os.WriteFile(base+".Dockerfile", data, 0o644)
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
+	if cold {
+		for _, s := range res.Steps {
+			// Only steps that do work count: BuildKit has been seen to
+			// report a WORKDIR cached under --no-cache.
+			if k := s.Kind(); s.Cached && (k == "RUN" || k == "COPY" || k == "ADD") {
+				return nil, fmt.Errorf("%s: built without the layer cache, yet %s reports step %q cached: the run is not cold", label, r.b.Name(), s.Instruction)
+			}
+		}
+	}
+	return run, nil
+}
+
+// goCmd runs the go command in dir, with the module mode a scratch copy
+// needs.
+func goCmd(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s in %s: %w\n%s", strings.Join(args, " "), dir, err, out)
+	}
+	return nil
+}
+
+// now is time.Now, for the go builder's timings.
+var now = time.Now

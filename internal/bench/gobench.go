@@ -1,0 +1,217 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// RunGo benches the plain go command on the module in dir, no container
+// tool and no Dockerfile: "go mod download" and "go build" of the
+// module's main packages with an empty module cache and build cache
+// (go-cold); with the module cache unpacked from the deps image and
+// GOPROXY=off, so that nothing can be downloaded (go-prewarmed); and with
+// the module cache and a build cache filled by an earlier build
+// (go-buildcache). The module is copied to a scratch directory first.
+func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	scratch, err := os.MkdirTemp("", "cachecheck-bench-go-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a scratch directory: %w", err)
+	}
+	defer removeAll(scratch)
+	res := &Result{ProtocolVersion: ProtocolVersion, Builder: "go", Context: dir, Runs: o.runs}
+	work := filepath.Join(scratch, "module")
+	if err := os.CopyFS(work, os.DirFS(dir)); err != nil {
+		return nil, fmt.Errorf("copying the module %q: %w", dir, err)
+	}
+	pkgs, err := mainPackages(work)
+	if err != nil {
+		return nil, err
+	}
+	if o.logDir != "" {
+		if err := os.MkdirAll(o.logDir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the log directory: %w", err)
+		}
+	}
+	g := &goRunner{o: o, work: work, pkgs: pkgs, scratch: scratch}
+
+	cold := Scenario{Name: GoCold}
+	for i := 1; i <= o.runs; i++ {
+		b, err := g.build(ctx, GoCold, i, g.fresh("modcache"), g.fresh("gocache"), false)
+		if err != nil {
+			res.add(cold)
+			return res, err
+		}
+		cold.Runs = append(cold.Runs, *b)
+	}
+	res.add(cold)
+
+	o.progress("deps image: warming or looking up")
+	ref, err := o.deps.Ensure(ctx, work, "")
+	if err != nil {
+		return res, err
+	}
+	res.DepsImage = ref
+	modcache := g.fresh("deps-modcache")
+	o.progress("deps image: unpacking the module cache")
+	if err := o.deps.Unpack(ctx, ref, modcache); err != nil {
+		return res, err
+	}
+	warm := Scenario{Name: GoPrewarmed, Image: ref}
+	for i := 1; i <= o.runs; i++ {
+		b, err := g.build(ctx, GoPrewarmed, i, modcache, g.fresh("gocache"), true)
+		if err != nil {
+			res.add(warm)
+			return res, err
+		}
+		warm.Runs = append(warm.Runs, *b)
+	}
+	res.add(warm)
+
+	both := Scenario{Name: GoBuildCache}
+	gocache := g.fresh("gocache")
+	if _, err := g.build(ctx, GoBuildCache, 0, modcache, gocache, true); err != nil {
+		return res, err
+	}
+	for i := 1; i <= o.runs; i++ {
+		b, err := g.build(ctx, GoBuildCache, i, modcache, gocache, true)
+		if err != nil {
+			res.add(both)
+			return res, err
+		}
+		both.Runs = append(both.Runs, *b)
+	}
+	res.add(both)
+	return res, nil
+}
+
+type goRunner struct {
+	o       *options
+	work    string
+	pkgs    []string
+	scratch string
+	n       int
+}
+
+func (g *goRunner) fresh(name string) string {
+	g.n++
+	return filepath.Join(g.scratch, fmt.Sprintf("%s-%d", name, g.n))
+}
+
+// build times go mod download and go build with the given caches.
+func (g *goRunner) build(ctx context.Context, name string, i int, modcache, gocache string, offline bool) (*Build, error) {
+	label := fmt.Sprintf("%s %d/%d", name, i, g.o.runs)
+	if i == 0 {
+		label = name + " (filling the build cache)"
+	}
+	g.o.progress("go: " + label)
+	env := append(os.Environ(), "GOMODCACHE="+modcache, "GOCACHE="+gocache, "GOWORK=off", "GOFLAGS=-mod=readonly")
+	if os.Getenv("GOTOOLCHAIN") == "" {
+		env = append(env, "GOTOOLCHAIN=local")
+	}
+	if offline {
+		env = append(env, "GOPROXY=off")
+	}
+	var log strings.Builder
+	b := &Build{}
+	out := filepath.Join(g.scratch, "bin") + string(filepath.Separator)
+	for _, args := range [][]string{{"mod", "download"}, append([]string{"build", "-o", out}, g.pkgs...)} {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir, cmd.Env = g.work, env
+		fmt.Fprintf(&log, "$ go %s\n", strings.Join(args, " "))
+		start := now()
+		data, err := cmd.CombinedOutput()
+		secs := now().Sub(start).Seconds()
+		log.Write(data)
+		b.Seconds += secs
+		step := "go build"
+		if args[0] == "mod" {
+			step = "go mod download"
+		}
+		b.Steps = append(b.Steps, Step{Stage: "go", Instruction: step, Seconds: secs})
+		if err != nil {
+			g.saveLog(name, i, log.String(), b)
+			return nil, fmt.Errorf("%s: go %s: %w\n%s", label, strings.Join(args, " "), err, data)
+		}
+	}
+	g.saveLog(name, i, log.String(), b)
+	return b, nil
+}
+
+func (g *goRunner) saveLog(name string, i int, log string, b *Build) {
+	if g.o.logDir == "" || i == 0 {
+		return
+	}
+	b.Log = filepath.Join(g.o.logDir, fmt.Sprintf("%s-%d.log", name, i))
+	os.WriteFile(b.Log, []byte(log), 0o644)
+}
+
+// mainPackages lists the main packages of the module in dir, as "./path"
+// patterns, by reading package clauses: the go command cannot list them
+// before the modules they import are downloaded, which is what is timed.
+func mainPackages(dir string) ([]string, error) {
+	set := map[string]bool{}
+	fsys := os.DirFS(dir)
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			n := d.Name()
+			if p != "." && (strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_") || n == "testdata" || n == "vendor") {
+				return fs.SkipDir
+			}
+			if _, err := fs.Stat(fsys, path.Join(p, "go.mod")); p != "." && err == nil {
+				return fs.SkipDir // another module
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(dir, p), nil, parser.PackageClauseOnly)
+		if err != nil {
+			return nil // the go command reports it
+		}
+		if f.Name.Name == "main" {
+			set["./"+path.Dir(p)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finding the main packages in %s: %w", dir, err)
+	}
+	if len(set) == 0 {
+		return nil, fmt.Errorf("%s: no main package to build", dir)
+	}
+	pkgs := make([]string, 0, len(set))
+	for p := range set {
+		pkgs = append(pkgs, p)
+	}
+	slices.Sort(pkgs)
+	return pkgs, nil
+}
+
+// removeAll removes dir, making the read-only directories of a module
+// cache writable first.
+func removeAll(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}

@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// WriteJSON writes the result as indented JSON.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// ReadJSON reads a result written by WriteJSON.
+func ReadJSON(rd io.Reader) (*Result, error) {
+	var r Result
+	if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		return nil, fmt.Errorf("reading bench JSON: %w", err)
+	}
+	if r.ProtocolVersion != ProtocolVersion {
+		return nil, fmt.Errorf("reading bench JSON: protocol_version %d, want %d", r.ProtocolVersion, ProtocolVersion)
+	}
+	return &r, nil
+}
+
+func newTable(w io.Writer) *tablewriter.Table {
+	return tablewriter.NewTable(w, tablewriter.WithConfig(tablewriter.Config{
+		Header: tw.CellConfig{
+			Formatting: tw.CellFormatting{AutoFormat: tw.Off},
+			Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+		},
+		Row: tw.CellConfig{
+			Formatting:   tw.CellFormatting{AutoWrap: tw.WrapNormal},
+			Alignment:    tw.CellAlignment{Global: tw.AlignLeft},
+			ColMaxWidths: tw.CellWidth{Global: 60},
+		},
+		Behavior: tw.Behavior{TrimSpace: tw.On},
+	}))
+}
+
+func secs(f float64) string { return fmt.Sprintf("%.1fs", f) }
+
+func cachedWord(c bool) string {
+	if c {
+		return "hit"
+	}
+	return "miss"
+}
+
+// WriteText writes the summary table, the speedup, and a step table per
+// scenario (from its last run).
+func (r *Result) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cachecheck bench: %s, %s, %d run(s) per scenario\n", r.Builder, r.Context, r.Runs)
+	if r.DepsImage != "" {
+		fmt.Fprintf(&b, "deps image: %s\n", r.DepsImage)
+	}
+	b.WriteString("\n")
+	t := newTable(&b)
+	t.Header("SCENARIO", "RUNS", "MEDIAN", "MIN", "MAX")
+	for _, s := range r.Scenarios {
+		t.Append(s.Title, fmt.Sprint(len(s.Runs)), secs(s.Median), secs(s.Min), secs(s.Max))
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	if r.Speedup > 0 {
+		fmt.Fprintf(&b, "\nspeedup with pre-warming: %.2f×\n", r.Speedup)
+	}
+	b.WriteString("\n" + r.bars())
+	for _, s := range r.Scenarios {
+		if len(s.Runs) == 0 {
+			continue
+		}
+		last := s.Runs[len(s.Runs)-1]
+		fmt.Fprintf(&b, "\n%s (last run, %s):\n", s.Title, secs(last.Seconds))
+		t := newTable(&b)
+		t.Header("STAGE", "STEP", "CACHE", "SECONDS")
+		for _, st := range last.Steps {
+			t.Append(st.Stage, st.Instruction, cachedWord(st.Cached), fmt.Sprintf("%.1f", st.Seconds))
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMarkdown writes the same as WriteText as markdown, for a pull
+// request comment or a wiki.
+func (r *Result) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### cachecheck bench: %s\n\n", mdCell(r.Builder))
+	fmt.Fprintf(&b, "| scenario | runs | median | min | max |\n| --- | ---: | ---: | ---: | ---: |\n")
+	for _, s := range r.Scenarios {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(s.Title), len(s.Runs), secs(s.Median), secs(s.Min), secs(s.Max))
+	}
+	if r.Speedup > 0 {
+		fmt.Fprintf(&b, "\n**%.2f×** faster with pre-warming", r.Speedup)
+		if r.DepsImage != "" {
+			fmt.Fprintf(&b, " (deps image `%s`)", r.DepsImage)
+		}
+		b.WriteString(".\n")
+	}
+	b.WriteString("\n```\n" + r.bars() + "```\n")
+	for _, s := range r.Scenarios {
+		if len(s.Runs) == 0 {
+			continue
+		}
+		last := s.Runs[len(s.Runs)-1]
+		fmt.Fprintf(&b, "\n<details><summary>%s: steps of the last run (%s)</summary>\n\n| stage | step | cache | seconds |\n| --- | --- | --- | ---: |\n", html.EscapeString(s.Title), secs(last.Seconds))
+		for _, st := range last.Steps {
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %.1f |\n", mdCell(st.Stage), strings.ReplaceAll(mdCell(st.Instruction), "`", "'"), cachedWord(st.Cached), st.Seconds)
+		}
+		b.WriteString("\n</details>\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+const barWidth = 40
+
+// bars draws the scenario medians as text bars.
+func (r *Result) bars() string {
+	maxSec, maxLabel := 0.0, 0
+	for _, s := range r.Scenarios {
+		maxSec = math.Max(maxSec, s.Median)
+		maxLabel = max(maxLabel, len([]rune(s.Title)))
+	}
+	var b strings.Builder
+	for _, s := range r.Scenarios {
+		n := 0
+		if maxSec > 0 {
+			n = int(math.Round(s.Median / maxSec * barWidth))
+		}
+		if n == 0 && s.Median > 0 {
+			n = 1
+		}
+		fmt.Fprintf(&b, "%-*s %s%s %s\n", maxLabel, s.Title, strings.Repeat("█", n), strings.Repeat(" ", barWidth-n), secs(s.Median))
+	}
+	return b.String()
+}
+
+// WriteSVG draws the scenario timings as horizontal bars: the median as
+// the bar, the min-max range as a whisker. The SVG is written by hand
+// (a few rectangles and labels need no charting library) and is the same
+// bytes for the same result.
+func (r *Result) WriteSVG(w io.Writer) error {
+	const (
+		left, right, top, rowH, barH = 260, 90, 50, 34, 20
+		plotW                        = 480
+	)
+	maxSec := 0.0
+	for _, s := range r.Scenarios {
+		maxSec = math.Max(maxSec, math.Max(s.Max, s.Median))
+	}
+	if maxSec == 0 {
+		maxSec = 1
+	}
+	width := left + plotW + right
+	height := top + rowH*len(r.Scenarios) + 30
+	x := func(sec float64) float64 { return left + sec/maxSec*plotW }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
+	title := "cachecheck bench: " + r.Builder
+	if r.Speedup > 0 {
+		title += fmt.Sprintf(" — %.2f× faster with pre-warming", r.Speedup)
+	}
+	fmt.Fprintf(&b, `<text x="12" y="24" font-size="15" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
+	fmt.Fprintf(&b, `<text x="12" y="40" fill="#555555">median of %d run(s); whiskers: min to max</text>`+"\n", r.Runs)
+	colors := map[string]string{Cold: "#c0392b", GoCold: "#c0392b", BumpCold: "#c0392b", Prewarmed: "#27ae60", GoPrewarmed: "#27ae60", BumpFresh: "#27ae60", BumpNearest: "#8bc34a", CodeChange: "#2980b9", GoBuildCache: "#2980b9"}
+	for i, s := range r.Scenarios {
+		y := top + i*rowH
+		color := colors[s.Name]
+		if color == "" {
+			color = "#7f8c8d"
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y+barH-5, html.EscapeString(s.Title))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y, x(s.Median)-left, barH, color)
+		if len(s.Runs) > 1 {
+			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#333333"/>`+"\n", x(s.Min), x(s.Max), y+barH/2, y+barH/2)
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`+"\n", math.Max(x(s.Median), x(s.Max))+6, y+barH-5, secs(s.Median))
+	}
+	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#999999"/>`+"\n", left, left, top-6, top+rowH*len(r.Scenarios))
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}

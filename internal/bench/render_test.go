@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func sample() *Result {
+	r := &Result{ProtocolVersion: ProtocolVersion, Builder: "buildkit", Context: "service", Runs: 3, DepsImage: "127.0.0.1:5801/deps:ck1-x@sha256:00"}
+	steps := func(cached bool, s float64) []Step {
+		return []Step{{Stage: "build", Instruction: "COPY go.mod go.sum ./", Cached: cached, Seconds: 0.1},
+			{Stage: "build", Instruction: "RUN go mod download", Cached: cached, Seconds: s}}
+	}
+	r.add(Scenario{Name: Cold, Runs: []Build{{Seconds: 40, Steps: steps(false, 9)}, {Seconds: 42, Steps: steps(false, 9)}, {Seconds: 38, Steps: steps(false, 8)}}})
+	r.add(Scenario{Name: Prewarmed, Runs: []Build{{Seconds: 30, Steps: steps(false, 0.2)}, {Seconds: 31}, {Seconds: 29, Steps: steps(false, 0.2)}}})
+	r.add(Scenario{Name: CodeChange, Runs: []Build{{Seconds: 5, Steps: steps(true, 0)}, {Seconds: 6, Steps: steps(true, 0)}}})
+	return r
+}
+
+func TestAggregates(t *testing.T) {
+	r := sample()
+	c := r.Scenario(Cold)
+	if c.Median != 40 || c.Min != 38 || c.Max != 42 {
+		t.Errorf("cold: median %v min %v max %v, want 40 38 42", c.Median, c.Min, c.Max)
+	}
+	if cc := r.Scenario(CodeChange); cc.Median != 5.5 {
+		t.Errorf("code change median %v, want 5.5 (two runs)", cc.Median)
+	}
+	if r.Speedup != 40.0/30 {
+		t.Errorf("speedup %v, want %v", r.Speedup, 40.0/30)
+	}
+	b := r.Bench()
+	if len(b.Scenarios) != 3 || b.Scenarios[0].Name != "without pre-warming" || b.Scenarios[0].Runs != 3 || b.Speedup != r.Speedup {
+		t.Errorf("Bench() = %+v", b)
+	}
+}
+
+func TestRender(t *testing.T) {
+	r := sample()
+	for _, tc := range []struct {
+		file  string
+		write func(*Result, *bytes.Buffer) error
+	}{
+		{"sample.txt", func(r *Result, b *bytes.Buffer) error { return r.WriteText(b) }},
+		{"sample.md", func(r *Result, b *bytes.Buffer) error { return r.WriteMarkdown(b) }},
+		{"sample.json", func(r *Result, b *bytes.Buffer) error { return r.WriteJSON(b) }},
+		{"sample.svg", func(r *Result, b *bytes.Buffer) error { return r.WriteSVG(b) }},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tc.write(r, &b); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tc.file)
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (go test -update writes it)", err)
+			}
+			if !bytes.Equal(b.Bytes(), want) {
+				t.Errorf("%s differs (go test -update rewrites it):\n%s", golden, b.Bytes())
+			}
+		})
+	}
+	// JSON replays into the same result.
+	var b bytes.Buffer
+	r.WriteJSON(&b)
+	back, err := ReadJSON(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var t1, t2 bytes.Buffer
+	r.WriteText(&t1)
+	back.WriteText(&t2)
+	if t1.String() != t2.String() {
+		t.Error("text of the replayed JSON differs")
+	}
+}

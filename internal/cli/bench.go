@@ -1,0 +1,336 @@
+package cli
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/cachecheck/cachecheck/internal/bench"
+	"github.com/cachecheck/cachecheck/internal/builder"
+	"github.com/cachecheck/cachecheck/internal/publish"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/spf13/pflag"
+)
+
+type benchOptions struct {
+	file        string
+	builder     *enumValue
+	to          string
+	runs        int
+	bump        string
+	format      *enumValue
+	chart       string
+	logs        string
+	base        string
+	buildArgs   []string
+	insecure    bool
+	quiet       bool
+	buildkit    string
+	buildah     string
+	buildctlBin string
+}
+
+func newBenchCommand() *command {
+	o := &benchOptions{
+		builder: newEnum("buildkit", "buildkit", "buildah", "podman", "docker", "go"),
+		format:  newEnum("text", "text", "markdown", "json"),
+	}
+	addr := os.Getenv("BUILDKIT_HOST")
+	if addr == "" {
+		addr = "unix:///run/buildkit/buildkitd.sock"
+	}
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	fs.StringVarP(&o.file, "file", "f", "", "the `Dockerfile` (default CONTEXT/Dockerfile)")
+	fs.Var(o.builder, "builder", "the builder: buildkit (buildctl), buildah, podman, docker (classic builder) or go (the go command, no Dockerfile)")
+	fs.StringVar(&o.to, "to", "", "where deps images are looked up and warmed, as for warm: a registry repository for container builders (default for go: oci:DIR/"+defaultOCIDir+")")
+	fs.IntVarP(&o.runs, "runs", "n", 3, "run each scenario `N` times")
+	fs.StringVar(&o.bump, "bump", "", "add the dependency-change scenarios: bump `MODULE@VERSION` in a scratch copy")
+	fs.Var(o.format, "format", "output format: text, markdown or json")
+	fs.StringVar(&o.chart, "chart", "", "draw the scenario timings as bars into `FILE.svg`")
+	fs.StringVar(&o.logs, "logs", "", "save each run's builder output (and the Dockerfile it built) in `DIR`")
+	fs.StringVar(&o.base, "base", "", "build deps images on the image `REF` (default: the base image of the Dockerfile's Go builder stage)")
+	fs.StringArrayVar(&o.buildArgs, "build-arg", nil, "pass `NAME=VALUE` to every build (repeatable)")
+	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry of --to and --base")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on standard error")
+	fs.StringVar(&o.buildkit, "buildkit-addr", addr, "buildkitd's `ADDRESS` (default $BUILDKIT_HOST)")
+	fs.StringVar(&o.buildctlBin, "buildctl", "", "the buildctl `BINARY` (default buildctl on PATH)")
+	fs.StringVar(&o.buildah, "buildah-root", "", "buildah's storage `DIR` (holding root and runroot; default buildah's own)")
+	return &command{
+		name:    "bench",
+		summary: "time real builds with and without the deps image",
+		usage:   "--builder NAME --to TARGET [-n RUNS] [--bump MODULE@VERSION] [flags] [CONTEXT]",
+		help: `
+Bench runs real builds of the Dockerfile in CONTEXT (default ".") and
+reports what pre-warming buys, each scenario -n times (median, min, max):
+
+  cold          no layer cache, the Dockerfile as it is
+  prewarmed     no layer cache, the Go builder stage FROM the deps image of
+                the current key (warmed into --to first when missing)
+  code-change   layer cache warm, one Go source file changed
+  bump-*        with --bump: a requirement bumped with the go command in a
+                scratch copy, built without a deps image, FROM the nearest
+                older one, and FROM a fresh one
+
+The context is copied to a scratch directory and never changed. "No layer
+cache" means --no-cache and fresh ids for every RUN --mount=type=cache, and
+a cold build that reports a cached step fails the bench. The pre-warmed
+Dockerfile is derived by replacing the FROM of the stage the analyzer finds
+running go mod download (or go build); when that FROM names ${DEPS_IMAGE},
+the Dockerfile is kept and --build-arg DEPS_IMAGE=REF is passed instead.
+
+--builder go needs no container tool and no Dockerfile: it times go mod
+download and go build of the module's main packages with an empty module
+and build cache, with the module cache unpacked from the deps image
+(GOPROXY=off, so nothing can be downloaded), and with both caches warm.`,
+		examples: `
+cachecheck bench --builder buildkit --to registry.example.com/team/app-deps -n 3 --chart bench.svg .
+cachecheck bench --builder buildah --to 127.0.0.1:5000/app-deps --insecure --build-arg GOPROXY=$(go env GOPROXY) .
+cachecheck bench --builder go -n 1 --format json > bench.json`,
+		flags: fs,
+		run:   o.run,
+	}
+}
+
+func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := maxArgs("bench", args, 1); err != nil {
+		return err
+	}
+	if o.runs < 1 {
+		return usageErrorf("bench: -n %d: want at least 1 run", o.runs)
+	}
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	buildArgs := map[string]string{}
+	for _, a := range o.buildArgs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return usageErrorf("bench: --build-arg %q: want NAME=VALUE", a)
+		}
+		buildArgs[k] = v
+	}
+	to := o.to
+	isGo := o.builder.String() == "go"
+	switch {
+	case to == "" && isGo:
+		to = "oci:" + filepath.Join(abs, defaultOCIDir)
+	case to == "":
+		return usageErrorf("bench: --builder %s needs --to REGISTRY/REPOSITORY: the builder pulls the deps image from there", o.builder)
+	case !isGo && (strings.HasPrefix(to, "oci:") || strings.HasPrefix(to, "tarball:")):
+		return usageErrorf("bench: --builder %s pulls the deps image from a registry; --to %s is not one (use a registry repository, or --builder go)", o.builder, to)
+	}
+	if isGo && (o.file != "" || len(o.buildArgs) > 0 || o.bump != "") {
+		return usageErrorf("bench: --builder go builds without a Dockerfile; drop --file, --build-arg and --bump")
+	}
+	if _, err := targetFor(to, abs); err != nil {
+		return err
+	}
+	prog := newProgress(io.Err, o.quiet)
+	defer prog.done()
+	deps := &cliDeps{to: to, insecure: o.insecure, base: o.base, tags: map[string]string{}}
+	opts := []bench.Option{
+		bench.WithRuns(o.runs),
+		bench.WithDepsImages(deps),
+		bench.WithLogDir(o.logs),
+		bench.WithProgress(func(s string) { prog.set("%s", s) }),
+	}
+	if o.bump != "" {
+		opts = append(opts, bench.WithBump(o.bump))
+	}
+	var res *bench.Result
+	if isGo {
+		res, err = bench.RunGo(ctx, abs, opts...)
+	} else {
+		b, berr := o.newBuilder()
+		if berr != nil {
+			return berr
+		}
+		if o.file != "" {
+			f, ferr := filepath.Abs(o.file)
+			if ferr != nil {
+				return ferr
+			}
+			opts = append(opts, bench.WithDockerfile(f))
+		}
+		opts = append(opts, bench.WithBuildArgs(buildArgs))
+		res, err = bench.Run(ctx, b, abs, opts...)
+	}
+	prog.done()
+	if err != nil {
+		return err
+	}
+	if o.chart != "" {
+		var svg bytes.Buffer
+		if err := res.WriteSVG(&svg); err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.chart, svg.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("writing the chart: %w", err)
+		}
+	}
+	switch o.format.String() {
+	case "json":
+		return res.WriteJSON(io.Out)
+	case "markdown":
+		return res.WriteMarkdown(io.Out)
+	default:
+		return res.WriteText(io.Out)
+	}
+}
+
+func (o *benchOptions) newBuilder() (builder.Builder, error) {
+	switch o.builder.String() {
+	case "buildkit":
+		return &builder.BuildKit{Addr: o.buildkit, Buildctl: o.buildctlBin}, nil
+	case "buildah":
+		b := &builder.Buildah{}
+		if o.buildah != "" {
+			b.Root, b.RunRoot = filepath.Join(o.buildah, "root"), filepath.Join(o.buildah, "runroot")
+		}
+		return b, nil
+	case "podman":
+		return &builder.Podman{}, nil
+	case "docker":
+		return &builder.Docker{}, nil
+	}
+	return nil, usageErrorf("bench: unknown builder %q", o.builder)
+}
+
+// cliDeps implements bench.DepsImages with the warm and ref commands.
+type cliDeps struct {
+	to, base string
+	insecure bool
+	mu       sync.Mutex
+	tags     map[string]string // ref -> tag, for Unpack
+}
+
+func (d *cliDeps) common(base string) []string {
+	args := []string{"--to", d.to, "--format", "json"}
+	if d.base != "" {
+		base = d.base
+	}
+	if base != "" && base != "scratch" {
+		args = append(args, "--base", base)
+	}
+	if d.insecure {
+		args = append(args, "--insecure")
+	}
+	return args
+}
+
+func (d *cliDeps) Ensure(ctx context.Context, dir, base string) (string, error) {
+	var out, errb bytes.Buffer
+	args := append(append([]string{"warm"}, d.common(base)...), dir)
+	if err := Run(ctx, args, nil, &out, &errb); err != nil {
+		return "", fmt.Errorf("warming the deps image: %w", err)
+	}
+	var sum warmSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		return "", fmt.Errorf("reading warm's output: %w", err)
+	}
+	d.mu.Lock()
+	d.tags[sum.Ref] = sum.Tag
+	d.mu.Unlock()
+	return sum.Ref, nil
+}
+
+func (d *cliDeps) Nearest(ctx context.Context, dir, base string) (string, error) {
+	var out, errb bytes.Buffer
+	const none = "cachecheck-bench-none"
+	args := append(append([]string{"ref", "--nearest", "--fallback", none}, d.common(base)...), dir)
+	if err := Run(ctx, args, nil, &out, &errb); err != nil {
+		return "", fmt.Errorf("looking up the nearest deps image: %w", err)
+	}
+	var doc refDoc
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		return "", fmt.Errorf("reading ref's output: %w", err)
+	}
+	if doc.Match != "nearest" && doc.Match != "exact" {
+		return "", nil
+	}
+	return doc.Ref, nil
+}
+
+// Unpack extracts the files under go/pkg/mod of the deps image into
+// gomodcache.
+func (d *cliDeps) Unpack(ctx context.Context, ref, gomodcache string) error {
+	d.mu.Lock()
+	tag := d.tags[ref]
+	d.mu.Unlock()
+	target, err := targetFor(d.to, ".", publish.WithInsecure(d.insecure))
+	if err != nil {
+		return err
+	}
+	entries, err := target.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Tag.String() != tag {
+			continue
+		}
+		img, err := e.Image()
+		if err != nil {
+			return err
+		}
+		rc := mutate.Extract(img)
+		defer rc.Close()
+		return untarModCache(rc, gomodcache)
+	}
+	return fmt.Errorf("deps image %s: tag %q not found in %s", ref, tag, target)
+}
+
+// untarModCache writes the regular files and directories under go/pkg/mod/
+// of a flattened image into dst, writable so they can be removed.
+func untarModCache(r io.Reader, dst string) error {
+	const prefix = "go/pkg/mod/"
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the deps image: %w", err)
+		}
+		name := strings.TrimPrefix(filepath.ToSlash(filepath.Clean("/"+h.Name)), "/")
+		if !strings.HasPrefix(name+"/", prefix) {
+			continue
+		}
+		p := filepath.Join(dst, filepath.FromSlash(strings.TrimPrefix(name+"/", prefix)))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, tr)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("unpacking %s: %w", h.Name, err)
+			}
+		}
+	}
+}
