@@ -1,8 +1,10 @@
 /*
 Cachecheck makes the Go dependency layer of container builds a shared,
 verified, measurable artifact: it hashes go.mod and go.sum into semantic
-dependency cache keys, and (in later commands) builds, publishes and
-measures deps-only images and analyses Dockerfiles for layer-cache behaviour.
+dependency cache keys, builds, verifies and publishes deps-only images
+without a Docker daemon, analyses Dockerfiles for layer-cache behaviour,
+measures real builds with and without the deps image, and reports all of it
+on pull requests.
 
 # Usage
 
@@ -10,8 +12,13 @@ measures deps-only images and analyses Dockerfiles for layer-cache behaviour.
 
 The commands are:
 
+	analyze  check how a Dockerfile's layer cache treats the Go module download
+	bench    time real builds with and without the deps image
 	key      compute the dependency cache key of a Go module or workspace
+	ref      print the reference of the deps image for a Go module
+	report   say what a pull request does to the build cache
 	version  print the cachecheck version
+	warm     build and publish the deps-only image of a Go module
 
 Run 'cachecheck help <command>' for a command's flags and examples.
 
@@ -49,6 +56,68 @@ without touching the work tree), and prints one line per changed input:
 	  replace ./sdk: go.mod changed
 	  go.sum: +4 -4 entries
 
+# cachecheck warm
+
+	cachecheck warm [--to TARGET] [--base REF] [--force] [--layers N] [--contents full|zips]
+	                [--compression gzip|zstd] [--build-cache [--build-flags FLAGS]] [--format text|json] [-q] [DIR]
+
+Warm computes the key of DIR and looks its tag up in TARGET (a registry
+repository, oci:DIR or tarball:FILE; default oci:DIR/.cachecheck/oci). On a
+hit it says so and exits 0. Otherwise it runs the real 'go mod download
+-json' into a fresh module cache (the user's GOPROXY, GOPRIVATE, GONOSUMDB,
+GOFLAGS, GOINSECURE and credentials apply; GOTOOLCHAIN=local unless set),
+verifies every module against go.sum as 'go mod verify' does, packs the cache
+at /go/pkg/mod into reproducible layers (modules spread over --layers by a
+hash of their path, GOPRIVATE modules apart), builds the image on --base or
+on nothing, and writes it, the tag last. --build-cache adds a layer of the
+compiled dependency packages, for the Go settings of the Dockerfile's go
+build (or --build-flags). The tag is the key, then the first 12 hex digits
+of the base digest, "-zips" and "-bc" and a settings digest as they apply.
+
+# cachecheck ref
+
+	cachecheck ref [--to TARGET] [--base REF] [--nearest] [--fallback IMAGE] [DIR]
+
+Ref prints the reference of the deps image for the current key, in the form
+its consumer takes (repo:tag@digest for FROM). With --nearest, when the key
+has none, the published image sharing the most modules; else --fallback;
+else it fails and says to run warm.
+
+# cachecheck analyze
+
+	cachecheck analyze [--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY]
+	                   [--disable ID,...] [--deps-image REF] [--build-arg NAME=VALUE] [CONTEXT]
+	cachecheck analyze --base REV [--head REV] [--file Dockerfile] [--format text|json] [CONTEXT]
+
+Analyze reads the Dockerfile with BuildKit's parser, the build context after
+.dockerignore, and the go.mod/go.work files it copies, and reports findings
+with stable IDs (CC001…), a severity, the line and a fix; 'cachecheck help
+analyze' lists the rules. A "# cachecheck:ignore ID" comment silences one.
+With --base it predicts, instruction by instruction, which layers a build of
+the head reuses after a build of the base, and why the first miss misses.
+
+# cachecheck report
+
+	cachecheck report --base REV [--head REV] [--to TARGET] [--bench FILE.json]
+	                  [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]
+
+Report compares a pull request with its base: the keys and how they differ,
+whether the deps image for the head key is published (or the nearest one),
+the Dockerfile findings introduced or fixed and the predicted layer cache,
+and build timings from bench JSON or build logs. A registry that cannot be
+reached is reported "not checked". --fail-on takes new-finding=SEVERITY,
+deps-miss, key-changed and slower-than=N%.
+
+# cachecheck bench
+
+	cachecheck bench --builder buildkit|buildah|podman|docker|go --to TARGET [-n RUNS]
+	                 [--bump MODULE@VERSION] [--format text|markdown|json] [--chart FILE.svg] [--logs DIR] [CONTEXT]
+
+Bench runs real builds of the Dockerfile in CONTEXT, each scenario RUNS
+times: without the deps image and with it (no layer cache), a one-file code
+change, and with --bump a dependency change. --builder go times the plain go
+command with and without the module cache from the deps image.
+
 # Output formats
 
 --format text (the default) prints for people; --format json prints one
@@ -60,6 +129,10 @@ added within a protocol version. For key:
 and for key --diff:
 
 	{"protocol_version": 1, "old": {"key": "ck1-…", "source": "HEAD"}, "new": {…}, "same": false, "changes": ["go 1.22 -> 1.23", …]}
+
+analyze also writes SARIF 2.1.0 (--format sarif) for code-scanning
+annotations; report and bench also write markdown for pull-request comments.
+The JSON of analyze, report and bench can be read back and rendered again.
 
 Errors go to standard error as one line starting with "cachecheck: ", naming
 the file and line (go.mod:12: …) or the module (path@version: …).
