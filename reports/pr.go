@@ -120,26 +120,6 @@ type Scenario struct {
 	Max    float64 `json:"max_seconds"`
 }
 
-// ReadBench reads the JSON document of a bench run: an object with a
-// protocol_version and, at its top level, the fields of Bench (other
-// fields are ignored).
-func ReadBench(r io.Reader) (*Bench, error) {
-	var doc struct {
-		ProtocolVersion int `json:"protocol_version"`
-		Bench
-	}
-	if err := json.NewDecoder(r).Decode(&doc); err != nil {
-		return nil, fmt.Errorf("reading bench results: %w", err)
-	}
-	if doc.ProtocolVersion != ProtocolVersion {
-		return nil, fmt.Errorf("reading bench results: protocol_version %d, want %d", doc.ProtocolVersion, ProtocolVersion)
-	}
-	if len(doc.Scenarios) == 0 {
-		return nil, fmt.Errorf("reading bench results: no scenarios")
-	}
-	return &doc.Bench, nil
-}
-
 // ReadReport reads a Report written by WriteJSON.
 func ReadReport(r io.Reader) (*Report, error) {
 	var rep Report

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/cachecheck/cachecheck/reports"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -396,16 +397,16 @@ func detectLog(data []byte) (string, func(r *bytes.Reader) ([]analyzer.Step, err
 	return "", nil
 }
 
-// readBench reads the JSON a bench run wrote.
+// readBench reads the JSON a bench run wrote (cachecheck bench --format json).
 func readBench(file string) (*reports.Bench, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading bench results: %w", err)
 	}
 	defer f.Close()
-	b, err := reports.ReadBench(f)
+	r, err := bench.ReadJSON(f)
 	if err != nil {
 		return nil, fmt.Errorf("bench results %s: %w", file, err)
 	}
-	return b, nil
+	return r.Bench(), nil
 }
