@@ -48,6 +48,8 @@ func commands() []*command {
 	cmds := []*command{
 		newAnalyzeCommand(),
 		newKeyCommand(),
+		newRefCommand(),
+		newWarmCommand(),
 		newVersionCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })

@@ -1,0 +1,81 @@
+# A second distribution registry on loopback with htpasswd authentication and
+# a self-signed TLS certificate, for the tests of credentials and TLS.
+# It listens on 127.0.0.2 (the loopback network, but not the address
+# go-containerregistry treats as plain HTTP), with a certificate for that
+# address signed by a CA made here. Exports:
+#   CACHECHECK_REGISTRY_SECURE=127.0.0.2:5802
+#   CACHECHECK_REGISTRY_USER, CACHECHECK_REGISTRY_PASSWORD  the htpasswd user
+#   CACHECHECK_REGISTRY_CA       the CA certificate (PEM): trust it with
+#                                SSL_CERT_FILE (Go) or --cert-dir (skopeo)
+#   CACHECHECK_REGISTRY_CERT_DIR a directory for skopeo --cert-dir
+# Sourced by .ci/test.sh after 10-registry.sh.
+apt_install apache2-utils openssl
+
+secure_dir="$CACHECHECK_CI_TMP/registry-secure-auth"
+mkdir -p "$secure_dir/certs"
+CACHECHECK_REGISTRY_USER=cachecheck-ci
+CACHECHECK_REGISTRY_PASSWORD="ci-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+htpasswd -Bbn "$CACHECHECK_REGISTRY_USER" "$CACHECHECK_REGISTRY_PASSWORD" > "$secure_dir/htpasswd" \
+  || { echo "htpasswd failed"; exit 1; }
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cachecheck test CA" \
+  -keyout "$secure_dir/ca.key" -out "$secure_dir/ca.crt" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null \
+  || { echo "openssl could not make the CA"; exit 1; }
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.2" \
+  -keyout "$secure_dir/server.key" -out "$secure_dir/server.csr" 2>/dev/null \
+  || { echo "openssl could not make the server key"; exit 1; }
+printf 'subjectAltName=IP:127.0.0.2\nextendedKeyUsage=serverAuth\n' > "$secure_dir/ext.cnf"
+openssl x509 -req -in "$secure_dir/server.csr" -CA "$secure_dir/ca.crt" -CAkey "$secure_dir/ca.key" \
+  -CAcreateserial -days 2 -extfile "$secure_dir/ext.cnf" -out "$secure_dir/server.crt" 2>/dev/null \
+  || { echo "openssl could not sign the server certificate"; exit 1; }
+# skopeo --cert-dir wants the CA as *.crt in a directory.
+cp "$secure_dir/ca.crt" "$secure_dir/certs/ca.crt"
+
+# Not start_registry from 10-registry.sh: its readiness check dials
+# 127.0.0.1, and this one must answer TLS on 127.0.0.2, checked with curl.
+start_registry_secure() {
+  local dir="$CACHECHECK_CI_TMP/registry-secure"
+  mkdir -p "$dir/data"
+  cat > "$dir/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.2:5802
+  tls:
+    certificate: $secure_dir/server.crt
+    key: $secure_dir/server.key
+auth:
+  htpasswd:
+    realm: cachecheck-ci
+    path: $secure_dir/htpasswd
+YAML
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  local pid=$!
+  eval "stop_registry_secure() { kill $pid 2>/dev/null; wait $pid 2>/dev/null; }"
+  cleanup_fns+=(stop_registry_secure)
+  for _ in $(seq 1 100); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "secure registry exited while starting:"; cat "$dir/log"; return 1
+    fi
+    # 401 without credentials is the answer we want: TLS and auth are on.
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$secure_dir/ca.crt" https://127.0.0.2:5802/v2/ || true)
+    [ "$code" = 401 ] && return 0
+    sleep 0.1
+  done
+  echo "secure registry did not answer 401 on https://127.0.0.2:5802/v2/ within 10 s:"; cat "$dir/log"; return 1
+}
+start_registry_secure || exit 1
+curl -fsS --cacert "$secure_dir/ca.crt" -u "$CACHECHECK_REGISTRY_USER:$CACHECHECK_REGISTRY_PASSWORD" \
+  https://127.0.0.2:5802/v2/ >/dev/null || { echo "secure registry refuses the CI credentials"; exit 1; }
+export CACHECHECK_REGISTRY_SECURE=127.0.0.2:5802
+export CACHECHECK_REGISTRY_USER CACHECHECK_REGISTRY_PASSWORD
+export CACHECHECK_REGISTRY_CA="$secure_dir/ca.crt"
+export CACHECHECK_REGISTRY_CERT_DIR="$secure_dir/certs"

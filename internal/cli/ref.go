@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/depsimage"
+	"github.com/cachecheck/cachecheck/internal/publish"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/pflag"
+)
+
+type refOptions struct {
+	to       string
+	base     string
+	contents *enumValue
+	fallback string
+	nearest  bool
+	insecure bool
+	format   *enumValue
+}
+
+func newRefCommand() *command {
+	o := &refOptions{
+		contents: newEnum(depsimage.DefaultContents, depsimage.ContentsFull, depsimage.ContentsZips),
+		format:   newEnum("text", "text", "json"),
+	}
+	fs := pflag.NewFlagSet("ref", pflag.ContinueOnError)
+	fs.StringVar(&o.to, "to", "", "look in `TARGET`, as given to warm (default oci:DIR/"+defaultOCIDir+")")
+	fs.StringVar(&o.base, "base", "", "the --base `REF` warm was given; the tag depends on its digest")
+	fs.Var(o.contents, "contents", "the --contents warm was given: full or zips")
+	fs.StringVar(&o.fallback, "fallback", "", "print `IMAGE` when no deps image is found")
+	fs.BoolVar(&o.nearest, "nearest", false, "when the key has no image, print the one sharing the most modules")
+	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry of --to and --base")
+	fs.Var(o.format, "format", "output format: text or json")
+	return &command{
+		name:    "ref",
+		summary: "print the reference of the deps image for a Go module",
+		usage:   "[--to TARGET] [--base REF] [--nearest] [--fallback IMAGE] [DIR]",
+		help: `
+Ref prints the reference of the deps image that 'cachecheck warm' published
+for the current key of the module or workspace in DIR (default "."), for a
+Dockerfile's ARG DEPS_IMAGE:
+
+	docker build --build-arg DEPS_IMAGE=$(cachecheck ref --to REPO --fallback golang:1.26) .
+
+For a registry it prints REPO:TAG@DIGEST, which FROM and COPY --from
+accept and which pins the content; for an OCI layout
+oci-layout://DIR@DIGEST, for 'docker buildx build --build-context'; for a
+tarball the REPO:TAG 'docker load' gives it.
+
+When the key has no image, --nearest picks the published image (on the same
+base, with the same contents) whose recorded module list shares the most
+modules with go.sum: a build from it downloads only the rest, and go.sum
+still verifies everything. Otherwise --fallback IMAGE is printed. With
+neither, or when nothing is found, ref fails (exit 1) and says to run warm.
+What was chosen, when not the exact key, is said on standard error.`,
+		examples: `
+cachecheck ref --to registry.example.com/team/app-deps
+cachecheck ref --to registry.example.com/team/app-deps --nearest --fallback golang:1.26`,
+		flags: fs,
+		run:   o.run,
+	}
+}
+
+type refDoc struct {
+	ProtocolVersion int          `json:"protocol_version"`
+	Key             cachekey.Key `json:"key"`
+	Tag             string       `json:"tag"`
+	Target          string       `json:"target"`
+	Ref             string       `json:"ref"`
+	// Match is "exact", "nearest" or "fallback".
+	Match string `json:"match"`
+	// Shared and Wanted count modules for a nearest match.
+	Shared int `json:"shared_modules,omitempty"`
+	Wanted int `json:"wanted_modules,omitempty"`
+}
+
+func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := maxArgs("ref", args, 1); err != nil {
+		return err
+	}
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	target, err := targetFor(o.to, dir, publish.WithInsecure(o.insecure))
+	if err != nil {
+		return err
+	}
+	key, err := cachekey.ComputeDir(dir)
+	if err != nil {
+		return err
+	}
+	var baseDigest *v1.Hash
+	if o.base != "" {
+		_, d, err := publish.ResolveBase(ctx, o.base, publish.WithInsecure(o.insecure))
+		if err != nil {
+			return err
+		}
+		baseDigest = &d
+	}
+	tag := publish.NewTag(key.Key, baseDigest, o.contents.String())
+	doc := refDoc{ProtocolVersion: protocolVersion, Key: key.Key, Tag: tag.String(), Target: target.String()}
+	desc, err := target.Lookup(ctx, tag.String())
+	switch {
+	case err == nil:
+		doc.Ref, doc.Match = target.Ref(tag.String(), *desc), "exact"
+		return o.print(io, doc)
+	case !errors.Is(err, publish.ErrNotFound):
+		return err
+	}
+	if o.nearest {
+		entry, shared, wanted, err := nearest(ctx, target, tag, key)
+		if err != nil {
+			return err
+		}
+		if entry != nil {
+			doc.Ref, doc.Match = target.Ref(entry.Tag.String(), entry.Descriptor), "nearest"
+			doc.Shared, doc.Wanted = shared, wanted
+			fmt.Fprintf(io.Err, "cachecheck: no deps image for %s in %s; nearest is %s, holding %d of the %d modules go.sum names\n",
+				tag, target, entry.Tag, shared, wanted)
+			return o.print(io, doc)
+		}
+	}
+	if o.fallback != "" {
+		fmt.Fprintf(io.Err, "cachecheck: no deps image for %s in %s; using the fallback %s\n", tag, target, o.fallback)
+		doc.Ref, doc.Match = o.fallback, "fallback"
+		return o.print(io, doc)
+	}
+	to := ""
+	if o.to != "" {
+		to = " --to " + o.to
+	}
+	return fmt.Errorf("no deps image for %s in %s; run 'cachecheck warm%s' to publish it", tag, target, to)
+}
+
+func (o *refOptions) print(io IO, doc refDoc) error {
+	if o.format.String() == "json" {
+		return writeJSON(io.Out, doc)
+	}
+	_, err := fmt.Fprintln(io.Out, doc.Ref)
+	return err
+}
+
+// wantedModules returns the modules whose content go.sum lists (not only
+// their go.mod), as path@version: what 'go mod download' fetches.
+func wantedModules(res *cachekey.Result) map[string]bool {
+	want := map[string]bool{}
+	for _, line := range res.Inputs {
+		f := strings.Fields(line)
+		if len(f) == 4 && f[0] == "sum" && !strings.HasSuffix(f[2], "/go.mod") {
+			want[f[1]+"@"+f[2]] = true
+		}
+	}
+	return want
+}
+
+// nearest returns the deps image in target on the same base and with the
+// same contents as tag that holds the most of the modules key's go.sum
+// names, or nil when none holds any. Ties go to the image holding fewer
+// other modules, then to the first tag in order.
+func nearest(ctx context.Context, target publish.Target, tag publish.Tag, key *cachekey.Result) (*publish.Entry, int, int, error) {
+	want := wantedModules(key)
+	entries, err := target.List(ctx)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	var best *publish.Entry
+	bestShared, bestExtra := 0, 0
+	for i, e := range entries {
+		if e.Tag.Base != tag.Base || e.Tag.Contents != tag.Contents {
+			continue
+		}
+		img, err := e.Image()
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("reading %s in %s: %w", e.Tag, target, err)
+		}
+		md, err := depsimage.ReadMetadata(img)
+		if err != nil {
+			continue // not a deps image, though tagged like one
+		}
+		shared := 0
+		for _, m := range md.Modules {
+			if want[m.Path+"@"+m.Version] {
+				shared++
+			}
+		}
+		extra := len(md.Modules) - shared
+		if shared > bestShared || shared == bestShared && shared > 0 && extra < bestExtra {
+			best, bestShared, bestExtra = &entries[i], shared, extra
+		}
+	}
+	return best, bestShared, len(want), nil
+}

@@ -1,0 +1,415 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/depsimage"
+	"github.com/cachecheck/cachecheck/internal/modload"
+	"github.com/cachecheck/cachecheck/internal/publish"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/olekukonko/tablewriter"
+	"github.com/spf13/pflag"
+	"golang.org/x/mod/module"
+	"golang.org/x/term"
+)
+
+// defaultOCIDir is the OCI layout warm and ref use when --to is not given,
+// relative to the module or workspace directory.
+const defaultOCIDir = ".cachecheck/oci"
+
+type warmOptions struct {
+	to          string
+	base        string
+	force       bool
+	insecure    bool
+	layers      int
+	contents    *enumValue
+	compression *enumValue
+	format      *enumValue
+	quiet       bool
+}
+
+func newWarmCommand() *command {
+	o := &warmOptions{
+		contents:    newEnum(depsimage.DefaultContents, depsimage.ContentsFull, depsimage.ContentsZips),
+		compression: newEnum(depsimage.Gzip, depsimage.Gzip, depsimage.Zstd),
+		format:      newEnum("text", "text", "json"),
+	}
+	fs := pflag.NewFlagSet("warm", pflag.ContinueOnError)
+	fs.StringVar(&o.to, "to", "", "publish to `TARGET`: a registry repository (HOST/PATH), oci:DIR or tarball:FILE (default oci:DIR/"+defaultOCIDir+")")
+	fs.StringVar(&o.base, "base", "", "build on the image `REF` (a registry reference or oci:DIR[:TAG]); default: no base, a deps-only image")
+	fs.BoolVar(&o.force, "force", false, "build and publish even when the target already holds the key's image")
+	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry of --to and --base")
+	fs.IntVar(&o.layers, "layers", depsimage.DefaultBuckets, "spread public modules over `N` layers by a stable hash of their path")
+	fs.Var(o.contents, "contents", "what goes in: full (zips and extracted trees) or zips (the go command extracts on first use)")
+	fs.Var(o.compression, "compression", "layer compression: gzip (read everywhere) or zstd (faster, needs a recent runtime)")
+	fs.Var(o.format, "format", "output format: text or json")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference; no progress")
+	return &command{
+		name:    "warm",
+		summary: "build and publish the deps-only image of a Go module",
+		usage:   "[--to TARGET] [--base REF] [--force] [flags] [DIR]",
+		help: `
+Warm builds the deps image of the Go module or workspace in DIR (default "."):
+the module cache that 'go mod download' fills, verified against go.sum and
+packed into reproducible layers at /go/pkg/mod, and publishes it to TARGET
+under a tag derived from its key (see 'cachecheck key'):
+
+	ck1-<key hex>[-<12 hex of the base digest>][-zips]
+
+When TARGET already holds that tag, warm says so and does nothing (a hit);
+--force rebuilds and replaces it. Content the target already holds is not
+sent again, and the tag is written last, so an interrupted warm never leaves
+a tag naming missing content.
+
+TARGET is a registry repository (credentials from the Docker config and its
+credential helpers, DOCKER_CONFIG honoured; TLS verified unless --insecure),
+oci:DIR (an OCI image layout) or tarball:FILE (for 'docker load'). Without
+--to, warm writes to the OCI layout ` + defaultOCIDir + ` in DIR.
+
+The go command runs with the caller's GOPROXY, GOPRIVATE, GONOSUMDB, GOFLAGS
+and credentials, a fresh private module cache, and GOTOOLCHAIN=local unless
+set. Modules matching GOPRIVATE get a layer of their own.`,
+		examples: `
+cachecheck warm --to registry.example.com/team/app-deps
+cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26
+cachecheck warm --to oci:/var/cache/deps --contents zips
+cachecheck warm --to tarball:deps.tar && docker load -i deps.tar`,
+		flags: fs,
+		run:   o.run,
+	}
+}
+
+// targetFor parses --to, defaulting to the OCI layout in dir.
+func targetFor(to, dir string, opts ...publish.Option) (publish.Target, error) {
+	if to == "" {
+		to = "oci:" + filepath.Join(dir, defaultOCIDir)
+	}
+	t, err := publish.ParseTarget(to, opts...)
+	if err != nil {
+		return nil, usageErrorf("--to: %v", err)
+	}
+	return t, nil
+}
+
+// warmSummary is what warm did: the text table and the JSON document.
+type warmSummary struct {
+	ProtocolVersion int          `json:"protocol_version"`
+	Key             cachekey.Key `json:"key"`
+	Tag             string       `json:"tag"`
+	Target          string       `json:"target"`
+	Ref             string       `json:"ref"`
+	Digest          string       `json:"digest"`
+	Hit             bool         `json:"hit"`
+	Modules         int          `json:"modules"`
+	Layers          struct {
+		New    int `json:"new"`
+		Reused int `json:"reused"`
+	} `json:"layers"`
+	Bytes struct {
+		Raw        int64 `json:"raw"`
+		Compressed int64 `json:"compressed"`
+		Written    int64 `json:"written"`
+	} `json:"bytes"`
+	Seconds map[string]float64 `json:"seconds"`
+}
+
+func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := maxArgs("warm", args, 1); err != nil {
+		return err
+	}
+	if o.layers < 1 || o.layers > 100 {
+		return usageErrorf("warm: --layers %d is out of range 1-100", o.layers)
+	}
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	start := time.Now()
+	sum := &warmSummary{ProtocolVersion: protocolVersion, Seconds: map[string]float64{}}
+	phase := func(name string, since time.Time) { sum.Seconds[name] = time.Since(since).Seconds() }
+
+	prog := newProgress(io.Err, o.quiet)
+	defer prog.done()
+	target, err := targetFor(o.to, dir, publish.WithInsecure(o.insecure), publish.WithProgress(func(p publish.Progress) {
+		prog.set("publish %s", byteProgress(p.Complete, p.Total))
+	}))
+	if err != nil {
+		return err
+	}
+	sum.Target = target.String()
+	key, err := cachekey.ComputeDir(dir)
+	if err != nil {
+		return err
+	}
+	sum.Key = key.Key
+
+	var base publish.Artifact
+	var baseDigest *v1.Hash
+	if o.base != "" {
+		t := time.Now()
+		a, d, err := publish.ResolveBase(ctx, o.base, publish.WithInsecure(o.insecure))
+		if err != nil {
+			return err
+		}
+		base, baseDigest = a, &d
+		phase("base", t)
+	}
+	tag := publish.NewTag(key.Key, baseDigest, o.contents.String()).String()
+	sum.Tag = tag
+
+	t := time.Now()
+	desc, err := target.Lookup(ctx, tag)
+	phase("lookup", t)
+	switch {
+	case err == nil && !o.force:
+		sum.Hit, sum.Ref, sum.Digest = true, target.Ref(tag, *desc), desc.Digest.String()
+		phase("total", start)
+		prog.done()
+		return o.print(io, sum)
+	case err != nil && !errors.Is(err, publish.ErrNotFound):
+		return err
+	}
+
+	t = time.Now()
+	res, err := modload.Download(ctx, dir, modload.WithProgress(func(p modload.Progress) {
+		if p.Total > 0 {
+			prog.set("download modules %d/%d, %s", p.Done, p.Total, byteSize(p.Bytes))
+		} else {
+			prog.set("download modules %d, %s", p.Done, byteSize(p.Bytes))
+		}
+	}))
+	if res != nil {
+		defer modload.RemoveAll(res.GoModCache)
+	}
+	if err != nil {
+		return withPrivateHint(err)
+	}
+	phase("download", t)
+	sum.Modules = len(res.Modules)
+
+	t = time.Now()
+	prog.set("verify %d modules", len(res.Modules))
+	if err := modload.Verify(ctx, dir, res); err != nil {
+		return err
+	}
+	phase("verify", t)
+
+	t = time.Now()
+	layers, err := depsimage.Layers(res,
+		depsimage.WithBuckets(o.layers),
+		depsimage.WithContents(o.contents.String()),
+		depsimage.WithCompression(o.compression.String()))
+	if err != nil {
+		return err
+	}
+	// Compress each layer once: keep the compressed bytes in a temporary
+	// file for the upload rather than compressing again.
+	spool, err := os.MkdirTemp("", "cachecheck-layers-")
+	if err != nil {
+		return fmt.Errorf("creating a directory for the layers: %w", err)
+	}
+	defer os.RemoveAll(spool)
+	for i := range layers {
+		layers[i].Layer = publish.Spool(layers[i].Layer, spool)
+	}
+	prog.set("pack %d layers", len(layers))
+	if _, err := depsimage.Pack(layers); err != nil {
+		return err
+	}
+	mods := make([]module.Version, len(res.Modules))
+	for i, m := range res.Modules {
+		mods[i] = m.ModuleVersion()
+	}
+	md := depsimage.Metadata{
+		Key:          key.Key,
+		InputsDigest: depsimage.InputsDigest(key.Inputs),
+		GoVersion:    res.GoVersion,
+		Modules:      mods,
+		Version:      Version(),
+		Contents:     o.contents.String(),
+		Layers:       len(layers),
+	}
+	if baseDigest != nil {
+		md.BaseDigest = baseDigest.String()
+	}
+	var art publish.Artifact
+	switch b := base.(type) {
+	case nil:
+		art, err = depsimage.Image(nil, layers, md)
+	case v1.ImageIndex:
+		art, err = depsimage.Index(b, layers, md)
+	case v1.Image:
+		art, err = depsimage.Image(b, layers, md)
+	}
+	if err != nil {
+		return err
+	}
+	phase("pack", t)
+
+	t = time.Now()
+	rep, err := target.Write(ctx, tag, art)
+	if err != nil {
+		return err
+	}
+	phase("publish", t)
+	for _, l := range layers {
+		sum.Bytes.Raw += l.RawSize
+		s, err := l.Size()
+		if err != nil {
+			return err
+		}
+		sum.Bytes.Compressed += s
+	}
+	phase("total", start)
+	prog.done()
+	sum.Ref, sum.Digest = rep.Ref, rep.Digest.String()
+	sum.Layers.New, sum.Layers.Reused = rep.Counts()
+	sum.Bytes.Written = rep.BytesWritten
+	return o.print(io, sum)
+}
+
+// withPrivateHint adds to a download error naming modules that match
+// GOPRIVATE (or GONOPROXY) how the go command fetches them: directly from
+// their version control host, with the credentials of git or .netrc.
+func withPrivateHint(err error) error {
+	var de *modload.DownloadError
+	if !errors.As(err, &de) {
+		return err
+	}
+	patterns := os.Getenv("GONOPROXY")
+	if patterns == "" {
+		patterns = os.Getenv("GOPRIVATE")
+	}
+	// The modules the go command named, in its JSON or on its stderr
+	// ("go: path@version: …").
+	named := map[string]bool{}
+	for _, m := range de.Modules {
+		named[m.Path+"@"+m.Version] = true
+	}
+	for _, w := range strings.Fields(de.Stderr) {
+		if p, v, ok := strings.Cut(strings.TrimSuffix(w, ":"), "@"); ok && module.CheckPath(p) == nil && v != "" {
+			named[p+"@"+v] = true
+		}
+	}
+	var private []string
+	for mv := range named {
+		p, _, _ := strings.Cut(mv, "@")
+		if patterns != "" && module.MatchPrefixPatterns(patterns, p) {
+			private = append(private, mv)
+		}
+	}
+	sort.Strings(private)
+	if len(private) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w\n%s: private (GOPRIVATE/GONOPROXY %q), so the go command fetched it directly from its host; give it credentials with a .netrc file or a git credential helper, or set GOPROXY to a proxy that serves it", err, strings.Join(private, ", "), patterns)
+}
+
+func (o *warmOptions) print(io IO, sum *warmSummary) error {
+	if o.format.String() == "json" {
+		return writeJSON(io.Out, sum)
+	}
+	if o.quiet {
+		_, err := fmt.Fprintln(io.Out, sum.Ref)
+		return err
+	}
+	if sum.Hit {
+		_, err := fmt.Fprintf(io.Out, "hit: %s already holds %s\n%s\n", sum.Target, sum.Tag, sum.Ref)
+		return err
+	}
+	fmt.Fprintf(io.Out, "published %s to %s\n%s\n", sum.Tag, sum.Target, sum.Ref)
+	tw := tablewriter.NewTable(io.Out)
+	rows := [][]any{
+		{"modules", fmt.Sprint(sum.Modules)},
+		{"layers", fmt.Sprintf("%d new, %d reused", sum.Layers.New, sum.Layers.Reused)},
+		{"bytes raw", byteSize(sum.Bytes.Raw)},
+		{"bytes compressed", byteSize(sum.Bytes.Compressed)},
+		{"bytes written", byteSize(sum.Bytes.Written)},
+	}
+	for _, p := range []string{"base", "lookup", "download", "verify", "pack", "publish", "total"} {
+		if s, ok := sum.Seconds[p]; ok {
+			rows = append(rows, []any{"seconds " + p, fmt.Sprintf("%.2f", s)})
+		}
+	}
+	for _, r := range rows {
+		if err := tw.Append(r...); err != nil {
+			return err
+		}
+	}
+	return tw.Render()
+}
+
+// byteSize formats n bytes with a decimal unit.
+func byteSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+func byteProgress(done, total int64) string {
+	if total <= 0 {
+		return byteSize(done)
+	}
+	return byteSize(done) + " / " + byteSize(total)
+}
+
+// progress writes one self-replacing status line to a terminal, at most
+// ten times a second; it writes nothing when w is not a terminal or quiet.
+type progress struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last time.Time
+	used bool
+}
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	f, ok := w.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return &progress{}
+	}
+	return &progress{w: w}
+}
+
+func (p *progress) set(format string, args ...any) {
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	p.used = true
+	fmt.Fprintf(p.w, "\r\033[K"+format, args...)
+}
+
+func (p *progress) done() {
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.used {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.used = false
+	}
+}

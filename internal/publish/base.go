@@ -1,0 +1,96 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// ResolveBase reads a base image: a registry reference (REPO[:TAG][@DIGEST],
+// fetched with the registry options of opts) or oci:DIR[:TAG] (an OCI image
+// layout; without TAG the layout must hold one manifest). It returns a
+// v1.Image or, for a multi-platform base, a v1.ImageIndex, and its digest.
+func ResolveBase(ctx context.Context, ref string, opts ...Option) (Artifact, v1.Hash, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, v1.Hash{}, err
+	}
+	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
+		return resolveLayoutBase(ref, rest)
+	}
+	var nameOpts []name.Option
+	if o.insecure {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, nameOpts...)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("base %q: %w", ref, err)
+	}
+	t := &registryTarget{repo: r.Context(), o: o}
+	desc, err := remote.Get(r, t.remoteOptions(ctx, nil)...)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("reading base %s: %w", r, err)
+	}
+	var a Artifact
+	if desc.MediaType.IsIndex() {
+		a, err = desc.ImageIndex()
+	} else {
+		a, err = desc.Image()
+	}
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("reading base %s: %w", r, err)
+	}
+	return a, desc.Digest, nil
+}
+
+func resolveLayoutBase(ref, spec string) (Artifact, v1.Hash, error) {
+	dir, tag := spec, ""
+	if i := strings.LastIndex(spec, ":"); i >= 0 && !strings.ContainsAny(spec[i+1:], `/\`) {
+		dir, tag = spec[:i], spec[i+1:]
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("base %q: %w", ref, err)
+	}
+	p, err := layout.FromPath(abs)
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("base %q: reading OCI layout: %w", ref, err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("base %q: %w", ref, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("base %q: %w", ref, err)
+	}
+	var found []v1.Descriptor
+	for _, d := range im.Manifests {
+		if tag == "" || d.Annotations[refNameAnnotation] == tag {
+			found = append(found, d)
+		}
+	}
+	switch {
+	case len(found) == 0 && tag != "":
+		return nil, v1.Hash{}, fmt.Errorf("base %q: no manifest tagged %q in %s", ref, tag, abs)
+	case len(found) != 1:
+		return nil, v1.Hash{}, fmt.Errorf("base %q: the layout holds %d manifests; name one as oci:DIR:TAG", ref, len(found))
+	}
+	d := found[0]
+	var a Artifact
+	if d.MediaType.IsIndex() {
+		a, err = idx.ImageIndex(d.Digest)
+	} else {
+		a, err = idx.Image(d.Digest)
+	}
+	if err != nil {
+		return nil, v1.Hash{}, fmt.Errorf("base %q: %w", ref, err)
+	}
+	return a, d.Digest, nil
+}

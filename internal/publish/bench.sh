@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench.sh measures cachecheck warm against a loopback registry on a real
+# module set, in one run, and prints:
+#   - packing + push (warm's pack and publish phases) against the matching
+#     `tar | compressor` pipeline over the same module cache (target: ratio
+#     at most 1.15);
+#   - the wall time of a hit, a whole `cachecheck warm` process (target:
+#     under 0.5 s);
+#   - the bytes uploaded after bumping one module against the full image
+#     (target: under 10%).
+#
+# Usage: CACHECHECK_REGISTRY=127.0.0.1:5801 internal/publish/bench.sh [MODULE@VERSION [BUMP@VERSION]]
+# The defaults are k8s.io/client-go@v0.31.0 (its own go.mod: 56 modules,
+# 220 MB extracted) and the bump golang.org/x/time@v0.5.0 (from v0.3.0).
+# Any registry on loopback will do; .ci/setup.d/10-registry.sh starts one.
+# Needs the Go module proxy, tar, pigz, zstd and bc. WORK=dir keeps the
+# downloads between runs.
+set -euo pipefail
+
+mod=${1:-k8s.io/client-go@v0.31.0}
+bump=${2:-golang.org/x/time@v0.5.0}
+reg=${CACHECHECK_REGISTRY:?set CACHECHECK_REGISTRY to a loopback registry, e.g. 127.0.0.1:5801}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=${WORK:-$(mktemp -d)}
+mkdir -p "$work"
+for tool in tar pigz zstd bc; do
+	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is missing: apt-get install pigz zstd bc" >&2; exit 1; }
+done
+export GOWORK=off GOFLAGS= GOTOOLCHAIN=local
+unset SOURCE_DATE_EPOCH
+
+(cd "$root" && go build -o "$work/cachecheck" ./cmd/cachecheck)
+cc="$work/cachecheck"
+
+if [ ! -d "$work/src" ]; then
+	dir=$(GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw go mod download -json "$mod" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	cp -r "$dir" "$work/src"
+	chmod -R u+w "$work/src"
+	rm -f "$work/src/go.work" "$work/src/go.work.sum"
+fi
+# The same module cache warm packs, for the baseline pipelines.
+if [ ! -d "$work/cache" ]; then
+	(cd "$work/src" && GOMODCACHE="$work/cache" go mod download)
+fi
+echo "module: $mod; cache: $(du -sh --exclude=vcs "$work/cache" | cut -f1), $(find "$work/cache/cache/download" -name '*.zip' | wc -l) modules; $(nproc) CPUs; registry $reg"
+
+# field NAME FILE: the number after "NAME": in warm's JSON.
+field() { sed -n "s/^ *\"$1\": \([0-9.e+-]*\),\{0,1\}$/\1/p" "$2" | head -1; }
+
+now() { date +%s.%N; }
+run_id=$(date +%s)
+printf '%-26s %9s %9s %9s %7s\n' "" seconds "MB out" "MB sent" ratio
+for c in gzip zstd; do
+	case $c in
+	gzip) base="pigz -6 -p $(nproc)"; label="tar | pigz -6 -p $(nproc)" ;;
+	zstd) base="zstd -3 -T0 -q"; label="tar | zstd -3 -T0" ;;
+	esac
+	start=$(now)
+	bbytes=$(tar -C "$work/cache" --exclude=./cache/vcs -cf - . | $base | wc -c)
+	bsecs=$(echo "$(now) - $start" | bc)
+	printf '%-26s %9.2f %9.1f %9s %7.2f\n' "$label" "$bsecs" "$(echo "$bbytes / 1000000" | bc -l)" - 1
+	repo="$reg/bench/$c-$run_id"
+	(cd "$work/src" && "$cc" warm --to "$repo" --compression "$c" --format json) > "$work/warm-$c.json"
+	pack=$(field pack "$work/warm-$c.json"); pub=$(field publish "$work/warm-$c.json")
+	secs=$(echo "$pack + $pub" | bc -l)
+	printf '%-26s %9.2f %9.1f %9.1f %7.2f   (pack %.2f s + push %.2f s; download %.2f s not counted)\n' "cachecheck warm $c" "$secs" \
+		"$(echo "$(field compressed "$work/warm-$c.json") / 1000000" | bc -l)" "$(echo "$(field written "$work/warm-$c.json") / 1000000" | bc -l)" \
+		"$(echo "$secs / $bsecs" | bc -l)" "$pack" "$pub" "$(field download "$work/warm-$c.json")"
+done
+
+# A hit: the whole process, key to answer.
+repo="$reg/bench/gzip-$run_id"
+start=$(now)
+(cd "$work/src" && "$cc" warm --to "$repo" -q >/dev/null)
+echo "hit (whole cachecheck warm process): $(printf '%.3f' "$(echo "$(now) - $start" | bc)") s"
+
+# Bump one module and warm again to the same repository.
+rm -rf "$work/src2"
+cp -r "$work/src" "$work/src2"
+(cd "$work/src2" && GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw go get "$bump" >/dev/null 2>&1 && GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw go mod tidy >/dev/null 2>&1)
+(cd "$work/src2" && "$cc" warm --to "$repo" --format json) > "$work/warm-bump.json"
+full=$(field written "$work/warm-gzip.json"); bumped=$(field written "$work/warm-bump.json")
+echo "bump $bump: uploaded $(printf '%.2f' "$(echo "$bumped / 1000000" | bc -l)") MB of the full image's $(printf '%.1f' "$(echo "$full / 1000000" | bc -l)") MB: $(printf '%.2f' "$(echo "100 * $bumped / $full" | bc -l)")%; layers $(field new "$work/warm-bump.json") new, $(field reused "$work/warm-bump.json") reused"

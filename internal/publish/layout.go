@@ -1,0 +1,251 @@
+package publish
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// refNameAnnotation holds a manifest's tag in an OCI layout's index.json.
+const refNameAnnotation = "org.opencontainers.image.ref.name"
+
+// layoutTarget is an OCI image layout directory. Blobs are written to a
+// temporary file and renamed into place once their digest is checked;
+// index.json is replaced atomically, after every blob it names is in place.
+type layoutTarget struct {
+	spec string
+	dir  string
+	o    *options
+}
+
+func (t *layoutTarget) String() string { return t.spec }
+
+func (t *layoutTarget) Ref(tag string, desc v1.Descriptor) string {
+	return "oci-layout://" + filepath.ToSlash(t.dir) + "@" + desc.Digest.String()
+}
+
+// readIndex reads index.json; a missing layout reads as an empty index.
+func (t *layoutTarget) readIndex() (*v1.IndexManifest, error) {
+	file := filepath.Join(t.dir, "index.json")
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading OCI layout index: %w", err)
+	}
+	var im v1.IndexManifest
+	if err := json.Unmarshal(data, &im); err != nil {
+		return nil, fmt.Errorf("reading OCI layout index %q: %w", file, err)
+	}
+	return &im, nil
+}
+
+func (t *layoutTarget) Lookup(ctx context.Context, tag string) (*v1.Descriptor, error) {
+	im, err := t.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range im.Manifests {
+		if d.Annotations[refNameAnnotation] == tag {
+			if _, err := os.Stat(t.blobPath(d.Digest)); err != nil {
+				return nil, fmt.Errorf("OCI layout %q: tag %s names manifest %s: %w", t.dir, tag, d.Digest, err)
+			}
+			d := d
+			return &d, nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func (t *layoutTarget) blobPath(h v1.Hash) string {
+	return filepath.Join(t.dir, "blobs", h.Algorithm, h.Hex)
+}
+
+func (t *layoutTarget) Write(ctx context.Context, tag string, a Artifact) (*Report, error) {
+	bs, err := blobs(a)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(t.dir, "blobs", "sha256"), 0o755); err != nil {
+		return nil, fmt.Errorf("creating OCI layout: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(t.dir, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
+		if err := writeFileAtomic(filepath.Join(t.dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+			return nil, fmt.Errorf("creating OCI layout: %w", err)
+		}
+	}
+	var p Progress
+	var todo []blob
+	rep := &Report{}
+	for _, b := range bs {
+		exists := false
+		if fi, err := os.Stat(t.blobPath(b.desc.Digest)); err == nil && fi.Size() == b.desc.Size {
+			exists = true
+		} else {
+			todo = append(todo, b)
+			p.Total += b.desc.Size
+		}
+		if b.layer {
+			rep.Layers = append(rep.Layers, LayerReport{Digest: b.desc.Digest, Size: b.desc.Size, Reused: exists})
+		}
+	}
+	for _, b := range todo {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, err := t.writeBlob(b, func(n int64) {
+			if t.o.progress != nil {
+				p.Complete += n
+				t.o.progress(p)
+			}
+		})
+		rep.BytesWritten += n
+		if err != nil {
+			return nil, err
+		}
+	}
+	desc, err := descriptorOf(a)
+	if err != nil {
+		return nil, err
+	}
+	desc.Annotations = map[string]string{refNameAnnotation: tag}
+	// Another warm may update index.json at the same time: read, change
+	// and replace it under a lock, so neither loses the other's tag.
+	unlock, err := lockFile(filepath.Join(t.dir, ".cachecheck.lock"))
+	if err != nil {
+		return nil, fmt.Errorf("locking OCI layout %q: %w", t.dir, err)
+	}
+	defer unlock()
+	im, err := t.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var kept []v1.Descriptor
+	for _, d := range im.Manifests {
+		if d.Annotations[refNameAnnotation] != tag {
+			kept = append(kept, d)
+		}
+	}
+	im.Manifests = append(kept, desc)
+	data, err := json.MarshalIndent(im, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(t.dir, "index.json"), append(data, '\n')); err != nil {
+		return nil, fmt.Errorf("writing OCI layout index: %w", err)
+	}
+	rep.Ref = t.Ref(tag, desc)
+	rep.Digest = desc.Digest
+	return rep, nil
+}
+
+// writeBlob writes b to a temporary file, checks its digest and size, and
+// renames it into place. It returns the bytes written.
+func (t *layoutTarget) writeBlob(b blob, progress func(n int64)) (int64, error) {
+	rc, err := b.open()
+	if err != nil {
+		return 0, fmt.Errorf("reading blob %s: %w", b.desc.Digest, err)
+	}
+	defer rc.Close()
+	final := t.blobPath(b.desc.Digest)
+	f, err := os.CreateTemp(filepath.Dir(final), ".tmp-"+b.desc.Digest.Hex[:12]+"-")
+	if err != nil {
+		return 0, fmt.Errorf("writing blob %s: %w", b.desc.Digest, err)
+	}
+	defer os.Remove(f.Name()) // after a successful rename, a no-op
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h, progressWriter(progress)), rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, fmt.Errorf("writing blob %s to %q: %w", b.desc.Digest, f.Name(), err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != b.desc.Digest.String() || n != b.desc.Size {
+		return n, fmt.Errorf("writing blob %s: wrote %d bytes with digest %s, want %d bytes", b.desc.Digest, n, got, b.desc.Size)
+	}
+	if err := os.Rename(f.Name(), final); err != nil {
+		return n, fmt.Errorf("writing blob %s: %w", b.desc.Digest, err)
+	}
+	return n, nil
+}
+
+type progressWriter func(n int64)
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	p(int64(len(b)))
+	return len(b), nil
+}
+
+// writeFileAtomic writes data to a temporary file in file's directory,
+// syncs it and renames it to file.
+func writeFileAtomic(file string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(file), ".tmp-"+filepath.Base(file)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), file)
+}
+
+func (t *layoutTarget) List(ctx context.Context) ([]Entry, error) {
+	im, err := t.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var entries []Entry
+	for _, d := range im.Manifests {
+		tag, err := ParseTag(d.Annotations[refNameAnnotation])
+		if err != nil {
+			continue
+		}
+		d := d
+		entries = append(entries, Entry{Tag: tag, Descriptor: d, Image: func() (v1.Image, error) {
+			p, err := layout.FromPath(t.dir)
+			if err != nil {
+				return nil, err
+			}
+			if d.MediaType.IsIndex() {
+				idx, err := p.ImageIndex()
+				if err != nil {
+					return nil, err
+				}
+				child, err := idx.ImageIndex(d.Digest)
+				if err != nil {
+					return nil, err
+				}
+				return firstImage(child)
+			}
+			return p.Image(d.Digest)
+		}})
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Tag.String() < entries[j].Tag.String() })
+	return entries, nil
+}

@@ -1,0 +1,282 @@
+package publish
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// registryTarget is a repository in a registry.
+type registryTarget struct {
+	spec string
+	repo name.Repository
+	o    *options
+}
+
+func newRegistryTarget(spec string, repo name.Repository, o *options) *registryTarget {
+	return &registryTarget{spec: spec, repo: repo, o: o}
+}
+
+func (t *registryTarget) String() string { return t.spec }
+
+// remoteOptions returns the options of every remote call; rt, when not nil,
+// wraps the transport.
+func (t *registryTarget) remoteOptions(ctx context.Context, wrap func(http.RoundTripper) http.RoundTripper) []remote.Option {
+	var base http.RoundTripper = remote.DefaultTransport
+	if t.o.insecure {
+		tr := remote.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure asked for it
+		base = tr
+	}
+	if wrap != nil {
+		base = wrap(base)
+	}
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(t.o.keychain),
+		remote.WithTransport(base),
+		remote.WithUserAgent("cachecheck"),
+	}
+	return append(opts, t.o.remoteOpts...)
+}
+
+func (t *registryTarget) tag(tag string) (name.Tag, error) {
+	return name.NewTag(t.repo.Name()+":"+tag, t.nameOptions()...)
+}
+
+func (t *registryTarget) nameOptions() []name.Option {
+	if t.o.insecure {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+func (t *registryTarget) Ref(tag string, desc v1.Descriptor) string {
+	return t.repo.Name() + ":" + tag + "@" + desc.Digest.String()
+}
+
+func (t *registryTarget) Lookup(ctx context.Context, tag string) (*v1.Descriptor, error) {
+	ref, err := t.tag(tag)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := remote.Head(ref, t.remoteOptions(ctx, nil)...)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("looking up %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
+	}
+	return desc, nil
+}
+
+// authHint says where credentials come from when the registry refused
+// them (401) or refused the operation (403). It never shows a credential.
+func authHint(host string, err error) string {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return ""
+	}
+	switch terr.StatusCode {
+	case http.StatusUnauthorized:
+		return fmt.Sprintf("\n\tthe registry refused the credentials for %s: check 'docker login %s' (the Docker config in $DOCKER_CONFIG, default ~/.docker, and its credential helpers)", host, host)
+	case http.StatusForbidden:
+		return fmt.Sprintf("\n\tthe credentials for %s are not allowed to do this: ask for push access to the repository", host)
+	}
+	return ""
+}
+
+// isNotFound reports whether err is a registry's 404 for a manifest.
+func isNotFound(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
+}
+
+func (t *registryTarget) Write(ctx context.Context, tag string, a Artifact) (*Report, error) {
+	ref, err := t.tag(tag)
+	if err != nil {
+		return nil, err
+	}
+	layers, err := distinctLayers(a)
+	if err != nil {
+		return nil, err
+	}
+	obs := &observer{seen: map[string]string{}}
+	opts := t.remoteOptions(ctx, func(rt http.RoundTripper) http.RoundTripper { return &observingTransport{inner: rt, obs: obs} })
+	var progressDone chan struct{}
+	var progressOpt []remote.Option
+	if t.o.progress != nil {
+		updates := make(chan v1.Update, 16)
+		progressDone = make(chan struct{})
+		go func() {
+			defer close(progressDone)
+			for u := range updates {
+				t.o.progress(Progress{Complete: u.Complete, Total: u.Total})
+			}
+		}()
+		progressOpt = append(progressOpt, remote.WithProgress(updates))
+	}
+	desc, err := pushTagged(ref, a, opts, progressOpt)
+	if progressDone != nil {
+		<-progressDone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writing %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
+	}
+	rep := &Report{Ref: t.Ref(tag, desc), Digest: desc.Digest, BytesWritten: obs.bytes}
+	for _, l := range layers {
+		st := obs.state(l.Digest.String())
+		rep.Layers = append(rep.Layers, LayerReport{Digest: l.Digest, Size: l.Size, Reused: st != "uploaded"})
+	}
+	return rep, nil
+}
+
+// pushTagged writes the content of a by digest, then the tag: the registry
+// holds the manifest before any tag names it. progressOpt is passed to the
+// content push only: it closes the progress channel when done.
+func pushTagged(ref name.Tag, a Artifact, opts, progressOpt []remote.Option) (v1.Descriptor, error) {
+	d, err := a.Digest()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	byDigest := ref.Context().Digest(d.String())
+	pushOpts := append(opts[:len(opts):len(opts)], progressOpt...)
+	switch a := a.(type) {
+	case v1.ImageIndex:
+		if err := remote.WriteIndex(byDigest, a, pushOpts...); err != nil {
+			return v1.Descriptor{}, err
+		}
+	case v1.Image:
+		if err := remote.Write(byDigest, a, pushOpts...); err != nil {
+			return v1.Descriptor{}, err
+		}
+	default:
+		return v1.Descriptor{}, fmt.Errorf("cannot write a %T: want a v1.Image or v1.ImageIndex", a)
+	}
+	// The tag: only the manifest is put again, every blob is there.
+	if err := remote.Tag(ref, a, opts...); err != nil {
+		return v1.Descriptor{}, err
+	}
+	mt, err := a.MediaType()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	size, err := a.Size()
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	return v1.Descriptor{MediaType: mt, Digest: d, Size: size}, nil
+}
+
+func (t *registryTarget) List(ctx context.Context) ([]Entry, error) {
+	opts := t.remoteOptions(ctx, nil)
+	tags, err := remote.List(t.repo, opts...)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing tags of %s: %w", t.repo, err)
+	}
+	sort.Strings(tags)
+	var entries []Entry
+	for _, s := range tags {
+		tag, err := ParseTag(s)
+		if err != nil {
+			continue
+		}
+		ref, err := t.tag(s)
+		if err != nil {
+			return nil, err
+		}
+		desc, err := remote.Get(ref, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", ref, err)
+		}
+		entries = append(entries, Entry{Tag: tag, Descriptor: desc.Descriptor, Image: func() (v1.Image, error) {
+			if desc.MediaType.IsIndex() {
+				idx, err := desc.ImageIndex()
+				if err != nil {
+					return nil, err
+				}
+				return firstImage(idx)
+			}
+			return desc.Image()
+		}})
+	}
+	return entries, nil
+}
+
+// observer records what a push did to each blob, from the requests it sent.
+type observer struct {
+	mu    sync.Mutex
+	seen  map[string]string // digest → "exists", "mounted" or "uploaded"
+	bytes int64
+}
+
+func (o *observer) set(digest, state string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen[digest] != "uploaded" {
+		o.seen[digest] = state
+	}
+}
+
+func (o *observer) state(digest string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.seen[digest]
+}
+
+// observingTransport watches the blob requests of a push: a HEAD answered
+// 200 (the registry has the blob), a mount answered 201, and a PUT that
+// completes an upload, counting the bytes sent.
+type observingTransport struct {
+	inner http.RoundTripper
+	obs   *observer
+}
+
+func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	path := req.URL.Path
+	isUpload := strings.Contains(path, "/blobs/uploads/")
+	if isUpload && req.Body != nil && (req.Method == http.MethodPatch || req.Method == http.MethodPut) {
+		req.Body = &countingBody{ReadCloser: req.Body, obs: t.obs}
+	}
+	resp, err := t.inner.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	q := req.URL.Query()
+	switch {
+	case req.Method == http.MethodHead && strings.Contains(path, "/blobs/sha256:") && resp.StatusCode == http.StatusOK:
+		t.obs.set(path[strings.LastIndex(path, "/")+1:], "exists")
+	case req.Method == http.MethodPost && isUpload && q.Get("mount") != "" && resp.StatusCode == http.StatusCreated:
+		t.obs.set(q.Get("mount"), "mounted")
+	case req.Method == http.MethodPut && isUpload && q.Get("digest") != "" && resp.StatusCode == http.StatusCreated:
+		t.obs.set(q.Get("digest"), "uploaded")
+	}
+	return resp, nil
+}
+
+type countingBody struct {
+	io.ReadCloser
+	obs *observer
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.obs.mu.Lock()
+	b.obs.bytes += int64(n)
+	b.obs.mu.Unlock()
+	return n, err
+}

@@ -1,0 +1,59 @@
+package publish
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseTarget(t *testing.T) {
+	tests := []struct {
+		in      string
+		kind    string // "registry", "oci", "tarball", or "" for an error
+		wantErr string
+	}{
+		{"registry.example.com/team/app-deps", "registry", ""},
+		{"127.0.0.1:5000/deps", "registry", ""},
+		{"localhost:5000/a/b/c", "registry", ""},
+		{"oci:.cachecheck/oci", "oci", ""},
+		{"oci:/abs/dir", "oci", ""},
+		{"tarball:deps.tar", "tarball", ""},
+		{"", "", "empty target"},
+		{"oci:", "", "oci: needs a directory"},
+		{"tarball:", "", "tarball: needs a file name"},
+		{"registry.example.com/team/app-deps:v1", "", `names a tag or digest; give the repository "registry.example.com/team/app-deps" alone`},
+		{"registry.example.com/team/app-deps@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "", "names a tag or digest"},
+		{"docker://registry.example.com/x", "", "without a scheme (registry.example.com/x)"},
+		{"app-deps", "", "does not name a registry host"},
+		{"team/app-deps", "", "does not name a registry host"},
+		{"Registry.example.com/UPPER", "", "is not a registry repository"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			tgt, err := ParseTarget(tc.in)
+			if tc.kind == "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ParseTarget(%q) = %v, %v; want error containing %q", tc.in, tgt, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseTarget(%q): %v", tc.in, err)
+			}
+			var kind string
+			switch tgt.(type) {
+			case *registryTarget:
+				kind = "registry"
+			case *layoutTarget:
+				kind = "oci"
+			case *tarballTarget:
+				kind = "tarball"
+			}
+			if kind != tc.kind {
+				t.Fatalf("ParseTarget(%q) is a %s target, want %s", tc.in, kind, tc.kind)
+			}
+			if tgt.String() != tc.in {
+				t.Errorf("String() = %q, want %q", tgt.String(), tc.in)
+			}
+		})
+	}
+}
