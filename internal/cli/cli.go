@@ -48,6 +48,7 @@ func commands() []*command {
 	cmds := []*command{
 		newAnalyzeCommand(),
 		newKeyCommand(),
+		newPruneCommand(),
 		newRefCommand(),
 		newWarmCommand(),
 		newVersionCommand(),
