@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -137,17 +138,33 @@ func (t *registryTarget) Delete(ctx context.Context, tag string, desc v1.Descrip
 	sd, err := remote.Head(stampRef, opts...)
 	switch {
 	case err == nil:
-		if err := t.deleteDigest(ctx, sd.Digest, opts); err != nil {
+		if err := t.deleteManifest(stampRef, sd.Digest, opts); err != nil {
 			return err
 		}
 	case !isNotFound(err):
 		return fmt.Errorf("looking up %s: %w", stampRef, err)
 	}
-	return t.deleteDigest(ctx, desc.Digest, opts)
+	ref, err := t.tag(tag)
+	if err != nil {
+		return err
+	}
+	return t.deleteManifest(ref, desc.Digest, opts)
 }
 
-func (t *registryTarget) deleteDigest(ctx context.Context, d v1.Hash, opts []remote.Option) error {
-	ref := t.repo.Digest(d.String())
+// deleteManifest deletes the manifest d, tagged tag. Distribution removes
+// the tags of a manifest deleted by digest; a registry that keeps the tag
+// is asked to delete the tag too.
+func (t *registryTarget) deleteManifest(tag name.Tag, d v1.Hash, opts []remote.Option) error {
+	if err := t.delete(t.repo.Digest(d.String()), opts); err != nil {
+		return err
+	}
+	if got, err := remote.Head(tag, opts...); err == nil && got.Digest == d {
+		return t.delete(tag, opts)
+	}
+	return nil
+}
+
+func (t *registryTarget) delete(ref name.Reference, opts []remote.Option) error {
 	err := remote.Delete(ref, opts...)
 	if err == nil || isNotFound(err) {
 		return nil
@@ -156,7 +173,7 @@ func (t *registryTarget) deleteDigest(ctx context.Context, d v1.Hash, opts []rem
 	if errors.As(err, &terr) && (terr.StatusCode == http.StatusMethodNotAllowed || hasCode(terr, transport.UnsupportedErrorCode)) {
 		return fmt.Errorf("deleting %s: %w: enable deletes in the registry's configuration (distribution: storage.delete.enabled: true, or REGISTRY_STORAGE_DELETE_ENABLED=true) and run its garbage collector to reclaim the space (%v)", ref, ErrDeleteDisabled, err)
 	}
-	return fmt.Errorf("deleting %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
+	return fmt.Errorf("deleting %s: %w%s", ref, err, authHint(ref.Context().RegistryStr(), err))
 }
 
 func hasCode(terr *transport.Error, code transport.ErrorCode) bool {
