@@ -106,7 +106,13 @@ func (t *registryTarget) WriteStamp(ctx context.Context, tag string, s Stamp) er
 	if err != nil {
 		return err
 	}
-	if err := remote.Write(ref, img, t.remoteOptions(ctx, nil)...); err != nil {
+	write := func() error { return remote.Write(ref, img, t.remoteOptions(ctx, nil)...) }
+	err = write()
+	if err != nil && blobUnknown(err) {
+		// Another warm is writing a stamp too; they share the config blob.
+		err = retryBlobUnknown(ctx, write)
+	}
+	if err != nil {
 		return fmt.Errorf("writing stamp %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
 	}
 	return nil
