@@ -249,9 +249,23 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress) (*wa
 	for i := range layers {
 		layers[i].Layer = publish.Spool(layers[i].Layer, spool)
 	}
-	prog.set("pack %d layers", len(layers))
-	if _, err := depsimage.Pack(layers); err != nil {
-		return nil, err
+	packPhase := "pack"
+	if pp, ok := target.(publish.Prepusher); ok {
+		// Send each layer as soon as it is packed, while others pack.
+		packPhase = "pack+upload"
+		prog.set("pack and upload %d layers", len(layers))
+		ls := make([]v1.Layer, len(layers))
+		for i, l := range layers {
+			ls[i] = l.Layer
+		}
+		if err := pp.Prepush(ctx, ls); err != nil {
+			return nil, err
+		}
+	} else {
+		prog.set("pack %d layers", len(layers))
+		if _, err := depsimage.Pack(layers); err != nil {
+			return nil, err
+		}
 	}
 	mods := make([]module.Version, len(res.Modules))
 	for i, m := range res.Modules {
@@ -282,7 +296,7 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress) (*wa
 	if err != nil {
 		return nil, err
 	}
-	phase("pack", t)
+	phase(packPhase, t)
 
 	t = time.Now()
 	rep, err := target.Write(ctx, tag, art)
@@ -368,7 +382,7 @@ func (o *warmOptions) print(io IO, sum *warmSummary) error {
 		{"bytes compressed", byteSize(sum.Bytes.Compressed)},
 		{"bytes written", byteSize(sum.Bytes.Written)},
 	}
-	for _, p := range []string{"base", "lookup", "download", "verify", "pack", "publish", "total"} {
+	for _, p := range []string{"base", "lookup", "download", "verify", "pack", "pack+upload", "publish", "total"} {
 		if s, ok := sum.Seconds[p]; ok {
 			rows = append(rows, []any{"seconds " + p, fmt.Sprintf("%.2f", s)})
 		}

@@ -447,3 +447,37 @@ func TestLayoutConcurrentWrites(t *testing.T) {
 		t.Fatalf("List has %d entries after %d concurrent writes", len(entries), n)
 	}
 }
+
+// TestPrepush: layers sent ahead of the image count as new in the Write
+// that follows, once, and their bytes are reported.
+func TestPrepush(t *testing.T) {
+	ctx := context.Background()
+	tgt, err := ParseTarget(newRegistry(t, nil) + "/deps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image(t, nil, 3, 20000)
+	if err := tgt.(Prepusher).Prepush(ctx, mustLayers(t, img)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := tgt.Write(ctx, testKey, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, r := rep.Counts(); n != 3 || r != 0 {
+		t.Errorf("after Prepush: %d new, %d reused; want 3, 0", n, r)
+	}
+	if rep.BytesWritten < 3*rep.Layers[0].Size || rep.BytesWritten > 3*rep.Layers[0].Size+4096 {
+		t.Errorf("after Prepush: %d bytes written, want the 3 layers' %d and a config", rep.BytesWritten, 3*rep.Layers[0].Size)
+	}
+	if err := tgt.(Prepusher).Prepush(ctx, mustLayers(t, img)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = tgt.Write(ctx, testKey, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, r := rep.Counts(); n != 0 || r != 3 || rep.BytesWritten != 0 {
+		t.Errorf("again: %d new, %d reused, %d bytes; want 0, 3, 0", n, r, rep.BytesWritten)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +24,14 @@ type registryTarget struct {
 	spec string
 	repo name.Repository
 	o    *options
+
+	obsOnce sync.Once
+	obs     *observer // what this target's pushes did, across Prepush and Write
+}
+
+func (t *registryTarget) observer() *observer {
+	t.obsOnce.Do(func() { t.obs = &observer{seen: map[string]string{}} })
+	return t.obs
 }
 
 func newRegistryTarget(spec string, repo name.Repository, o *options) *registryTarget {
@@ -144,7 +153,8 @@ func (t *registryTarget) Write(ctx context.Context, tag string, a Artifact) (*Re
 	if err != nil {
 		return nil, err
 	}
-	obs := &observer{seen: map[string]string{}}
+	obs := t.observer()
+	before := obs.sent()
 	opts := t.remoteOptions(ctx, func(rt http.RoundTripper) http.RoundTripper { return &observingTransport{inner: rt, obs: obs} })
 	var progressDone chan struct{}
 	var progressOpt []remote.Option
@@ -176,11 +186,12 @@ func (t *registryTarget) Write(ctx context.Context, tag string, a Artifact) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
 	}
-	rep := &Report{Ref: t.Ref(tag, desc), Digest: desc.Digest, BytesWritten: obs.bytes}
+	rep := &Report{Ref: t.Ref(tag, desc), Digest: desc.Digest, BytesWritten: obs.sent() - before + obs.takePrepushed()}
 	for _, l := range layers {
 		st := obs.state(l.Digest.String())
 		rep.Layers = append(rep.Layers, LayerReport{Digest: l.Digest, Size: l.Size, Reused: st != "uploaded"})
 	}
+	obs.reset()
 	return rep, nil
 }
 
@@ -259,11 +270,59 @@ func (t *registryTarget) List(ctx context.Context) ([]Entry, error) {
 	return entries, nil
 }
 
+// Prepusher is a Target that can upload layers before the image that holds
+// them is complete.
+type Prepusher interface {
+	// Prepush uploads the layers the target does not hold, computing and
+	// sending each as soon as it can, several at a time, so that packing
+	// one layer overlaps sending another. The next Write reports them.
+	Prepush(ctx context.Context, layers []v1.Layer) error
+}
+
+func (t *registryTarget) Prepush(ctx context.Context, layers []v1.Layer) error {
+	obs := t.observer()
+	before := obs.sent()
+	opts := t.remoteOptions(ctx, func(rt http.RoundTripper) http.RoundTripper { return &observingTransport{inner: rt, obs: obs} })
+	var mu sync.Mutex
+	work := make(chan v1.Layer)
+	errs := make(chan error, len(layers))
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(layers)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for l := range work {
+				if err := remote.WriteLayer(t.repo, l, opts...); err != nil {
+					d, _ := l.Digest()
+					errs <- fmt.Errorf("writing layer %s to %s: %w%s", d, t.repo, err, authHint(t.repo.RegistryStr(), err))
+					continue
+				}
+				if t.o.progress != nil {
+					mu.Lock()
+					t.o.progress(Progress{Complete: obs.sent() - before})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, l := range layers {
+		work <- l
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	obs.mu.Lock()
+	obs.prepushed += obs.bytes - before
+	obs.mu.Unlock()
+	return <-errs
+}
+
 // observer records what a push did to each blob, from the requests it sent.
 type observer struct {
-	mu    sync.Mutex
-	seen  map[string]string // digest → "exists", "mounted" or "uploaded"
-	bytes int64
+	mu        sync.Mutex
+	seen      map[string]string // digest → "exists", "mounted" or "uploaded"
+	bytes     int64             // blob bytes sent
+	prepushed int64             // of which by Prepush, not yet reported
 }
 
 func (o *observer) set(digest, state string) {
@@ -272,6 +331,29 @@ func (o *observer) set(digest, state string) {
 	if o.seen[digest] != "uploaded" {
 		o.seen[digest] = state
 	}
+}
+
+// reset forgets what the pushes did, once a Write has reported it.
+func (o *observer) reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seen = map[string]string{}
+}
+
+func (o *observer) sent() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.bytes
+}
+
+// takePrepushed returns the bytes Prepush sent and forgets them, so that
+// the next Write counts them once.
+func (o *observer) takePrepushed() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := o.prepushed
+	o.prepushed = 0
+	return n
 }
 
 func (o *observer) state(digest string) string {
