@@ -49,6 +49,7 @@ func commands() []*command {
 		newAnalyzeCommand(),
 		newBenchCommand(),
 		newKeyCommand(),
+		newPruneCommand(),
 		newReportCommand(),
 		newRefCommand(),
 		newWarmCommand(),
@@ -189,6 +190,24 @@ func printCommandUsage(w io.Writer, c *command) {
 func maxArgs(cmd string, args []string, n int) error {
 	if len(args) > n {
 		return usageErrorf("%s: too many arguments: %s", cmd, strings.Join(args[n:], " "))
+	}
+	return nil
+}
+
+// ParseArgs parses a cachecheck command line (without the program name) with
+// the command's real flags, and runs nothing: for checking command lines
+// written elsewhere, such as the CI examples.
+func ParseArgs(args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("no command")
+	}
+	cmd := lookup(args[0])
+	if cmd == nil {
+		return usageErrorf("unknown command %q", args[0])
+	}
+	cmd.flags.SetOutput(io.Discard)
+	if err := cmd.flags.Parse(args[1:]); err != nil {
+		return usageErrorf("%s: %v", cmd.name, err)
 	}
 	return nil
 }

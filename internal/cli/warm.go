@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdio "io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -39,6 +40,11 @@ type warmOptions struct {
 	format      *enumValue
 	quiet       bool
 	buildCache  buildCacheFlags
+	all         bool
+	jobs        int
+	jobsSet     func() bool
+	// warmFunc, when set, replaces warm in runAll (tests).
+	warmFunc func(ctx context.Context, dir string) (*warmSummary, error)
 }
 
 func newWarmCommand() *command {
@@ -60,6 +66,9 @@ func newWarmCommand() *command {
 	fs.BoolVar(&o.buildCache.enabled, "build-cache", false, "add a layer with the dependencies compiled into a Go build cache (GOCACHE), for the build settings of the Dockerfile's go build")
 	fs.StringVar(&o.buildCache.buildFlags, "build-flags", "", "with --build-cache: the build's settings as `'NAME=VALUE... FLAGS'` (e.g. 'CGO_ENABLED=0 -trimpath -tags=netgo'), instead of the Dockerfile's")
 	fs.StringVar(&o.buildCache.dockerfile, "dockerfile", "", "with --build-cache: read the build settings from the go build in this `FILE` (default DIR/Dockerfile when present)")
+	fs.BoolVar(&o.all, "all", false, "warm every Go module and workspace under DIR (see below)")
+	fs.IntVar(&o.jobs, "jobs", defaultJobs, "with --all, warm `N` modules at a time")
+	o.jobsSet = func() bool { return fs.Changed("jobs") }
 	return &command{
 		name:    "warm",
 		summary: "build and publish the deps-only image of a Go module",
@@ -153,26 +162,43 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	if o.layers < 1 || o.layers > 100 {
 		return usageErrorf("warm: --layers %d is out of range 1-100", o.layers)
 	}
+	if err := o.validateAll(); err != nil {
+		return err
+	}
 	dir := "."
 	if len(args) == 1 {
 		dir = args[0]
 	}
+	if o.all {
+		return o.runAll(ctx, io, dir)
+	}
+	prog := newProgress(io.Err, o.quiet)
+	defer prog.done()
+	sum, err := o.warm(ctx, dir, prog, io.Err)
+	if err != nil {
+		return err
+	}
+	prog.done()
+	return o.print(io, sum)
+}
+
+// warm warms the module or workspace in dir and says what it did. Notes
+// that are not errors go to stderr.
+func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stderr stdio.Writer) (*warmSummary, error) {
 	start := time.Now()
 	sum := &warmSummary{ProtocolVersion: protocolVersion, Seconds: map[string]float64{}}
 	phase := func(name string, since time.Time) { sum.Seconds[name] = time.Since(since).Seconds() }
 
-	prog := newProgress(io.Err, o.quiet)
-	defer prog.done()
 	target, err := targetFor(o.to, dir, publish.WithInsecure(o.insecure), publish.WithProgress(func(p publish.Progress) {
 		prog.set("publish %s", byteProgress(p.Complete, p.Total))
 	}))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum.Target = target.String()
 	key, err := cachekey.ComputeDir(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum.Key = key.Key
 
@@ -182,14 +208,14 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		t := time.Now()
 		a, d, err := publish.ResolveBase(ctx, o.base, publish.WithInsecure(o.insecure))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		base, baseDigest = a, &d
 		phase("base", t)
 	}
-	bcSettings, err := o.buildCache.settings(dir, base, io.Err)
+	bcSettings, err := o.buildCache.settings(dir, base, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tagv := publish.NewTag(key.Key, baseDigest, o.contents.String())
 	if bcSettings != nil {
@@ -204,15 +230,17 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	switch {
 	case err == nil && !o.force:
 		sum.Hit, sum.Ref, sum.Digest = true, target.Ref(tag, *desc), desc.Digest.String()
+		if err := adoptStamp(ctx, target, tag, *desc); err != nil {
+			return nil, err
+		}
 		phase("total", start)
-		prog.done()
-		return o.print(io, sum)
+		return sum, nil
 	case err != nil && !errors.Is(err, publish.ErrNotFound):
-		return err
+		return nil, err
 	}
 
 	t = time.Now()
-	res, err := modload.Download(ctx, dir, modload.WithProgress(func(p modload.Progress) {
+	res, err := modload.Download(ctx, dir, modload.WithEnv(goWorkEnv(dir, key.Workspace)), modload.WithProgress(func(p modload.Progress) {
 		if p.Total > 0 {
 			prog.set("download modules %d/%d, %s", p.Done, p.Total, byteSize(p.Bytes))
 		} else {
@@ -223,7 +251,7 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		defer modload.RemoveAll(res.GoModCache)
 	}
 	if err != nil {
-		return withPrivateHint(err)
+		return nil, withPrivateHint(err)
 	}
 	phase("download", t)
 	sum.Modules = len(res.Modules)
@@ -231,7 +259,7 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	t = time.Now()
 	prog.set("verify %d modules", len(res.Modules))
 	if err := modload.Verify(ctx, dir, res); err != nil {
-		return err
+		return nil, err
 	}
 	phase("verify", t)
 
@@ -240,7 +268,7 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	// file for the upload rather than compressing again.
 	spool, err := os.MkdirTemp("", "cachecheck-layers-")
 	if err != nil {
-		return fmt.Errorf("creating a directory for the layers: %w", err)
+		return nil, fmt.Errorf("creating a directory for the layers: %w", err)
 	}
 	defer os.RemoveAll(spool)
 	layers, err := depsimage.Layers(res,
@@ -249,7 +277,7 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		depsimage.WithCompression(o.compression.String()),
 		depsimage.WithSpoolDir(spool))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	packPhase := "pack"
 	if pp, ok := target.(publish.Prepusher); ok {
@@ -261,12 +289,12 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 			ls[i] = l.Layer
 		}
 		if err := pp.Prepush(ctx, ls); err != nil {
-			return err
+			return nil, err
 		}
 	} else {
 		prog.set("pack %d layers", len(layers))
 		if _, err := depsimage.Pack(layers); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	mods := make([]module.Version, len(res.Modules))
@@ -281,6 +309,7 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		Version:      Version(),
 		Contents:     o.contents.String(),
 		Layers:       len(layers),
+		MainModules:  mainModules(key),
 	}
 	if baseDigest != nil {
 		md.BaseDigest = baseDigest.String()
@@ -295,7 +324,7 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		art, err = depsimage.Image(b, layers, md)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	phase(packPhase, t)
 	if bcSettings != nil {
@@ -304,7 +333,7 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 		sum.BuildCache = &buildCacheSummary{}
 		img, cleanup, err := addBuildCache(ctx, dir, res, *bcSettings, art.(v1.Image), o.compression.String(), spool, sum.BuildCache)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer cleanup()
 		art = img
@@ -314,23 +343,27 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	t = time.Now()
 	rep, err := target.Write(ctx, tag, art)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if p, ok := target.(publish.Pruner); ok {
+		if err := p.WriteStamp(ctx, tag, publish.Stamp{Digest: rep.Digest, Published: time.Now()}); err != nil {
+			return nil, err
+		}
 	}
 	phase("publish", t)
 	for _, l := range layers {
 		sum.Bytes.Raw += l.RawSize
 		s, err := l.Size()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sum.Bytes.Compressed += s
 	}
 	phase("total", start)
-	prog.done()
 	sum.Ref, sum.Digest = rep.Ref, rep.Digest.String()
 	sum.Layers.New, sum.Layers.Reused = rep.Counts()
 	sum.Bytes.Written = rep.BytesWritten
-	return o.print(io, sum)
+	return sum, nil
 }
 
 // withPrivateHint adds to a download error naming modules that match

@@ -29,6 +29,9 @@ const (
 	LabelVersion      = "org.cachecheck.version"
 	LabelContents     = "org.cachecheck.contents"
 	LabelLayers       = "org.cachecheck.layers"
+	// LabelMainModules lists the module paths of the module or workspace
+	// the image was warmed for, space-separated: what prune groups by.
+	LabelMainModules = "org.cachecheck.main-modules"
 
 	// Standard OCI annotations also set.
 	annotationBaseDigest = "org.opencontainers.image.base.digest"
@@ -45,6 +48,9 @@ type Metadata struct {
 	Version      string           // cachecheck version that built it
 	Contents     string           // ContentsFull or ContentsZips
 	Layers       int              // number of deps layers
+	// MainModules are the paths of the main module, or of the workspace's
+	// modules, the image was warmed for; recorded only when not empty.
+	MainModules []string
 	// Created is the creation time of the image and its history entries.
 	// The zero value means SOURCE_DATE_EPOCH when set, else the Unix epoch.
 	// It is not recorded as a label.
@@ -91,6 +97,9 @@ func (md Metadata) labels() map[string]string {
 	}
 	if md.BaseDigest != "" {
 		m[LabelBaseDigest] = md.BaseDigest
+	}
+	if len(md.MainModules) > 0 {
+		m[LabelMainModules] = strings.Join(md.MainModules, " ")
 	}
 	return m
 }
@@ -272,6 +281,9 @@ func ReadMetadata(img v1.Image) (*Metadata, error) {
 		BaseDigest:   l[LabelBaseDigest],
 		Version:      l[LabelVersion],
 		Contents:     l[LabelContents],
+	}
+	if s := l[LabelMainModules]; s != "" {
+		md.MainModules = strings.Fields(s)
 	}
 	if s := l[LabelKey]; s != "" {
 		if md.Key, err = cachekey.Parse(s); err != nil {

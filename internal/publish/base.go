@@ -72,6 +72,9 @@ func resolveLayoutBase(ref, spec string) (Artifact, v1.Hash, error) {
 	}
 	var found []v1.Descriptor
 	for _, d := range im.Manifests {
+		if tag == "" && strings.HasSuffix(d.Annotations[refNameAnnotation], StampSuffix) {
+			continue // a deps image's publish stamp, not an image
+		}
 		if tag == "" || d.Annotations[refNameAnnotation] == tag {
 			found = append(found, d)
 		}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -106,6 +107,37 @@ func authHint(host string, err error) string {
 	return ""
 }
 
+// retryBlobUnknown calls f until it succeeds or fails otherwise than with
+// a blob unknown to the registry, for about 3 s at most.
+func retryBlobUnknown(ctx context.Context, f func() error) error {
+	var err error
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		if err = f(); err == nil || !blobUnknown(err) || wait > time.Second {
+			return err
+		}
+	}
+}
+
+// blobUnknown reports whether err is a registry's answer that a blob a
+// manifest names is unknown to it.
+func blobUnknown(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	for _, d := range terr.Errors {
+		if d.Code == transport.ManifestBlobUnknownErrorCode || d.Code == transport.BlobUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}
+
 // isNotFound reports whether err is a registry's 404 for a manifest.
 func isNotFound(err error) bool {
 	var terr *transport.Error
@@ -140,6 +172,16 @@ func (t *registryTarget) Write(ctx context.Context, tag string, a Artifact) (*Re
 	desc, err := pushTagged(ref, a, opts, progressOpt)
 	if progressDone != nil {
 		<-progressDone
+	}
+	// Another writer pushing the same blobs at the same moment (two warms of
+	// one key) can make the registry answer that a blob is unknown while it
+	// commits it; that is temporary: push again, the blobs are there.
+	if err != nil && blobUnknown(err) {
+		err = retryBlobUnknown(ctx, func() error {
+			var err error
+			desc, err = pushTagged(ref, a, opts, nil)
+			return err
+		})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("writing %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))

@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/depsimage"
+	"github.com/cachecheck/cachecheck/internal/modtree"
+	"github.com/cachecheck/cachecheck/internal/prune"
+	"github.com/cachecheck/cachecheck/internal/publish"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+	"github.com/spf13/pflag"
+)
+
+type pruneOptions struct {
+	to          string
+	keep        int
+	olderThan   ageValue
+	protect     []string
+	protectTree []string
+	dryRun      bool
+	insecure    bool
+	format      *enumValue
+	now         func() time.Time
+}
+
+// ageValue is a --older-than duration: "30d", "36h", "1d12h".
+type ageValue struct{ d time.Duration }
+
+func (a *ageValue) String() string { return prune.FormatAge(a.d) }
+func (a *ageValue) Type() string   { return "duration" }
+func (a *ageValue) Set(s string) error {
+	d, err := prune.ParseAge(s)
+	if err != nil {
+		return err
+	}
+	a.d = d
+	return nil
+}
+
+func newPruneCommand() *command {
+	o := &pruneOptions{
+		olderThan: ageValue{30 * 24 * time.Hour},
+		format:    newEnum("text", "text", "json"),
+		now:       time.Now,
+	}
+	fs := pflag.NewFlagSet("prune", pflag.ContinueOnError)
+	fs.StringVar(&o.to, "to", "", "prune `TARGET`: the registry repository (HOST/PATH) or oci:DIR warm publishes to (required)")
+	fs.IntVar(&o.keep, "keep", 3, "keep the `N` newest deps images of each module, whatever their age")
+	fs.Var(&o.olderThan, "older-than", "remove only images published longer ago than `DURATION` (30d, 36h, 1d12h)")
+	fs.StringArrayVar(&o.protect, "protect", nil, "never remove the images of `KEY` (ck1-…, or a tag ck1-…-…); repeatable")
+	fs.StringArrayVar(&o.protectTree, "protect-tree", nil, "never remove the images of the current keys of every module and workspace under `DIR`; repeatable")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be removed; remove nothing")
+	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry")
+	fs.Var(o.format, "format", "output format: text or json")
+	return &command{
+		name:    "prune",
+		summary: "delete the deps images no branch needs any more",
+		usage:   "--to TARGET [--keep N] [--older-than DURATION] [--protect KEY ...] [--dry-run]",
+		help: `
+Prune deletes from TARGET the deps images that 'cachecheck warm' published
+and no branch needs any more. An image is removed when all of these hold:
+
+  - its key is not protected (--protect KEY, or --protect-tree DIR for the
+    current keys of every module under DIR, e.g. the main branch's checkout);
+  - it is not among the --keep newest images of its module (the module path,
+    or a workspace's module paths, the image records);
+  - it was published longer ago than --older-than.
+
+Deps images are reproducible, so their own creation time is fixed; the
+publication time comes from the stamp warm writes beside each image (the
+tag TAG.stamp, a manifest without layers). An image without a stamp is
+kept, and stamped now (unless --dry-run), so that it ages from today.
+
+From a registry, prune deletes the manifests by digest through the registry
+API (DELETE /v2/…/manifests/DIGEST); the registry must allow deletes
+(distribution: storage.delete.enabled: true), and its garbage collector
+reclaims the blobs. From an OCI layout (oci:DIR) it also removes the blobs
+no remaining image uses; do not prune a layout while a warm writes to it.`,
+		examples: `
+cachecheck prune --to registry.example.com/team/app-deps --keep 3 --older-than 14d --protect-tree . --dry-run
+cachecheck prune --to registry.example.com/team/app-deps --keep 3 --older-than 14d --protect ck1-0ac58f425b47172330dc6178be3c5dfc`,
+		flags: fs,
+		run:   o.run,
+	}
+}
+
+// pruneDoc is what prune did: the text table and the JSON document.
+type pruneDoc struct {
+	ProtocolVersion int          `json:"protocol_version"`
+	Target          string       `json:"target"`
+	DryRun          bool         `json:"dry_run"`
+	Keep            int          `json:"keep"`
+	OlderThan       string       `json:"older_than"`
+	Now             time.Time    `json:"now"`
+	Images          []pruneImage `json:"images"`
+	Removed         int          `json:"removed"`
+	Kept            int          `json:"kept"`
+	Stamped         int          `json:"stamped"`
+}
+
+type pruneImage struct {
+	Tag       string     `json:"tag"`
+	Digest    string     `json:"digest"`
+	Module    string     `json:"module"`
+	Published *time.Time `json:"published,omitempty"`
+	// Action is "removed", "would remove" or "kept".
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+	// Stamped reports whether prune wrote the image's missing stamp.
+	Stamped bool `json:"stamped,omitempty"`
+}
+
+func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := maxArgs("prune", args, 0); err != nil {
+		return err
+	}
+	if o.to == "" {
+		return usageErrorf("prune: --to is required: the registry repository or oci:DIR to prune")
+	}
+	if o.keep < 0 {
+		return usageErrorf("prune: --keep %d: want 0 or more", o.keep)
+	}
+	var protect []cachekey.Key
+	for _, p := range o.protect {
+		tag, err := publish.ParseTag(p)
+		if err != nil {
+			return usageErrorf("prune: --protect %q: want a key (ck1-<32 hex>) as printed by 'cachecheck key', or a deps image tag", p)
+		}
+		protect = append(protect, tag.Key)
+	}
+	for _, dir := range o.protectTree {
+		keys, err := treeKeys(dir)
+		if err != nil {
+			return fmt.Errorf("--protect-tree %s: %w", dir, err)
+		}
+		protect = append(protect, keys...)
+	}
+	t, err := publish.ParseTarget(o.to, publish.WithInsecure(o.insecure))
+	if err != nil {
+		return usageErrorf("--to: %v", err)
+	}
+	target, ok := t.(publish.Pruner)
+	if !ok {
+		return usageErrorf("prune: %s holds one image and is replaced whole by warm; prune a registry repository or an OCI layout (oci:DIR)", o.to)
+	}
+	now := o.now()
+	entries, err := target.List(ctx)
+	if err != nil {
+		return err
+	}
+	var images []prune.Image
+	descs := map[string]v1.Descriptor{}
+	for _, e := range entries {
+		tag := e.Tag.String()
+		img := prune.Image{Tag: tag, Key: e.Tag.Key, Digest: e.Descriptor.Digest.String(), Module: "(unknown)"}
+		if i, err := e.Image(); err == nil {
+			if md, err := depsimage.ReadMetadata(i); err == nil && len(md.MainModules) > 0 {
+				img.Module = strings.Join(md.MainModules, " ")
+			}
+		} else {
+			return fmt.Errorf("reading %s in %s: %w", tag, target, err)
+		}
+		st, err := target.ReadStamp(ctx, tag)
+		switch {
+		case err == nil:
+			img.Published = st.Published
+		case !errors.Is(err, publish.ErrNotFound):
+			return err
+		}
+		images = append(images, img)
+		descs[tag] = e.Descriptor
+	}
+	doc := &pruneDoc{ProtocolVersion: protocolVersion, Target: target.String(), DryRun: o.dryRun, Keep: o.keep, OlderThan: o.olderThan.String(), Now: now.UTC()}
+	var failure error
+	for _, d := range prune.Decide(images, prune.Policy{Keep: o.keep, OlderThan: o.olderThan.d, Protect: protect, Now: now}) {
+		pi := pruneImage{Tag: d.Tag, Digest: d.Digest, Module: d.Module, Action: "kept", Reason: d.Reason}
+		if !d.Published.IsZero() {
+			p := d.Published.UTC()
+			pi.Published = &p
+		}
+		switch {
+		case failure != nil:
+			// A delete failed: keep the rest as they are.
+		case d.Remove && o.dryRun:
+			pi.Action = "would remove"
+		case d.Remove:
+			if err := target.Delete(ctx, d.Tag, descs[d.Tag]); err != nil {
+				failure = err
+				break
+			}
+			pi.Action = "removed"
+		case d.Published.IsZero() && !o.dryRun:
+			if err := target.WriteStamp(ctx, d.Tag, publish.Stamp{Digest: descs[d.Tag].Digest, Published: now}); err != nil {
+				failure = err
+				break
+			}
+			pi.Stamped = true
+			doc.Stamped++
+		}
+		if pi.Action == "kept" {
+			doc.Kept++
+		} else {
+			doc.Removed++
+		}
+		doc.Images = append(doc.Images, pi)
+	}
+	if err := o.print(io, doc); err != nil {
+		return err
+	}
+	return failure
+}
+
+func (o *pruneOptions) print(io IO, doc *pruneDoc) error {
+	if o.format.String() == "json" {
+		return writeJSON(io.Out, doc)
+	}
+	verb := "removed"
+	if doc.DryRun {
+		verb = "would remove"
+	}
+	var rows [][]string
+	for _, im := range doc.Images {
+		if im.Action == "kept" {
+			continue
+		}
+		rows = append(rows, []string{im.Tag, im.Module, prune.FormatAge(doc.Now.Sub(*im.Published)), im.Digest})
+	}
+	if len(rows) > 0 {
+		table := tablewriter.NewTable(io.Out, tablewriter.WithHeaderAutoFormat(tw.Off))
+		table.Header(verb, "module", "age", "digest")
+		for _, r := range rows {
+			if err := table.Append(r); err != nil {
+				return err
+			}
+		}
+		if err := table.Render(); err != nil {
+			return err
+		}
+	}
+	stamped := ""
+	if doc.Stamped > 0 {
+		stamped = fmt.Sprintf(" (stamped %d that had no publication time)", doc.Stamped)
+	}
+	_, err := fmt.Fprintf(io.Out, "%s %d of %d deps images in %s; kept %d%s\n", verb, doc.Removed, doc.Removed+doc.Kept, doc.Target, doc.Kept, stamped)
+	return err
+}
+
+// treeKeys returns the current keys of the modules and workspaces under
+// dir, as warm --all finds them.
+func treeKeys(dir string) ([]cachekey.Key, error) {
+	units, err := modtree.Find(dir)
+	if err != nil {
+		return nil, err
+	}
+	var keys []cachekey.Key
+	for _, u := range units {
+		k, err := cachekey.ComputeDir(filepath.Join(dir, filepath.FromSlash(u.Dir)))
+		if err != nil {
+			// A module whose key cannot be computed protects nothing;
+			// its images age like any other.
+			continue
+		}
+		keys = append(keys, k.Key)
+	}
+	return keys, nil
+}
+
+// adoptStamp stamps the image warm found (a hit) when it has no stamp: an
+// image published before stamps, or whose stamp was lost, ages from now.
+func adoptStamp(ctx context.Context, t publish.Target, tag string, desc v1.Descriptor) error {
+	p, ok := t.(publish.Pruner)
+	if !ok {
+		return nil
+	}
+	_, err := p.ReadStamp(ctx, tag)
+	if !errors.Is(err, publish.ErrNotFound) {
+		return err
+	}
+	return p.WriteStamp(ctx, tag, publish.Stamp{Digest: desc.Digest, Published: time.Now()})
+}

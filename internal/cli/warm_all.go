@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/modtree"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// defaultJobs is how many modules warm --all warms at once.
+const defaultJobs = 2
+
+func (o *warmOptions) validateAll() error {
+	if o.jobs < 1 {
+		return usageErrorf("warm: --jobs %d: want at least 1", o.jobs)
+	}
+	if o.jobsSet() && !o.all {
+		return usageErrorf("warm: --jobs applies to --all only; add --all to warm every module under the directory")
+	}
+	return nil
+}
+
+// allDoc is what warm --all did: the summary table and the JSON document.
+type allDoc struct {
+	ProtocolVersion int        `json:"protocol_version"`
+	Root            string     `json:"root"`
+	Jobs            int        `json:"jobs"`
+	Units           []*allUnit `json:"units"`
+	Built           int        `json:"built"`
+	Hit             int        `json:"hit"`
+	Failed          int        `json:"failed"`
+	Seconds         float64    `json:"seconds"`
+}
+
+type allUnit struct {
+	// Dir is relative to the root, in slash form.
+	Dir       string   `json:"dir"`
+	Workspace bool     `json:"workspace"`
+	Modules   []string `json:"main_modules,omitempty"`
+	// Result is "hit", "built" or "failed".
+	Result  string       `json:"result"`
+	Key     cachekey.Key `json:"key,omitzero"`
+	Warm    *warmSummary `json:"warm,omitempty"`
+	Error   string       `json:"error,omitempty"`
+	Seconds float64      `json:"seconds"`
+}
+
+// runAll warms every module and workspace under root, o.jobs at a time,
+// goes on past failures, prints the summary, and fails when any failed.
+//
+// A module a workspace under root uses is warmed through that workspace
+// (its deps image is the workspace's), not on its own: the nightly job
+// then publishes what the builds of the workspace start from. Each unit
+// goes to --to, or to the OCI layout .cachecheck/oci in its own directory
+// (where 'cachecheck ref' run there looks).
+func (o *warmOptions) runAll(ctx context.Context, io IO, root string) error {
+	start := time.Now()
+	units, err := modtree.Find(root)
+	if err != nil {
+		return err
+	}
+	if len(units) == 0 {
+		return fmt.Errorf("no Go module or workspace under %s (vendor, testdata and directories starting with . or _ are skipped)", root)
+	}
+	warm := o.warmFunc
+	if warm == nil {
+		warm = func(ctx context.Context, dir string) (*warmSummary, error) { return o.warm(ctx, dir, &progress{}, io.Err) }
+	}
+	doc := &allDoc{ProtocolVersion: protocolVersion, Root: root, Jobs: o.jobs}
+	var mu sync.Mutex // guards io.Err
+	sem := make(chan struct{}, o.jobs)
+	var wg sync.WaitGroup
+	for _, u := range units {
+		au := &allUnit{Dir: u.Dir, Workspace: u.Workspace}
+		doc.Units = append(doc.Units, au)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			t := time.Now()
+			dir := filepath.Join(root, filepath.FromSlash(u.Dir))
+			if k, err := cachekey.ComputeDir(dir); err == nil {
+				au.Key, au.Modules = k.Key, mainModules(k)
+			}
+			sum, err := warm(ctx, dir)
+			au.Seconds = time.Since(t).Seconds()
+			switch {
+			case err != nil:
+				au.Result, au.Error = "failed", err.Error()
+			case sum.Hit:
+				au.Result, au.Warm = "hit", sum
+			default:
+				au.Result, au.Warm = "built", sum
+			}
+			if o.quiet {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fmt.Fprintf(io.Err, "cachecheck: warm %s: %v\n", u.Dir, err)
+			} else {
+				fmt.Fprintf(io.Err, "cachecheck: warm %s: %s %s (%.1f s)\n", u.Dir, au.Result, sum.Tag, au.Seconds)
+			}
+		}()
+	}
+	wg.Wait()
+	var failed []string
+	for _, u := range doc.Units {
+		switch u.Result {
+		case "hit":
+			doc.Hit++
+		case "built":
+			doc.Built++
+		default:
+			doc.Failed++
+			failed = append(failed, u.Dir)
+		}
+	}
+	doc.Seconds = time.Since(start).Seconds()
+	if err := o.printAll(io, doc); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("warm --all: %d of %d failed: %s", len(failed), len(doc.Units), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func (o *warmOptions) printAll(io IO, doc *allDoc) error {
+	if o.format.String() == "json" {
+		return writeJSON(io.Out, doc)
+	}
+	if o.quiet {
+		for _, u := range doc.Units {
+			if u.Warm != nil {
+				fmt.Fprintf(io.Out, "%s %s\n", u.Dir, u.Warm.Ref)
+			}
+		}
+		return nil
+	}
+	table := tablewriter.NewTable(io.Out, tablewriter.WithHeaderAutoFormat(tw.Off))
+	table.Header("dir", "module", "key", "result", "modules", "bytes", "seconds")
+	for _, u := range doc.Units {
+		mods, bytes := "-", "-"
+		if u.Warm != nil && !u.Warm.Hit {
+			mods, bytes = fmt.Sprint(u.Warm.Modules), byteSize(u.Warm.Bytes.Compressed)
+		}
+		key := "-"
+		if !u.Key.IsZero() {
+			key = u.Key.String()
+		}
+		if err := table.Append(u.Dir, moduleLabel(u), key, u.Result, mods, bytes, fmt.Sprintf("%.2f", u.Seconds)); err != nil {
+			return err
+		}
+	}
+	if err := table.Render(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(io.Out, "%d built, %d hit, %d failed in %.1f s (%d at a time)\n", doc.Built, doc.Hit, doc.Failed, doc.Seconds, doc.Jobs)
+	return err
+}
+
+// moduleLabel names a unit's module, or its workspace's modules.
+func moduleLabel(u *allUnit) string {
+	switch {
+	case len(u.Modules) == 0:
+		return "-"
+	case u.Workspace:
+		return "go.work: " + strings.Join(u.Modules, ", ")
+	default:
+		return u.Modules[0]
+	}
+}
+
+// mainModules returns the paths of the main modules of a key's module or
+// workspace, sorted, from its "module DIR path PATH" input lines.
+func mainModules(k *cachekey.Result) []string {
+	var paths []string
+	for _, line := range k.Inputs {
+		f := strings.Fields(line)
+		if len(f) == 4 && f[0] == "module" && f[2] == "path" {
+			paths = append(paths, f[3])
+		}
+	}
+	sort.Strings(paths)
+	return paths
+}
+
+// goWorkEnv returns the environment for the go command in dir: GOWORK
+// names dir's go.work for a workspace, and is off for a module, so the go
+// command downloads what the key was computed from, whatever go.work a
+// parent directory holds.
+func goWorkEnv(dir string, workspace bool) []string {
+	env := os.Environ()
+	v := "off"
+	if workspace {
+		abs, err := filepath.Abs(filepath.Join(dir, "go.work"))
+		if err == nil {
+			v = abs
+		}
+	}
+	out := env[:0:0]
+	for _, e := range env {
+		if !strings.HasPrefix(e, "GOWORK=") {
+			out = append(out, e)
+		}
+	}
+	return append(out, "GOWORK="+v)
+}
