@@ -73,7 +73,9 @@ func (o *warmOptions) runAll(ctx context.Context, io IO, root string) error {
 	}
 	warm := o.warmFunc
 	if warm == nil {
-		warm = func(ctx context.Context, dir string) (*warmSummary, error) { return o.warm(ctx, dir, &progress{}, io.Err) }
+		warm = func(ctx context.Context, dir string) (*warmSummary, error) {
+			return o.warm(ctx, dir, &progress{}, io.Err)
+		}
 	}
 	doc := &allDoc{ProtocolVersion: protocolVersion, Root: root, Jobs: o.jobs}
 	var mu sync.Mutex // guards io.Err
