@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -154,17 +155,25 @@ func predict(t *testing.T, baseDir string, baseArgs map[string]string, headDir s
 // builder's steps of the same stage (FROM and configuration-only steps
 // such as buildah's ARG left out) and counts the verdicts that agree.
 func compare(p *analyzer.Prediction, steps []analyzer.Step) (agree, total int, report string) {
+	// Group the steps by stage, in the order stages first appear, and
+	// order each stage's steps by their index: BuildKit reports cached
+	// steps in no fixed order.
 	var stages [][]analyzer.Step
-	last := "\x00"
+	group := map[string]int{}
 	for _, s := range steps {
-		if s.Stage != last {
+		g, ok := group[s.Stage]
+		if !ok {
+			g = len(stages)
+			group[s.Stage] = g
 			stages = append(stages, nil)
-			last = s.Stage
 		}
 		switch s.Kind() {
 		case "RUN", "COPY", "ADD", "WORKDIR":
-			stages[len(stages)-1] = append(stages[len(stages)-1], s)
+			stages[g] = append(stages[g], s)
 		}
+	}
+	for _, st := range stages {
+		sort.SliceStable(st, func(i, j int) bool { return st[i].Index < st[j].Index })
 	}
 	var b strings.Builder
 	for i, st := range p.Stages {
