@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -204,7 +205,7 @@ func ReadBuildKitJSON(r io.Reader) ([]Step, error) {
 	if d, at, ok := earliest(open); ok {
 		return nil, &LogError{Line: at, Err: fmt.Errorf("step %q started here never completes: the log is truncated", steps[byDigest[d]].Instruction)}
 	}
-	return steps, nil
+	return dockerfileOrder(steps), nil
 }
 
 // plainLine matches a line of BuildKit's plain progress: "#12 ..." .
@@ -286,7 +287,7 @@ func ReadBuildKitPlain(r io.Reader) ([]Step, error) {
 	if id, at, ok := earliest(open); ok {
 		return nil, &LogError{Line: at, Err: fmt.Errorf("vertex #%d announced here never finishes: the log is truncated", id)}
 	}
-	return steps, nil
+	return dockerfileOrder(steps), nil
 }
 
 // buildahStep matches "[1/2] STEP 3/8: COPY go.mod go.sum ./" (the stage
@@ -462,4 +463,24 @@ func ReadDocker(r io.Reader) ([]Step, error) {
 		return nil, &LogError{Line: lastLine, Err: fmt.Errorf("step %q started here never finishes (no \"Successfully built\"): the log is truncated", steps[len(steps)-1].Instruction)}
 	}
 	return steps, nil
+}
+
+// dockerfileOrder orders BuildKit's steps as the Dockerfile has them: each
+// stage's steps by their index, stages in the order they first appear.
+// BuildKit reports steps as it resolves them, and cached steps in no fixed
+// order.
+func dockerfileOrder(steps []Step) []Step {
+	rank := map[string]int{}
+	for _, s := range steps {
+		if _, ok := rank[s.Stage]; !ok {
+			rank[s.Stage] = len(rank)
+		}
+	}
+	sort.SliceStable(steps, func(i, j int) bool {
+		if ri, rj := rank[steps[i].Stage], rank[steps[j].Stage]; ri != rj {
+			return ri < rj
+		}
+		return steps[i].Index < steps[j].Index
+	})
+	return steps
 }

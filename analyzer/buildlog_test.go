@@ -170,3 +170,23 @@ func FuzzReadBuildLog(f *testing.F) {
 		}
 	})
 }
+
+// TestDockerfileOrder checks that BuildKit's steps, reported as resolved
+// (cached ones in no fixed order), come back in Dockerfile order.
+func TestDockerfileOrder(t *testing.T) {
+	in := []Step{
+		{Stage: "build", Index: 4, Instruction: "RUN go mod download"},
+		{Stage: "build", Index: 2, Instruction: "WORKDIR /src"},
+		{Stage: "stage-1", Index: 1, Instruction: "COPY --from=build /out/api /api"},
+		{Stage: "build", Index: 3, Instruction: "COPY go.mod go.sum ./"},
+		{Stage: "build", Index: 5, Instruction: "COPY . ."},
+	}
+	var got []string
+	for _, s := range dockerfileOrder(in) {
+		got = append(got, s.Instruction)
+	}
+	want := []string{"WORKDIR /src", "COPY go.mod go.sum ./", "RUN go mod download", "COPY . .", "COPY --from=build /out/api /api"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("order:\n%q\nwant:\n%q", got, want)
+	}
+}
