@@ -174,15 +174,27 @@ func FuzzReadBuildLog(f *testing.F) {
 // TestDockerfileOrder checks that BuildKit's steps, reported as resolved
 // (cached ones in no fixed order), come back in Dockerfile order.
 func TestDockerfileOrder(t *testing.T) {
-	in := []Step{
-		{Stage: "build", Index: 4, Instruction: "RUN go mod download"},
-		{Stage: "build", Index: 2, Instruction: "WORKDIR /src"},
-		{Stage: "stage-1", Index: 1, Instruction: "COPY --from=build /out/api /api"},
-		{Stage: "build", Index: 3, Instruction: "COPY go.mod go.sum ./"},
-		{Stage: "build", Index: 5, Instruction: "COPY . ."},
+	log := `#6 [build 4/5] RUN go mod download
+#6 CACHED
+
+#7 [build 2/5] WORKDIR /src
+#7 CACHED
+
+#8 [stage-1 1/1] COPY --from=build /out/api /api
+#8 DONE 0.0s
+
+#9 [build 3/5] COPY go.mod go.sum ./
+#9 CACHED
+
+#10 [build 5/5] COPY . .
+#10 DONE 0.1s
+`
+	steps, err := ReadBuildKitPlain(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
 	}
 	var got []string
-	for _, s := range dockerfileOrder(in) {
+	for _, s := range steps {
 		got = append(got, s.Instruction)
 	}
 	want := []string{"WORKDIR /src", "COPY go.mod go.sum ./", "RUN go mod download", "COPY . .", "COPY --from=build /out/api /api"}
