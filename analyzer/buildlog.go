@@ -8,7 +8,6 @@ import (
 	"io"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -205,7 +204,7 @@ func ReadBuildKitJSON(r io.Reader) ([]Step, error) {
 	if d, at, ok := earliest(open); ok {
 		return nil, &LogError{Line: at, Err: fmt.Errorf("step %q started here never completes: the log is truncated", steps[byDigest[d]].Instruction)}
 	}
-	return dockerfileOrder(steps), nil
+	return mergeDuplicates(steps), nil
 }
 
 // plainLine matches a line of BuildKit's plain progress: "#12 ..." .
@@ -287,7 +286,7 @@ func ReadBuildKitPlain(r io.Reader) ([]Step, error) {
 	if id, at, ok := earliest(open); ok {
 		return nil, &LogError{Line: at, Err: fmt.Errorf("vertex #%d announced here never finishes: the log is truncated", id)}
 	}
-	return dockerfileOrder(steps), nil
+	return mergeDuplicates(steps), nil
 }
 
 // buildahStep matches "[1/2] STEP 3/8: COPY go.mod go.sum ./" (the stage
@@ -465,22 +464,34 @@ func ReadDocker(r io.Reader) ([]Step, error) {
 	return steps, nil
 }
 
-// dockerfileOrder orders BuildKit's steps as the Dockerfile has them: each
-// stage's steps by their index, stages in the order they first appear.
-// BuildKit reports steps as it resolves them, and cached steps in no fixed
-// order.
-func dockerfileOrder(steps []Step) []Step {
-	rank := map[string]int{}
+// mergeDuplicates folds steps BuildKit reported as two vertices (the same
+// stage, index and instruction under different digests, as it does when it
+// runs a COPY to checksum its content and then finds the layer cached) into
+// one: cached when either was, spanning both. steps must be sorted.
+func mergeDuplicates(steps []Step) []Step {
+	out := steps[:0]
 	for _, s := range steps {
-		if _, ok := rank[s.Stage]; !ok {
-			rank[s.Stage] = len(rank)
+		if n := len(out); n > 0 {
+			p := &out[n-1]
+			if p.Stage == s.Stage && p.Index == s.Index && p.Instruction == s.Instruction {
+				p.Cached = p.Cached || s.Cached
+				if !s.Started.IsZero() && (p.Started.IsZero() || s.Started.Before(p.Started)) {
+					p.Started = s.Started
+				}
+				if s.Completed.After(p.Completed) {
+					p.Completed = s.Completed
+				}
+				p.Duration = max(p.Duration, s.Duration)
+				if !p.Started.IsZero() && p.Completed.After(p.Started) {
+					p.Duration = p.Completed.Sub(p.Started)
+				}
+				if p.Error == "" {
+					p.Error = s.Error
+				}
+				continue
+			}
 		}
+		out = append(out, s)
 	}
-	sort.SliceStable(steps, func(i, j int) bool {
-		if ri, rj := rank[steps[i].Stage], rank[steps[j].Stage]; ri != rj {
-			return ri < rj
-		}
-		return steps[i].Index < steps[j].Index
-	})
-	return steps
+	return out
 }

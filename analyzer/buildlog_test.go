@@ -171,9 +171,11 @@ func FuzzReadBuildLog(f *testing.F) {
 	})
 }
 
-// TestDockerfileOrder checks that BuildKit's steps, reported as resolved
-// (cached ones in no fixed order), come back in Dockerfile order.
-func TestDockerfileOrder(t *testing.T) {
+// TestBuildKitOrderAndDuplicates checks that BuildKit's steps, reported as
+// resolved (cached ones in no fixed order, a COPY sometimes as two vertices,
+// one run to checksum its content and one cached), come back once each, in
+// Dockerfile order.
+func TestBuildKitOrderAndDuplicates(t *testing.T) {
 	log := `#6 [build 4/5] RUN go mod download
 #6 CACHED
 
@@ -184,10 +186,13 @@ func TestDockerfileOrder(t *testing.T) {
 #8 DONE 0.0s
 
 #9 [build 3/5] COPY go.mod go.sum ./
-#9 CACHED
+#9 DONE 0.2s
 
 #10 [build 5/5] COPY . .
 #10 DONE 0.1s
+
+#11 [build 3/5] COPY go.mod go.sum ./
+#11 CACHED
 `
 	steps, err := ReadBuildKitPlain(strings.NewReader(log))
 	if err != nil {
@@ -195,10 +200,10 @@ func TestDockerfileOrder(t *testing.T) {
 	}
 	var got []string
 	for _, s := range steps {
-		got = append(got, s.Instruction)
+		got = append(got, fmt.Sprintf("%s cached=%v", s.Instruction, s.Cached))
 	}
-	want := []string{"WORKDIR /src", "COPY go.mod go.sum ./", "RUN go mod download", "COPY . .", "COPY --from=build /out/api /api"}
+	want := []string{"WORKDIR /src cached=true", "COPY go.mod go.sum ./ cached=true", "RUN go mod download cached=true", "COPY . . cached=false", "COPY --from=build /out/api /api cached=false"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("order:\n%q\nwant:\n%q", got, want)
+		t.Fatalf("steps:\n%q\nwant:\n%q", got, want)
 	}
 }
