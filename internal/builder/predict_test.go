@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -155,9 +154,8 @@ func predict(t *testing.T, baseDir string, baseArgs map[string]string, headDir s
 // builder's steps of the same stage (FROM and configuration-only steps
 // such as buildah's ARG left out) and counts the verdicts that agree.
 func compare(p *analyzer.Prediction, steps []analyzer.Step) (agree, total int, report string) {
-	// Group the steps by stage, in the order stages first appear, and
-	// order each stage's steps by their index: BuildKit reports cached
-	// steps in no fixed order.
+	// Group the steps by stage, in the order stages first appear (the log
+	// readers return each stage's steps in Dockerfile order).
 	var stages [][]analyzer.Step
 	group := map[string]int{}
 	for _, s := range steps {
@@ -171,9 +169,6 @@ func compare(p *analyzer.Prediction, steps []analyzer.Step) (agree, total int, r
 		case "RUN", "COPY", "ADD", "WORKDIR":
 			stages[g] = append(stages[g], s)
 		}
-	}
-	for _, st := range stages {
-		sort.SliceStable(st, func(i, j int) bool { return st[i].Index < st[j].Index })
 	}
 	var b strings.Builder
 	for i, st := range p.Stages {
