@@ -8,9 +8,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
 // Handler receives the stream of findings and renders it. Flush writes
@@ -57,18 +54,7 @@ func (h *textHandler) Flush() error {
 		_, err := fmt.Fprintln(h.w, "no findings")
 		return err
 	}
-	t := tablewriter.NewTable(h.w, tablewriter.WithConfig(tablewriter.Config{
-		Header: tw.CellConfig{
-			Formatting: tw.CellFormatting{AutoFormat: tw.Off},
-			Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
-		},
-		Row: tw.CellConfig{
-			Formatting:   tw.CellFormatting{AutoWrap: tw.WrapNormal},
-			Alignment:    tw.CellAlignment{Global: tw.AlignLeft},
-			ColMaxWidths: tw.CellWidth{PerColumn: tw.NewMapper[int, int]().Set(0, 28).Set(3, 72)},
-		},
-		Behavior: tw.Behavior{TrimSpace: tw.On},
-	}))
+	t := NewTable(h.w, ColumnWidth{0, 28}, ColumnWidth{3, 72})
 	t.Header("LOCATION", "RULE", "SEVERITY", "FINDING AND FIX")
 	count := map[Severity]int{}
 	for _, f := range h.findings {

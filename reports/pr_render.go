@@ -107,7 +107,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cachecheck: %s\n\n", r.Verdict())
 	fmt.Fprintf(&b, "Dependency key\n")
-	t := newTextTable(&b)
+	t := NewTable(&b)
 	t.Header("", "REVISION", "KEY")
 	t.Append("base", r.Base, r.Keys.Base)
 	t.Append("head", r.Head, r.Keys.Head)
@@ -128,7 +128,7 @@ func (r *Report) WriteText(w io.Writer) error {
 				continue
 			}
 			fmt.Fprintf(&b, "%s:\n", sec.title)
-			t := newTextTable(&b)
+			t := NewTable(&b)
 			t.Header("LOCATION", "RULE", "SEVERITY", "FINDING")
 			for _, f := range sec.fs {
 				t.Append(f.Position(), f.Rule, f.Severity.String(), f.Message)
@@ -138,7 +138,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 		if len(d.Stages) > 0 {
-			t := newTextTable(&b)
+			t := NewTable(&b)
 			t.Header("STAGE", "LINE", "INSTRUCTION", "CACHE", "WHY")
 			for _, s := range d.Stages {
 				for _, st := range s.Steps {
@@ -159,7 +159,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.Bench != nil {
 		fmt.Fprintf(&b, "\nBench (%s):\n", r.Bench.Builder)
-		t := newTextTable(&b)
+		t := NewTable(&b)
 		t.Header("SCENARIO", "RUNS", "MEDIAN", "MIN", "MAX")
 		for _, s := range r.Bench.Scenarios {
 			t.Append(s.Name, fmt.Sprint(s.Runs), fmt.Sprintf("%.1fs", s.Median), fmt.Sprintf("%.1fs", s.Min), fmt.Sprintf("%.1fs", s.Max))
@@ -171,7 +171,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	for _, tm := range r.Timings {
 		fmt.Fprintf(&b, "\nBuild %s (%s): %s, %d of %d steps cached\n", tm.Name, tm.Builder, tm.total(), tm.cached(), len(tm.Steps))
-		t := newTextTable(&b)
+		t := NewTable(&b)
 		t.Header("STEP", "STAGE", "CACHED", "SECONDS")
 		for _, s := range tm.Steps {
 			cached := "no"
@@ -194,7 +194,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	return err
 }
 
-func newTextTable(w io.Writer) *tablewriter.Table {
+// NewTable returns the table every text renderer of cachecheck uses: left
+// aligned, headers as written, cells wrapped at the widths given (60
+// characters for a column not named).
+func NewTable(w io.Writer, widths ...ColumnWidth) *tablewriter.Table {
+	per := tw.NewMapper[int, int]()
+	for _, cw := range widths {
+		per.Set(cw.Column, cw.Width)
+	}
 	return tablewriter.NewTable(w, tablewriter.WithConfig(tablewriter.Config{
 		Header: tw.CellConfig{
 			Formatting: tw.CellFormatting{AutoFormat: tw.Off},
@@ -203,11 +210,14 @@ func newTextTable(w io.Writer) *tablewriter.Table {
 		Row: tw.CellConfig{
 			Formatting:   tw.CellFormatting{AutoWrap: tw.WrapNormal},
 			Alignment:    tw.CellAlignment{Global: tw.AlignLeft},
-			ColMaxWidths: tw.CellWidth{Global: 60},
+			ColMaxWidths: tw.CellWidth{Global: 60, PerColumn: per},
 		},
 		Behavior: tw.Behavior{TrimSpace: tw.On},
 	}))
 }
+
+// ColumnWidth is the width at which NewTable wraps one column's cells.
+type ColumnWidth struct{ Column, Width int }
 
 func (r *Report) depsSummary() string {
 	switch {

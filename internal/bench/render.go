@@ -8,8 +8,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/cachecheck/cachecheck/reports"
 	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
 // WriteJSON writes the result as indented JSON.
@@ -31,20 +31,7 @@ func ReadJSON(rd io.Reader) (*Result, error) {
 	return &r, nil
 }
 
-func newTable(w io.Writer) *tablewriter.Table {
-	return tablewriter.NewTable(w, tablewriter.WithConfig(tablewriter.Config{
-		Header: tw.CellConfig{
-			Formatting: tw.CellFormatting{AutoFormat: tw.Off},
-			Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
-		},
-		Row: tw.CellConfig{
-			Formatting:   tw.CellFormatting{AutoWrap: tw.WrapNormal},
-			Alignment:    tw.CellAlignment{Global: tw.AlignLeft},
-			ColMaxWidths: tw.CellWidth{Global: 60},
-		},
-		Behavior: tw.Behavior{TrimSpace: tw.On},
-	}))
-}
+func newTable(w io.Writer) *tablewriter.Table { return reports.NewTable(w) }
 
 func secs(f float64) string { return fmt.Sprintf("%.1fs", f) }
 

@@ -12,8 +12,7 @@ import (
 
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/internal/gitfs"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/cachecheck/cachecheck/reports"
 )
 
 // predictSide is one side of a prediction: a git revision or a directory.
@@ -150,18 +149,7 @@ func predictionDoc(names [2]string, p *analyzer.Prediction) predictionJSON {
 
 func renderPrediction(w io.Writer, names [2]string, p *analyzer.Prediction) error {
 	fmt.Fprintf(w, "layer cache of %s after building %s (predicted as BuildKit decides):\n", names[1], names[0])
-	t := tablewriter.NewTable(w, tablewriter.WithConfig(tablewriter.Config{
-		Header: tw.CellConfig{
-			Formatting: tw.CellFormatting{AutoFormat: tw.Off},
-			Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
-		},
-		Row: tw.CellConfig{
-			Formatting:   tw.CellFormatting{AutoWrap: tw.WrapNormal},
-			Alignment:    tw.CellAlignment{Global: tw.AlignLeft},
-			ColMaxWidths: tw.CellWidth{PerColumn: tw.NewMapper[int, int]().Set(2, 48).Set(4, 60)},
-		},
-		Behavior: tw.Behavior{TrimSpace: tw.On},
-	}))
+	t := reports.NewTable(w, reports.ColumnWidth{Column: 2, Width: 48}, reports.ColumnWidth{Column: 4, Width: 60})
 	t.Header("STAGE", "LINE", "INSTRUCTION", "CACHE", "WHY")
 	for _, st := range p.Stages {
 		for _, s := range st.Steps {
