@@ -23,6 +23,13 @@ apt_install() {
   if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+# free_port HOST START: the first port from START on which nothing listens
+# on HOST, so that a second test run on the same machine does not collide.
+free_port() {
+  local host=$1 port=$2
+  while (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; do port=$((port+1)); done
+  echo "$port"
+}
 for f in .ci/setup.d/*.sh; do
   [ -e "$f" ] || continue
   echo "--- setup: $f"

@@ -38,6 +38,7 @@ YAML
   echo "registry $name did not listen on 127.0.0.1:$port within 10 s:"; cat "$dir/log"; return 1
 }
 
-start_registry plain 5801 || exit 1
-export CACHECHECK_REGISTRY=127.0.0.1:5801
+plain_port=$(free_port 127.0.0.1 5801)
+start_registry plain "$plain_port" || exit 1
+export CACHECHECK_REGISTRY=127.0.0.1:$plain_port
 curl -fsS "http://$CACHECHECK_REGISTRY/v2/" >/dev/null || { echo "registry at $CACHECHECK_REGISTRY does not answer /v2/"; exit 1; }

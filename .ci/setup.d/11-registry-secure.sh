@@ -3,7 +3,7 @@
 # It listens on 127.0.0.2 (the loopback network, but not the address
 # go-containerregistry treats as plain HTTP), with a certificate for that
 # address signed by a CA made here. Exports:
-#   CACHECHECK_REGISTRY_SECURE=127.0.0.2:5802
+#   CACHECHECK_REGISTRY_SECURE=127.0.0.2:PORT (5802 unless taken)
 #   CACHECHECK_REGISTRY_USER, CACHECHECK_REGISTRY_PASSWORD  the htpasswd user
 #   CACHECHECK_REGISTRY_CA       the CA certificate (PEM): trust it with
 #                                SSL_CERT_FILE (Go) or --cert-dir (skopeo)
@@ -33,6 +33,7 @@ cp "$secure_dir/ca.crt" "$secure_dir/certs/ca.crt"
 
 # Not start_registry from 10-registry.sh: its readiness check dials
 # 127.0.0.1, and this one must answer TLS on 127.0.0.2, checked with curl.
+secure_port=$(free_port 127.0.0.2 5802)
 start_registry_secure() {
   local dir="$CACHECHECK_CI_TMP/registry-secure"
   mkdir -p "$dir/data"
@@ -48,7 +49,7 @@ storage:
   delete:
     enabled: true
 http:
-  addr: 127.0.0.2:5802
+  addr: 127.0.0.2:$secure_port
   tls:
     certificate: $secure_dir/server.crt
     key: $secure_dir/server.key
@@ -66,16 +67,16 @@ YAML
       echo "secure registry exited while starting:"; cat "$dir/log"; return 1
     fi
     # 401 without credentials is the answer we want: TLS and auth are on.
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$secure_dir/ca.crt" https://127.0.0.2:5802/v2/ || true)
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$secure_dir/ca.crt" https://127.0.0.2:$secure_port/v2/ || true)
     [ "$code" = 401 ] && return 0
     sleep 0.1
   done
-  echo "secure registry did not answer 401 on https://127.0.0.2:5802/v2/ within 10 s:"; cat "$dir/log"; return 1
+  echo "secure registry did not answer 401 on https://127.0.0.2:$secure_port/v2/ within 10 s:"; cat "$dir/log"; return 1
 }
 start_registry_secure || exit 1
 curl -fsS --cacert "$secure_dir/ca.crt" -u "$CACHECHECK_REGISTRY_USER:$CACHECHECK_REGISTRY_PASSWORD" \
-  https://127.0.0.2:5802/v2/ >/dev/null || { echo "secure registry refuses the CI credentials"; exit 1; }
-export CACHECHECK_REGISTRY_SECURE=127.0.0.2:5802
+  https://127.0.0.2:$secure_port/v2/ >/dev/null || { echo "secure registry refuses the CI credentials"; exit 1; }
+export CACHECHECK_REGISTRY_SECURE=127.0.0.2:$secure_port
 export CACHECHECK_REGISTRY_USER CACHECHECK_REGISTRY_PASSWORD
 export CACHECHECK_REGISTRY_CA="$secure_dir/ca.crt"
 export CACHECHECK_REGISTRY_CERT_DIR="$secure_dir/certs"

@@ -4,7 +4,7 @@
 # 10-registry.sh, whose apt packages it uses.
 # Exports CACHECHECK_REGISTRY_NODELETE=127.0.0.1:PORT.
 nd_dir="$CACHECHECK_CI_TMP/registry-nodelete"
-nd_port=5803
+nd_port=$(free_port 127.0.0.1 5803)
 mkdir -p "$nd_dir/data"
 cat > "$nd_dir/config.yml" <<YAML
 version: 0.1
