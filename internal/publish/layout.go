@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -80,11 +81,11 @@ func (t *layoutTarget) Write(ctx context.Context, tag string, a Artifact) (*Repo
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(t.dir, "blobs", "sha256"), 0o755); err != nil {
-		return nil, fmt.Errorf("creating OCI layout: %w", err)
+		return nil, fmt.Errorf("creating OCI layout: %w%s", err, diskHint(t.dir, err))
 	}
 	if _, err := os.Stat(filepath.Join(t.dir, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
 		if err := writeFileAtomic(filepath.Join(t.dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
-			return nil, fmt.Errorf("creating OCI layout: %w", err)
+			return nil, fmt.Errorf("creating OCI layout: %w%s", err, diskHint(t.dir, err))
 		}
 	}
 	var p Progress
@@ -145,7 +146,7 @@ func (t *layoutTarget) Write(ctx context.Context, tag string, a Artifact) (*Repo
 		return nil, err
 	}
 	if err := writeFileAtomic(filepath.Join(t.dir, "index.json"), append(data, '\n')); err != nil {
-		return nil, fmt.Errorf("writing OCI layout index: %w", err)
+		return nil, fmt.Errorf("writing OCI layout index: %w%s", err, diskHint(t.dir, err))
 	}
 	rep.Ref = t.Ref(tag, desc)
 	rep.Digest = desc.Digest
@@ -172,7 +173,7 @@ func (t *layoutTarget) writeBlob(b blob, progress func(n int64)) (int64, error) 
 		err = cerr
 	}
 	if err != nil {
-		return n, fmt.Errorf("writing blob %s to %q: %w", b.desc.Digest, f.Name(), err)
+		return n, fmt.Errorf("writing blob %s to %q: %w%s", b.desc.Digest, f.Name(), err, diskHint(t.dir, err))
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != b.desc.Digest.String() || n != b.desc.Size {
 		return n, fmt.Errorf("writing blob %s: wrote %d bytes with digest %s, want %d bytes", b.desc.Digest, n, got, b.desc.Size)
@@ -181,6 +182,18 @@ func (t *layoutTarget) writeBlob(b blob, progress func(n int64)) (int64, error) 
 		return n, fmt.Errorf("writing blob %s: %w", b.desc.Digest, err)
 	}
 	return n, nil
+}
+
+// diskHint says what to do when the layout's file system is full or
+// read-only; the layout keeps what it had: no tag, no temporary file.
+func diskHint(dir string, err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Sprintf("\n\tthe file system holding %s is full: free space there or write elsewhere with --to oci:DIR (nothing was tagged)", dir)
+	case errors.Is(err, syscall.EROFS), errors.Is(err, fs.ErrPermission):
+		return fmt.Sprintf("\n\t%s is not writable: fix its permissions or write elsewhere with --to oci:DIR (nothing was tagged)", dir)
+	}
+	return ""
 }
 
 type progressWriter func(n int64)

@@ -86,23 +86,24 @@ func (t *registryTarget) Lookup(ctx context.Context, tag string) (*v1.Descriptor
 		if isNotFound(err) {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("looking up %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
+		return nil, fmt.Errorf("looking up %s: %w%s", ref, err, authHint(ref.Context(), err))
 	}
 	return desc, nil
 }
 
 // authHint says where credentials come from when the registry refused
 // them (401) or refused the operation (403). It never shows a credential.
-func authHint(host string, err error) string {
+func authHint(repo name.Repository, err error) string {
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
 		return ""
 	}
+	host := repo.RegistryStr()
 	switch terr.StatusCode {
 	case http.StatusUnauthorized:
 		return fmt.Sprintf("\n\tthe registry refused the credentials for %s: check 'docker login %s' (the Docker config in $DOCKER_CONFIG, default ~/.docker, and its credential helpers)", host, host)
 	case http.StatusForbidden:
-		return fmt.Sprintf("\n\tthe credentials for %s are not allowed to do this: ask for push access to the repository", host)
+		return fmt.Sprintf("\n\tthe registry %s refused this for repository %s: ask for push access to it, or check that 'docker login %s' uses the account that has it", host, repo.Name(), host)
 	}
 	return ""
 }
@@ -184,7 +185,7 @@ func (t *registryTarget) Write(ctx context.Context, tag string, a Artifact) (*Re
 		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("writing %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
+		return nil, fmt.Errorf("writing %s: %w%s", ref, err, authHint(ref.Context(), err))
 	}
 	rep := &Report{Ref: t.Ref(tag, desc), Digest: desc.Digest, BytesWritten: obs.sent() - before + obs.takePrepushed()}
 	for _, l := range layers {
@@ -294,7 +295,7 @@ func (t *registryTarget) Prepush(ctx context.Context, layers []v1.Layer) error {
 			for l := range work {
 				if err := remote.WriteLayer(t.repo, l, opts...); err != nil {
 					d, _ := l.Digest()
-					errs <- fmt.Errorf("writing layer %s to %s: %w%s", d, t.repo, err, authHint(t.repo.RegistryStr(), err))
+					errs <- fmt.Errorf("writing layer %s to %s: %w%s", d, t.repo, err, authHint(t.repo, err))
 					continue
 				}
 				if t.o.progress != nil {

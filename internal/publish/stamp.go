@@ -113,7 +113,7 @@ func (t *registryTarget) WriteStamp(ctx context.Context, tag string, s Stamp) er
 		err = retryBlobUnknown(ctx, write)
 	}
 	if err != nil {
-		return fmt.Errorf("writing stamp %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
+		return fmt.Errorf("writing stamp %s: %w%s", ref, err, authHint(ref.Context(), err))
 	}
 	return nil
 }
@@ -128,7 +128,7 @@ func (t *registryTarget) ReadStamp(ctx context.Context, tag string) (*Stamp, err
 		if isNotFound(err) {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("reading stamp %s: %w%s", ref, err, authHint(ref.RegistryStr(), err))
+		return nil, fmt.Errorf("reading stamp %s: %w%s", ref, err, authHint(ref.Context(), err))
 	}
 	return parseStamp(tag, desc.Manifest)
 }
@@ -179,7 +179,7 @@ func (t *registryTarget) delete(ref name.Reference, opts []remote.Option) error 
 	if errors.As(err, &terr) && (terr.StatusCode == http.StatusMethodNotAllowed || hasCode(terr, transport.UnsupportedErrorCode)) {
 		return fmt.Errorf("deleting %s: %w: enable deletes in the registry's configuration (distribution: storage.delete.enabled: true, or REGISTRY_STORAGE_DELETE_ENABLED=true) and run its garbage collector to reclaim the space (%v)", ref, ErrDeleteDisabled, err)
 	}
-	return fmt.Errorf("deleting %s: %w%s", ref, err, authHint(ref.Context().RegistryStr(), err))
+	return fmt.Errorf("deleting %s: %w%s", ref, err, authHint(ref.Context(), err))
 }
 
 func hasCode(terr *transport.Error, code transport.ErrorCode) bool {
