@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -265,4 +267,96 @@ func TestBuildKitCompilesOnlyOwnPackages(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("go build FROM the module-cache-only deps image did not compile %d of the %d dependency packages (the log reader misses them?): %v", len(missing), len(deps), missing)
 	}
+}
+
+var rounds = flag.Int("buildkit-rounds", 3, "BenchmarkBuildKitGoBuild: builds FROM each image, of which the median is reported")
+
+// BenchmarkBuildKitGoBuild measures what the caches in the image save a
+// real BuildKit build of the fixture service after a one-file code
+// change, without the layer cache (so every step runs): the time BuildKit
+// reports for the go build step FROM (a) the base Go image, no deps image
+// (the step before it downloads the modules through GOPROXY), (b) the
+// module-cache-only deps image and (c) the deps image with build cache.
+// Each round changes one file and builds FROM the three in turn; the
+// medians over -buildkit-rounds rounds are reported, with the load
+// average, since the machine may be shared. Run it once:
+//
+//	go test -run '^$' -bench BuildKitGoBuild -benchtime 1x ./internal/buildcache
+func BenchmarkBuildKitGoBuild(b *testing.B) {
+	e := newBuildKitEnv(b)
+	dir, modOnly, withCache := e.warmService(b)
+	proxyArgs := map[string]string{"GOPROXY": goEnv(b, "GOPROXY"), "GOSUMDB": goEnv(b, "GOSUMDB")}
+	images := []struct {
+		name, from string
+		args       map[string]string
+	}{
+		{"base", e.base, proxyArgs},
+		{"modcache", modOnly, nil},
+		{"buildcache", withCache, nil},
+	}
+	main := filepath.Join(dir, "internal", "greet", "greet.go")
+	for i := 0; i < b.N; i++ {
+		times := make([][]float64, len(images))
+		for r := 0; r < *rounds; r++ {
+			b.Logf("round %d: load %s", r+1, loadAverage())
+			for j, im := range images {
+				appendLine(b, main, fmt.Sprintf("// change %d %s\n", r, im.name))
+				run := e.build(b, dir, im.from, im.args)
+				times[j] = append(times[j], run.GoBuild.Seconds())
+				b.Logf("round %d FROM %s: go build step %.1fs (go mod download step %.1fs, %d packages compiled, build %.1fs)",
+					r+1, im.name, run.GoBuild.Seconds(), run.Download.Seconds(), len(run.Compiled), run.Total.Seconds())
+			}
+		}
+		b.Logf("after: load %s", loadAverage())
+		med := make([]float64, len(images))
+		for j, im := range images {
+			med[j] = median(times[j])
+			b.ReportMetric(med[j], "s-goBuild-"+im.name)
+		}
+		b.Logf("go build step after a one-file change, median of %d: base image %.1fs, module cache only %.1fs, module + build cache %.1fs: %.1fx faster than module cache only, %.1fx than no deps image",
+			*rounds, med[0], med[1], med[2], med[1]/med[2], med[0]/med[2])
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func appendLine(t testing.TB, file, line string) {
+	t.Helper()
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func goEnv(t testing.TB, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages and the
+// number of CPUs.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s %s %s (%d CPUs)", f[0], f[1], f[2], runtime.NumCPU())
 }
