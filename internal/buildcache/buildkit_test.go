@@ -298,16 +298,16 @@ func BenchmarkBuildKitGoBuild(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		times := make([][]float64, len(images))
 		for r := 0; r < *rounds; r++ {
-			b.Logf("round %d: load %s", r+1, loadAverage())
+			progress(b, "round %d: load %s", r+1, loadAverage())
 			for j, im := range images {
 				appendLine(b, main, fmt.Sprintf("// change %d %s\n", r, im.name))
 				run := e.build(b, dir, im.from, im.args)
 				times[j] = append(times[j], run.GoBuild.Seconds())
-				b.Logf("round %d FROM %s: go build step %.1fs (go mod download step %.1fs, %d packages compiled, build %.1fs)",
+				progress(b, "round %d FROM %s: go build step %.1fs (go mod download step %.1fs, %d packages compiled, build %.1fs)",
 					r+1, im.name, run.GoBuild.Seconds(), run.Download.Seconds(), len(run.Compiled), run.Total.Seconds())
 			}
 		}
-		b.Logf("after: load %s", loadAverage())
+		progress(b, "after: load %s", loadAverage())
 		med := make([]float64, len(images))
 		for j, im := range images {
 			med[j] = median(times[j])
@@ -316,6 +316,15 @@ func BenchmarkBuildKitGoBuild(b *testing.B) {
 		b.Logf("go build step after a one-file change, median of %d: base image %.1fs, module cache only %.1fs, module + build cache %.1fs: %.1fx faster than module cache only, %.1fx than no deps image",
 			*rounds, med[0], med[1], med[2], med[1]/med[2], med[0]/med[2])
 	}
+}
+
+// progress logs a line and prints it at once: a run of the benchmark
+// takes many minutes, and b.Logf shows its lines only at the end.
+func progress(b *testing.B, format string, args ...any) {
+	b.Helper()
+	line := fmt.Sprintf(format, args...)
+	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().UTC().Format("15:04:05"), line)
+	b.Log(line)
 }
 
 func median(xs []float64) float64 {
