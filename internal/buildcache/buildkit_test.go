@@ -313,7 +313,7 @@ func BenchmarkBuildKitGoBuild(b *testing.B) {
 			med[j] = median(times[j])
 			b.ReportMetric(med[j], "s-goBuild-"+im.name)
 		}
-		b.Logf("go build step after a one-file change, median of %d: base image %.1fs, module cache only %.1fs, module + build cache %.1fs: %.1fx faster than module cache only, %.1fx than no deps image",
+		progress(b, "go build step after a one-file change, median of %d: base image %.1fs, module cache only %.1fs, module + build cache %.1fs: %.1fx faster than module cache only, %.1fx than no deps image",
 			*rounds, med[0], med[1], med[2], med[1]/med[2], med[0]/med[2])
 	}
 }
