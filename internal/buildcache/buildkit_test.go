@@ -1,0 +1,371 @@
+package buildcache_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cachecheck/cachecheck/internal/builder"
+	"github.com/cachecheck/cachecheck/internal/cli"
+	"github.com/cachecheck/cachecheck/internal/testenv"
+)
+
+// fixtureService is the Go service the BuildKit tests build: 39 modules in
+// its build list, its main package ./cmd/api.
+const fixtureService = "../../analyzer/testdata/fixtures/service"
+
+// consumerDockerfile builds the fixture service FROM a deps image (or a
+// bare Go image) the way a user's Dockerfile would, with the build settings
+// of the fixture's own Dockerfile (CGO_ENABLED=0 -trimpath) and go build -v,
+// which names every package it compiles. No cache mount hides the image's
+// GOCACHE.
+const consumerDockerfile = `ARG FROM
+FROM ${FROM} AS build
+ARG GOPROXY=off
+ARG GOSUMDB=off
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -v -trimpath -o /out/api ./cmd/api
+`
+
+// goBuildStep is the text of consumerDockerfile's go build, as BuildKit
+// names the step.
+const goBuildStep = "go build -v -trimpath"
+
+// buildKitEnv is what the BuildKit tests need from .ci/setup.d.
+type buildKitEnv struct {
+	registry, base string
+	bk             *builder.BuildKit
+}
+
+func newBuildKitEnv(t testing.TB) *buildKitEnv {
+	t.Helper()
+	e := &buildKitEnv{
+		registry: testenv.Getenv(t, "CACHECHECK_REGISTRY", "a registry (.ci/setup.d/10-registry.sh)"),
+		base:     testenv.Getenv(t, "CACHECHECK_BASE_IMAGE", "the test base image (.ci/setup.d/20-baseimage.sh)"),
+		bk:       &builder.BuildKit{Addr: testenv.Getenv(t, "CACHECHECK_BUILDKIT_ADDR", "buildkitd (.ci/setup.d/30-buildkit.sh)")},
+	}
+	e.bk.Buildctl = filepath.Join(testenv.Getenv(t, "CACHECHECK_BUILDKIT_BIN", "buildctl (.ci/setup.d/30-buildkit.sh)"), "buildctl")
+	return e
+}
+
+// warmService copies the fixture service into a new directory and warms
+// it onto the base image, returning the directory and the deps images by
+// digest: module cache only, and module cache plus build cache.
+func (e *buildKitEnv) warmService(t testing.TB) (dir, modOnly, withCache string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "service")
+	if err := os.CopyFS(dir, os.DirFS(fixtureService)); err != nil {
+		t.Fatal(err)
+	}
+	repo := e.registry + "/cachecheck/buildcache-service"
+	warm := func(extra ...string) string {
+		args := append([]string{"warm", "--quiet", "--base", e.base, "--to", repo}, extra...)
+		args = append(args, dir)
+		var out, errb bytes.Buffer
+		start := time.Now()
+		if err := cli.Run(context.Background(), args, nil, &out, &errb); err != nil {
+			t.Fatalf("cachecheck %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+		}
+		ref := strings.TrimSpace(out.String())
+		if !strings.Contains(ref, "@sha256:") {
+			t.Fatalf("cachecheck %s printed %q, not an image reference by digest", strings.Join(args, " "), ref)
+		}
+		t.Logf("cachecheck %s: %s (%.1fs)", strings.Join(args[:len(args)-1], " "), ref, time.Since(start).Seconds())
+		return ref
+	}
+	// The build settings come from the fixture's Dockerfile, as a user
+	// would warm it.
+	withCache = warm("--build-cache")
+	modOnly = warm()
+	return dir, modOnly, withCache
+}
+
+// buildRun is one BuildKit build of consumerDockerfile.
+type buildRun struct {
+	// Compiled are the lines go build -v printed: the packages it
+	// compiled.
+	Compiled []string
+	// GoBuild is the time BuildKit reports for the go build step.
+	GoBuild time.Duration
+	// Download is the time of the go mod download step.
+	Download time.Duration
+	// Total is the wall-clock time of the whole build.
+	Total time.Duration
+}
+
+// build runs consumerDockerfile FROM from over the context dir without the
+// layer cache, so that every step runs and only the caches in the image
+// count.
+func (e *buildKitEnv) build(t testing.TB, dir, from string, args map[string]string) *buildRun {
+	t.Helper()
+	dfDir := t.TempDir()
+	df := filepath.Join(dfDir, "Dockerfile")
+	if err := os.WriteFile(df, []byte(consumerDockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	buildArgs := map[string]string{"FROM": from}
+	for k, v := range args {
+		buildArgs[k] = v
+	}
+	res, err := e.bk.Build(context.Background(), builder.BuildOptions{Context: dir, Dockerfile: df, BuildArgs: buildArgs, NoCache: true})
+	if err != nil {
+		t.Fatalf("BuildKit build FROM %s: %v", from, err)
+	}
+	r := &buildRun{Total: res.Duration}
+	found := false
+	for _, s := range res.Steps {
+		switch {
+		case strings.Contains(s.Instruction, goBuildStep):
+			r.GoBuild, found = s.Duration, true
+		case strings.Contains(s.Instruction, "go mod download"):
+			r.Download = s.Duration
+		}
+	}
+	if !found {
+		t.Fatalf("the build log has no step %q; steps: %v", goBuildStep, res.Steps)
+	}
+	out, err := stepOutput(res.Output, goBuildStep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			r.Compiled = append(r.Compiled, line)
+		}
+	}
+	return r
+}
+
+// stepOutput returns what the RUN step whose vertex name contains step
+// printed, from buildctl --progress=rawjson output: the logs of its
+// vertices, in order.
+func stepOutput(rawjson []byte, step string) (string, error) {
+	type status struct {
+		Vertexes []struct {
+			Digest string `json:"digest"`
+			Name   string `json:"name"`
+		} `json:"vertexes"`
+		Logs []struct {
+			Vertex string `json:"vertex"`
+			Data   []byte `json:"data"` // base64 in the JSON
+		} `json:"logs"`
+	}
+	vertices := map[string]bool{}
+	var out strings.Builder
+	sc := bufio.NewScanner(bytes.NewReader(rawjson))
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var st status
+		if err := json.Unmarshal(line, &st); err != nil {
+			return "", fmt.Errorf("buildctl rawjson line %d: %w", n, err)
+		}
+		for _, v := range st.Vertexes {
+			if strings.Contains(v.Name, step) {
+				vertices[v.Digest] = true
+			}
+		}
+		for _, l := range st.Logs {
+			if vertices[l.Vertex] {
+				out.Write(l.Data)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("reading buildctl rawjson: %w", err)
+	}
+	if len(vertices) == 0 {
+		return "", fmt.Errorf("buildctl rawjson names no vertex %q", step)
+	}
+	return out.String(), nil
+}
+
+// serviceDeps returns the packages ./cmd/api of the service in dir imports,
+// directly or not, from outside its module (standard library included),
+// for CGO_ENABLED=0, sorted.
+func serviceDeps(t testing.TB, dir string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{end}}", "./cmd/api")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd/api: %v\n%s", err, exitStderr(err))
+	}
+	var deps []string
+	for _, p := range strings.Fields(string(out)) {
+		// unsafe is never compiled.
+		if p != "unsafe" {
+			deps = append(deps, p)
+		}
+	}
+	sort.Strings(deps)
+	return deps
+}
+
+func exitStderr(err error) []byte {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.Stderr
+	}
+	return nil
+}
+
+// TestBuildKitCompilesOnlyOwnPackages is the proof of the build cache
+// layer with a real builder: the fixture service (real dependencies from
+// the module proxy) warmed with --build-cache onto the test Go image, then
+// built by BuildKit FROM that deps image with go build -v, offline and
+// without the layer cache: go build compiles the service's own two
+// packages and nothing else. The same build FROM the module-cache-only
+// deps image compiles every dependency, which shows the log is read right
+// and the assertion can fail.
+func TestBuildKitCompilesOnlyOwnPackages(t *testing.T) {
+	e := newBuildKitEnv(t)
+	dir, modOnly, withCache := e.warmService(t)
+	deps := serviceDeps(t, dir)
+	if len(deps) < 100 {
+		t.Fatalf("go list -deps ./cmd/api gives %d dependency packages; the fixture should have far more", len(deps))
+	}
+	const own = "example.com/service/"
+
+	cached := e.build(t, dir, withCache, nil)
+	t.Logf("FROM the deps image with build cache: go build %.1fs, compiled %v", cached.GoBuild.Seconds(), cached.Compiled)
+	if !slices.Contains(cached.Compiled, own+"cmd/api") {
+		t.Errorf("go build -v FROM the deps image with build cache did not print %scmd/api; its output: %q", own, cached.Compiled)
+	}
+	for _, p := range cached.Compiled {
+		if !strings.HasPrefix(p, own) {
+			t.Errorf("go build FROM the deps image with build cache printed %q: a dependency compiled (or other output)", p)
+		}
+	}
+
+	plain := e.build(t, dir, modOnly, nil)
+	t.Logf("FROM the module-cache-only deps image: go build %.1fs, %d packages compiled", plain.GoBuild.Seconds(), len(plain.Compiled))
+	var missing []string
+	for _, p := range deps {
+		if !slices.Contains(plain.Compiled, p) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("go build FROM the module-cache-only deps image did not compile %d of the %d dependency packages (the log reader misses them?): %v", len(missing), len(deps), missing)
+	}
+}
+
+var rounds = flag.Int("buildkit-rounds", 3, "BenchmarkBuildKitGoBuild: builds FROM each image, of which the median is reported")
+
+// BenchmarkBuildKitGoBuild measures what the caches in the image save a
+// real BuildKit build of the fixture service after a one-file code
+// change, without the layer cache (so every step runs): the time BuildKit
+// reports for the go build step FROM (a) the base Go image, no deps image
+// (the step before it downloads the modules through GOPROXY), (b) the
+// module-cache-only deps image and (c) the deps image with build cache.
+// Each round changes one file and builds FROM the three in turn; the
+// medians over -buildkit-rounds rounds are reported, with the load
+// average, since the machine may be shared. Run it once:
+//
+//	go test -run '^$' -bench BuildKitGoBuild -benchtime 1x ./internal/buildcache
+func BenchmarkBuildKitGoBuild(b *testing.B) {
+	e := newBuildKitEnv(b)
+	dir, modOnly, withCache := e.warmService(b)
+	proxyArgs := map[string]string{"GOPROXY": goEnv(b, "GOPROXY"), "GOSUMDB": goEnv(b, "GOSUMDB")}
+	images := []struct {
+		name, from string
+		args       map[string]string
+	}{
+		{"base", e.base, proxyArgs},
+		{"modcache", modOnly, nil},
+		{"buildcache", withCache, nil},
+	}
+	main := filepath.Join(dir, "internal", "greet", "greet.go")
+	for i := 0; i < b.N; i++ {
+		times := make([][]float64, len(images))
+		for r := 0; r < *rounds; r++ {
+			progress(b, "round %d: load %s", r+1, loadAverage())
+			for j, im := range images {
+				appendLine(b, main, fmt.Sprintf("// change %d %s\n", r, im.name))
+				run := e.build(b, dir, im.from, im.args)
+				times[j] = append(times[j], run.GoBuild.Seconds())
+				progress(b, "round %d FROM %s: go build step %.1fs (go mod download step %.1fs, %d packages compiled, build %.1fs)",
+					r+1, im.name, run.GoBuild.Seconds(), run.Download.Seconds(), len(run.Compiled), run.Total.Seconds())
+			}
+		}
+		progress(b, "after: load %s", loadAverage())
+		med := make([]float64, len(images))
+		for j, im := range images {
+			med[j] = median(times[j])
+			b.ReportMetric(med[j], "s-goBuild-"+im.name)
+		}
+		progress(b, "go build step after a one-file change, median of %d: base image %.1fs, module cache only %.1fs, module + build cache %.1fs: %.1fx faster than module cache only, %.1fx than no deps image",
+			*rounds, med[0], med[1], med[2], med[1]/med[2], med[0]/med[2])
+	}
+}
+
+// progress logs a line and prints it at once: a run of the benchmark
+// takes many minutes, and b.Logf shows its lines only at the end.
+func progress(b *testing.B, format string, args ...any) {
+	b.Helper()
+	line := fmt.Sprintf(format, args...)
+	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().UTC().Format("15:04:05"), line)
+	b.Log(line)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func appendLine(t testing.TB, file, line string) {
+	t.Helper()
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func goEnv(t testing.TB, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", name, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages and the
+// number of CPUs.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s %s %s (%d CPUs)", f[0], f[1], f[2], runtime.NumCPU())
+}
