@@ -19,6 +19,7 @@ import (
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/internal/builder"
 	"github.com/cachecheck/cachecheck/reports"
+	"golang.org/x/mod/module"
 )
 
 // ProtocolVersion is the version of the JSON document Result marshals to.
@@ -207,12 +208,29 @@ func WithProgress(f func(string)) Option {
 // a scratch copy of the context; default none.
 func WithBump(moduleVersion string) Option {
 	return func(o *options) error {
-		if p, v, ok := strings.Cut(moduleVersion, "@"); !ok || p == "" || v == "" {
-			return fmt.Errorf("bump %q: want MODULE@VERSION", moduleVersion)
+		if _, err := ParseBump(moduleVersion); err != nil {
+			return fmt.Errorf("bump %q: %w", moduleVersion, err)
 		}
 		o.bump = moduleVersion
 		return nil
 	}
+}
+
+// ParseBump checks a --bump argument, MODULE@VERSION, the way the go
+// command's "go get" takes it: a valid module path and a version
+// ("v1.2.3", a branch or commit, "latest", "upgrade" or "patch").
+func ParseBump(moduleVersion string) (module.Version, error) {
+	p, v, ok := strings.Cut(moduleVersion, "@")
+	if !ok || p == "" || v == "" {
+		return module.Version{}, errors.New("want MODULE@VERSION")
+	}
+	if err := module.CheckPath(p); err != nil {
+		return module.Version{}, err
+	}
+	if strings.ContainsAny(v, "@ \t") {
+		return module.Version{}, fmt.Errorf("version %q: want one word", v)
+	}
+	return module.Version{Path: p, Version: v}, nil
 }
 
 // WithDepsImages sets where deps images come from; required.

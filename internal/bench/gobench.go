@@ -121,7 +121,9 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 	if os.Getenv("GOTOOLCHAIN") == "" {
 		env = append(env, "GOTOOLCHAIN=local")
 	}
+	proxy := os.Getenv("GOPROXY")
 	if offline {
+		proxy = "off"
 		env = append(env, "GOPROXY=off")
 	}
 	var log strings.Builder
@@ -130,7 +132,7 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 	for _, args := range [][]string{{"mod", "download"}, append([]string{"build", "-o", out}, g.pkgs...)} {
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir, cmd.Env = g.work, env
-		fmt.Fprintf(&log, "$ go %s\n", strings.Join(args, " "))
+		fmt.Fprintf(&log, "$ GOPROXY=%s go %s\n", proxy, strings.Join(args, " "))
 		start := now()
 		data, err := cmd.CombinedOutput()
 		secs := now().Sub(start).Seconds()

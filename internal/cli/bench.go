@@ -135,6 +135,11 @@ func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
 	if isGo && (o.file != "" || len(o.buildArgs) > 0 || o.bump != "") {
 		return usageErrorf("bench: --builder go builds without a Dockerfile; drop --file, --build-arg and --bump")
 	}
+	if o.bump != "" {
+		if _, err := bench.ParseBump(o.bump); err != nil {
+			return usageErrorf("bench: --bump %q: %v", o.bump, err)
+		}
+	}
 	if _, err := targetFor(to, abs); err != nil {
 		return err
 	}
