@@ -35,7 +35,7 @@ const (
 	BumpFresh    = "bump-fresh"    // a requirement bumped, FROM a deps image warmed for it
 	GoCold       = "go-cold"       // --builder go: empty module cache and build cache
 	GoPrewarmed  = "go-prewarmed"  // --builder go: module cache from the deps image
-	GoBuildCache = "go-buildcache" // --builder go: module and build cache warm
+	GoBuildCache = "go-buildcache" // --builder go: module and build cache from the deps image
 )
 
 var titles = map[string]string{
@@ -47,7 +47,7 @@ var titles = map[string]string{
 	BumpFresh:    "dependency bump, fresh deps image",
 	GoCold:       "empty module and build cache",
 	GoPrewarmed:  "module cache from the deps image",
-	GoBuildCache: "module and build cache warm",
+	GoBuildCache: "module and build cache from the deps image",
 }
 
 // Result is what a bench measured; it marshals to the JSON document of
@@ -153,8 +153,10 @@ type DepsImages interface {
 	// Nearest returns the published deps image on base sharing the most
 	// modules with dir's go.sum, or "" when there is none.
 	Nearest(ctx context.Context, dir, base string) (ref string, err error)
-	// Unpack writes the module cache of the deps image ref into gomodcache.
-	Unpack(ctx context.Context, ref, gomodcache string) error
+	// Unpack writes the module cache of the deps image ref into gomodcache
+	// and, when gocache is not "", its build cache layer (at the image's
+	// GOCACHE) into gocache.
+	Unpack(ctx context.Context, ref, gomodcache, gocache string) error
 }
 
 // Option configures Run and RunGo.
