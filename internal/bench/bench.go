@@ -438,20 +438,40 @@ func (r *runner) codeChange(ctx context.Context, work string, build *analyzer.Bu
 		return err
 	}
 	sc.Changed, _ = filepath.Rel(work, file)
-	df, args, err := r.dockerfileFor(build, "", nonce())
+	id := nonce()
+	df, args, err := r.dockerfileFor(build, "", id)
 	if err != nil {
+		return err
+	}
+	// Every change, the filling build's included, is unique to this
+	// bench: BuildKit keys a RUN without its cache mounts' ids, and the
+	// cold runs (and earlier benches) leave their layers in the cache, so
+	// an unchanged context would hit every step and leave the isolated
+	// cache mount empty for the first measured run.
+	change := func(i int) error {
+		f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("changing %s: %w", file, err)
+		}
+		_, err = fmt.Fprintf(f, "\n// cachecheck bench %s: change %d\n", id, i)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("changing %s: %w", file, err)
+		}
+		return nil
+	}
+	if err := change(0); err != nil {
 		return err
 	}
 	if _, err := r.build(ctx, CodeChange, 0, work, df, args, false); err != nil {
 		return err
 	}
 	for i := 1; i <= r.o.runs; i++ {
-		f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			return fmt.Errorf("changing %s: %w", file, err)
+		if err := change(i); err != nil {
+			return err
 		}
-		fmt.Fprintf(f, "\n// cachecheck bench: change %d\n", i)
-		f.Close()
 		run, err := r.build(ctx, CodeChange, i, work, df, args, false)
 		if err != nil {
 			return err
