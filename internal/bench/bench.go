@@ -19,6 +19,7 @@ import (
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/internal/builder"
 	"github.com/cachecheck/cachecheck/reports"
+	"golang.org/x/mod/module"
 )
 
 // ProtocolVersion is the version of the JSON document Result marshals to.
@@ -34,7 +35,7 @@ const (
 	BumpFresh    = "bump-fresh"    // a requirement bumped, FROM a deps image warmed for it
 	GoCold       = "go-cold"       // --builder go: empty module cache and build cache
 	GoPrewarmed  = "go-prewarmed"  // --builder go: module cache from the deps image
-	GoBuildCache = "go-buildcache" // --builder go: module and build cache warm
+	GoBuildCache = "go-buildcache" // --builder go: module and build cache from the deps image
 )
 
 var titles = map[string]string{
@@ -46,7 +47,7 @@ var titles = map[string]string{
 	BumpFresh:    "dependency bump, fresh deps image",
 	GoCold:       "empty module and build cache",
 	GoPrewarmed:  "module cache from the deps image",
-	GoBuildCache: "module and build cache warm",
+	GoBuildCache: "module and build cache from the deps image",
 }
 
 // Result is what a bench measured; it marshals to the JSON document of
@@ -152,8 +153,10 @@ type DepsImages interface {
 	// Nearest returns the published deps image on base sharing the most
 	// modules with dir's go.sum, or "" when there is none.
 	Nearest(ctx context.Context, dir, base string) (ref string, err error)
-	// Unpack writes the module cache of the deps image ref into gomodcache.
-	Unpack(ctx context.Context, ref, gomodcache string) error
+	// Unpack writes the module cache of the deps image ref into gomodcache
+	// and, when gocache is not "", its build cache layer (at the image's
+	// GOCACHE) into gocache.
+	Unpack(ctx context.Context, ref, gomodcache, gocache string) error
 }
 
 // Option configures Run and RunGo.
@@ -207,12 +210,29 @@ func WithProgress(f func(string)) Option {
 // a scratch copy of the context; default none.
 func WithBump(moduleVersion string) Option {
 	return func(o *options) error {
-		if p, v, ok := strings.Cut(moduleVersion, "@"); !ok || p == "" || v == "" {
-			return fmt.Errorf("bump %q: want MODULE@VERSION", moduleVersion)
+		if _, err := ParseBump(moduleVersion); err != nil {
+			return fmt.Errorf("bump %q: %w", moduleVersion, err)
 		}
 		o.bump = moduleVersion
 		return nil
 	}
+}
+
+// ParseBump checks a --bump argument, MODULE@VERSION, the way the go
+// command's "go get" takes it: a valid module path and a version
+// ("v1.2.3", a branch or commit, "latest", "upgrade" or "patch").
+func ParseBump(moduleVersion string) (module.Version, error) {
+	p, v, ok := strings.Cut(moduleVersion, "@")
+	if !ok || p == "" || v == "" {
+		return module.Version{}, errors.New("want MODULE@VERSION")
+	}
+	if err := module.CheckPath(p); err != nil {
+		return module.Version{}, err
+	}
+	if strings.ContainsAny(v, "@ \t") {
+		return module.Version{}, fmt.Errorf("version %q: want one word", v)
+	}
+	return module.Version{Path: p, Version: v}, nil
 }
 
 // WithDepsImages sets where deps images come from; required.
@@ -418,20 +438,40 @@ func (r *runner) codeChange(ctx context.Context, work string, build *analyzer.Bu
 		return err
 	}
 	sc.Changed, _ = filepath.Rel(work, file)
-	df, args, err := r.dockerfileFor(build, "", nonce())
+	id := nonce()
+	df, args, err := r.dockerfileFor(build, "", id)
 	if err != nil {
+		return err
+	}
+	// Every change, the filling build's included, is unique to this
+	// bench: BuildKit keys a RUN without its cache mounts' ids, and the
+	// cold runs (and earlier benches) leave their layers in the cache, so
+	// an unchanged context would hit every step and leave the isolated
+	// cache mount empty for the first measured run.
+	change := func(i int) error {
+		f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("changing %s: %w", file, err)
+		}
+		_, err = fmt.Fprintf(f, "\n// cachecheck bench %s: change %d\n", id, i)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("changing %s: %w", file, err)
+		}
+		return nil
+	}
+	if err := change(0); err != nil {
 		return err
 	}
 	if _, err := r.build(ctx, CodeChange, 0, work, df, args, false); err != nil {
 		return err
 	}
 	for i := 1; i <= r.o.runs; i++ {
-		f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			return fmt.Errorf("changing %s: %w", file, err)
+		if err := change(i); err != nil {
+			return err
 		}
-		fmt.Fprintf(f, "\n// cachecheck bench: change %d\n", i)
-		f.Close()
 		run, err := r.build(ctx, CodeChange, i, work, df, args, false)
 		if err != nil {
 			return err

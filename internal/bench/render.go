@@ -92,7 +92,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(s.Title), len(s.Runs), secs(s.Median), secs(s.Min), secs(s.Max))
 	}
 	if r.Speedup > 0 {
-		fmt.Fprintf(&b, "\n**%.2f×** faster with pre-warming", r.Speedup)
+		fmt.Fprintf(&b, "\n%s", r.speedupPhrase("**"))
 		if r.DepsImage != "" {
 			fmt.Fprintf(&b, " (deps image `%s`)", r.DepsImage)
 		}
@@ -165,7 +165,7 @@ func (r *Result) WriteSVG(w io.Writer) error {
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
 	title := "cachecheck bench: " + r.Builder
 	if r.Speedup > 0 {
-		title += fmt.Sprintf(" — %.2f× faster with pre-warming", r.Speedup)
+		title += " — " + r.speedupPhrase("")
 	}
 	fmt.Fprintf(&b, `<text x="12" y="24" font-size="15" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
 	fmt.Fprintf(&b, `<text x="12" y="40" fill="#555555">median of %d run(s); whiskers: min to max</text>`+"\n", r.Runs)
@@ -187,4 +187,14 @@ func (r *Result) WriteSVG(w io.Writer) error {
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// speedupPhrase says what pre-warming bought, the ratio between em marks:
+// "1.27× faster with pre-warming", or, when the pre-warmed median was not
+// shorter, "0.94×: no faster with pre-warming".
+func (r *Result) speedupPhrase(em string) string {
+	if r.Speedup > 1 {
+		return fmt.Sprintf("%s%.2f×%s faster with pre-warming", em, r.Speedup, em)
+	}
+	return fmt.Sprintf("%s%.2f×%s: no faster with pre-warming", em, r.Speedup, em)
 }

@@ -86,3 +86,22 @@ func TestRender(t *testing.T) {
 		t.Error("text of the replayed JSON differs")
 	}
 }
+
+func TestSpeedupPhrase(t *testing.T) {
+	tests := []struct {
+		speedup float64
+		em      string
+		want    string
+	}{
+		{1.2689, "", "1.27× faster with pre-warming"},
+		{4, "**", "**4.00×** faster with pre-warming"},
+		{0.944, "", "0.94×: no faster with pre-warming"},
+		{1, "", "1.00×: no faster with pre-warming"},
+	}
+	for _, tc := range tests {
+		r := &Result{Speedup: tc.speedup}
+		if got := r.speedupPhrase(tc.em); got != tc.want {
+			t.Errorf("speedup %v: got %q, want %q", tc.speedup, got, tc.want)
+		}
+	}
+}

@@ -87,9 +87,11 @@ running go mod download (or go build); when that FROM names ${DEPS_IMAGE},
 the Dockerfile is kept and --build-arg DEPS_IMAGE=REF is passed instead.
 
 --builder go needs no container tool and no Dockerfile: it times go mod
-download and go build of the module's main packages with an empty module
-and build cache, with the module cache unpacked from the deps image
-(GOPROXY=off, so nothing can be downloaded), and with both caches warm.`,
+download and go build of the module's main packages (CGO_ENABLED=0
+-trimpath) with an empty module and build cache, with the module cache
+unpacked from the deps image (GOPROXY=off, so nothing can be downloaded),
+and with its module cache and build cache layer (the deps image is warmed
+with --build-cache for those settings).`,
 		examples: `
 cachecheck bench --builder buildkit --to registry.example.com/team/app-deps -n 3 --chart bench.svg .
 cachecheck bench --builder buildah --to 127.0.0.1:5000/app-deps --insecure --build-arg GOPROXY=$(go env GOPROXY) .
@@ -135,12 +137,20 @@ func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
 	if isGo && (o.file != "" || len(o.buildArgs) > 0 || o.bump != "") {
 		return usageErrorf("bench: --builder go builds without a Dockerfile; drop --file, --build-arg and --bump")
 	}
+	if o.bump != "" {
+		if _, err := bench.ParseBump(o.bump); err != nil {
+			return usageErrorf("bench: --bump %q: %v", o.bump, err)
+		}
+	}
 	if _, err := targetFor(to, abs); err != nil {
 		return err
 	}
 	prog := newProgress(io.Err, o.quiet)
 	defer prog.done()
 	deps := &cliDeps{to: to, insecure: o.insecure, base: o.base, tags: map[string]string{}}
+	if isGo {
+		deps.buildFlags = bench.GoBuildFlags
+	}
 	opts := []bench.Option{
 		bench.WithRuns(o.runs),
 		bench.WithDepsImages(deps),
@@ -213,8 +223,11 @@ func (o *benchOptions) newBuilder() (builder.Builder, error) {
 type cliDeps struct {
 	to, base string
 	insecure bool
-	mu       sync.Mutex
-	tags     map[string]string // ref -> tag, for Unpack
+	// buildFlags, when set, warms deps images with a build cache layer
+	// compiled with these settings (warm --build-cache --build-flags).
+	buildFlags string
+	mu         sync.Mutex
+	tags       map[string]string // ref -> tag, for Unpack
 }
 
 func (d *cliDeps) common(base string) []string {
@@ -233,7 +246,11 @@ func (d *cliDeps) common(base string) []string {
 
 func (d *cliDeps) Ensure(ctx context.Context, dir, base string) (string, error) {
 	var out, errb bytes.Buffer
-	args := append(append([]string{"warm"}, d.common(base)...), dir)
+	args := append([]string{"warm"}, d.common(base)...)
+	if d.buildFlags != "" {
+		args = append(args, "--build-cache", "--build-flags", d.buildFlags)
+	}
+	args = append(args, dir)
 	if err := Run(ctx, args, nil, &out, &errb); err != nil {
 		return "", fmt.Errorf("warming the deps image: %w", err)
 	}
@@ -265,8 +282,9 @@ func (d *cliDeps) Nearest(ctx context.Context, dir, base string) (string, error)
 }
 
 // Unpack extracts the files under go/pkg/mod of the deps image into
-// gomodcache.
-func (d *cliDeps) Unpack(ctx context.Context, ref, gomodcache string) error {
+// gomodcache and, when gocache is not "", those under the image's GOCACHE
+// into gocache.
+func (d *cliDeps) Unpack(ctx context.Context, ref, gomodcache, gocache string) error {
 	d.mu.Lock()
 	tag := d.tags[ref]
 	d.mu.Unlock()
@@ -286,17 +304,37 @@ func (d *cliDeps) Unpack(ctx context.Context, ref, gomodcache string) error {
 		if err != nil {
 			return err
 		}
+		dirs := map[string]string{"go/pkg/mod/": gomodcache}
+		if gocache != "" {
+			cf, err := img.ConfigFile()
+			if err != nil {
+				return fmt.Errorf("deps image %s: %w", ref, err)
+			}
+			p := ""
+			for _, kv := range cf.Config.Env {
+				if v, ok := strings.CutPrefix(kv, "GOCACHE="); ok {
+					p = strings.Trim(filepath.ToSlash(filepath.Clean(v)), "/")
+				}
+			}
+			if p == "" {
+				return fmt.Errorf("deps image %s has no build cache (no GOCACHE in its config)", ref)
+			}
+			dirs[p+"/"] = gocache
+			if err := os.MkdirAll(gocache, 0o755); err != nil {
+				return err
+			}
+		}
 		rc := mutate.Extract(img)
 		defer rc.Close()
-		return untarModCache(rc, gomodcache)
+		return untarDirs(rc, dirs)
 	}
 	return fmt.Errorf("deps image %s: tag %q not found in %s", ref, tag, target)
 }
 
-// untarModCache writes the regular files and directories under go/pkg/mod/
-// of a flattened image into dst, writable so they can be removed.
-func untarModCache(r io.Reader, dst string) error {
-	const prefix = "go/pkg/mod/"
+// untarDirs writes the regular files and directories of a flattened image
+// under each prefix of dirs (a slash-terminated path without the leading
+// slash) into the directory it maps to, writable so they can be removed.
+func untarDirs(r io.Reader, dirs map[string]string) error {
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -307,10 +345,15 @@ func untarModCache(r io.Reader, dst string) error {
 			return fmt.Errorf("reading the deps image: %w", err)
 		}
 		name := strings.TrimPrefix(filepath.ToSlash(filepath.Clean("/"+h.Name)), "/")
-		if !strings.HasPrefix(name+"/", prefix) {
+		p := ""
+		for prefix, dst := range dirs {
+			if strings.HasPrefix(name+"/", prefix) {
+				p = filepath.Join(dst, filepath.FromSlash(strings.TrimPrefix(name+"/", prefix)))
+			}
+		}
+		if p == "" {
 			continue
 		}
-		p := filepath.Join(dst, filepath.FromSlash(strings.TrimPrefix(name+"/", prefix)))
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(p, 0o755); err != nil {
