@@ -1,13 +1,11 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -189,7 +187,7 @@ func TestWarmPlainRegistry(t *testing.T) {
 	}
 	root := t.TempDir()
 	t.Cleanup(func() { modloadtest.RemoveAll(root) })
-	untar(t, mutate.Extract(img), root)
+	testenv.Untar(t, mutate.Extract(img), root)
 	app := copyApp(t, f.App)
 	build := exec.Command("go", "build", "-o", os.DevNull, "./...")
 	build.Dir = app
@@ -337,40 +335,6 @@ func gunzip(data []byte) ([]byte, error) {
 	cmd := exec.Command("gzip", "-dc")
 	cmd.Stdin = bytes.NewReader(data)
 	return cmd.Output()
-}
-
-func untar(t *testing.T, r io.ReadCloser, dir string) {
-	t.Helper()
-	defer r.Close()
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.FromSlash(h.Name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			w, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fs.FileMode(h.Mode)|0o200)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.Copy(w, tr); err != nil {
-				t.Fatal(err)
-			}
-			w.Close()
-		}
-	}
 }
 
 // TestWarmTarballSkopeo: skopeo reads the docker load tarball warm writes.

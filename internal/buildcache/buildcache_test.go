@@ -1,10 +1,8 @@
 package buildcache_test
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cachecheck/cachecheck/internal/testenv"
 
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
@@ -168,7 +168,7 @@ func TestBuildUsesCache(t *testing.T) {
 
 			root := t.TempDir()
 			t.Cleanup(func() { modloadtest.RemoveAll(root) })
-			untar(t, mutate.Extract(img), root)
+			testenv.Untar(t, mutate.Extract(img), root)
 			s := r.Settings
 			c := newConsumer(t, f, root, s)
 			gocache := filepath.Join(root, filepath.FromSlash(s.GoCache))
@@ -223,7 +223,7 @@ func TestTrimKeepsEntries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			untar(t, mutate.Extract(img), root)
+			testenv.Untar(t, mutate.Extract(img), root)
 			t.Cleanup(func() { modloadtest.RemoveAll(root) })
 			gocache := filepath.Join(root, filepath.FromSlash(r.Settings.GoCache))
 			filepath.WalkDir(gocache, func(p string, d fs.DirEntry, err error) error {
@@ -321,52 +321,5 @@ func TestSettingsLabels(t *testing.T) {
 	}
 	if _, ok, _ := buildcache.ReadSettings(map[string]string{}); ok {
 		t.Error("an image without a build cache reads as one")
-	}
-}
-
-// untar unpacks a tar stream as a container runtime does, with the
-// entries' modification times.
-func untar(t *testing.T, r io.ReadCloser, dir string) {
-	t.Helper()
-	defer r.Close()
-	tr := tar.NewReader(r)
-	type dirTime struct {
-		name string
-		t    time.Time
-	}
-	var dirs []dirTime
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Join(dir, filepath.FromSlash(h.Name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(name, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			dirs = append(dirs, dirTime{name, h.ModTime})
-		case tar.TypeReg:
-			w, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fs.FileMode(h.Mode))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.Copy(w, tr); err != nil {
-				t.Fatal(err)
-			}
-			w.Close()
-			if err := os.Chtimes(name, h.ModTime, h.ModTime); err != nil {
-				t.Fatal(err)
-			}
-		default:
-			t.Fatalf("%s: unexpected type %c", h.Name, h.Typeflag)
-		}
-	}
-	for _, d := range dirs {
-		os.Chtimes(d.name, d.t, d.t)
 	}
 }

@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -16,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cachecheck/cachecheck/internal/testenv"
 
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
@@ -226,7 +226,7 @@ func TestOfflineBuild(t *testing.T) {
 			}
 			root := t.TempDir()
 			t.Cleanup(func() { modloadtest.RemoveAll(root) })
-			untar(t, mutate.Extract(img), root)
+			testenv.Untar(t, mutate.Extract(img), root)
 			cf, err := img.ConfigFile()
 			if err != nil {
 				t.Fatal(err)
@@ -241,39 +241,6 @@ func TestOfflineBuild(t *testing.T) {
 				t.Errorf("fixture printed %q", out)
 			}
 		})
-	}
-}
-
-func untar(t *testing.T, r io.ReadCloser, dir string) {
-	t.Helper()
-	defer r.Close()
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Join(dir, filepath.FromSlash(h.Name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(name, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		case tar.TypeReg:
-			w, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fs.FileMode(h.Mode))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.Copy(w, tr); err != nil {
-				t.Fatal(err)
-			}
-			w.Close()
-		default:
-			t.Fatalf("%s: unexpected type %c", h.Name, h.Typeflag)
-		}
 	}
 }
 

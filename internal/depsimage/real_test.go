@@ -13,6 +13,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
+	"github.com/cachecheck/cachecheck/internal/testenv"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
@@ -56,7 +57,7 @@ func TestRealModules(t *testing.T) {
 	}
 	root := t.TempDir()
 	t.Cleanup(func() { modloadtest.RemoveAll(root) })
-	untar(t, mutate.Extract(img), root)
+	testenv.Untar(t, mutate.Extract(img), root)
 	offline := append(slices.Clone(env), "GOMODCACHE="+filepath.Join(root, "go/pkg/mod"), "GOPROXY=off", "GOFLAGS=-mod=mod")
 	modloadtest.Go(t, src, offline, "build", "./tools/cache", "./kubernetes/typed/core/v1")
 	modloadtest.Go(t, src, offline, "list", "-deps", "-test", "./...")
