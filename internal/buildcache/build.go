@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cachecheck/cachecheck/internal/envlist"
+
 	"github.com/cachecheck/cachecheck/internal/modload"
 )
 
@@ -136,7 +138,7 @@ func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, op
 		}
 		defer cleanup()
 	} else {
-		r.env = setEnv(r.env, "GOMODCACHE", mods.GoModCache)
+		r.env = envlist.Set(r.env, "GOMODCACHE", mods.GoModCache)
 	}
 
 	// The go command's own view of the settings it was not told.
@@ -159,7 +161,7 @@ func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, op
 	if s.GOARCH == "amd64" && s.GOAMD64 != vals[2] {
 		return nil, fmt.Errorf("go env GOAMD64 is %q, want %q", vals[2], s.GOAMD64)
 	}
-	r.env = setEnv(r.env, "CGO_ENABLED", s.CGOEnabled)
+	r.env = envlist.Set(r.env, "CGO_ENABLED", s.CGOEnabled)
 
 	flags := buildFlags(s)
 	patterns := o.packages
@@ -212,20 +214,20 @@ func buildFlags(s Settings) []string {
 
 // buildEnv returns env with the settings of s.
 func buildEnv(env []string, s Settings, goCache string) []string {
-	env = setEnv(env, "GOCACHE", goCache)
-	env = setEnv(env, "GOFLAGS", "")
-	env = setEnv(env, "GOPROXY", "off")
-	env = setEnv(env, "GOOS", s.GOOS)
-	env = setEnv(env, "GOARCH", s.GOARCH)
-	env = setEnv(env, "GOEXPERIMENT", s.GOEXPERIMENT)
+	env = envlist.Set(env, "GOCACHE", goCache)
+	env = envlist.Set(env, "GOFLAGS", "")
+	env = envlist.Set(env, "GOPROXY", "off")
+	env = envlist.Set(env, "GOOS", s.GOOS)
+	env = envlist.Set(env, "GOARCH", s.GOARCH)
+	env = envlist.Set(env, "GOEXPERIMENT", s.GOEXPERIMENT)
 	if s.GOAMD64 != "" {
-		env = setEnv(env, "GOAMD64", s.GOAMD64)
+		env = envlist.Set(env, "GOAMD64", s.GOAMD64)
 	}
 	if s.CGOEnabled != "" {
-		env = setEnv(env, "CGO_ENABLED", s.CGOEnabled)
+		env = envlist.Set(env, "CGO_ENABLED", s.CGOEnabled)
 	}
-	if _, ok := lookupEnv(env, "GOTOOLCHAIN"); !ok {
-		env = setEnv(env, "GOTOOLCHAIN", "local")
+	if _, ok := envlist.Lookup(env, "GOTOOLCHAIN"); !ok {
+		env = envlist.Set(env, "GOTOOLCHAIN", "local")
 	}
 	return env
 }
@@ -299,7 +301,7 @@ func (r *runner) bindModCache(src, dst string) (cleanup func(), err error) {
 	}
 	r.wrap = []string{unshare, "--mount", "--propagation", "private", "--",
 		"sh", "-c", `mount --bind "$0" "$1" && shift && exec "$@"`, src, dst}
-	r.env = setEnv(r.env, "GOMODCACHE", dst)
+	r.env = envlist.Set(r.env, "GOMODCACHE", dst)
 	// Check that the namespace works here before the real work.
 	check := exec.Command(r.wrap[0], append(slices.Clone(r.wrap[1:]), "true")...)
 	if out, err := check.CombinedOutput(); err != nil {
@@ -330,22 +332,4 @@ func sameRelease(want, have string) bool {
 		return true
 	}
 	return strings.Count(want, ".") == 1 && strings.HasPrefix(have, want+".")
-}
-
-func lookupEnv(env []string, k string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if ek, v, ok := strings.Cut(env[i], "="); ok && ek == k {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// setEnv returns env with k set to v, every earlier setting removed.
-func setEnv(env []string, k, v string) []string {
-	out := slices.DeleteFunc(slices.Clone(env), func(e string) bool {
-		ek, _, _ := strings.Cut(e, "=")
-		return ek == k
-	})
-	return append(out, k+"="+v)
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachecheck/cachecheck/internal/envlist"
+
 	"github.com/google/go-containerregistry/pkg/compression"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -312,7 +314,7 @@ func Image(img v1.Image, l *Layer, r *Result) (v1.Image, error) {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.Config.Env = setEnv(cf.Config.Env, "GOCACHE", "/"+l.Path)
+	cf.Config.Env = envlist.Set(cf.Config.Env, "GOCACHE", "/"+l.Path)
 	labels := Labels(r.Settings)
 	labels[LabelPackages] = strconv.Itoa(len(r.Packages))
 	labels[LabelBytes] = strconv.FormatInt(l.RawSize, 10)

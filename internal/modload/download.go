@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachecheck/cachecheck/internal/envlist"
+
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 )
@@ -188,9 +190,9 @@ func Download(ctx context.Context, dir string, opts ...Option) (*Result, error) 
 	} else if err := checkEmpty(o.goModCache); err != nil {
 		return nil, err
 	}
-	env := setEnv(o.env, "GOMODCACHE", o.goModCache)
-	if _, ok := lookupEnv(env, "GOTOOLCHAIN"); !ok {
-		env = setEnv(env, "GOTOOLCHAIN", "local")
+	env := envlist.Set(o.env, "GOMODCACHE", o.goModCache)
+	if _, ok := envlist.Lookup(env, "GOTOOLCHAIN"); !ok {
+		env = envlist.Set(env, "GOTOOLCHAIN", "local")
 	}
 
 	goPrivate, err := goEnv(ctx, o.goCmd, absDir, env, "GOPRIVATE")
@@ -474,26 +476,6 @@ func goEnv(ctx context.Context, goCmd, dir string, env []string, name string) (s
 		return "", fmt.Errorf("running go env %s: %v\n%s", name, err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-func lookupEnv(env []string, name string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// setEnv returns env with name set to value, earlier settings removed.
-func setEnv(env []string, name, value string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); k != name {
-			out = append(out, kv)
-		}
-	}
-	return append(out, name+"="+value)
 }
 
 // RemoveAll removes a module cache, whose directories the go command makes
