@@ -20,7 +20,7 @@ import (
 // benchResult reads the module cache named by DEPSIMAGE_BENCH_CACHE, filled
 // by `go mod download` in the module DEPSIMAGE_BENCH_DIR (bench.sh sets
 // both), without the network.
-func benchResult(b *testing.B) *modload.Result {
+func benchResult(b testing.TB) *modload.Result {
 	dir, cache := os.Getenv("DEPSIMAGE_BENCH_DIR"), os.Getenv("DEPSIMAGE_BENCH_CACHE")
 	if dir == "" || cache == "" {
 		b.Skip("DEPSIMAGE_BENCH_DIR and DEPSIMAGE_BENCH_CACHE are not set: run internal/depsimage/bench.sh")
@@ -48,7 +48,7 @@ func benchResult(b *testing.B) *modload.Result {
 
 // benchOptions reads the packing options from DEPSIMAGE_BENCH_OPTS, such as
 // "compression=zstd contents=full buckets=16".
-func benchOptions(b *testing.B) []depsimage.Option {
+func benchOptions(b testing.TB) []depsimage.Option {
 	var opts []depsimage.Option
 	for _, f := range strings.Fields(os.Getenv("DEPSIMAGE_BENCH_OPTS")) {
 		k, v, _ := strings.Cut(f, "=")
