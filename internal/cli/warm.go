@@ -285,7 +285,7 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 		packPhase = "pack+upload"
 		prog.set("pack and upload %d layers", len(layers))
 		ls := make([]v1.Layer, len(layers))
-		for i, l := range layers {
+		for i, l := range depsimage.LargestFirst(layers) {
 			ls[i] = l.Layer
 		}
 		if err := pp.Prepush(ctx, ls); err != nil {

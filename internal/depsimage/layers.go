@@ -2,7 +2,9 @@ package depsimage
 
 import (
 	"archive/tar"
+	"cmp"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -442,15 +444,111 @@ func (l *cacheLayer) compress(w io.Writer, diffID io.Writer) error {
 		defer putGzip(gw, level, l.opts.concurrency)
 		cw = gw
 	}
-	var tw io.Writer = cw
-	if diffID != nil {
-		tw = io.MultiWriter(cw, diffID)
+	if diffID == nil {
+		if err := l.writeTar(cw); err != nil {
+			cw.Close()
+			return err
+		}
+		return cw.Close()
 	}
-	if err := l.writeTar(tw); err != nil {
+	// Reading the files, writing the tar and hashing it run in one
+	// goroutine, compressing in another: a layer far larger than the others
+	// would otherwise keep one CPU busy long after the rest are done.
+	err := pipe(l.writeTar, diffID, func(chunk []byte) error {
+		_, err := cw.Write(chunk)
+		return err
+	})
+	if err != nil {
 		cw.Close()
 		return err
 	}
 	return cw.Close()
+}
+
+// Chunks handed from the tar writer to the compressor: their size and how
+// many may be in flight per layer.
+const (
+	chunkSize  = 1 << 20
+	chunkDepth = 4
+)
+
+// errStopped ends the producer of a pipe whose consumer failed.
+var errStopped = errors.New("stopped")
+
+// pipe runs produce in its own goroutine, writing into chunks that it
+// hashes into h and that consume receives in order in the calling
+// goroutine. It returns the first error of either side.
+func pipe(produce func(io.Writer) error, h io.Writer, consume func([]byte) error) error {
+	c := &chunker{h: h, free: make(chan []byte, chunkDepth), full: make(chan []byte, chunkDepth), stop: make(chan struct{})}
+	for range chunkDepth {
+		c.free <- make([]byte, 0, chunkSize)
+	}
+	produced := make(chan error, 1)
+	go func() {
+		err := produce(c)
+		if err == nil {
+			err = c.flush()
+		}
+		close(c.full)
+		produced <- err
+	}()
+	var cerr error
+	for chunk := range c.full {
+		if cerr == nil {
+			if cerr = consume(chunk); cerr != nil {
+				close(c.stop)
+			}
+		}
+		c.free <- chunk[:0]
+	}
+	if perr := <-produced; cerr == nil && !errors.Is(perr, errStopped) {
+		return perr
+	}
+	return cerr
+}
+
+// chunker is the producer's side of a pipe.
+type chunker struct {
+	h          io.Writer
+	free, full chan []byte
+	stop       chan struct{}
+	cur        []byte
+}
+
+func (c *chunker) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if c.cur == nil {
+			select {
+			case c.cur = <-c.free:
+			case <-c.stop:
+				return 0, errStopped
+			}
+		}
+		k := copy(c.cur[len(c.cur):cap(c.cur)], p)
+		c.cur, p = c.cur[:len(c.cur)+k], p[k:]
+		if len(c.cur) == cap(c.cur) {
+			if err := c.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush hashes the current chunk and hands it over.
+func (c *chunker) flush() error {
+	if len(c.cur) == 0 {
+		return nil
+	}
+	c.h.Write(c.cur)
+	select {
+	case c.full <- c.cur:
+		c.cur = nil
+		return nil
+	case <-c.stop:
+		return errStopped
+	}
 }
 
 func (l *cacheLayer) compute() error {
@@ -557,7 +655,7 @@ func Pack(layers []Layer) (int64, error) {
 			}
 		}()
 	}
-	for _, l := range layers {
+	for _, l := range LargestFirst(layers) {
 		work <- l
 	}
 	close(work)
@@ -575,4 +673,15 @@ func Pack(layers []Layer) (int64, error) {
 		total += s
 	}
 	return total, nil
+}
+
+// LargestFirst returns the layers in the order to pack them in, several at
+// a time: the largest first, so that a big layer does not start last and
+// pack alone while the other CPUs idle (a bucket can hold half the cache:
+// prometheus's module set puts 805 of 1624 MB in one). The order of the
+// layers in the image does not change.
+func LargestFirst(layers []Layer) []Layer {
+	s := slices.Clone(layers)
+	slices.SortStableFunc(s, func(a, b Layer) int { return cmp.Compare(b.RawSize, a.RawSize) })
+	return s
 }

@@ -276,7 +276,8 @@ func (t *registryTarget) List(ctx context.Context) ([]Entry, error) {
 type Prepusher interface {
 	// Prepush uploads the layers the target does not hold, computing and
 	// sending each as soon as it can, several at a time, so that packing
-	// one layer overlaps sending another. The next Write reports them.
+	// one layer overlaps sending another. Layers are packed in the order
+	// given: put the largest first. The next Write reports them.
 	Prepush(ctx context.Context, layers []v1.Layer) error
 }
 
@@ -285,14 +286,37 @@ func (t *registryTarget) Prepush(ctx context.Context, layers []v1.Layer) error {
 	before := obs.sent()
 	opts := t.remoteOptions(ctx, func(rt http.RoundTripper) http.RoundTripper { return &observingTransport{inner: rt, obs: obs} })
 	var mu sync.Mutex
-	work := make(chan v1.Layer)
-	errs := make(chan error, len(layers))
+	errs := make(chan error, 2*len(layers))
+	// Packing (computing a layer's digests) runs as many layers at a time
+	// as there are CPUs, in the order given; each packed layer goes to the
+	// uploaders at once, so that sending one never holds up packing the
+	// next.
+	work, packed := make(chan v1.Layer), make(chan v1.Layer, len(layers))
+	workers := min(runtime.GOMAXPROCS(0), len(layers))
+	var pwg sync.WaitGroup
+	for range workers {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			for l := range work {
+				if _, err := l.Digest(); err != nil {
+					errs <- fmt.Errorf("packing a layer for %s: %w", t.repo, err)
+					continue
+				}
+				packed <- l
+			}
+		}()
+	}
+	go func() {
+		pwg.Wait()
+		close(packed)
+	}()
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(layers)) {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for l := range work {
+			for l := range packed {
 				if err := remote.WriteLayer(t.repo, l, opts...); err != nil {
 					d, _ := l.Digest()
 					errs <- fmt.Errorf("writing layer %s to %s: %w%s", d, t.repo, err, authHint(t.repo, err))
