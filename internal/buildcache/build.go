@@ -109,7 +109,7 @@ func (e *VersionError) Error() string {
 // s.ModCache (default /go/pkg/mod, where deps images put it): when it lies
 // elsewhere, the go commands run in a private mount namespace
 // (unshare(1), which needs root or CAP_SYS_ADMIN) where it is bind-mounted
-// there; the mount point is created if missing and removed afterwards.
+// there; the mount point is created if missing and left, empty, in place.
 func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, opts ...Option) (*Result, error) {
 	o := options{goCmd: "go", env: os.Environ(), stderr: io.Discard}
 	for _, opt := range opts {
@@ -132,11 +132,9 @@ func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, op
 
 	r := &runner{o: o, dir: absDir, env: buildEnv(o.env, s, o.goCache)}
 	if !s.Trimpath && filepath.Clean(mods.GoModCache) != s.ModCache {
-		cleanup, err := r.bindModCache(mods.GoModCache, s.ModCache)
-		if err != nil {
+		if err := r.bindModCache(mods.GoModCache, s.ModCache); err != nil {
 			return nil, err
 		}
-		defer cleanup()
 	} else {
 		r.env = envlist.Set(r.env, "GOMODCACHE", mods.GoModCache)
 	}
@@ -220,6 +218,15 @@ func buildEnv(env []string, s Settings, goCache string) []string {
 	env = envlist.Set(env, "GOOS", s.GOOS)
 	env = envlist.Set(env, "GOARCH", s.GOARCH)
 	env = envlist.Set(env, "GOEXPERIMENT", s.GOEXPERIMENT)
+	// No package index entries: the go command indexes every package
+	// directory it loads, the main module's too, keyed by its path here,
+	// which a build in the image never asks for and which would make the
+	// layer differ with the directory warm ran in.
+	godebug := "goindex=0"
+	if v, _ := envlist.Lookup(env, "GODEBUG"); v != "" {
+		godebug = v + "," + godebug
+	}
+	env = envlist.Set(env, "GODEBUG", godebug)
 	if s.GOAMD64 != "" {
 		env = envlist.Set(env, "GOAMD64", s.GOAMD64)
 	}
@@ -269,35 +276,16 @@ func (r *runner) run(ctx context.Context, args ...string) (string, error) {
 
 // bindModCache makes the go commands see the module cache src at dst, in a
 // private mount namespace.
-func (r *runner) bindModCache(src, dst string) (cleanup func(), err error) {
+func (r *runner) bindModCache(src, dst string) error {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		return nil, fmt.Errorf("compiling without -trimpath needs the module cache at %s, and unshare(1) to bind-mount it there: %w", dst, err)
+		return fmt.Errorf("compiling without -trimpath needs the module cache at %s, and unshare(1) to bind-mount it there: %w", dst, err)
 	}
-	// Create the missing directories of the mount point, outermost first,
-	// to remove them afterwards.
-	var created []string
-	for d := dst; ; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("checking mount point %s: %w", d, err)
-		}
-		created = append(created, d)
-		if d == filepath.Dir(d) {
-			break
-		}
-	}
-	slices.Reverse(created)
-	for _, d := range created {
-		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("creating mount point for the module cache: %w", err)
-		}
-	}
-	cleanup = func() {
-		for i := len(created) - 1; i >= 0; i-- {
-			os.Remove(created[i]) // only if still empty
-		}
+	// The mount point is created when missing and left in place: removing
+	// it would detach the mounts of concurrent builds (another warm, or
+	// warm --all --jobs N), whose namespaces mount on the same directory.
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("creating mount point for the module cache: %w", err)
 	}
 	r.wrap = []string{unshare, "--mount", "--propagation", "private", "--",
 		"sh", "-c", `mount --bind "$0" "$1" && shift && exec "$@"`, src, dst}
@@ -305,10 +293,9 @@ func (r *runner) bindModCache(src, dst string) (cleanup func(), err error) {
 	// Check that the namespace works here before the real work.
 	check := exec.Command(r.wrap[0], append(slices.Clone(r.wrap[1:]), "true")...)
 	if out, err := check.CombinedOutput(); err != nil {
-		cleanup()
-		return nil, fmt.Errorf("compiling without -trimpath needs the module cache at %s; bind-mounting it there in a private mount namespace failed (it needs root or CAP_SYS_ADMIN; or build with -trimpath): %v: %s", dst, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("compiling without -trimpath needs the module cache at %s; bind-mounting it there in a private mount namespace failed (it needs root or CAP_SYS_ADMIN; or build with -trimpath): %v: %s", dst, err, strings.TrimSpace(string(out)))
 	}
-	return cleanup, nil
+	return nil
 }
 
 func checkEmpty(dir string) error {

@@ -85,11 +85,9 @@ func newConsumer(t *testing.T, f *modloadtest.Fixture, root string, s buildcache
 	} else {
 		c.env = append(c.env, "GOMODCACHE=/go/pkg/mod")
 		c.bind = [2]string{mods, "/go/pkg/mod"}
-		if _, err := os.Stat("/go"); errors.Is(err, fs.ErrNotExist) {
-			if err := os.MkdirAll("/go/pkg/mod", 0o755); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { os.Remove("/go/pkg/mod"); os.Remove("/go/pkg"); os.Remove("/go") })
+		// Left in place, as Build leaves it.
+		if err := os.MkdirAll("/go/pkg/mod", 0o755); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return c
@@ -246,13 +244,26 @@ func TestTrimKeepsEntries(t *testing.T) {
 	}
 }
 
-// TestReproducible builds the cache twice from two downloads in different
-// directories, a second apart, and wants the same layer digest.
+// TestReproducible builds the cache twice from two downloads and two
+// copies of the module in different directories, a second apart, and wants
+// the same layer digest.
 func TestReproducible(t *testing.T) {
-	s := buildcache.Settings{CGOEnabled: "0"}
+	s := buildcache.Settings{CGOEnabled: "1"}
 	var digests []string
 	for i := range 2 {
 		f, res := fixture(t)
+		// Files as old as a checkout's: the go command caches facts about
+		// directories whose files are not new, keyed by their path.
+		old := time.Now().Add(-time.Hour)
+		err := filepath.WalkDir(f.App, func(p string, d fs.DirEntry, err error) error {
+			if err == nil {
+				err = os.Chtimes(p, old, old)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		_, _, l := warm(t, f, res, s)
 		d, err := l.Digest()
 		if err != nil {
