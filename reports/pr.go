@@ -42,6 +42,67 @@ type Deps struct {
 	Hit     bool          `json:"hit"`
 	Ref     string        `json:"ref,omitempty"` // the image for the head key, on a hit
 	Nearest *NearestImage `json:"nearest,omitempty"`
+	// BuildCache is the Go build cache of the image found (Ref, or else
+	// Nearest); nil when it has none.
+	BuildCache *BuildCache `json:"build_cache,omitempty"`
+}
+
+// BuildCache is the Go build cache (GOCACHE) a deps image holds, as its
+// labels record it, and how the head Dockerfile's go builds compare with
+// the settings it was compiled for.
+type BuildCache struct {
+	// Settings are the build settings it was compiled for, as a go
+	// command line: "go1.26.8 GOOS=linux GOARCH=amd64 ... -trimpath".
+	Settings string `json:"settings"`
+	Packages int    `json:"packages"` // compiled packages it holds
+	// Builds are the go builds of the head Dockerfile; none when there is
+	// no Dockerfile or it builds nothing.
+	Builds []GoBuild `json:"builds"`
+	// Mismatch is true when some go build cannot use the cache.
+	Mismatch bool `json:"mismatch"`
+}
+
+// GoBuild is one go build (or go install) of the head Dockerfile.
+type GoBuild struct {
+	Position string `json:"position"` // "Dockerfile:12"
+	Command  string `json:"command"`  // "build" or "install"
+	Settings string `json:"settings"` // as BuildCache.Settings
+	// Mismatches are the settings in which it differs from the cache's;
+	// none when it can use the cache.
+	Mismatches []SettingMismatch `json:"mismatches,omitempty"`
+}
+
+// SettingMismatch is one build setting in which a go build differs from
+// the build cache, each side as words of a go command line: "go1.25",
+// "no -trimpath", "-tags=netgo", "no build tags".
+type SettingMismatch struct {
+	Setting string `json:"setting"`
+	Build   string `json:"build"`
+	Cache   string `json:"cache"`
+}
+
+// Sentence says plainly why the build cannot use the cache, or "" when it
+// can: "the Dockerfile's go build (Dockerfile:12) uses go1.25 and no
+// -trimpath, the deps image's build cache was compiled with go1.26.8 and
+// -trimpath: every dependency will be compiled again".
+func (b GoBuild) Sentence() string {
+	if len(b.Mismatches) == 0 {
+		return ""
+	}
+	var build, cache []string
+	for _, m := range b.Mismatches {
+		build, cache = append(build, m.Build), append(cache, m.Cache)
+	}
+	return fmt.Sprintf("the Dockerfile's go %s (%s) uses %s, the deps image's build cache was compiled with %s: every dependency will be compiled again",
+		b.Command, b.Position, andList(build), andList(cache))
+}
+
+// andList joins words as "a", "a and b", "a, b and c".
+func andList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // NearestImage is the published deps image sharing the most modules with
@@ -155,15 +216,15 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // Condition is a --fail-on condition of a report.
 type Condition struct {
-	Kind string // "new-finding", "deps-miss", "key-changed", "slower-than"
+	Kind string // "new-finding", "deps-miss", "key-changed", "build-cache-mismatch", "slower-than"
 	// Severity is the least severity of a new finding that fails.
 	Severity Severity
 	// Percent is how much slower head may be than base before it fails.
 	Percent float64
 }
 
-// ParseCondition parses "new-finding=SEVERITY", "deps-miss", "key-changed"
-// or "slower-than=N%".
+// ParseCondition parses "new-finding=SEVERITY", "deps-miss", "key-changed",
+// "build-cache-mismatch" or "slower-than=N%".
 func ParseCondition(s string) (Condition, error) {
 	kind, arg, hasArg := strings.Cut(s, "=")
 	c := Condition{Kind: kind}
@@ -177,7 +238,7 @@ func ParseCondition(s string) (Condition, error) {
 			}
 			c.Severity = sev
 		}
-	case "deps-miss", "key-changed":
+	case "deps-miss", "key-changed", "build-cache-mismatch":
 		if hasArg {
 			return c, fmt.Errorf("--fail-on %s: %s takes no value", s, kind)
 		}
@@ -188,7 +249,7 @@ func ParseCondition(s string) (Condition, error) {
 		}
 		c.Percent = p
 	default:
-		return c, fmt.Errorf("--fail-on %q: want new-finding=SEVERITY, deps-miss, key-changed or slower-than=N%%", s)
+		return c, fmt.Errorf("--fail-on %q: want new-finding=SEVERITY, deps-miss, key-changed, build-cache-mismatch or slower-than=N%%", s)
 	}
 	return c, nil
 }
@@ -226,6 +287,16 @@ func (r *Report) Failures(conds []Condition) []string {
 		case "deps-miss":
 			if r.Deps.Checked && !r.Deps.Hit {
 				out = append(out, fmt.Sprintf("%s: no deps image for key %s", c, r.Keys.Head))
+			}
+		case "build-cache-mismatch":
+			if bc := r.Deps.BuildCache; bc != nil && bc.Mismatch {
+				var at []string
+				for _, b := range bc.Builds {
+					if len(b.Mismatches) > 0 {
+						at = append(at, b.Position)
+					}
+				}
+				out = append(out, fmt.Sprintf("%s: the go build at %s does not match the deps image's build cache", c, andList(at)))
 			}
 		case "key-changed":
 			if !r.Keys.Same {
@@ -276,6 +347,14 @@ func (r *Report) Verdict() string {
 	default:
 		parts = append(parts, "deps image missing")
 	}
+	if bc := r.Deps.BuildCache; bc != nil {
+		switch {
+		case bc.Mismatch:
+			parts = append(parts, "its build cache does not match the go build")
+		case len(bc.Builds) > 0:
+			parts = append(parts, "its build cache matches the go build")
+		}
+	}
 	if d := r.Dockerfile; d != nil {
 		switch n := len(d.Introduced); {
 		case n > 0:
@@ -299,6 +378,9 @@ func (r *Report) Verdict() string {
 // ok reports whether the report has nothing to warn about.
 func (r *Report) ok() bool {
 	if r.Deps.Checked && !r.Deps.Hit {
+		return false
+	}
+	if bc := r.Deps.BuildCache; bc != nil && bc.Mismatch {
 		return false
 	}
 	if d := r.Dockerfile; d != nil {

@@ -223,6 +223,10 @@ func (r *Report) depsSummary() string {
 	switch {
 	case !r.Deps.Checked:
 		return "not checked"
+	case r.Deps.Hit && r.Deps.BuildCache != nil && r.Deps.BuildCache.Mismatch:
+		return "ready, its build cache does not match the go build"
+	case r.Deps.Hit && r.Deps.BuildCache != nil:
+		return "ready, with a build cache"
 	case r.Deps.Hit:
 		return "ready"
 	default:
@@ -253,7 +257,30 @@ func (r *Report) depsDetail(md bool) string {
 			fmt.Fprintf(&b, "Nearest published image: %s, holding %d of the %d modules; the build downloads the other %d.\n", code(n.Ref), n.Shared, n.Total, n.Total-n.Shared)
 		}
 	}
+	if bc := r.Deps.BuildCache; bc != nil {
+		sep := "" // markdown: a blank line between paragraphs
+		if md {
+			sep = "\n"
+		}
+		fmt.Fprintf(&b, "%sIts build cache holds %d compiled %s, for %s.\n", sep, bc.Packages, plural(bc.Packages, "package", "packages"), code(bc.Settings))
+		for _, gb := range bc.Builds {
+			if s := gb.Sentence(); s != "" {
+				fmt.Fprintf(&b, "%s%s.\n", sep, upperFirst(s))
+				continue
+			}
+			fmt.Fprintf(&b, "%sThe Dockerfile's go %s (%s) matches it: %s.\n", sep, gb.Command, gb.Position, code(gb.Settings))
+		}
+	}
 	return b.String()
+}
+
+// upperFirst capitalizes a sentence that starts with a lower-case ASCII
+// letter.
+func upperFirst(s string) string {
+	if s != "" && 'a' <= s[0] && s[0] <= 'z' {
+		return string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
 }
 
 func (d *Dockerfile) summary() string {

@@ -25,7 +25,19 @@ func sampleReport() *Report {
 		Deps: Deps{
 			Checked: true,
 			Target:  "127.0.0.1:5000/app-deps",
-			Nearest: &NearestImage{Ref: "127.0.0.1:5000/app-deps:ck1-a177fd07cccf185bab05061bbd1ec631", Shared: 41, Total: 43},
+			Nearest: &NearestImage{Ref: "127.0.0.1:5000/app-deps:ck1-a177fd07cccf185bab05061bbd1ec631-bc0123456789ab", Shared: 41, Total: 43},
+			BuildCache: &BuildCache{
+				Settings: "go1.26.8 GOOS=linux GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0 GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build -trimpath",
+				Packages: 57,
+				Builds: []GoBuild{
+					{Position: "Dockerfile:6", Command: "build",
+						Settings:   "go1.25 GOOS=linux GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0 GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build",
+						Mismatches: []SettingMismatch{{Setting: "Go version", Build: "go1.25", Cache: "go1.26.8"}, {Setting: "-trimpath", Build: "no -trimpath", Cache: "-trimpath"}}},
+					{Position: "Dockerfile:8", Command: "install",
+						Settings: "go1.26 GOOS=linux GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0 GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build -trimpath"},
+				},
+				Mismatch: true,
+			},
 		},
 		Dockerfile: &Dockerfile{
 			File: "Dockerfile",
@@ -110,7 +122,7 @@ func TestReportReplay(t *testing.T) {
 func TestConditions(t *testing.T) {
 	r := sampleReport()
 	var conds []Condition
-	for _, s := range []string{"new-finding=warning", "new-finding=error", "deps-miss", "key-changed", "slower-than=20%", "slower-than=50%"} {
+	for _, s := range []string{"new-finding=warning", "new-finding=error", "deps-miss", "key-changed", "build-cache-mismatch", "slower-than=20%", "slower-than=50%"} {
 		c, err := ParseCondition(s)
 		if err != nil {
 			t.Fatal(err)
@@ -125,16 +137,26 @@ func TestConditions(t *testing.T) {
 		"new-finding=warning: 1 new Dockerfile finding",
 		"deps-miss: no deps image for key ck1-18ed5acb9b8038b9617fc243801bee03",
 		"key-changed: key ck1-a177fd07cccf185bab05061bbd1ec631 -> ck1-18ed5acb9b8038b9617fc243801bee03",
+		"build-cache-mismatch: the go build at Dockerfile:6 does not match the deps image's build cache",
 		"slower-than=20%: head build 52.0s is 30% slower than base 40.0s",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// A build cache every go build can use, or none at all, passes.
+	r.Deps.BuildCache.Builds[0].Mismatches, r.Deps.BuildCache.Mismatch = nil, false
+	if f := r.Failures([]Condition{{Kind: "build-cache-mismatch"}}); f != nil {
+		t.Errorf("build-cache-mismatch failed on a matching build cache: %q", f)
+	}
+	r.Deps.BuildCache = nil
+	if f := r.Failures([]Condition{{Kind: "build-cache-mismatch"}}); f != nil {
+		t.Errorf("build-cache-mismatch failed without a build cache: %q", f)
+	}
 	r.Deps = Deps{Checked: false, Note: "registry unreachable"}
 	if f := r.Failures([]Condition{{Kind: "deps-miss"}}); f != nil {
 		t.Errorf("deps-miss failed on an unchecked registry: %q", f)
 	}
-	for _, bad := range []string{"new-finding=fatal", "deps-miss=1", "slower-than=20", "slower-than=x%", "fast"} {
+	for _, bad := range []string{"new-finding=fatal", "deps-miss=1", "build-cache-mismatch=yes", "slower-than=20", "slower-than=x%", "fast"} {
 		if _, err := ParseCondition(bad); err == nil {
 			t.Errorf("ParseCondition(%q) succeeded", bad)
 		}

@@ -76,12 +76,18 @@ of the base digest, "-zips" and "-bc" and a settings digest as they apply.
 
 # cachecheck ref
 
-	cachecheck ref [--to TARGET] [--base REF] [--nearest] [--fallback IMAGE] [DIR]
+	cachecheck ref [--to TARGET] [--base REF] [--contents full|zips] [--build-cache [--build-flags FLAGS] [--dockerfile FILE]]
+	               [--nearest] [--fallback IMAGE] [--format text|json] [DIR]
 
 Ref prints the reference of the deps image for the current key, in the form
 its consumer takes (repo:tag@digest for FROM). With --nearest, when the key
 has none, the published image sharing the most modules; else --fallback;
-else it fails and says to run warm.
+else it fails and says to run warm. --build-cache looks for the image 'warm
+--build-cache' published for the same build settings (the Dockerfile's go
+build, or --build-flags, with the Go release of --base); --nearest then
+considers only images with the same build cache, and without --build-cache
+only images without one. Its JSON says, in "build_cache", what the image's
+build cache was compiled for.
 
 # cachecheck analyze
 
@@ -98,15 +104,19 @@ the head reuses after a build of the base, and why the first miss misses.
 
 # cachecheck report
 
-	cachecheck report --base REV [--head REV] [--to TARGET] [--bench FILE.json]
-	                  [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]
+	cachecheck report --base REV [--head REV] [--to TARGET] [--deps-base REF] [--build-cache [--build-flags FLAGS]]
+	                  [--bench FILE.json] [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]
 
 Report compares a pull request with its base: the keys and how they differ,
 whether the deps image for the head key is published (or the nearest one),
 the Dockerfile findings introduced or fixed and the predicted layer cache,
 and build timings from bench JSON or build logs. A registry that cannot be
-reached is reported "not checked". --fail-on takes new-finding=SEVERITY,
-deps-miss, key-changed and slower-than=N%.
+reached is reported "not checked". With --build-cache the head key is
+looked up as 'ref --build-cache' does; when the image found holds a build
+cache, the report says what it was compiled for and, in one sentence per go
+build of the head Dockerfile that cannot use it, which settings differ
+(rule CC012's comparison). --fail-on takes new-finding=SEVERITY, deps-miss,
+key-changed, build-cache-mismatch and slower-than=N%.
 
 # cachecheck bench
 

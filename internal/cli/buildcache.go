@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,10 +16,14 @@ import (
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/pflag"
 )
 
-// buildCacheFlags are warm's flags for the build cache layer.
+// buildCacheFlags are the flags that say which build cache a deps image
+// holds: warm compiles it, ref and report look its image up. The tag of
+// such an image ends in buildcache.TagSuffix of the settings.
 type buildCacheFlags struct {
+	command    string // the command, for messages
 	enabled    bool
 	buildFlags string
 	dockerfile string
@@ -35,16 +40,60 @@ type buildCacheSummary struct {
 	} `json:"bytes"`
 }
 
+// register adds --build-cache (with the help text enabled), --build-flags
+// and, when dockerfile is true, --dockerfile to fs.
+func (f *buildCacheFlags) register(fs *pflag.FlagSet, command, enabled string, dockerfile bool) {
+	f.command = command
+	fs.BoolVar(&f.enabled, "build-cache", false, enabled)
+	fs.StringVar(&f.buildFlags, "build-flags", "", "with --build-cache: the build's settings as `'NAME=VALUE... FLAGS'` (e.g. 'CGO_ENABLED=0 -trimpath -tags=netgo'), instead of the Dockerfile's")
+	if dockerfile {
+		fs.StringVar(&f.dockerfile, "dockerfile", "", "with --build-cache: read the build settings from the go build in this `FILE` (default DIR/Dockerfile when present)")
+	}
+}
+
+// validate rejects the settings flags without --build-cache.
+func (f *buildCacheFlags) validate() error {
+	if !f.enabled && (f.buildFlags != "" || f.dockerfile != "") {
+		return usageErrorf("%s: --build-flags and --dockerfile describe the build cache: add --build-cache", f.command)
+	}
+	return nil
+}
+
 // settings returns the build settings of the build cache: --build-flags
 // when given, else those of the first go build in the Dockerfile (when
 // there is one), with the Go release of the base image. It returns nil
 // when --build-cache is off.
 func (f *buildCacheFlags) settings(dir string, base publish.Artifact, stderr io.Writer) (*buildcache.Settings, error) {
-	if !f.enabled {
-		if f.buildFlags != "" || f.dockerfile != "" {
-			return nil, usageErrorf("warm: --build-flags and --dockerfile describe the build cache: add --build-cache")
+	if err := f.validate(); err != nil || !f.enabled {
+		return nil, err
+	}
+	var b *analyzer.Build
+	file := f.dockerfile
+	if f.buildFlags == "" {
+		if file == "" {
+			file = filepath.Join(dir, "Dockerfile")
+			if _, err := os.Stat(file); err != nil {
+				return f.settingsFor(nil, "", base, stderr)
+			}
 		}
-		return nil, nil
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading Dockerfile %q: %w", file, err)
+		}
+		if b, err = analyzer.Parse(file, data); err != nil {
+			return nil, err
+		}
+	}
+	return f.settingsFor(b, file, base, stderr)
+}
+
+// settingsFor returns the build settings of the build cache: --build-flags
+// when given, else those of the first go build in b, the Dockerfile file
+// (defaults when b is nil), with the Go release of the base image. It
+// returns nil when --build-cache is off.
+func (f *buildCacheFlags) settingsFor(b *analyzer.Build, file string, base publish.Artifact, stderr io.Writer) (*buildcache.Settings, error) {
+	if err := f.validate(); err != nil || !f.enabled {
+		return nil, err
 	}
 	var s buildcache.Settings
 	from := "defaults"
@@ -52,25 +101,10 @@ func (f *buildCacheFlags) settings(dir string, base publish.Artifact, stderr io.
 	case f.buildFlags != "":
 		var err error
 		if s, err = analyzer.ParseGoSettings(f.buildFlags); err != nil {
-			return nil, usageErrorf("warm: --build-flags: %v", err)
+			return nil, usageErrorf("%s: --build-flags: %v", f.command, err)
 		}
 		from = "--build-flags"
-	default:
-		file := f.dockerfile
-		if file == "" {
-			file = filepath.Join(dir, "Dockerfile")
-			if _, err := os.Stat(file); err != nil {
-				break
-			}
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("reading Dockerfile %q: %w", file, err)
-		}
-		b, err := analyzer.Parse(file, data)
-		if err != nil {
-			return nil, err
-		}
+	case b != nil:
 		builds := b.GoBuilds()
 		if len(builds) == 0 {
 			return nil, fmt.Errorf("%s has no go build of the module's packages to take the build settings from; give them with --build-flags", file)
@@ -85,7 +119,7 @@ func (f *buildCacheFlags) settings(dir string, base publish.Artifact, stderr io.
 	if base != nil {
 		img, ok := base.(v1.Image)
 		if !ok {
-			return nil, usageErrorf("warm: --build-cache compiles for one platform; give --base as a single-platform image (for example REF@sha256:<digest of the platform's image>)")
+			return nil, usageErrorf("%s: --build-cache compiles for one platform; give --base as a single-platform image (for example REF@sha256:<digest of the platform's image>)", f.command)
 		}
 		v, err := imageGoVersion(img)
 		if err != nil {
@@ -101,6 +135,30 @@ func (f *buildCacheFlags) settings(dir string, base publish.Artifact, stderr io.
 		}
 	}
 	return &s, nil
+}
+
+// imageBuildCache is what the labels of a deps image say of its build
+// cache.
+type imageBuildCache struct {
+	settings buildcache.Settings
+	Settings string `json:"settings"`
+	Digest   string `json:"settings_digest"`
+	Packages int    `json:"packages"`
+}
+
+// readBuildCache reads the build cache labels of a deps image; nil when it
+// has no build cache.
+func readBuildCache(img v1.Image) (*imageBuildCache, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the image config: %w", err)
+	}
+	s, ok, err := buildcache.ReadSettings(cf.Config.Labels)
+	if err != nil || !ok {
+		return nil, err
+	}
+	n, _ := strconv.Atoi(cf.Config.Labels[buildcache.LabelPackages])
+	return &imageBuildCache{settings: s, Settings: s.String(), Digest: s.Digest(), Packages: n}, nil
 }
 
 // imageGoVersion returns the Go release of an image from the GOLANG_VERSION

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -14,13 +15,14 @@ import (
 )
 
 type refOptions struct {
-	to       string
-	base     string
-	contents *enumValue
-	fallback string
-	nearest  bool
-	insecure bool
-	format   *enumValue
+	to         string
+	base       string
+	contents   *enumValue
+	fallback   string
+	nearest    bool
+	insecure   bool
+	format     *enumValue
+	buildCache buildCacheFlags
 }
 
 func newRefCommand() *command {
@@ -36,10 +38,11 @@ func newRefCommand() *command {
 	fs.BoolVar(&o.nearest, "nearest", false, "when the key has no image, print the one sharing the most modules")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry of --to and --base")
 	fs.Var(o.format, "format", "output format: text or json")
+	o.buildCache.register(fs, "ref", "find the image 'warm --build-cache' published: with the dependencies compiled for the build settings of the Dockerfile's go build (or --build-flags)", true)
 	return &command{
 		name:    "ref",
 		summary: "print the reference of the deps image for a Go module",
-		usage:   "[--to TARGET] [--base REF] [--nearest] [--fallback IMAGE] [DIR]",
+		usage:   "[--to TARGET] [--base REF] [--build-cache [--build-flags FLAGS]] [--nearest] [--fallback IMAGE] [DIR]",
 		help: `
 Ref prints the reference of the deps image that 'cachecheck warm' published
 for the current key of the module or workspace in DIR (default "."), for a
@@ -57,10 +60,19 @@ base, with the same contents) whose recorded module list shares the most
 modules with go.sum: a build from it downloads only the rest, and go.sum
 still verifies everything. Otherwise --fallback IMAGE is printed. With
 neither, or when nothing is found, ref fails (exit 1) and says to run warm.
-What was chosen, when not the exact key, is said on standard error.`,
+What was chosen, when not the exact key, is said on standard error.
+
+--build-cache finds the image 'cachecheck warm --build-cache' published:
+give the same --base, and the same --build-flags (or the same Dockerfile,
+--dockerfile) so that the build settings, and so the -bc<12 hex> part of
+the tag, are the same. --nearest then considers only images with that
+build cache; without --build-cache, only images without one. With --format
+json, "build_cache" holds the settings the image's build cache was compiled
+for, read from its labels (null when it has none).`,
 		examples: `
 cachecheck ref --to registry.example.com/team/app-deps
-cachecheck ref --to registry.example.com/team/app-deps --nearest --fallback golang:1.26`,
+cachecheck ref --to registry.example.com/team/app-deps --nearest --fallback golang:1.26
+cachecheck ref --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache --nearest`,
 		flags: fs,
 		run:   o.run,
 	}
@@ -77,10 +89,16 @@ type refDoc struct {
 	// Shared and Wanted count modules for a nearest match.
 	Shared int `json:"shared_modules,omitempty"`
 	Wanted int `json:"wanted_modules,omitempty"`
+	// BuildCache is what the image's labels say of its build cache; nil
+	// when it has none, or for the fallback (not read).
+	BuildCache *imageBuildCache `json:"build_cache"`
 }
 
 func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 	if err := maxArgs("ref", args, 1); err != nil {
+		return err
+	}
+	if err := o.buildCache.validate(); err != nil {
 		return err
 	}
 	dir := "."
@@ -95,21 +113,29 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	var base publish.Artifact
 	var baseDigest *v1.Hash
 	if o.base != "" {
-		_, d, err := publish.ResolveBase(ctx, o.base, publish.WithInsecure(o.insecure))
+		a, d, err := publish.ResolveBase(ctx, o.base, publish.WithInsecure(o.insecure))
 		if err != nil {
 			return err
 		}
-		baseDigest = &d
+		base, baseDigest = a, &d
 	}
 	tag := publish.NewTag(key.Key, baseDigest, o.contents.String())
+	settings, err := o.buildCache.settings(dir, base, io.Err)
+	if err != nil {
+		return err
+	}
+	if settings != nil {
+		tag.BuildCache = buildcache.TagSuffix(*settings)
+	}
 	doc := refDoc{ProtocolVersion: protocolVersion, Key: key.Key, Tag: tag.String(), Target: target.String()}
 	desc, err := target.Lookup(ctx, tag.String())
 	switch {
 	case err == nil:
 		doc.Ref, doc.Match = target.Ref(tag.String(), *desc), "exact"
-		return o.print(io, doc)
+		return o.print(io, doc, func() (v1.Image, error) { return target.Image(ctx, tag.String(), *desc) })
 	case !errors.Is(err, publish.ErrNotFound):
 		return err
 	}
@@ -123,23 +149,37 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 			doc.Shared, doc.Wanted = shared, wanted
 			fmt.Fprintf(io.Err, "cachecheck: no deps image for %s in %s; nearest is %s, holding %d of the %d modules go.sum names\n",
 				tag, target, entry.Tag, shared, wanted)
-			return o.print(io, doc)
+			return o.print(io, doc, entry.Image)
 		}
 	}
 	if o.fallback != "" {
 		fmt.Fprintf(io.Err, "cachecheck: no deps image for %s in %s; using the fallback %s\n", tag, target, o.fallback)
 		doc.Ref, doc.Match = o.fallback, "fallback"
-		return o.print(io, doc)
+		return o.print(io, doc, nil)
 	}
 	to := ""
 	if o.to != "" {
 		to = " --to " + o.to
 	}
+	if settings != nil {
+		to += " --build-cache"
+	}
 	return fmt.Errorf("no deps image for %s in %s; run 'cachecheck warm%s' to publish it", tag, target, to)
 }
 
-func (o *refOptions) print(io IO, doc refDoc) error {
+// print prints the reference, or with --format json the document with
+// the build cache of the image (read with image, nil for none).
+func (o *refOptions) print(io IO, doc refDoc, image func() (v1.Image, error)) error {
 	if o.format.String() == "json" {
+		if image != nil {
+			img, err := image()
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", doc.Ref, err)
+			}
+			if doc.BuildCache, err = readBuildCache(img); err != nil {
+				return fmt.Errorf("reading %s: %w", doc.Ref, err)
+			}
+		}
 		return writeJSON(io.Out, doc)
 	}
 	_, err := fmt.Fprintln(io.Out, doc.Ref)
@@ -159,8 +199,8 @@ func wantedModules(res *cachekey.Result) map[string]bool {
 	return want
 }
 
-// nearest returns the deps image in target on the same base and with the
-// same contents as tag that holds the most of the modules key's go.sum
+// nearest returns the deps image in target on the same base, with the
+// same contents and the same build cache suffix (or none) as tag that holds the most of the modules key's go.sum
 // names, or nil when none holds any. Ties go to the image holding fewer
 // other modules, then to the first tag in order.
 func nearest(ctx context.Context, target publish.Target, tag publish.Tag, key *cachekey.Result) (*publish.Entry, int, int, error) {
@@ -172,7 +212,7 @@ func nearest(ctx context.Context, target publish.Target, tag publish.Tag, key *c
 	var best *publish.Entry
 	bestShared, bestExtra := 0, 0
 	for i, e := range entries {
-		if e.Tag.Base != tag.Base || e.Tag.Contents != tag.Contents {
+		if e.Tag.Base != tag.Base || e.Tag.Contents != tag.Contents || e.Tag.BuildCache != tag.BuildCache {
 			continue
 		}
 		img, err := e.Image()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdio "io"
 	iofs "io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/bench"
+	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/cachecheck/cachecheck/reports"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,6 +36,7 @@ type reportOptions struct {
 	format     *enumValue
 	failOn     []string
 	timeout    time.Duration
+	buildCache buildCacheFlags
 }
 
 func newReportCommand() *command {
@@ -49,15 +52,16 @@ func newReportCommand() *command {
 	fs.StringVar(&o.depsBase, "deps-base", "", "the --base `REF` the deps images were warmed on")
 	fs.Var(o.contents, "contents", "the --contents the deps images were warmed with: full or zips")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry")
+	o.buildCache.register(fs, "report", "look up the image 'warm --build-cache' published for the build settings of the head Dockerfile's go build (or --build-flags)", false)
 	fs.StringVar(&o.bench, "bench", "", "a `FILE.json` written by 'cachecheck bench --format json'")
 	fs.StringArrayVar(&o.buildLogs, "build-log", nil, "a build log, `[NAME=]FILE` (BuildKit rawjson or plain, buildah, podman); name them base= and head= to compare; repeatable")
 	fs.Var(o.format, "format", "output format: markdown, text or json")
-	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit with code 3 when a `CONDITION` holds: new-finding=SEVERITY, deps-miss, key-changed, slower-than=N%; repeatable")
+	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit with code 3 when a `CONDITION` holds: new-finding=SEVERITY, deps-miss, key-changed, build-cache-mismatch, slower-than=N%; repeatable")
 	fs.DurationVar(&o.timeout, "registry-timeout", 10*time.Second, "how long the registry may take to answer before it is reported not checked")
 	return &command{
 		name:    "report",
 		summary: "say what a pull request does to the build cache",
-		usage:   "--base REV [--head REV] [--to TARGET] [--bench FILE.json] [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]",
+		usage:   "--base REV [--head REV] [--to TARGET] [--build-cache [--build-flags FLAGS]] [--bench FILE.json] [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]",
 		help: `
 Report compares a pull request (the work tree, or --head) with its base and
 answers, in one screen: what does this change do to the build cache and the
@@ -67,7 +71,11 @@ build time? DIR (default ".") holds the Go module and the Dockerfile.
 - Deps image (with --to): whether the image for the head key is published;
   if not, the nearest published one and how many modules it already holds.
   When the target cannot be reached, the section says "not checked" and the
-  report goes on.
+  report goes on. When the image found holds a Go build cache ('warm
+  --build-cache'), the section says what it was compiled for and whether
+  each go build of the head Dockerfile can use it; a build that cannot
+  gets one sentence saying which settings differ (the comparison of
+  'analyze --deps-image', rule CC012).
 - Dockerfile (when there is one): the findings the change introduced or
   fixed, and the predicted layer-cache hits and misses of a head build after
   a base build, naming the first miss.
@@ -76,12 +84,19 @@ build time? DIR (default ".") holds the Go module and the Dockerfile.
 
 Revisions are read with git without touching the work tree. The markdown
 form is made for a pull-request comment: the verdict first, then collapsible
-details. --fail-on sets exit code 3 when a condition holds, so CI can gate.`,
+details. --fail-on sets exit code 3 when a condition holds, so CI can gate.
+
+--build-cache looks up the image 'cachecheck warm --build-cache' publishes
+for the head key: give the same --deps-base and --build-flags the nightly
+warm uses, or none to take the settings from the head Dockerfile's first go
+build. --fail-on build-cache-mismatch then fails when a go build of the
+head Dockerfile does not match the build cache of the image found.`,
 		examples: `
 cachecheck report --base origin/main
 cachecheck report --base origin/main --to registry.example.com/team/app-deps --format markdown > comment.md
 cachecheck report --base main --build-log base=base.json --build-log head=head.json --fail-on slower-than=20%
-cachecheck report --base main --fail-on new-finding=error --fail-on deps-miss --format text`,
+cachecheck report --base main --fail-on new-finding=error --fail-on deps-miss --format text
+cachecheck report --base origin/main --to registry.example.com/team/app-deps --deps-base registry.example.com/mirror/golang:1.26.8 --build-cache --build-flags 'CGO_ENABLED=0 -trimpath' --fail-on build-cache-mismatch`,
 		flags: fs,
 		run:   o.run,
 	}
@@ -97,6 +112,9 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 	}
 	if o.base == "" {
 		return usageErrorf("report: --base is required: the revision the pull request is based on, such as origin/main")
+	}
+	if err := o.buildCache.validate(); err != nil {
+		return err
 	}
 	var conds []reports.Condition
 	for _, s := range o.failOn {
@@ -130,11 +148,12 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 		Changes: cachekey.Diff(baseKey, headKey),
 	}
 
-	rep.Deps = o.deps(ctx, dir, headKey)
-
-	if rep.Dockerfile, err = o.dockerfile(ctx, dir); err != nil {
+	var head *analyzer.Build
+	if rep.Dockerfile, head, err = o.dockerfile(ctx, dir); err != nil {
 		return err
 	}
+	rep.Deps = o.deps(ctx, headKey, head, io.Err)
+
 	for _, l := range logs {
 		t, err := readTiming(l.name, l.file)
 		if err != nil {
@@ -178,8 +197,10 @@ func (o *reportOptions) headKey(ctx context.Context, dir string) (*cachekey.Resu
 
 // deps looks the head key up in the --to target. A target that cannot be
 // reached is reported as not checked, with the reason, rather than failing
-// the report.
-func (o *reportOptions) deps(ctx context.Context, dir string, key *cachekey.Result) reports.Deps {
+// the report. head is the head Dockerfile (nil for none): its go builds
+// give the build cache settings and are compared with the build cache of
+// the image found.
+func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *analyzer.Build, stderr stdio.Writer) reports.Deps {
 	if o.to == "" {
 		return reports.Deps{Note: "no --to target was given"}
 	}
@@ -189,64 +210,121 @@ func (o *reportOptions) deps(ctx context.Context, dir string, key *cachekey.Resu
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	var base publish.Artifact
 	var baseDigest *v1.Hash
 	if o.depsBase != "" {
-		_, d, err := publish.ResolveBase(ctx, o.depsBase, publish.WithInsecure(o.insecure))
+		a, d, err := publish.ResolveBase(ctx, o.depsBase, publish.WithInsecure(o.insecure))
 		if err != nil {
 			return reports.Deps{Target: target.String(), Note: fmt.Sprintf("resolving --deps-base %s: %v", o.depsBase, err)}
 		}
-		baseDigest = &d
+		base, baseDigest = a, &d
 	}
 	tag := publish.NewTag(key.Key, baseDigest, o.contents.String())
+	settings, err := o.buildCache.settingsFor(head, o.dockerfileName(), base, stderr)
+	if err != nil {
+		return reports.Deps{Target: target.String(), Note: fmt.Sprintf("--build-cache: %v", err)}
+	}
+	if settings != nil {
+		tag.BuildCache = buildcache.TagSuffix(*settings)
+	}
 	d := reports.Deps{Target: target.String()}
+	var image func() (v1.Image, error)
 	desc, err := target.Lookup(ctx, tag.String())
 	switch {
 	case err == nil:
 		d.Checked, d.Hit, d.Ref = true, true, target.Ref(tag.String(), *desc)
-		return d
+		image = func() (v1.Image, error) { return target.Image(ctx, tag.String(), *desc) }
 	case !errors.Is(err, publish.ErrNotFound):
 		d.Note = fmt.Sprintf("%s could not be checked: %v", target, err)
 		return d
+	default:
+		d.Checked = true
+		entry, shared, wanted, err := nearest(ctx, target, tag, key)
+		if err != nil {
+			d.Note = fmt.Sprintf("listing %s for the nearest image: %v", target, err)
+			return d
+		}
+		if entry == nil {
+			return d
+		}
+		d.Nearest = &reports.NearestImage{Ref: target.Ref(entry.Tag.String(), entry.Descriptor), Shared: shared, Total: wanted}
+		image = entry.Image
 	}
-	d.Checked = true
-	entry, shared, wanted, err := nearest(ctx, target, tag, key)
-	if err != nil {
-		d.Note = fmt.Sprintf("listing %s for the nearest image: %v", target, err)
+	// Only an image tagged with a build cache can hold one: read no more
+	// for the others.
+	if tag.BuildCache == "" {
 		return d
 	}
-	if entry != nil {
-		d.Nearest = &reports.NearestImage{Ref: target.Ref(entry.Tag.String(), entry.Descriptor), Shared: shared, Total: wanted}
+	img, err := image()
+	if err == nil {
+		var bc *imageBuildCache
+		if bc, err = readBuildCache(img); err == nil && bc != nil {
+			d.BuildCache = compareBuildCache(bc, head, o.dockerfileName())
+		}
+	}
+	if err != nil {
+		d.Note = fmt.Sprintf("reading the build cache labels of the image: %v", err)
 	}
 	return d
 }
 
-// dockerfile compares the Dockerfile's findings between base and head and
-// predicts the layer cache. It returns nil when head has no Dockerfile.
-func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Dockerfile, error) {
-	file := "Dockerfile"
-	if o.file != "" {
-		file = filepath.ToSlash(filepath.Clean(o.file))
+// compareBuildCache describes the build cache of a deps image and how each
+// go build of the head Dockerfile b (nil for none), named file, compares
+// with it: the comparison of rule CC012.
+func compareBuildCache(bc *imageBuildCache, b *analyzer.Build, file string) *reports.BuildCache {
+	out := &reports.BuildCache{Settings: bc.Settings, Packages: bc.Packages, Builds: []reports.GoBuild{}}
+	if b == nil {
+		return out
 	}
+	for _, gb := range b.GoBuilds() {
+		rb := reports.GoBuild{
+			Position: fmt.Sprintf("%s:%d", file, gb.Instruction.Line),
+			Command:  gb.Command,
+			Settings: gb.Settings.String(),
+		}
+		for _, diff := range gb.Settings.Differences(bc.settings) {
+			rb.Mismatches = append(rb.Mismatches, reports.SettingMismatch{Setting: diff.Setting, Build: diff.BuildWords(), Cache: diff.CacheWords()})
+		}
+		out.Mismatch = out.Mismatch || len(rb.Mismatches) > 0
+		out.Builds = append(out.Builds, rb)
+	}
+	return out
+}
+
+// dockerfileName is the Dockerfile's name relative to DIR, as findings
+// name it.
+func (o *reportOptions) dockerfileName() string {
+	if o.file != "" {
+		return filepath.ToSlash(filepath.Clean(o.file))
+	}
+	return "Dockerfile"
+}
+
+// dockerfile compares the Dockerfile's findings between base and head and
+// predicts the layer cache; it returns the head's Dockerfile too. It
+// returns nils when head has no Dockerfile.
+func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Dockerfile, *analyzer.Build, error) {
+	file := o.dockerfileName()
 	var builds [2]*analyzer.Build
 	var findings [2][]*reports.Finding
 	for i, side := range []struct{ flag, spec string }{{"--base", o.base}, {"--head", o.head}} {
 		s, err := openSide(ctx, side.flag, side.spec, dir)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := iofs.Stat(s.fsys, file); err != nil {
 			if i == 1 && o.file == "" {
-				return nil, nil // no Dockerfile: no section
+				return nil, nil, nil // no Dockerfile: no section
 			}
 			continue // the base has none: everything in head is new
 		}
 		b, err := analyzer.Load(s.fsys, analyzer.WithDockerfile(nil, file), analyzer.WithDisplayName(file))
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
+			return nil, nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
 		}
 		found, err := analyzer.Analyze(b)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
+			return nil, nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
 		}
 		builds[i] = b
 		for j := range found {
@@ -256,11 +334,11 @@ func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Do
 	d := &reports.Dockerfile{File: file}
 	d.Introduced, d.Fixed, d.Remaining = compareFindings(builds, findings)
 	if builds[0] == nil {
-		return d, nil
+		return d, builds[1], nil
 	}
 	p, err := analyzer.Predict(builds[0], builds[1])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, st := range p.Stages {
 		rs := reports.Stage{Name: st.Stage}
@@ -279,7 +357,7 @@ func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Do
 	if reused, found := p.ModuleDownloadReused(); found {
 		d.DownloadReused = &reused
 	}
-	return d, nil
+	return d, builds[1], nil
 }
 
 // compareFindings splits the findings of base and head into those head

@@ -63,9 +63,7 @@ func newWarmCommand() *command {
 	fs.Var(o.compression, "compression", "layer compression: gzip (read everywhere) or zstd (faster, needs a recent runtime)")
 	fs.Var(o.format, "format", "output format: text or json")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference; no progress")
-	fs.BoolVar(&o.buildCache.enabled, "build-cache", false, "add a layer with the dependencies compiled into a Go build cache (GOCACHE), for the build settings of the Dockerfile's go build")
-	fs.StringVar(&o.buildCache.buildFlags, "build-flags", "", "with --build-cache: the build's settings as `'NAME=VALUE... FLAGS'` (e.g. 'CGO_ENABLED=0 -trimpath -tags=netgo'), instead of the Dockerfile's")
-	fs.StringVar(&o.buildCache.dockerfile, "dockerfile", "", "with --build-cache: read the build settings from the go build in this `FILE` (default DIR/Dockerfile when present)")
+	o.buildCache.register(fs, "warm", "add a layer with the dependencies compiled into a Go build cache (GOCACHE), for the build settings of the Dockerfile's go build", true)
 	fs.BoolVar(&o.all, "all", false, "warm every Go module and workspace under DIR (see below)")
 	fs.IntVar(&o.jobs, "jobs", defaultJobs, "with --all, warm `N` modules at a time")
 	o.jobsSet = func() bool { return fs.Changed("jobs") }

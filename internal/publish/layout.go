@@ -228,6 +228,25 @@ func writeFileAtomic(file string, data []byte) error {
 	return os.Rename(f.Name(), file)
 }
 
+func (t *layoutTarget) Image(ctx context.Context, tag string, d v1.Descriptor) (v1.Image, error) {
+	p, err := layout.FromPath(t.dir)
+	if err != nil {
+		return nil, err
+	}
+	if d.MediaType.IsIndex() {
+		idx, err := p.ImageIndex()
+		if err != nil {
+			return nil, err
+		}
+		child, err := idx.ImageIndex(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		return firstImage(child)
+	}
+	return p.Image(d.Digest)
+}
+
 func (t *layoutTarget) List(ctx context.Context) ([]Entry, error) {
 	im, err := t.readIndex()
 	if err != nil {
@@ -241,22 +260,7 @@ func (t *layoutTarget) List(ctx context.Context) ([]Entry, error) {
 		}
 		d := d
 		entries = append(entries, Entry{Tag: tag, Descriptor: d, Image: func() (v1.Image, error) {
-			p, err := layout.FromPath(t.dir)
-			if err != nil {
-				return nil, err
-			}
-			if d.MediaType.IsIndex() {
-				idx, err := p.ImageIndex()
-				if err != nil {
-					return nil, err
-				}
-				child, err := idx.ImageIndex(d.Digest)
-				if err != nil {
-					return nil, err
-				}
-				return firstImage(child)
-			}
-			return p.Image(d.Digest)
+			return t.Image(ctx, tag.String(), d)
 		}})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Tag.String() < entries[j].Tag.String() })

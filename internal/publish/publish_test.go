@@ -76,6 +76,15 @@ func image(t testing.TB, shared []v1.Layer, n int, size int64) v1.Image {
 	return img
 }
 
+func mustDigest(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func mustLayers(t *testing.T, img v1.Image) []v1.Layer {
 	t.Helper()
 	ls, err := img.Layers()
@@ -140,6 +149,14 @@ func TestWriteLookupList(t *testing.T) {
 			got, err := entries[0].Image()
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Image reads the same image from the descriptor Lookup gives.
+			byTag, err := tgt.Image(ctx, testKey, *desc)
+			if err != nil {
+				t.Fatalf("Image: %v", err)
+			}
+			if g, w := mustDigest(t, byTag), mustDigest(t, got); g != w {
+				t.Errorf("Image digest %s, listed image %s", g, w)
 			}
 			gotLayers, wantLayers := mustLayers(t, got), mustLayers(t, img)
 			if len(gotLayers) != len(wantLayers) {

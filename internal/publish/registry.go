@@ -233,6 +233,22 @@ func pushTagged(ref name.Tag, a Artifact, opts, progressOpt []remote.Option) (v1
 	return v1.Descriptor{MediaType: mt, Digest: d, Size: size}, nil
 }
 
+func (t *registryTarget) Image(ctx context.Context, tag string, d v1.Descriptor) (v1.Image, error) {
+	ref := t.repo.Digest(d.Digest.String())
+	desc, err := remote.Get(ref, t.remoteOptions(ctx, nil)...)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", ref, err)
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", ref, err)
+		}
+		return firstImage(idx)
+	}
+	return desc.Image()
+}
+
 func (t *registryTarget) List(ctx context.Context) ([]Entry, error) {
 	opts := t.remoteOptions(ctx, nil)
 	tags, err := remote.List(t.repo, opts...)

@@ -148,6 +148,18 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+func (t *tarballTarget) Image(ctx context.Context, tag string, d v1.Descriptor) (v1.Image, error) {
+	ref, err := name.NewTag(t.o.tarRepo + ":" + tag)
+	if err != nil {
+		return nil, err
+	}
+	img, err := tarball.Image(t.opener(), &ref)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s from tarball %q: %w", ref, t.file, err)
+	}
+	return img, nil
+}
+
 func (t *tarballTarget) List(ctx context.Context) ([]Entry, error) {
 	m, err := t.manifest()
 	if err != nil {

@@ -29,6 +29,11 @@ type Target interface {
 	// List returns the deps images in the target: every tag that parses
 	// with ParseTag, sorted by tag.
 	List(ctx context.Context) ([]Entry, error)
+	// Image returns the image tagged tag, whose descriptor Lookup or List
+	// returned; for an index, its image for linux on this machine's
+	// architecture, else its first: what a deps image's metadata and
+	// labels are read from.
+	Image(ctx context.Context, tag string, desc v1.Descriptor) (v1.Image, error)
 	// Ref returns the reference to the manifest desc tagged tag, in the
 	// form its consumers accept: repo:tag@digest for a registry (what a
 	// Dockerfile FROM takes), oci-layout://DIR@digest for an OCI layout
