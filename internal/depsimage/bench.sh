@@ -26,7 +26,10 @@ if [ ! -d "$work/src" ]; then
 	cp -r "$dir" "$work/src"
 	chmod -R u+w "$work/src"
 	rm -f "$work/src/go.work" "$work/src/go.work.sum" # its nested modules are not in the zip
+	echo "$mod" > "$work/module"
 fi
+# A WORK kept from an earlier run holds the module it was made for.
+[ -f "$work/module" ] && mod=$(cat "$work/module")
 if [ ! -d "$work/cache" ]; then
 	start=$(date +%s.%N)
 	(cd "$work/src" && GOMODCACHE="$work/cache" GOWORK=off go mod download)

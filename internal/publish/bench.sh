@@ -37,7 +37,10 @@ if [ ! -d "$work/src" ]; then
 	cp -r "$dir" "$work/src"
 	chmod -R u+w "$work/src"
 	rm -f "$work/src/go.work" "$work/src/go.work.sum"
+	echo "$mod" > "$work/module"
 fi
+# A WORK kept from an earlier run holds the module it was made for.
+[ -f "$work/module" ] && mod=$(cat "$work/module")
 # The same module cache warm packs, for the baseline pipelines.
 if [ ! -d "$work/cache" ]; then
 	(cd "$work/src" && GOMODCACHE="$work/cache" go mod download)
