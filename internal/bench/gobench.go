@@ -62,7 +62,7 @@ func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	res.add(cold)
 
 	o.progress("deps image: warming or looking up")
-	ref, err := o.deps.Ensure(ctx, work, "")
+	ref, err := o.deps.Ensure(ctx, work, "", Warm{BuildCache: true, BuildFlags: GoBuildFlags})
 	if err != nil {
 		return res, err
 	}
