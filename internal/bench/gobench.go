@@ -159,6 +159,15 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 			g.saveLog(name, i, log.String(), b)
 			return nil, fmt.Errorf("%s: go %s: %w\n%s", label, strings.Join(args, " "), err, data)
 		}
+		if step == "go build" {
+			// go build -v names the packages it compiles.
+			pkgs := importPathLines(string(data))
+			n := len(pkgs)
+			b.CompiledPackages = &n
+			if name == GoBuildCache {
+				b.Compiled = pkgs
+			}
+		}
 	}
 	g.saveLog(name, i, log.String(), b)
 	return b, nil

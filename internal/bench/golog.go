@@ -28,7 +28,13 @@ func CompiledPackages(builderName string, output []byte) (pkgs []string, ok bool
 	if !ok {
 		return nil, false
 	}
-	pkgs = []string{}
+	return importPathLines(text), true
+}
+
+// importPathLines returns the lines of go build -v output that name a
+// package, each once, in order; never nil.
+func importPathLines(text string) []string {
+	pkgs := []string{}
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		// -v prints one import path a line; anything else (a warning,
@@ -37,7 +43,7 @@ func CompiledPackages(builderName string, output []byte) (pkgs []string, ok bool
 			pkgs = append(pkgs, line)
 		}
 	}
-	return pkgs, true
+	return pkgs
 }
 
 // goBuildV matches a go build or go install with -v among its flags.
