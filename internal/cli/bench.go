@@ -81,8 +81,9 @@ reports what pre-warming buys, each scenario -n times (median, min, max):
                 mount on GOCACHE, which would hide that build cache, is
                 taken off the go build (the result notes it). Skipped, with
                 the reason, when warm refuses the build cache (e.g. the base
-                image's Go release is not the go command's); off with
-                --no-build-cache
+                image's Go release is not the go command's, or it is a
+                multi-platform index: give --base REF@sha256:<the
+                platform's image>); off with --no-build-cache
   code-change   layer cache warm, one Go source file changed
   bump-*        with --bump: a requirement bumped with the go command in a
                 scratch copy, built without a deps image, FROM the nearest
