@@ -29,6 +29,7 @@ const ProtocolVersion = 1
 const (
 	Cold         = "cold"          // no layer cache, the Dockerfile as it is
 	Prewarmed    = "prewarmed"     // no layer cache, FROM the deps image
+	BuildCache   = "buildcache"    // no layer cache, FROM the deps image with a build cache layer
 	CodeChange   = "code-change"   // layer cache warm, one Go file changed
 	BumpCold     = "bump-cold"     // a requirement bumped, no deps image
 	BumpNearest  = "bump-nearest"  // a requirement bumped, FROM the nearest older deps image
@@ -41,6 +42,7 @@ const (
 var titles = map[string]string{
 	Cold:         "without pre-warming",
 	Prewarmed:    "with pre-warming",
+	BuildCache:   "with pre-warming, module and build cache",
 	CodeChange:   "code change, layer cache warm",
 	BumpCold:     "dependency bump, no deps image",
 	BumpNearest:  "dependency bump, nearest deps image",
@@ -65,6 +67,10 @@ type Result struct {
 	// Speedup is the median of the cold scenario over the median of the
 	// pre-warmed one; 0 when either is missing.
 	Speedup float64 `json:"speedup"`
+	// BuildCacheSpeedup is the median of the cold scenario over the median
+	// of the one with the build cache (buildcache, or go-buildcache for
+	// the go builder); 0 when either is missing or was skipped.
+	BuildCacheSpeedup float64 `json:"buildcache_speedup,omitempty"`
 }
 
 // Scenario is one scenario's runs and their median, min and max.
@@ -80,6 +86,12 @@ type Scenario struct {
 	// Changed is the Go file the code-change scenario edits, relative to
 	// the context.
 	Changed string `json:"changed,omitempty"`
+	// Skipped says why the scenario did not run (it has no runs then):
+	// "the deps image cannot hold a build cache for this build: ...".
+	Skipped string `json:"skipped,omitempty"`
+	// Note says how the scenario's Dockerfile differs from the user's
+	// beyond its FROM, e.g. a cache mount on GOCACHE taken off.
+	Note string `json:"note,omitempty"`
 }
 
 // Build is one build of a scenario.
@@ -88,6 +100,12 @@ type Build struct {
 	// Log is the file the builder's output was saved to, with --logs.
 	Log   string `json:"log,omitempty"`
 	Steps []Step `json:"steps,omitempty"`
+	// CompiledPackages is how many packages the go build steps compiled,
+	// when the builder's output shows it (go build -v); nil otherwise.
+	CompiledPackages *int `json:"compiled_packages,omitempty"`
+	// Compiled lists those packages, in the buildcache scenario only: the
+	// module's own, when the build cache served every dependency.
+	Compiled []string `json:"compiled,omitempty"`
 }
 
 // Step is one Dockerfile step of a run, as the builder reported it.
@@ -113,6 +131,9 @@ func (r *Result) Scenario(name string) *Scenario {
 func (r *Result) Bench() *reports.Bench {
 	b := &reports.Bench{Builder: r.Builder, Speedup: r.Speedup}
 	for _, s := range r.Scenarios {
+		if s.Skipped != "" {
+			continue
+		}
 		b.Scenarios = append(b.Scenarios, reports.Scenario{Name: s.Title, Runs: len(s.Runs), Median: s.Median, Min: s.Min, Max: s.Max})
 	}
 	return b
@@ -133,14 +154,20 @@ func (r *Result) add(s Scenario) {
 	}
 	s.Title = titles[s.Name]
 	r.Scenarios = append(r.Scenarios, s)
-	r.Speedup = 0
-	cold, warm := r.Scenario(Cold), r.Scenario(Prewarmed)
+	cold, warm, bc := r.Scenario(Cold), r.Scenario(Prewarmed), r.Scenario(BuildCache)
 	if cold == nil {
-		cold, warm = r.Scenario(GoCold), r.Scenario(GoPrewarmed)
+		cold, warm, bc = r.Scenario(GoCold), r.Scenario(GoPrewarmed), r.Scenario(GoBuildCache)
 	}
-	if cold != nil && warm != nil && warm.Median > 0 {
-		r.Speedup = cold.Median / warm.Median
+	r.Speedup, r.BuildCacheSpeedup = ratio(cold, warm), ratio(cold, bc)
+}
+
+// ratio returns the median of a over that of b, or 0 when either is
+// missing or has no runs.
+func ratio(a, b *Scenario) float64 {
+	if a == nil || b == nil || len(a.Runs) == 0 || len(b.Runs) == 0 || b.Median <= 0 {
+		return 0
 	}
+	return a.Median / b.Median
 }
 
 // DepsImages finds and makes deps images; the cachecheck command line
@@ -148,8 +175,12 @@ func (r *Result) add(s Scenario) {
 type DepsImages interface {
 	// Ensure returns the reference of the deps image of the module in dir
 	// built on base ("" for a deps-only image), warming it first when the
-	// target does not hold it.
-	Ensure(ctx context.Context, dir, base string) (ref string, err error)
+	// target does not hold it. With w.BuildCache the image has a build
+	// cache layer too; when it cannot have one for the build (warm
+	// refuses: the base image's Go release differs from the go command's,
+	// the Dockerfile has no go build, ...) the error wraps
+	// [ErrNoBuildCache].
+	Ensure(ctx context.Context, dir, base string, w Warm) (ref string, err error)
 	// Nearest returns the published deps image on base sharing the most
 	// modules with dir's go.sum, or "" when there is none.
 	Nearest(ctx context.Context, dir, base string) (ref string, err error)
@@ -159,18 +190,36 @@ type DepsImages interface {
 	Unpack(ctx context.Context, ref, gomodcache, gocache string) error
 }
 
+// Warm says which deps image Ensure wants.
+type Warm struct {
+	// BuildCache asks for a build cache layer (warm --build-cache),
+	// compiled for the settings of BuildFlags or, when it is "", those
+	// of the first go build in Dockerfile.
+	BuildCache bool
+	// Dockerfile is the Dockerfile to read the build settings from
+	// (warm --dockerfile); "" means DIR/Dockerfile.
+	Dockerfile string
+	// BuildFlags are the build settings, as for warm --build-flags.
+	BuildFlags string
+}
+
+// ErrNoBuildCache is wrapped by Ensure's error when the deps image cannot
+// have a build cache layer for the build; the bench skips the scenario.
+var ErrNoBuildCache = errors.New("the deps image cannot hold a build cache for this build")
+
 // Option configures Run and RunGo.
 type Option func(*options) error
 
 type options struct {
-	runs       int
-	dockerfile string
-	buildArgs  map[string]string
-	logDir     string
-	progress   func(string)
-	bump       string
-	deps       DepsImages
-	stderr     io.Writer
+	runs         int
+	dockerfile   string
+	buildArgs    map[string]string
+	logDir       string
+	progress     func(string)
+	bump         string
+	noBuildCache bool
+	deps         DepsImages
+	stderr       io.Writer
 }
 
 // WithRuns sets how many times each scenario runs; default 3.
@@ -235,6 +284,12 @@ func ParseBump(moduleVersion string) (module.Version, error) {
 	return module.Version{Path: p, Version: v}, nil
 }
 
+// WithBuildCache turns the buildcache scenario on or off; default on.
+// The go builder always uses the build cache.
+func WithBuildCache(on bool) Option {
+	return func(o *options) error { o.noBuildCache = !on; return nil }
+}
+
 // WithDepsImages sets where deps images come from; required.
 func WithDepsImages(d DepsImages) Option {
 	return func(o *options) error { o.deps = d; return nil }
@@ -262,7 +317,9 @@ type runner struct {
 }
 
 // Run benches the Dockerfile of contextDir with b: the cold and pre-warmed
-// scenarios, the code change, and with WithBump the dependency change. The
+// scenarios, the pre-warmed one with a build cache layer (unless
+// WithBuildCache(false)), the code change, and with WithBump the
+// dependency change. The
 // context is copied to a scratch directory first and never changed. A
 // build meant to be cold that reports a cached step is an error.
 func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Option) (*Result, error) {
@@ -292,18 +349,24 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 	}
 
 	// 1. Without pre-warming.
-	if err := r.scenario(ctx, Cold, work, build, "", true); err != nil {
+	if err := r.scenario(ctx, Scenario{Name: Cold}, work, build, nil, true); err != nil {
 		return r.res, err
 	}
 	// 2. With pre-warming.
 	o.progress("deps image: warming or looking up")
-	ref, err := o.deps.Ensure(ctx, work, base)
+	ref, err := o.deps.Ensure(ctx, work, base, Warm{})
 	if err != nil {
 		return r.res, err
 	}
 	r.res.DepsImage = ref
-	if err := r.scenario(ctx, Prewarmed, work, build, ref, true); err != nil {
+	if err := r.scenario(ctx, Scenario{Name: Prewarmed, Image: ref}, work, build, nil, true); err != nil {
 		return r.res, err
+	}
+	// 2b. With pre-warming and the build cache.
+	if !o.noBuildCache {
+		if err := r.buildCache(ctx, work, build, base); err != nil {
+			return r.res, err
+		}
 	}
 	// 3. Code change, layer cache warm.
 	if err := r.codeChange(ctx, work, build); err != nil {
@@ -321,7 +384,7 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 		if bbuild, err = r.load(bumped); err != nil {
 			return r.res, err
 		}
-		if err := r.scenario(ctx, BumpCold, bumped, bbuild, "", true); err != nil {
+		if err := r.scenario(ctx, Scenario{Name: BumpCold}, bumped, bbuild, nil, true); err != nil {
 			return r.res, err
 		}
 		near, err := o.deps.Nearest(ctx, bumped, base)
@@ -329,16 +392,16 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 			return r.res, err
 		}
 		if near != "" {
-			if err := r.scenario(ctx, BumpNearest, bumped, bbuild, near, true); err != nil {
+			if err := r.scenario(ctx, Scenario{Name: BumpNearest, Image: near}, bumped, bbuild, nil, true); err != nil {
 				return r.res, err
 			}
 		}
 		o.progress("deps image for the bump: warming or looking up")
-		fresh, err := o.deps.Ensure(ctx, bumped, base)
+		fresh, err := o.deps.Ensure(ctx, bumped, base, Warm{})
 		if err != nil {
 			return r.res, err
 		}
-		if err := r.scenario(ctx, BumpFresh, bumped, bbuild, fresh, true); err != nil {
+		if err := r.scenario(ctx, Scenario{Name: BumpFresh, Image: fresh}, bumped, bbuild, nil, true); err != nil {
 			return r.res, err
 		}
 	}
@@ -382,17 +445,21 @@ func nonce() string {
 	return "ccb" + hex.EncodeToString(b[:])
 }
 
-// dockerfileFor writes the Dockerfile a scenario builds: the original or
-// FROM the deps image ref, its cache mounts isolated by suffix.
-func (r *runner) dockerfileFor(build *analyzer.Build, ref, suffix string) (path string, args map[string]string, err error) {
-	text := strings.Join(build.Lines, "\n")
+// dockerfileFor writes the Dockerfile a scenario builds: the original (or
+// its lines edited, when lines is not nil) or FROM the deps image ref, its
+// cache mounts isolated by suffix.
+func (r *runner) dockerfileFor(build *analyzer.Build, lines []string, ref, suffix string) (path string, args map[string]string, err error) {
+	if lines == nil {
+		lines = build.Lines
+	}
+	text := strings.Join(lines, "\n")
 	args = maps.Clone(r.o.buildArgs)
 	if args == nil {
 		args = map[string]string{}
 	}
 	if ref != "" {
 		var depsArg bool
-		text, depsArg, err = fromDepsImage(build, ref)
+		text, depsArg, err = fromDepsImage(build, lines, ref)
 		if err != nil {
 			return "", nil, err
 		}
@@ -409,23 +476,47 @@ func (r *runner) dockerfileFor(build *analyzer.Build, ref, suffix string) (path 
 	return path, args, os.WriteFile(path, []byte(text), 0o644)
 }
 
-// scenario runs a scenario's builds without the layer cache (cold) or
-// with it.
-func (r *runner) scenario(ctx context.Context, name, work string, build *analyzer.Build, ref string, cold bool) error {
-	sc := Scenario{Name: name, Image: ref}
+// scenario runs the builds of sc, FROM its Image when it has one, without
+// the layer cache (cold) or with it. lines, when not nil, are build's
+// Dockerfile lines edited (keeping their numbers).
+func (r *runner) scenario(ctx context.Context, sc Scenario, work string, build *analyzer.Build, lines []string, cold bool) error {
 	defer func() { r.res.add(sc) }()
 	for i := 1; i <= r.o.runs; i++ {
-		df, args, err := r.dockerfileFor(build, ref, nonce())
+		df, args, err := r.dockerfileFor(build, lines, sc.Image, nonce())
 		if err != nil {
 			return err
 		}
-		run, err := r.build(ctx, name, i, work, df, args, cold)
+		run, err := r.build(ctx, sc.Name, i, work, df, args, cold)
 		if err != nil {
 			return err
 		}
 		sc.Runs = append(sc.Runs, *run)
 	}
 	return nil
+}
+
+// buildCache runs the buildcache scenario: FROM the deps image warmed
+// with a build cache layer for the settings of the Dockerfile's go build,
+// without the layer cache. A cache mount on GOCACHE would hide the
+// image's build cache, so the scenario's go builds run without it (as
+// analyzer rule CC012 advises). When the deps image cannot have a build
+// cache for this build, the scenario is recorded as skipped.
+func (r *runner) buildCache(ctx context.Context, work string, build *analyzer.Build, base string) error {
+	r.o.progress("deps image with build cache: warming or looking up")
+	ref, err := r.o.deps.Ensure(ctx, work, base, Warm{BuildCache: true, Dockerfile: r.dockerfilePath(work)})
+	if errors.Is(err, ErrNoBuildCache) {
+		r.res.add(Scenario{Name: BuildCache, Skipped: err.Error()})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	sc := Scenario{Name: BuildCache, Image: ref}
+	lines, dropped := withoutGoCacheMounts(build)
+	if len(dropped) > 0 {
+		sc.Note = "without the cache mount on GOCACHE at " + strings.Join(dropped, ", ") + ": it would hide the build cache of the deps image"
+	}
+	return r.scenario(ctx, sc, work, build, lines, true)
 }
 
 // codeChange builds once to fill the layer cache, then changes one Go
@@ -439,7 +530,7 @@ func (r *runner) codeChange(ctx context.Context, work string, build *analyzer.Bu
 	}
 	sc.Changed, _ = filepath.Rel(work, file)
 	id := nonce()
-	df, args, err := r.dockerfileFor(build, "", id)
+	df, args, err := r.dockerfileFor(build, nil, "", id)
 	if err != nil {
 		return err
 	}
@@ -519,6 +610,13 @@ func (r *runner) build(ctx context.Context, name string, i int, work, df string,
 		run.Seconds = res.Duration.Seconds()
 		for _, s := range res.Steps {
 			run.Steps = append(run.Steps, Step{Stage: s.Stage, Instruction: s.Instruction, Cached: s.Cached, Seconds: s.Duration.Seconds(), Error: s.Error})
+		}
+		if pkgs, ok := CompiledPackages(r.b.Name(), res.Output); ok {
+			n := len(pkgs)
+			run.CompiledPackages = &n
+			if name == BuildCache {
+				run.Compiled = pkgs
+			}
 		}
 		if r.o.logDir != "" && i > 0 {
 			base := filepath.Join(r.o.logDir, fmt.Sprintf("%s-%d", name, i))

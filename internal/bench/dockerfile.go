@@ -2,7 +2,9 @@ package bench
 
 import (
 	"fmt"
+	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/cachecheck/cachecheck/analyzer"
@@ -43,19 +45,18 @@ func isolateCacheMounts(dockerfile, suffix string) string {
 // whether ref must rather be passed as the DEPS_IMAGE build arg (the
 // Dockerfile already names ${DEPS_IMAGE}; it is then returned unchanged).
 func DerivedDockerfile(b *analyzer.Build, ref string) (dockerfile string, depsArg bool, err error) {
-	return fromDepsImage(b, ref)
+	return fromDepsImage(b, b.Lines, ref)
 }
 
-// fromDepsImage returns the Dockerfile with the FROM of the Go builder
-// stage replaced by ref, or, when that FROM already names ${DEPS_IMAGE},
-// the Dockerfile unchanged and depsArg true: pass ref as the DEPS_IMAGE
-// build arg.
-func fromDepsImage(b *analyzer.Build, ref string) (dockerfile string, depsArg bool, err error) {
+// fromDepsImage returns the Dockerfile lines of b (as they are or edited
+// in place) with the FROM of the Go builder stage replaced by ref, or,
+// when that FROM already names ${DEPS_IMAGE}, the lines unchanged and
+// depsArg true: pass ref as the DEPS_IMAGE build arg.
+func fromDepsImage(b *analyzer.Build, lines []string, ref string) (dockerfile string, depsArg bool, err error) {
 	st, ok := b.GoBuilderStage()
 	if !ok {
 		return "", false, fmt.Errorf("%s: no stage runs go mod download, go build or go install: nothing to start from a deps image", b.Dockerfile)
 	}
-	lines := b.Lines
 	for len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}
@@ -76,4 +77,53 @@ func fromDepsImage(b *analyzer.Build, ref string) (dockerfile string, depsArg bo
 	out = append(out, "# cachecheck bench: was "+strings.Join(strings.Fields(st.Text), " "), strings.Join(words, " "))
 	out = append(out, lines[st.EndLine:]...)
 	return strings.Join(out, "\n") + "\n", false, nil
+}
+
+// withoutGoCacheMounts returns the lines of b's Dockerfile with every cache
+// mount on GOCACHE taken off the go builds of the stages built on the Go
+// builder stage: such a mount, fresh in a bench, hides the build cache of
+// the deps image (analyzer rule CC012 says to remove it). dropped says
+// which, as "Dockerfile:LINE (TARGET)"; the lines keep their numbers.
+func withoutGoCacheMounts(b *analyzer.Build) (lines, dropped []string) {
+	lines = slices.Clone(b.Lines)
+	root, ok := b.GoBuilderStage()
+	if !ok {
+		return lines, nil
+	}
+	for _, gb := range b.GoBuilds() {
+		st := gb.Stage
+		for i := 0; st.BaseStage >= 0 && i < len(b.Stages); i++ {
+			st = b.Stages[st.BaseStage]
+		}
+		if st != root {
+			continue
+		}
+		target := path.Clean(gb.Settings.GoCache)
+		for n := gb.Instruction.Line - 1; n < gb.Instruction.EndLine && n < len(lines); n++ {
+			lines[n] = cacheMountWord.ReplaceAllStringFunc(lines[n], func(m string) string {
+				if mountTarget(strings.TrimSpace(m)) != target {
+					return m
+				}
+				dropped = append(dropped, fmt.Sprintf("%s:%d (%s)", b.Dockerfile, n+1, target))
+				return ""
+			})
+		}
+	}
+	return lines, dropped
+}
+
+// cacheMountWord matches a RUN --mount flag of type cache with the blanks
+// after it.
+var cacheMountWord = regexp.MustCompile(`--mount=\S*\btype=cache\b\S*[ \t]*`)
+
+// mountTarget returns the cleaned target of a --mount flag, or "".
+func mountTarget(flag string) string {
+	for _, o := range strings.Split(strings.TrimPrefix(flag, "--mount="), ",") {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "target", "dst", "destination":
+			return path.Clean(v)
+		}
+	}
+	return ""
 }

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cachecheck/cachecheck/analyzer"
@@ -40,7 +42,7 @@ func TestFromDepsImage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, arg, err := fromDepsImage(b, "deps:1")
+			got, arg, err := fromDepsImage(b, b.Lines, "deps:1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +52,50 @@ func TestFromDepsImage(t *testing.T) {
 		})
 	}
 	b, _ := analyzer.Parse("Dockerfile", []byte("FROM alpine\nRUN true\n"))
-	if _, _, err := fromDepsImage(b, "deps:1"); err == nil {
+	if _, _, err := fromDepsImage(b, b.Lines, "deps:1"); err == nil {
 		t.Error("fromDepsImage of a Dockerfile without go: no error")
+	}
+}
+
+func TestWithoutGoCacheMounts(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		dropped        []string
+	}{
+		{"continuation line",
+			"FROM golang:1.26 AS build\nRUN go mod download\nRUN --mount=type=cache,target=/root/.cache/go-build \\\n    go build -o /out/api ./cmd/api\nFROM scratch\n",
+			"FROM golang:1.26 AS build\nRUN go mod download\nRUN \\\n    go build -o /out/api ./cmd/api\nFROM scratch\n",
+			[]string{"Dockerfile:3 (/root/.cache/go-build)"}},
+		{"module cache mount kept, GOCACHE from ENV",
+			"FROM golang:1.26\nENV GOCACHE=/cache\nRUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,id=gb,target=/cache/ go build .\n",
+			"FROM golang:1.26\nENV GOCACHE=/cache\nRUN --mount=type=cache,target=/go/pkg/mod go build .\n",
+			[]string{"Dockerfile:3 (/cache)"}},
+		{"other stage's builds kept",
+			"FROM golang:1.26 AS build\nRUN go mod download\nFROM alpine AS tools\nRUN --mount=type=cache,target=/root/.cache/go-build go build .\n",
+			"FROM golang:1.26 AS build\nRUN go mod download\nFROM alpine AS tools\nRUN --mount=type=cache,target=/root/.cache/go-build go build .\n",
+			nil},
+		{"stage built on the builder stage",
+			"FROM golang:1.26 AS base\nRUN go mod download\nFROM base AS build\nRUN --mount=type=cache,target=/root/.cache/go-build go build .\n",
+			"FROM golang:1.26 AS base\nRUN go mod download\nFROM base AS build\nRUN go build .\n",
+			[]string{"Dockerfile:4 (/root/.cache/go-build)"}},
+		{"no mount", "FROM golang:1.26\nRUN go build .\n", "FROM golang:1.26\nRUN go build .\n", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := analyzer.Parse("Dockerfile", []byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, dropped := withoutGoCacheMounts(b)
+			if got := strings.Join(lines, "\n"); got != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
+			}
+			if !slices.Equal(dropped, tc.dropped) {
+				t.Errorf("dropped %q, want %q", dropped, tc.dropped)
+			}
+			if strings.Join(b.Lines, "\n") != tc.in {
+				t.Error("the Build's own lines changed")
+			}
+		})
 	}
 }

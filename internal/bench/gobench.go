@@ -62,7 +62,7 @@ func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	res.add(cold)
 
 	o.progress("deps image: warming or looking up")
-	ref, err := o.deps.Ensure(ctx, work, "")
+	ref, err := o.deps.Ensure(ctx, work, "", Warm{BuildCache: true, BuildFlags: GoBuildFlags})
 	if err != nil {
 		return res, err
 	}
@@ -158,6 +158,15 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 		if err != nil {
 			g.saveLog(name, i, log.String(), b)
 			return nil, fmt.Errorf("%s: go %s: %w\n%s", label, strings.Join(args, " "), err, data)
+		}
+		if step == "go build" {
+			// go build -v names the packages it compiles.
+			pkgs := importPathLines(string(data))
+			n := len(pkgs)
+			b.CompiledPackages = &n
+			if name == GoBuildCache {
+				b.Compiled = pkgs
+			}
 		}
 	}
 	g.saveLog(name, i, log.String(), b)

@@ -54,13 +54,28 @@ func (r *Result) WriteText(w io.Writer) error {
 	t := newTable(&b)
 	t.Header("SCENARIO", "RUNS", "MEDIAN", "MIN", "MAX")
 	for _, s := range r.Scenarios {
+		if s.Skipped != "" {
+			t.Append(s.Title, "0", "skipped", "-", "-")
+			continue
+		}
 		t.Append(s.Title, fmt.Sprint(len(s.Runs)), secs(s.Median), secs(s.Min), secs(s.Max))
 	}
 	if err := t.Render(); err != nil {
 		return err
 	}
+	if r.Speedup > 0 || r.BuildCacheSpeedup > 0 {
+		b.WriteString("\n")
+	}
 	if r.Speedup > 0 {
-		fmt.Fprintf(&b, "\nspeedup with pre-warming: %.2f×\n", r.Speedup)
+		fmt.Fprintf(&b, "speedup with pre-warming: %.2f×\n", r.Speedup)
+	}
+	if r.BuildCacheSpeedup > 0 {
+		fmt.Fprintf(&b, "speedup with pre-warming and the build cache: %.2f×\n", r.BuildCacheSpeedup)
+	}
+	for _, s := range r.Scenarios {
+		if s.Skipped != "" {
+			fmt.Fprintf(&b, "\nskipped %s: %s\n", s.Title, s.Skipped)
+		}
 	}
 	b.WriteString("\n" + r.bars())
 	for _, s := range r.Scenarios {
@@ -68,7 +83,10 @@ func (r *Result) WriteText(w io.Writer) error {
 			continue
 		}
 		last := s.Runs[len(s.Runs)-1]
-		fmt.Fprintf(&b, "\n%s (last run, %s):\n", s.Title, secs(last.Seconds))
+		fmt.Fprintf(&b, "\n%s (last run, %s%s):\n", s.Title, secs(last.Seconds), compiledPhrase(last))
+		if s.Note != "" {
+			fmt.Fprintf(&b, "note: %s\n", s.Note)
+		}
 		t := newTable(&b)
 		t.Header("STAGE", "STEP", "CACHE", "SECONDS")
 		for _, st := range last.Steps {
@@ -89,14 +107,26 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "### cachecheck bench: %s\n\n", mdCell(r.Builder))
 	fmt.Fprintf(&b, "| scenario | runs | median | min | max |\n| --- | ---: | ---: | ---: | ---: |\n")
 	for _, s := range r.Scenarios {
+		if s.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | 0 | skipped | - | - |\n", mdCell(s.Title))
+			continue
+		}
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(s.Title), len(s.Runs), secs(s.Median), secs(s.Min), secs(s.Max))
 	}
 	if r.Speedup > 0 {
 		fmt.Fprintf(&b, "\n%s", r.speedupPhrase("**"))
+		if r.BuildCacheSpeedup > 0 {
+			fmt.Fprintf(&b, "; %s", r.buildCachePhrase("**"))
+		}
 		if r.DepsImage != "" {
 			fmt.Fprintf(&b, " (deps image `%s`)", r.DepsImage)
 		}
 		b.WriteString(".\n")
+	}
+	for _, s := range r.Scenarios {
+		if s.Skipped != "" {
+			fmt.Fprintf(&b, "\nSkipped *%s*: %s\n", mdCell(s.Title), mdCell(s.Skipped))
+		}
 	}
 	b.WriteString("\n```\n" + r.bars() + "```\n")
 	for _, s := range r.Scenarios {
@@ -104,7 +134,11 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			continue
 		}
 		last := s.Runs[len(s.Runs)-1]
-		fmt.Fprintf(&b, "\n<details><summary>%s: steps of the last run (%s)</summary>\n\n| stage | step | cache | seconds |\n| --- | --- | --- | ---: |\n", html.EscapeString(s.Title), secs(last.Seconds))
+		fmt.Fprintf(&b, "\n<details><summary>%s: steps of the last run (%s%s)</summary>\n\n", html.EscapeString(s.Title), secs(last.Seconds), html.EscapeString(compiledPhrase(last)))
+		if s.Note != "" {
+			fmt.Fprintf(&b, "Note: %s\n\n", mdCell(s.Note))
+		}
+		b.WriteString("| stage | step | cache | seconds |\n| --- | --- | --- | ---: |\n")
 		for _, st := range last.Steps {
 			fmt.Fprintf(&b, "| %s | `%s` | %s | %.1f |\n", mdCell(st.Stage), strings.ReplaceAll(mdCell(st.Instruction), "`", "'"), cachedWord(st.Cached), st.Seconds)
 		}
@@ -129,6 +163,10 @@ func (r *Result) bars() string {
 	}
 	var b strings.Builder
 	for _, s := range r.Scenarios {
+		if s.Skipped != "" {
+			fmt.Fprintf(&b, "%-*s %s\n", maxLabel, s.Title, "(skipped)")
+			continue
+		}
 		n := 0
 		if maxSec > 0 {
 			n = int(math.Round(s.Median / maxSec * barWidth))
@@ -167,9 +205,13 @@ func (r *Result) WriteSVG(w io.Writer) error {
 	if r.Speedup > 0 {
 		title += " — " + r.speedupPhrase("")
 	}
+	if r.BuildCacheSpeedup > 0 {
+		// Short: the title must fit the chart's width.
+		title += fmt.Sprintf("; %.2f× with the build cache", r.BuildCacheSpeedup)
+	}
 	fmt.Fprintf(&b, `<text x="12" y="24" font-size="15" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
 	fmt.Fprintf(&b, `<text x="12" y="40" fill="#555555">median of %d run(s); whiskers: min to max</text>`+"\n", r.Runs)
-	colors := map[string]string{Cold: "#c0392b", GoCold: "#c0392b", BumpCold: "#c0392b", Prewarmed: "#27ae60", GoPrewarmed: "#27ae60", BumpFresh: "#27ae60", BumpNearest: "#8bc34a", CodeChange: "#2980b9", GoBuildCache: "#2980b9"}
+	colors := map[string]string{Cold: "#c0392b", GoCold: "#c0392b", BumpCold: "#c0392b", Prewarmed: "#27ae60", GoPrewarmed: "#27ae60", BumpFresh: "#27ae60", BumpNearest: "#8bc34a", BuildCache: "#16a085", CodeChange: "#2980b9", GoBuildCache: "#16a085"}
 	for i, s := range r.Scenarios {
 		y := top + i*rowH
 		color := colors[s.Name]
@@ -177,6 +219,10 @@ func (r *Result) WriteSVG(w io.Writer) error {
 			color = "#7f8c8d"
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y+barH-5, html.EscapeString(s.Title))
+		if s.Skipped != "" {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555555">skipped</text>`+"\n", left+6, y+barH-5)
+			continue
+		}
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y, x(s.Median)-left, barH, color)
 		if len(s.Runs) > 1 {
 			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#333333"/>`+"\n", x(s.Min), x(s.Max), y+barH/2, y+barH/2)
@@ -197,4 +243,26 @@ func (r *Result) speedupPhrase(em string) string {
 		return fmt.Sprintf("%s%.2f×%s faster with pre-warming", em, r.Speedup, em)
 	}
 	return fmt.Sprintf("%s%.2f×%s: no faster with pre-warming", em, r.Speedup, em)
+}
+
+// buildCachePhrase says what pre-warming with the build cache bought:
+// "2.10× faster with pre-warming and the build cache", or "0.94×: no
+// faster with ...".
+func (r *Result) buildCachePhrase(em string) string {
+	if r.BuildCacheSpeedup > 1 {
+		return fmt.Sprintf("%s%.2f×%s faster with pre-warming and the build cache", em, r.BuildCacheSpeedup, em)
+	}
+	return fmt.Sprintf("%s%.2f×%s: no faster with pre-warming and the build cache", em, r.BuildCacheSpeedup, em)
+}
+
+// compiledPhrase says how many packages the run's go build compiled,
+// "; go build compiled 2 packages", or "" when the log does not tell.
+func compiledPhrase(b Build) string {
+	if b.CompiledPackages == nil {
+		return ""
+	}
+	if *b.CompiledPackages == 1 {
+		return "; go build compiled 1 package"
+	}
+	return fmt.Sprintf("; go build compiled %d packages", *b.CompiledPackages)
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -18,7 +19,21 @@ func sample() *Result {
 	}
 	r.add(Scenario{Name: Cold, Runs: []Build{{Seconds: 40, Steps: steps(false, 9)}, {Seconds: 42, Steps: steps(false, 9)}, {Seconds: 38, Steps: steps(false, 8)}}})
 	r.add(Scenario{Name: Prewarmed, Runs: []Build{{Seconds: 30, Steps: steps(false, 0.2)}, {Seconds: 31}, {Seconds: 29, Steps: steps(false, 0.2)}}})
+	two := 2
+	own := []string{"example.com/service/internal/greet", "example.com/service/cmd/api"}
+	r.add(Scenario{Name: BuildCache, Image: "127.0.0.1:5801/deps:ck1-x-bc0123456789ab@sha256:01",
+		Note: "without the cache mount on GOCACHE at Dockerfile:12 (/root/.cache/go-build): it would hide the build cache of the deps image",
+		Runs: []Build{{Seconds: 12, Steps: steps(false, 0.2), CompiledPackages: &two, Compiled: own}, {Seconds: 11, CompiledPackages: &two, Compiled: own}, {Seconds: 10, Steps: steps(false, 0.2), CompiledPackages: &two, Compiled: own}}})
 	r.add(Scenario{Name: CodeChange, Runs: []Build{{Seconds: 5, Steps: steps(true, 0)}, {Seconds: 6, Steps: steps(true, 0)}}})
+	return r
+}
+
+// skippedSample is sample with the buildcache scenario skipped.
+func skippedSample() *Result {
+	r := sample()
+	r.Scenarios = slices.DeleteFunc(r.Scenarios, func(s Scenario) bool { return s.Name == BuildCache || s.Name == CodeChange })
+	r.add(Scenario{Name: BuildCache, Skipped: ErrNoBuildCache.Error() + ": the build (Dockerfile:12) names go1.25 but the base image has go1.26.8"})
+	r.add(sample().Scenarios[3])
 	return r
 }
 
@@ -34,8 +49,18 @@ func TestAggregates(t *testing.T) {
 	if r.Speedup != 40.0/30 {
 		t.Errorf("speedup %v, want %v", r.Speedup, 40.0/30)
 	}
+	if r.BuildCacheSpeedup != 40.0/11 {
+		t.Errorf("build cache speedup %v, want %v", r.BuildCacheSpeedup, 40.0/11)
+	}
+	s := skippedSample()
+	if s.Speedup != 40.0/30 || s.BuildCacheSpeedup != 0 {
+		t.Errorf("with the buildcache scenario skipped: speedup %v, build cache speedup %v, want %v and 0", s.Speedup, s.BuildCacheSpeedup, 40.0/30)
+	}
+	if got := len(s.Bench().Scenarios); got != 3 {
+		t.Errorf("Bench() of a result with a skipped scenario has %d scenarios, want the 3 that ran", got)
+	}
 	b := r.Bench()
-	if len(b.Scenarios) != 3 || b.Scenarios[0].Name != "without pre-warming" || b.Scenarios[0].Runs != 3 || b.Speedup != r.Speedup {
+	if len(b.Scenarios) != 4 || b.Scenarios[0].Name != "without pre-warming" || b.Scenarios[0].Runs != 3 || b.Speedup != r.Speedup {
 		t.Errorf("Bench() = %+v", b)
 	}
 }
@@ -44,14 +69,19 @@ func TestRender(t *testing.T) {
 	r := sample()
 	for _, tc := range []struct {
 		file  string
+		r     *Result
 		write func(*Result, *bytes.Buffer) error
 	}{
-		{"sample.txt", func(r *Result, b *bytes.Buffer) error { return r.WriteText(b) }},
-		{"sample.md", func(r *Result, b *bytes.Buffer) error { return r.WriteMarkdown(b) }},
-		{"sample.json", func(r *Result, b *bytes.Buffer) error { return r.WriteJSON(b) }},
-		{"sample.svg", func(r *Result, b *bytes.Buffer) error { return r.WriteSVG(b) }},
+		{"sample.txt", r, func(r *Result, b *bytes.Buffer) error { return r.WriteText(b) }},
+		{"sample.md", r, func(r *Result, b *bytes.Buffer) error { return r.WriteMarkdown(b) }},
+		{"sample.json", r, func(r *Result, b *bytes.Buffer) error { return r.WriteJSON(b) }},
+		{"sample.svg", r, func(r *Result, b *bytes.Buffer) error { return r.WriteSVG(b) }},
+		{"skipped.txt", skippedSample(), func(r *Result, b *bytes.Buffer) error { return r.WriteText(b) }},
+		{"skipped.md", skippedSample(), func(r *Result, b *bytes.Buffer) error { return r.WriteMarkdown(b) }},
+		{"skipped.svg", skippedSample(), func(r *Result, b *bytes.Buffer) error { return r.WriteSVG(b) }},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
+			r := tc.r
 			var b bytes.Buffer
 			if err := tc.write(r, &b); err != nil {
 				t.Fatal(err)

@@ -21,21 +21,22 @@ import (
 )
 
 type benchOptions struct {
-	file        string
-	builder     *enumValue
-	to          string
-	runs        int
-	bump        string
-	format      *enumValue
-	chart       string
-	logs        string
-	base        string
-	buildArgs   []string
-	insecure    bool
-	quiet       bool
-	buildkit    string
-	buildah     string
-	buildctlBin string
+	file         string
+	builder      *enumValue
+	to           string
+	runs         int
+	bump         string
+	noBuildCache bool
+	format       *enumValue
+	chart        string
+	logs         string
+	base         string
+	buildArgs    []string
+	insecure     bool
+	quiet        bool
+	buildkit     string
+	buildah      string
+	buildctlBin  string
 }
 
 func newBenchCommand() *command {
@@ -53,6 +54,7 @@ func newBenchCommand() *command {
 	fs.StringVar(&o.to, "to", "", "where deps images are looked up and warmed, as for warm: a registry repository for container builders (default for go: oci:DIR/"+defaultOCIDir+")")
 	fs.IntVarP(&o.runs, "runs", "n", 3, "run each scenario `N` times")
 	fs.StringVar(&o.bump, "bump", "", "add the dependency-change scenarios: bump `MODULE@VERSION` in a scratch copy")
+	fs.BoolVar(&o.noBuildCache, "no-build-cache", false, "leave out the buildcache scenario (no deps image with a build cache layer is warmed)")
 	fs.Var(o.format, "format", "output format: text, markdown or json")
 	fs.StringVar(&o.chart, "chart", "", "draw the scenario timings as bars into `FILE.svg`")
 	fs.StringVar(&o.logs, "logs", "", "save each run's builder output (and the Dockerfile it built) in `DIR`")
@@ -74,6 +76,14 @@ reports what pre-warming buys, each scenario -n times (median, min, max):
   cold          no layer cache, the Dockerfile as it is
   prewarmed     no layer cache, the Go builder stage FROM the deps image of
                 the current key (warmed into --to first when missing)
+  buildcache    as prewarmed, FROM the deps image warmed with --build-cache
+                for the settings of the Dockerfile's first go build; a cache
+                mount on GOCACHE, which would hide that build cache, is
+                taken off the go build (the result notes it). Skipped, with
+                the reason, when warm refuses the build cache (e.g. the base
+                image's Go release is not the go command's, or it is a
+                multi-platform index: give --base REF@sha256:<the
+                platform's image>); off with --no-build-cache
   code-change   layer cache warm, one Go source file changed
   bump-*        with --bump: a requirement bumped with the go command in a
                 scratch copy, built without a deps image, FROM the nearest
@@ -85,6 +95,9 @@ a cold build that reports a cached step fails the bench. The pre-warmed
 Dockerfile is derived by replacing the FROM of the stage the analyzer finds
 running go mod download (or go build); when that FROM names ${DEPS_IMAGE},
 the Dockerfile is kept and --build-arg DEPS_IMAGE=REF is passed instead.
+The speedup is cold over prewarmed; the build cache speedup cold over
+buildcache. When the go build runs with -v, the result says how many
+packages it compiled (with the build cache: only the module's own).
 
 --builder go needs no container tool and no Dockerfile: it times go mod
 download and go build of the module's main packages (CGO_ENABLED=0
@@ -137,6 +150,9 @@ func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
 	if isGo && (o.file != "" || len(o.buildArgs) > 0 || o.bump != "") {
 		return usageErrorf("bench: --builder go builds without a Dockerfile; drop --file, --build-arg and --bump")
 	}
+	if isGo && o.noBuildCache {
+		return usageErrorf("bench: --builder go always uses the build cache (its go-buildcache scenario); drop --no-build-cache")
+	}
 	if o.bump != "" {
 		if _, err := bench.ParseBump(o.bump); err != nil {
 			return usageErrorf("bench: --bump %q: %v", o.bump, err)
@@ -148,11 +164,9 @@ func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
 	prog := newProgress(io.Err, o.quiet)
 	defer prog.done()
 	deps := &cliDeps{to: to, insecure: o.insecure, base: o.base, tags: map[string]string{}}
-	if isGo {
-		deps.buildFlags = bench.GoBuildFlags
-	}
 	opts := []bench.Option{
 		bench.WithRuns(o.runs),
+		bench.WithBuildCache(!o.noBuildCache),
 		bench.WithDepsImages(deps),
 		bench.WithLogDir(o.logs),
 		bench.WithProgress(func(s string) { prog.set("%s", s) }),
@@ -223,11 +237,8 @@ func (o *benchOptions) newBuilder() (builder.Builder, error) {
 type cliDeps struct {
 	to, base string
 	insecure bool
-	// buildFlags, when set, warms deps images with a build cache layer
-	// compiled with these settings (warm --build-cache --build-flags).
-	buildFlags string
-	mu         sync.Mutex
-	tags       map[string]string // ref -> tag, for Unpack
+	mu       sync.Mutex
+	tags     map[string]string // ref -> tag, for Unpack
 }
 
 func (d *cliDeps) common(base string) []string {
@@ -244,14 +255,24 @@ func (d *cliDeps) common(base string) []string {
 	return args
 }
 
-func (d *cliDeps) Ensure(ctx context.Context, dir, base string) (string, error) {
+func (d *cliDeps) Ensure(ctx context.Context, dir, base string, w bench.Warm) (string, error) {
 	var out, errb bytes.Buffer
 	args := append([]string{"warm"}, d.common(base)...)
-	if d.buildFlags != "" {
-		args = append(args, "--build-cache", "--build-flags", d.buildFlags)
+	if w.BuildCache {
+		args = append(args, "--build-cache")
+		switch {
+		case w.BuildFlags != "":
+			args = append(args, "--build-flags", w.BuildFlags)
+		case w.Dockerfile != "":
+			args = append(args, "--dockerfile", w.Dockerfile)
+		}
 	}
 	args = append(args, dir)
 	if err := Run(ctx, args, nil, &out, &errb); err != nil {
+		var refused *buildCacheError
+		if errors.As(err, &refused) {
+			return "", fmt.Errorf("%w: %w", bench.ErrNoBuildCache, err)
+		}
 		return "", fmt.Errorf("warming the deps image: %w", err)
 	}
 	var sum warmSummary

@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/internal/bench"
@@ -17,14 +19,22 @@ import (
 )
 
 // TestBenchBuilders runs "cachecheck bench -n 1" on the fixture service (39
-// modules in its build list, fetched through the Go module proxy) with
-// BuildKit and with buildah, then checks what the scenarios did:
+// modules in its build list, fetched through the Go module proxy; its
+// Dockerfile with go build -v, so that the logs name the packages
+// compiled) with BuildKit and with buildah, then checks what the scenarios
+// did:
 //   - the cold runs were cold (bench itself fails otherwise);
 //   - the deps image really holds every module: the derived Dockerfile
 //     builds without the layer cache with GOPROXY=off;
+//   - the buildcache scenario ran FROM the deps image with a build cache,
+//     and its saved log shows go build compiling the service's own packages
+//     only, where the cold run's log shows every dependency compiled;
 //   - in the code-change scenario, the analyzer's predicted hit/miss of
 //     every layer step matches the builder's;
-//   - both builders cached the same steps.
+//   - both builders cached the same steps;
+//   - BuildKit only, with --bump of a requirement (google/uuid v1.6.0 ->
+//     v1.5.0): the bump scenarios ran, bump-nearest FROM a pre-bump deps
+//     image, bump-fresh FROM a new one, and the user's context is as it was.
 func TestBenchBuilders(t *testing.T) {
 	reg := testenv.Getenv(t, "CACHECHECK_REGISTRY", "the loopback registry (.ci/setup.d/10-registry.sh)")
 	base := testenv.Getenv(t, "CACHECHECK_BASE_IMAGE", "the test base image (.ci/setup.d/20-baseimage.sh)")
@@ -32,6 +42,28 @@ func TestBenchBuilders(t *testing.T) {
 	bin := testenv.Getenv(t, "CACHECHECK_BUILDKIT_BIN", "buildctl (.ci/setup.d/30-buildkit.sh)")
 	broot := testenv.Getenv(t, "CACHECHECK_BUILDAH_ROOT", "buildah's storage (.ci/setup.d/30-buildkit.sh)")
 	goproxy, gosumdb := goEnv(t, "GOPROXY"), goEnv(t, "GOSUMDB")
+	const fixture = "../../analyzer/testdata/fixtures/service"
+	fixtureDockerfile, err := os.ReadFile(filepath.Join(fixture, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// go build -v prints every package it compiles.
+	verbose := strings.Replace(string(fixtureDockerfile), "go build -trimpath", "go build -v -trimpath", 1)
+	if verbose == string(fixtureDockerfile) {
+		t.Fatal("the fixture's Dockerfile has no \"go build -trimpath\" to add -v to")
+	}
+	listDir := filepath.Join(t.TempDir(), "service")
+	if err := os.CopyFS(listDir, os.DirFS(fixture)); err != nil {
+		t.Fatal(err)
+	}
+	deps := serviceDeps(t, listDir)
+	if len(deps) < 100 {
+		t.Fatalf("go list -deps ./cmd/api gives %d dependency packages; the fixture should have far more", len(deps))
+	}
+	// A repository of its own per test run: the bump's fresh deps image
+	// of an earlier run would be an exact match for bump-nearest.
+	repo := fmt.Sprintf("%s/bench-test-%d/service-deps", reg, time.Now().UnixNano())
+	const bump = "github.com/google/uuid@v1.5.0" // the fixture requires v1.6.0
 
 	type run struct {
 		name string
@@ -39,7 +71,7 @@ func TestBenchBuilders(t *testing.T) {
 		b    builder.Builder
 	}
 	runs := []run{
-		{"buildkit", []string{"--buildkit-addr", addr, "--buildctl", filepath.Join(bin, "buildctl")}, &builder.BuildKit{Addr: addr, Buildctl: filepath.Join(bin, "buildctl")}},
+		{"buildkit", []string{"--buildkit-addr", addr, "--buildctl", filepath.Join(bin, "buildctl"), "--bump", bump}, &builder.BuildKit{Addr: addr, Buildctl: filepath.Join(bin, "buildctl")}},
 		{"buildah", []string{"--buildah-root", broot}, &builder.Buildah{Root: filepath.Join(broot, "root"), RunRoot: filepath.Join(broot, "runroot")}},
 	}
 	cached := map[string]string{} // builder -> the code change's cached layer steps
@@ -47,12 +79,15 @@ func TestBenchBuilders(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			ctx := context.Background()
 			svc := filepath.Join(t.TempDir(), "service")
-			if err := os.CopyFS(svc, os.DirFS("../../analyzer/testdata/fixtures/service")); err != nil {
+			if err := os.CopyFS(svc, os.DirFS(fixture)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(svc, "Dockerfile"), []byte(verbose), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			logs := t.TempDir()
 			var out, errb bytes.Buffer
-			args := append([]string{"bench", "--builder", r.name, "--to", reg + "/bench-test/service-deps", "--insecure", "-n", "1",
+			args := append([]string{"bench", "--builder", r.name, "--to", repo, "--insecure", "-n", "1",
 				"--format", "json", "--logs", logs,
 				"--build-arg", "BASE=" + base, "--build-arg", "GOPROXY=" + goproxy, "--build-arg", "GOSUMDB=" + gosumdb}, r.args...)
 			if err := Run(ctx, append(args, svc), nil, &out, &errb); err != nil {
@@ -62,7 +97,11 @@ func TestBenchBuilders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, name := range []string{bench.Cold, bench.Prewarmed, bench.CodeChange} {
+			scenarios := []string{bench.Cold, bench.Prewarmed, bench.BuildCache, bench.CodeChange}
+			if slices.Contains(r.args, "--bump") {
+				scenarios = append(scenarios, bench.BumpCold, bench.BumpNearest, bench.BumpFresh)
+			}
+			for _, name := range scenarios {
 				sc := res.Scenario(name)
 				if sc == nil || len(sc.Runs) != 1 || len(sc.Runs[0].Steps) == 0 {
 					t.Fatalf("scenario %s: %+v, want one run with steps", name, sc)
@@ -71,14 +110,89 @@ func TestBenchBuilders(t *testing.T) {
 					t.Errorf("scenario %s: log not saved: %v", name, err)
 				}
 			}
-			if !strings.Contains(res.DepsImage, reg+"/bench-test/service-deps:") {
+			if !strings.Contains(res.DepsImage, repo+":") {
 				t.Errorf("deps image %q, want one in the test repository", res.DepsImage)
 			}
 			if _, err := os.Stat(filepath.Join(svc, ".cachecheck")); err == nil {
 				t.Error("bench wrote into the user's context")
 			}
-			t.Logf("%s: cold %.1fs, prewarmed %.1fs, code change %.1fs, speedup %.2f", r.name,
-				res.Scenario(bench.Cold).Median, res.Scenario(bench.Prewarmed).Median, res.Scenario(bench.CodeChange).Median, res.Speedup)
+			for _, f := range []string{"go.mod", "go.sum", "Dockerfile"} {
+				want, _ := os.ReadFile(filepath.Join(fixture, f))
+				if f == "Dockerfile" {
+					want = []byte(verbose)
+				}
+				if got, err := os.ReadFile(filepath.Join(svc, f)); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("bench changed %s in the user's context (err %v)", f, err)
+				}
+			}
+			t.Logf("%s: cold %.1fs, prewarmed %.1fs, build cache %.1fs, code change %.1fs, speedup %.2f, with the build cache %.2f", r.name,
+				res.Scenario(bench.Cold).Median, res.Scenario(bench.Prewarmed).Median, res.Scenario(bench.BuildCache).Median,
+				res.Scenario(bench.CodeChange).Median, res.Speedup, res.BuildCacheSpeedup)
+
+			// The build cache: the cold run compiled every dependency, the
+			// buildcache run the service's own packages only, as the saved
+			// logs show.
+			compiled := func(name string) []string {
+				t.Helper()
+				sc := res.Scenario(name)
+				data, err := os.ReadFile(sc.Runs[0].Log)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pkgs, ok := bench.CompiledPackages(r.name, data)
+				if !ok {
+					t.Fatalf("scenario %s: the log %s shows no go build -v step", name, sc.Runs[0].Log)
+				}
+				if n := sc.Runs[0].CompiledPackages; n == nil || *n != len(pkgs) {
+					t.Errorf("scenario %s: compiled_packages %v, the log shows %d", name, n, len(pkgs))
+				}
+				return pkgs
+			}
+			var missing []string
+			cold := compiled(bench.Cold)
+			for _, p := range deps {
+				if !slices.Contains(cold, p) {
+					missing = append(missing, p)
+				}
+			}
+			if len(missing) > 0 {
+				t.Errorf("the cold run's log does not show %d of the %d dependency packages compiled (the log reader misses them?): %v", len(missing), len(deps), missing)
+			}
+			bc := res.Scenario(bench.BuildCache)
+			if bc.Skipped != "" || bc.Image == "" || bc.Image == res.DepsImage || !strings.Contains(bc.Image, repo+":") {
+				t.Errorf("buildcache scenario: skipped %q, image %q; want it run FROM a deps image with a build cache in %s (not %s)", bc.Skipped, bc.Image, repo, res.DepsImage)
+			}
+			if !strings.Contains(bc.Note, "/root/.cache/go-build") {
+				t.Errorf("buildcache scenario: note %q, want the GOCACHE cache mount taken off", bc.Note)
+			}
+			own := compiled(bench.BuildCache)
+			t.Logf("%s: go build compiled %d packages cold, %v with the build cache", r.name, len(cold), own)
+			if !slices.Contains(own, "example.com/service/cmd/api") {
+				t.Errorf("buildcache scenario: go build -v did not print example.com/service/cmd/api; printed %q", own)
+			}
+			for _, p := range own {
+				if !strings.HasPrefix(p, "example.com/service/") {
+					t.Errorf("buildcache scenario: go build compiled the dependency %q", p)
+				}
+			}
+			if !slices.Equal(bc.Runs[0].Compiled, own) {
+				t.Errorf("buildcache scenario: compiled %q in the result, %q in the log", bc.Runs[0].Compiled, own)
+			}
+
+			// The dependency bump.
+			if slices.Contains(r.args, "--bump") {
+				near, fresh := res.Scenario(bench.BumpNearest), res.Scenario(bench.BumpFresh)
+				if near.Image != res.DepsImage && near.Image != bc.Image {
+					t.Errorf("bump-nearest FROM %q, want a pre-bump deps image (%s or %s)", near.Image, res.DepsImage, bc.Image)
+				}
+				if fresh.Image == "" || fresh.Image == res.DepsImage || fresh.Image == near.Image || !strings.Contains(fresh.Image, repo+":") {
+					t.Errorf("bump-fresh FROM %q, want a new deps image in %s (pre-bump %s)", fresh.Image, repo, res.DepsImage)
+				}
+				if cold := res.Scenario(bench.BumpCold); cold.Image != "" {
+					t.Errorf("bump-cold FROM %q, want no deps image", cold.Image)
+				}
+				t.Logf("%s: bump cold %.1fs, nearest %.1fs, fresh %.1fs", r.name, res.Scenario(bench.BumpCold).Median, near.Median, fresh.Median)
+			}
 
 			// No module downloaded with pre-warming: the derived
 			// Dockerfile builds, without the layer cache, offline.
@@ -152,6 +266,28 @@ func TestBenchBuilders(t *testing.T) {
 	if len(cached) == 2 && cached["buildkit"] != cached["buildah"] {
 		t.Errorf("code change: buildkit cached %s, buildah %s", cached["buildkit"], cached["buildah"])
 	}
+}
+
+// serviceDeps returns the packages ./cmd/api of the service in dir imports,
+// directly or not, from outside its module (standard library included),
+// for CGO_ENABLED=0, sorted; unsafe, which is never compiled, left out.
+func serviceDeps(t *testing.T, dir string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{end}}", "./cmd/api")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd/api: %v", err)
+	}
+	var deps []string
+	for _, p := range strings.Fields(string(out)) {
+		if p != "unsafe" {
+			deps = append(deps, p)
+		}
+	}
+	slices.Sort(deps)
+	return deps
 }
 
 func goEnv(t *testing.T, name string) string {

@@ -29,6 +29,15 @@ type buildCacheFlags struct {
 	dockerfile string
 }
 
+// buildCacheError is warm refusing the build cache layer for the build:
+// its settings cannot be had (no go build in the Dockerfile, the base
+// image's Go release is not the go command's, ...). bench skips its
+// buildcache scenario on it.
+type buildCacheError struct{ err error }
+
+func (e *buildCacheError) Error() string { return e.err.Error() }
+func (e *buildCacheError) Unwrap() error { return e.err }
+
 // buildCacheSummary is what the build cache layer holds.
 type buildCacheSummary struct {
 	Settings string `json:"settings"`
@@ -183,7 +192,7 @@ func addBuildCache(ctx context.Context, dir string, res *modload.Result, s build
 	if err != nil {
 		var ve *buildcache.VersionError
 		if errors.As(err, &ve) {
-			return nil, nil, err
+			return nil, nil, &buildCacheError{err}
 		}
 		return nil, nil, fmt.Errorf("compiling the dependencies: %w", err)
 	}

@@ -213,7 +213,7 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 	}
 	bcSettings, err := o.buildCache.settings(dir, base, stderr)
 	if err != nil {
-		return nil, err
+		return nil, &buildCacheError{err}
 	}
 	tagv := publish.NewTag(key.Key, baseDigest, o.contents.String())
 	if bcSettings != nil {
