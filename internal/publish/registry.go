@@ -327,8 +327,11 @@ func (t *registryTarget) Prepush(ctx context.Context, layers []v1.Layer) error {
 		pwg.Wait()
 		close(packed)
 	}()
+	// Sending is the registry's work more than ours: more at once than
+	// there are CPUs, so that a large layer packed late is sent at once
+	// rather than queued behind small ones (go-containerregistry sends 4).
 	var wg sync.WaitGroup
-	for range workers {
+	for range min(max(4, workers), len(layers)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
