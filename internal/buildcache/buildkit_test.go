@@ -1,10 +1,8 @@
 package buildcache_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/builder"
 	"github.com/cachecheck/cachecheck/internal/cli"
 	"github.com/cachecheck/cachecheck/internal/testenv"
@@ -139,63 +138,12 @@ func (e *buildKitEnv) build(t testing.TB, dir, from string, args map[string]stri
 	if !found {
 		t.Fatalf("the build log has no step %q; steps: %v", goBuildStep, res.Steps)
 	}
-	out, err := stepOutput(res.Output, goBuildStep)
-	if err != nil {
-		t.Fatal(err)
+	compiled, ok := bench.CompiledPackages("buildkit", res.Output)
+	if !ok {
+		t.Fatalf("the build log has no output of the step %q", goBuildStep)
 	}
-	for _, line := range strings.Split(out, "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			r.Compiled = append(r.Compiled, line)
-		}
-	}
+	r.Compiled = compiled
 	return r
-}
-
-// stepOutput returns what the RUN step whose vertex name contains step
-// printed, from buildctl --progress=rawjson output: the logs of its
-// vertices, in order.
-func stepOutput(rawjson []byte, step string) (string, error) {
-	type status struct {
-		Vertexes []struct {
-			Digest string `json:"digest"`
-			Name   string `json:"name"`
-		} `json:"vertexes"`
-		Logs []struct {
-			Vertex string `json:"vertex"`
-			Data   []byte `json:"data"` // base64 in the JSON
-		} `json:"logs"`
-	}
-	vertices := map[string]bool{}
-	var out strings.Builder
-	sc := bufio.NewScanner(bytes.NewReader(rawjson))
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 || line[0] != '{' {
-			continue
-		}
-		var st status
-		if err := json.Unmarshal(line, &st); err != nil {
-			return "", fmt.Errorf("buildctl rawjson line %d: %w", n, err)
-		}
-		for _, v := range st.Vertexes {
-			if strings.Contains(v.Name, step) {
-				vertices[v.Digest] = true
-			}
-		}
-		for _, l := range st.Logs {
-			if vertices[l.Vertex] {
-				out.Write(l.Data)
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("reading buildctl rawjson: %w", err)
-	}
-	if len(vertices) == 0 {
-		return "", fmt.Errorf("buildctl rawjson names no vertex %q", step)
-	}
-	return out.String(), nil
 }
 
 // serviceDeps returns the packages ./cmd/api of the service in dir imports,
