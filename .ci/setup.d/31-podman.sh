@@ -14,12 +14,18 @@ podman_global=(--root "$CACHECHECK_PODMAN_ROOT/root" --runroot "$CACHECHECK_PODM
 if ! podman "${podman_global[@]}" info >"$CACHECHECK_PODMAN_ROOT/info.log" 2>&1; then
   echo "podman cannot run here:"; cat "$CACHECHECK_PODMAN_ROOT/info.log"; exit 1
 fi
-# podman info runs no container: run one from the test base image, which
-# also checks that podman pulls from the plain-HTTP loopback registry.
-if ! podman "${podman_global[@]}" run --rm --tls-verify=false --network host \
-    "${CACHECHECK_BASE_IMAGE:?20-baseimage.sh must run first}" true >"$CACHECHECK_PODMAN_ROOT/run.log" 2>&1; then
-  echo "podman cannot run a container here:"; cat "$CACHECHECK_PODMAN_ROOT/run.log"; exit 1
+# podman info runs no container: build one RUN step on the test base image,
+# as the tests do, which also checks that podman pulls from the plain-HTTP
+# loopback registry. (podman run would fail here: it raises RLIMIT_NOFILE
+# and RLIMIT_NPROC above the hard limits without CAP_SYS_RESOURCE; podman
+# build's RUN steps keep podman's own limits.)
+mkdir -p "$CACHECHECK_PODMAN_ROOT/check"
+printf 'FROM %s\nRUN true\n' "${CACHECHECK_BASE_IMAGE:?20-baseimage.sh must run first}" >"$CACHECHECK_PODMAN_ROOT/check/Dockerfile"
+if ! podman "${podman_global[@]}" build --layers=false --tls-verify=false --network host \
+    --iidfile "$CACHECHECK_PODMAN_ROOT/check/iid" "$CACHECHECK_PODMAN_ROOT/check" >"$CACHECHECK_PODMAN_ROOT/check/log" 2>&1; then
+  echo "podman cannot build here:"; cat "$CACHECHECK_PODMAN_ROOT/check/log"; exit 1
 fi
+podman "${podman_global[@]}" rmi "$(cat "$CACHECHECK_PODMAN_ROOT/check/iid")" >/dev/null
 stop_podman() {
   podman "${podman_global[@]}" rm --all --force >/dev/null 2>&1
   grep -o " $CACHECHECK_PODMAN_ROOT/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
