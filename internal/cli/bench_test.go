@@ -21,7 +21,7 @@ import (
 // TestBenchBuilders runs "cachecheck bench -n 1" on the fixture service (39
 // modules in its build list, fetched through the Go module proxy; its
 // Dockerfile with go build -v, so that the logs name the packages
-// compiled) with BuildKit, buildah and podman, then checks what the scenarios
+// compiled) with BuildKit and with buildah, then checks what the scenarios
 // did:
 //   - the cold runs were cold (bench itself fails otherwise);
 //   - the deps image really holds every module: the derived Dockerfile
@@ -35,13 +35,16 @@ import (
 //   - BuildKit only, with --bump of a requirement (google/uuid v1.6.0 ->
 //     v1.5.0): the bump scenarios ran, bump-nearest FROM a pre-bump deps
 //     image, bump-fresh FROM a new one, and the user's context is as it was.
+//
+// podman is left out: its run adds about 4 minutes (240 s measured on the
+// shared 2-core machine under load); internal/builder's tests build the
+// fixture with it.
 func TestBenchBuilders(t *testing.T) {
 	reg := testenv.Getenv(t, "CACHECHECK_REGISTRY", "the loopback registry (.ci/setup.d/10-registry.sh)")
 	base := testenv.Getenv(t, "CACHECHECK_BASE_IMAGE", "the test base image (.ci/setup.d/20-baseimage.sh)")
 	addr := testenv.Getenv(t, "CACHECHECK_BUILDKIT_ADDR", "buildkitd (.ci/setup.d/30-buildkit.sh)")
 	bin := testenv.Getenv(t, "CACHECHECK_BUILDKIT_BIN", "buildctl (.ci/setup.d/30-buildkit.sh)")
 	broot := testenv.Getenv(t, "CACHECHECK_BUILDAH_ROOT", "buildah's storage (.ci/setup.d/30-buildkit.sh)")
-	proot := testenv.Getenv(t, "CACHECHECK_PODMAN_ROOT", "podman (.ci/setup.d/31-podman.sh)")
 	goproxy, gosumdb := goEnv(t, "GOPROXY"), goEnv(t, "GOSUMDB")
 	const fixture = "../../analyzer/testdata/fixtures/service"
 	fixtureDockerfile, err := os.ReadFile(filepath.Join(fixture, "Dockerfile"))
@@ -74,7 +77,6 @@ func TestBenchBuilders(t *testing.T) {
 	runs := []run{
 		{"buildkit", []string{"--buildkit-addr", addr, "--buildctl", filepath.Join(bin, "buildctl"), "--bump", bump}, &builder.BuildKit{Addr: addr, Buildctl: filepath.Join(bin, "buildctl")}},
 		{"buildah", []string{"--buildah-root", broot}, &builder.Buildah{Root: filepath.Join(broot, "root"), RunRoot: filepath.Join(broot, "runroot")}},
-		{"podman", []string{"--podman-root", proot}, &builder.Podman{Root: filepath.Join(proot, "root"), RunRoot: filepath.Join(proot, "runroot")}},
 	}
 	cached := map[string]string{} // builder -> the code change's cached layer steps
 	for _, r := range runs {
