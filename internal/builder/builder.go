@@ -1,5 +1,6 @@
 // Package builder runs real image builds of a Dockerfile with BuildKit
-// (buildctl) or buildah and reads back which steps the builder cached.
+// (buildctl), buildah, podman or docker and reads back which steps the
+// builder cached.
 package builder
 
 import (
@@ -19,7 +20,7 @@ import (
 
 // Builder builds an image from a Dockerfile and a build context.
 type Builder interface {
-	// Name is "buildkit" or "buildah".
+	// Name is "buildkit", "buildah", "podman" or "docker".
 	Name() string
 	// Build runs one build. The error is non-nil when the builder could not
 	// be run or the build failed; Result is returned whenever the log could
@@ -36,8 +37,8 @@ type BuildOptions struct {
 	// BuildArgs are passed as --build-arg NAME=VALUE.
 	BuildArgs map[string]string
 	// Tag names the image: for BuildKit, an image reference the result is
-	// pushed to (a registry must be reachable); for buildah, a local tag.
-	// "" keeps the result in the builder's cache only.
+	// pushed to (a registry must be reachable); for buildah and podman, a
+	// local tag. "" keeps the result in the builder's cache only.
 	Tag string
 	// NoCache builds without the layer cache.
 	NoCache bool
@@ -111,25 +112,40 @@ func (b *Buildah) Name() string { return "buildah" }
 // Build implements Builder: "buildah --storage-driver overlay bud --layers
 // --tls-verify=false", read with analyzer.ReadBuildah.
 func (b *Buildah) Build(ctx context.Context, o BuildOptions) (*Result, error) {
-	df := o.Dockerfile
-	if df == "" {
-		df = filepath.Join(o.Context, "Dockerfile")
-	}
-	var args []string
-	if b.Root != "" {
-		args = append(args, "--root", b.Root)
-	}
-	if b.RunRoot != "" {
-		args = append(args, "--runroot", b.RunRoot)
-	}
+	args := storageArgs(b.Root, b.RunRoot)
 	iso := b.Isolation
 	if iso == "" {
 		iso = "chroot"
 	}
-	args = append(args, "--storage-driver", "overlay", "bud", "--isolation", iso, "--layers", "--tls-verify=false", "-f", df)
+	args = append(args, "bud", "--isolation", iso)
 	if b.Runtime != "" {
 		args = append(args, "--runtime", b.Runtime)
 	}
+	return run(ctx, o, analyzer.ReadBuildah, "buildah", append(args, budArgs(o)...)...)
+}
+
+// storageArgs are the global options of buildah and podman that choose
+// their storage: the overlay driver, in root and runroot when not "".
+func storageArgs(root, runRoot string) []string {
+	var args []string
+	if root != "" {
+		args = append(args, "--root", root)
+	}
+	if runRoot != "" {
+		args = append(args, "--runroot", runRoot)
+	}
+	return append(args, "--storage-driver", "overlay")
+}
+
+// budArgs are the arguments of "buildah bud" and "podman build" after the
+// subcommand that o sets, the build context last: layer caching on,
+// plain-HTTP registries allowed (the base image may come from one).
+func budArgs(o BuildOptions) []string {
+	df := o.Dockerfile
+	if df == "" {
+		df = filepath.Join(o.Context, "Dockerfile")
+	}
+	args := []string{"--layers", "--tls-verify=false", "-f", df}
 	for _, k := range sortedKeys(o.BuildArgs) {
 		args = append(args, "--build-arg", k+"="+o.BuildArgs[k])
 	}
@@ -139,8 +155,7 @@ func (b *Buildah) Build(ctx context.Context, o BuildOptions) (*Result, error) {
 	if o.Tag != "" {
 		args = append(args, "-t", o.Tag)
 	}
-	args = append(args, o.Context)
-	return run(ctx, o, analyzer.ReadBuildah, "buildah", args...)
+	return append(args, o.Context)
 }
 
 func dockerfile(o BuildOptions) (dir, name string, err error) {
@@ -211,9 +226,16 @@ func tail(out []byte, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// Podman runs "podman build --layers" with runc and cgroupfs. Its output
-// is buildah's, read with analyzer.ReadPodman.
+// Podman runs "podman build --layers" with an OCI runtime (runc by
+// default: crun fails on cgroup v1 hosts), cgroupfs and a file for
+// podman's events, so that it needs neither systemd nor journald. RUN
+// steps share the host's network, as buildah's chroot isolation does, so a
+// GOPROXY on the loopback interface is reachable. Its output is buildah's,
+// read with analyzer.ReadPodman.
 type Podman struct {
+	// Root and RunRoot are podman's storage directories; "" means
+	// podman's defaults (which it shares with buildah).
+	Root, RunRoot string
 	// Runtime is the OCI runtime; "" means /usr/sbin/runc.
 	Runtime string
 }
@@ -221,28 +243,23 @@ type Podman struct {
 // Name implements Builder.
 func (b *Podman) Name() string { return "podman" }
 
-// Build implements Builder.
+// Build implements Builder: "podman --storage-driver overlay --runtime
+// RUNTIME --cgroup-manager cgroupfs --events-backend file build --layers
+// --tls-verify=false --network host", read with analyzer.ReadPodman.
 func (b *Podman) Build(ctx context.Context, o BuildOptions) (*Result, error) {
-	df := o.Dockerfile
-	if df == "" {
-		df = filepath.Join(o.Context, "Dockerfile")
-	}
+	args := append(b.GlobalArgs(), "build", "--network", "host")
+	return run(ctx, o, analyzer.ReadPodman, "podman", append(args, budArgs(o)...)...)
+}
+
+// GlobalArgs are the options Build gives podman before its subcommand:
+// storage, runtime, cgroup manager and events backend. Other podman
+// commands on the same storage (podman info, rmi) need them too.
+func (b *Podman) GlobalArgs() []string {
 	rt := b.Runtime
 	if rt == "" {
 		rt = "/usr/sbin/runc"
 	}
-	args := []string{"--runtime", rt, "--cgroup-manager", "cgroupfs", "build", "--layers", "--tls-verify=false", "-f", df}
-	for _, k := range sortedKeys(o.BuildArgs) {
-		args = append(args, "--build-arg", k+"="+o.BuildArgs[k])
-	}
-	if o.NoCache {
-		args = append(args, "--no-cache")
-	}
-	if o.Tag != "" {
-		args = append(args, "-t", o.Tag)
-	}
-	args = append(args, o.Context)
-	return run(ctx, o, analyzer.ReadPodman, "podman", args...)
+	return append(storageArgs(b.Root, b.RunRoot), "--runtime", rt, "--cgroup-manager", "cgroupfs", "--events-backend", "file")
 }
 
 // Docker runs the classic docker builder ("docker build" with

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-var captureDir = flag.String("capture", "", "write each build's raw output into this directory (for analyzer/testdata/buildlogs)")
+var captureDir = flag.String("capture", "", "write each build's raw output into this directory as BUILDER-NAME.EXT (for analyzer/testdata/buildlogs)")
 
 // builders returns the builders .ci/test.sh starts.
 func builders(t *testing.T) []Builder {
@@ -24,6 +24,8 @@ func builders(t *testing.T) []Builder {
 		root := testenv.Getenv(t, "CACHECHECK_BUILDAH_ROOT", "buildah's storage")
 		bs = append(bs, &Buildah{Root: filepath.Join(root, "root"), RunRoot: filepath.Join(root, "runroot")})
 	}
+	root := testenv.Getenv(t, "CACHECHECK_PODMAN_ROOT", "podman (.ci/setup.d/31-podman.sh)")
+	bs = append(bs, &Podman{Root: filepath.Join(root, "root"), RunRoot: filepath.Join(root, "runroot")})
 	return bs
 }
 
@@ -40,11 +42,18 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-func capture(t *testing.T, name string, r *Result) {
+// logExt is the extension analyzer's build log tests read a builder's
+// output by (analyzer/buildlog_test.go).
+var logExt = map[string]string{"buildkit": ".rawjson", "buildah": ".log", "podman": ".podman", "docker": ".docker"}
+
+// capture writes the output of b's build into the -capture directory as
+// BUILDER-NAME.EXT.
+func capture(t *testing.T, b Builder, name string, r *Result) {
+	t.Helper()
 	if *captureDir == "" || r == nil {
 		return
 	}
-	if err := os.WriteFile(filepath.Join(*captureDir, name), r.Output, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(*captureDir, b.Name()+"-"+name+logExt[b.Name()]), r.Output, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -82,7 +91,7 @@ func TestBuild(t *testing.T) {
 				return strings.Join(s, " ")
 			}
 			r, err := b.Build(ctx, opts)
-			capture(t, b.Name()+"-cold.log", r)
+			capture(t, b, "cold", r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +99,7 @@ func TestBuild(t *testing.T) {
 				t.Errorf("cold build: %s, want %s", got, want)
 			}
 			r, err = b.Build(ctx, opts)
-			capture(t, b.Name()+"-warm.log", r)
+			capture(t, b, "warm", r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +108,7 @@ func TestBuild(t *testing.T) {
 			}
 			writeFiles(t, dir, map[string]string{"b.txt": "b changed\n"})
 			r, err = b.Build(ctx, opts)
-			capture(t, b.Name()+"-change.log", r)
+			capture(t, b, "change", r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +134,7 @@ func TestBuild(t *testing.T) {
 
 			writeFiles(t, dir, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN echo failing; exit 3\n"})
 			r, err = b.Build(ctx, opts)
-			capture(t, b.Name()+"-error.log", r)
+			capture(t, b, "error", r)
 			if err == nil {
 				t.Fatal("a build whose RUN exits 3 succeeded")
 			}

@@ -20,6 +20,8 @@ import (
 // change, a code-only change and a dependency change, and compares
 // analyzer.Predict's hit/miss for every layer step with what the builder
 // did. The agreement rate of each builder is logged; any disagreement fails.
+// Last, a compile error must fail the build at its go build step. With
+// -capture, the builds' logs are kept (BUILDER-service-*.EXT).
 func TestPredictionAgainstBuilders(t *testing.T) {
 	base := testenv.Getenv(t, "CACHECHECK_BASE_IMAGE", "the test base image (.ci/setup.d/20-baseimage.sh)")
 	bs := builders(t)
@@ -65,7 +67,9 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 			}
 			args := map[string]string{"BASE": base, "GOPROXY": goproxy, "GOSUMDB": gosumdb}
 			opts := BuildOptions{Context: work, BuildArgs: args}
-			if _, err := b.Build(ctx, opts); err != nil {
+			r, err := b.Build(ctx, opts)
+			capture(t, b, "service-cold", r)
+			if err != nil {
 				t.Fatalf("first build: %v", err)
 			}
 			agree, total := 0, 0
@@ -81,6 +85,7 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 					t.Errorf("%s: predicted module download reused=%v (found %v), want %v", sc.name, reused, found, sc.downloadReused)
 				}
 				res, err := b.Build(ctx, opts)
+				capture(t, b, "service-"+strings.ReplaceAll(sc.name, " ", "-"), res)
 				if err != nil {
 					t.Fatalf("%s: build: %v", sc.name, err)
 				}
@@ -94,6 +99,24 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 			}
 			if total == 0 {
 				t.Fatal("no steps compared")
+			}
+
+			// A compile error: the build fails, and the go build step,
+			// only it, carries the error.
+			edit(t, filepath.Join(work, "internal/greet/greet.go"), `"hello, " + id`, `"hello, " + undefinedName`)
+			r, err = b.Build(ctx, opts)
+			capture(t, b, "service-error", r)
+			if err == nil {
+				t.Fatal("the build of a service that does not compile succeeded")
+			}
+			var failed []string
+			for _, s := range r.Steps {
+				if s.Error != "" {
+					failed = append(failed, s.Instruction)
+				}
+			}
+			if len(failed) != 1 || !strings.Contains(failed[0], "go build") {
+				t.Errorf("failed build: steps carrying an error %q, want the go build step alone; err %v", failed, err)
 			}
 			line := fmt.Sprintf("AGREEMENT fixture=service builder=%s %d/%d = %.1f%%", b.Name(), agree, total, 100*float64(agree)/float64(total))
 			t.Log(line)

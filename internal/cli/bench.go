@@ -36,6 +36,7 @@ type benchOptions struct {
 	quiet        bool
 	buildkit     string
 	buildah      string
+	podman       string
 	buildctlBin  string
 }
 
@@ -65,6 +66,7 @@ func newBenchCommand() *command {
 	fs.StringVar(&o.buildkit, "buildkit-addr", addr, "buildkitd's `ADDRESS` (default $BUILDKIT_HOST)")
 	fs.StringVar(&o.buildctlBin, "buildctl", "", "the buildctl `BINARY` (default buildctl on PATH)")
 	fs.StringVar(&o.buildah, "buildah-root", "", "buildah's storage `DIR` (holding root and runroot; default buildah's own)")
+	fs.StringVar(&o.podman, "podman-root", "", "podman's storage `DIR` (holding root and runroot; default podman's own)")
 	return &command{
 		name:    "bench",
 		summary: "time real builds with and without the deps image",
@@ -226,7 +228,11 @@ func (o *benchOptions) newBuilder() (builder.Builder, error) {
 		}
 		return b, nil
 	case "podman":
-		return &builder.Podman{}, nil
+		b := &builder.Podman{}
+		if o.podman != "" {
+			b.Root, b.RunRoot = filepath.Join(o.podman, "root"), filepath.Join(o.podman, "runroot")
+		}
+		return b, nil
 	case "docker":
 		return &builder.Docker{}, nil
 	}

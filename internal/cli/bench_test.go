@@ -31,10 +31,14 @@ import (
 //     only, where the cold run's log shows every dependency compiled;
 //   - in the code-change scenario, the analyzer's predicted hit/miss of
 //     every layer step matches the builder's;
-//   - both builders cached the same steps;
+//   - every builder cached the steps BuildKit cached;
 //   - BuildKit only, with --bump of a requirement (google/uuid v1.6.0 ->
 //     v1.5.0): the bump scenarios ran, bump-nearest FROM a pre-bump deps
 //     image, bump-fresh FROM a new one, and the user's context is as it was.
+//
+// podman is left out: its run adds about 4 minutes (240 s measured on the
+// shared 2-core machine under load); internal/builder's tests build the
+// fixture with it.
 func TestBenchBuilders(t *testing.T) {
 	reg := testenv.Getenv(t, "CACHECHECK_REGISTRY", "the loopback registry (.ci/setup.d/10-registry.sh)")
 	base := testenv.Getenv(t, "CACHECHECK_BASE_IMAGE", "the test base image (.ci/setup.d/20-baseimage.sh)")
@@ -263,8 +267,10 @@ func TestBenchBuilders(t *testing.T) {
 			cached[r.name] = strings.Join(actual, ",")
 		})
 	}
-	if len(cached) == 2 && cached["buildkit"] != cached["buildah"] {
-		t.Errorf("code change: buildkit cached %s, buildah %s", cached["buildkit"], cached["buildah"])
+	for _, r := range runs[1:] {
+		if c, ok := cached[r.name]; ok && cached["buildkit"] != "" && c != cached["buildkit"] {
+			t.Errorf("code change: buildkit cached %s, %s %s", cached["buildkit"], r.name, c)
+		}
 	}
 }
 
