@@ -51,6 +51,17 @@ type entry struct {
 	size int64
 }
 
+// LargeModule is the size of a module's files in the cache (its zip and
+// extracted tree together) from which it gets a layer of its own rather than
+// a share of a bucket, so that bumping a small module never sends a giant
+// again. Measured on prometheus's module set (BenchmarkBuckets, 16 buckets,
+// 4 such modules, among them github.com/aws/aws-sdk-go at 344 MB): the bytes
+// re-sent after bumping one module average 11.8 MB (2.7% of the image)
+// with it against 27.8 MB (6.5%) without, and at most 79 MB (the largest
+// module's own layer) against 148 MB. A module's layer depends only on its
+// own size, so it stays put while other modules change.
+const LargeModule = 64 << 20
+
 // bucketOf returns the bucket of a module path: a stable hash of the path,
 // the same whatever the version, on any machine.
 func bucketOf(modPath string, n int) int {
@@ -164,8 +175,15 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 		downloaded[m.Path] = append(downloaded[m.Path], m.ModuleVersion())
 	}
 
-	// Buckets 0..n-1 are public modules, n the private ones, n+1 the rest.
+	// Buckets 0..n-1 are public modules, n the private ones, n+1 the rest,
+	// n+2... the large modules.
 	n := o.buckets
+	type owned struct {
+		entry
+		owner string
+	}
+	var files []owned
+	ownerSize := map[string]int64{}
 	groups := make([][]entry, n+2)
 	groupMods := make([]map[module.Version]bool, n+2)
 	for i := range groupMods {
@@ -207,28 +225,53 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 			return fmt.Errorf("reading module cache: %w", err)
 		}
 		owner := ownerOf(rel)
-		g := n + 1
-		switch {
-		case owner == "":
-		case o.private != "" && module.MatchPrefixPatterns(o.private, owner):
-			g = n
-		default:
-			g = bucketOf(owner, n)
-		}
-		groups[g] = append(groups[g], entry{rel: rel, mode: normMode(info.Mode().Perm(), false), size: info.Size()})
-		for _, v := range downloaded[owner] {
-			groupMods[g][v] = true
-		}
+		files = append(files, owned{entry{rel: rel, mode: normMode(info.Mode().Perm(), false), size: info.Size()}, owner})
+		ownerSize[owner] += info.Size()
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	// A module of LargeModule bytes or more gets a layer of its own, after
+	// the buckets, so that bumping a module that shares its bucket does
+	// not send it again.
+	var large []string
+	for owner, size := range ownerSize {
+		if owner != "" && size >= LargeModule && !(o.private != "" && module.MatchPrefixPatterns(o.private, owner)) {
+			large = append(large, owner)
+		}
+	}
+	slices.Sort(large)
+	for range large {
+		groups = append(groups, nil)
+		groupMods = append(groupMods, map[module.Version]bool{})
+	}
+	for _, f := range files {
+		g := n + 1
+		switch {
+		case f.owner == "":
+		case o.private != "" && module.MatchPrefixPatterns(o.private, f.owner):
+			g = n
+		default:
+			if i, ok := slices.BinarySearch(large, f.owner); ok {
+				g = n + 2 + i
+			} else {
+				g = bucketOf(f.owner, n)
+			}
+		}
+		groups[g] = append(groups[g], f.entry)
+		for _, v := range downloaded[f.owner] {
+			groupMods[g][v] = true
+		}
 	}
 
 	// Parent directories, with their modes on disk.
 	dirMode := map[string]fs.FileMode{}
 	var layers []Layer
 	order := append([]int{n + 1}, seq(n)...)
+	for i := range large {
+		order = append(order, n+2+i)
+	}
 	order = append(order, n)
 	for _, g := range order {
 		files := groups[g]
@@ -278,6 +321,8 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 			name = fmt.Sprintf("modules %02d of %02d", g+1, n)
 		case g == n:
 			name = "private modules"
+		case g >= n+2:
+			name = "module " + large[g-n-2]
 		}
 		l := &cacheLayer{root: root, entries: all, opts: o}
 		layers = append(layers, Layer{Layer: l, Name: name, Modules: mods, Files: len(all), RawSize: raw})
@@ -402,7 +447,10 @@ func getZstd(w io.Writer, level zstd.EncoderLevel, concurrency int) (*zstd.Encod
 		zw.Reset(w)
 		return zw, nil
 	}
-	return zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(concurrency))
+	// No frame checksum (xxhash64): the layer's sha256 digest, which every
+	// OCI client checks on pull, already covers the bytes; leaving it out
+	// saves 2% of the packing CPU.
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(concurrency), zstd.WithEncoderCRC(false))
 }
 
 func putZstd(zw *zstd.Encoder, level zstd.EncoderLevel, concurrency int) {

@@ -10,6 +10,8 @@
 #     (target: under 10%).
 #
 # Usage: CACHECHECK_REGISTRY=127.0.0.1:5801 internal/publish/bench.sh [MODULE@VERSION [BUMP@VERSION]]
+# REPS=N (default 3) runs each pipeline and each warm N times, interleaved,
+# and compares the medians: a single run on a shared machine is noisy.
 # The defaults are k8s.io/client-go@v0.31.0 (its own go.mod: 56 modules,
 # 220 MB extracted) and the bump golang.org/x/time@v0.5.0 (from v0.3.0).
 # Any registry on loopback will do; .ci/setup.d/10-registry.sh starts one.
@@ -51,28 +53,38 @@ echo "module: $mod; cache: $(du -sh --exclude=vcs "$work/cache" | cut -f1), $(fi
 field() { sed -n "s/^ *\"$1\": \([0-9.e+-]*\),\{0,1\}$/\1/p" "$2" | head -1; }
 
 now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 run_id=$(date +%s)
+reps=${REPS:-3}
+echo "each pipeline and warm $reps times, interleaved; the ratio is of the medians"
 printf '%-26s %9s %9s %9s %7s\n' "" seconds "MB out" "MB sent" ratio
 for c in gzip zstd; do
 	case $c in
 	gzip) base="pigz -6 -p $(nproc)"; label="tar | pigz -6 -p $(nproc)" ;;
 	zstd) base="zstd -3 -T0 -q"; label="tar | zstd -3 -T0" ;;
 	esac
-	start=$(now)
-	bbytes=$(tar -C "$work/cache" --exclude=./cache/vcs -cf - . | $base | wc -c)
-	bsecs=$(echo "$(now) - $start" | bc)
-	printf '%-26s %9.2f %9.1f %9s %7.2f\n' "$label" "$bsecs" "$(echo "$bbytes / 1000000" | bc -l)" - 1
-	repo="$reg/bench/$c-$run_id"
-	(cd "$work/src" && "$cc" warm --to "$repo" --compression "$c" --format json) > "$work/warm-$c.json"
-	pack=$(field "pack+upload" "$work/warm-$c.json"); pub=$(field publish "$work/warm-$c.json")
-	secs=$(echo "$pack + $pub" | bc -l)
-	printf '%-26s %9.2f %9.1f %9.1f %7.2f   (pack+upload %.2f s + publish %.2f s; download %.2f s not counted)\n' "cachecheck warm $c" "$secs" \
-		"$(echo "$(field compressed "$work/warm-$c.json") / 1000000" | bc -l)" "$(echo "$(field written "$work/warm-$c.json") / 1000000" | bc -l)" \
-		"$(echo "$secs / $bsecs" | bc -l)" "$pack" "$pub" "$(field download "$work/warm-$c.json")"
+	: >"$work/base-$c"; : >"$work/warm-$c"
+	for i in $(seq "$reps"); do
+		start=$(now)
+		bbytes=$(tar -C "$work/cache" --exclude=./cache/vcs -cf - . | $base | wc -c)
+		bsecs=$(echo "$(now) - $start" | bc)
+		echo "$bsecs" >>"$work/base-$c"
+		printf '%-26s %9.2f %9.1f %9s %7s\n' "$label" "$bsecs" "$(echo "$bbytes / 1000000" | bc -l)" - -
+		repo="$reg/bench/$c-$run_id-$i"
+		(cd "$work/src" && "$cc" warm --to "$repo" --compression "$c" --format json) > "$work/warm-$c.json"
+		pack=$(field "pack+upload" "$work/warm-$c.json"); pub=$(field publish "$work/warm-$c.json")
+		secs=$(echo "$pack + $pub" | bc -l)
+		echo "$secs" >>"$work/warm-$c"
+		printf '%-26s %9.2f %9.1f %9.1f %7s   (pack+upload %.2f s + publish %.2f s; download %.2f s not counted; load %s)\n' "cachecheck warm $c" "$secs" \
+			"$(echo "$(field compressed "$work/warm-$c.json") / 1000000" | bc -l)" "$(echo "$(field written "$work/warm-$c.json") / 1000000" | bc -l)" \
+			- "$pack" "$pub" "$(field download "$work/warm-$c.json")" "$(cut -d' ' -f1 /proc/loadavg)"
+	done
+	b=$(median <"$work/base-$c"); w=$(median <"$work/warm-$c")
+	printf '%-26s %9.2f vs %.2f s: ratio %.2f (target: at most 1.15)\n' "median $c" "$w" "$b" "$(echo "$w / $b" | bc -l)"
 done
 
 # A hit: the whole process, key to answer.
-repo="$reg/bench/gzip-$run_id"
+repo="$reg/bench/gzip-$run_id-1"
 start=$(now)
 (cd "$work/src" && "$cc" warm --to "$repo" -q >/dev/null)
 echo "hit (whole cachecheck warm process): $(printf '%.3f' "$(echo "$(now) - $start" | bc)") s"
