@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/envlist"
 
 	"github.com/google/go-containerregistry/pkg/compression"
@@ -310,22 +311,10 @@ func Image(img v1.Image, l *Layer, r *Result) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("appending build cache layer: %w", err)
 	}
-	if cf, err = img.ConfigFile(); err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.Config.Env = envlist.Set(cf.Config.Env, "GOCACHE", "/"+l.Path)
 	labels := Labels(r.Settings)
 	labels[LabelPackages] = strconv.Itoa(len(r.Packages))
 	labels[LabelBytes] = strconv.FormatInt(l.RawSize, 10)
-	if cf.Config.Labels == nil {
-		cf.Config.Labels = map[string]string{}
-	}
-	for k, v := range labels {
-		cf.Config.Labels[k] = v
-	}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		return nil, err
-	}
-	return mutate.Annotations(img, labels).(v1.Image), nil
+	return depsimage.Label(img, func(cf *v1.ConfigFile) {
+		cf.Config.Env = envlist.Set(cf.Config.Env, "GOCACHE", "/"+l.Path)
+	}, labels, nil)
 }

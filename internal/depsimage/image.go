@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,8 +136,7 @@ func Image(base v1.Image, layers []Layer, md Metadata) (v1.Image, error) {
 	if md.Layers == 0 {
 		md.Layers = len(layers)
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
+	if _, err := img.ConfigFile(); err != nil {
 		return nil, fmt.Errorf("reading base image config: %w", err)
 	}
 	created, err := md.created()
@@ -162,29 +162,39 @@ func Image(base v1.Image, layers []Layer, md Metadata) (v1.Image, error) {
 	if img, err = mutate.Append(img, adds...); err != nil {
 		return nil, fmt.Errorf("appending deps layers: %w", err)
 	}
-	cf, err = img.ConfigFile()
+	ann := map[string]string{annotationCreated: created.UTC().Format("2006-01-02T15:04:05Z")}
+	if md.BaseDigest != "" {
+		ann[annotationBaseDigest] = md.BaseDigest
+	}
+	return Label(img, func(cf *v1.ConfigFile) {
+		cf.Created = v1.Time{Time: created}
+		cf.Config.Env = setEnv(cf.Config.Env, "GOPATH=/go", "GOMODCACHE=/"+ModCacheDir)
+	}, md.labels(), ann)
+}
+
+// Label returns img with its config changed by edit and labels set both
+// as config labels and as manifest annotations, with the other manifest
+// annotations given.
+func Label(img v1.Image, edit func(*v1.ConfigFile), labels, annotations map[string]string) (v1.Image, error) {
+	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.Created = v1.Time{Time: created}
-	cf.Config.Env = setEnv(cf.Config.Env, "GOPATH=/go", "GOMODCACHE=/"+ModCacheDir)
-	labels := md.labels()
+	edit(cf)
 	if cf.Config.Labels == nil {
 		cf.Config.Labels = map[string]string{}
 	}
+	ann := maps.Clone(annotations)
+	if ann == nil {
+		ann = map[string]string{}
+	}
 	for k, v := range labels {
 		cf.Config.Labels[k] = v
+		ann[k] = v
 	}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return nil, err
-	}
-	ann := map[string]string{annotationCreated: created.UTC().Format("2006-01-02T15:04:05Z")}
-	for k, v := range labels {
-		ann[k] = v
-	}
-	if md.BaseDigest != "" {
-		ann[annotationBaseDigest] = md.BaseDigest
 	}
 	return mutate.Annotations(img, ann).(v1.Image), nil
 }
