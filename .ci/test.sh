@@ -9,10 +9,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CACHECHECK_INTEGRATION=1
-export CACHECHECK_CI_TMP="${CACHECHECK_CI_TMP:-$(mktemp -d /tmp/cachecheck-ci.XXXXXX)}"
+own_tmp=""
+if [ -z "${CACHECHECK_CI_TMP:-}" ]; then
+  CACHECHECK_CI_TMP=$(mktemp -d /tmp/cachecheck-ci.XXXXXX)
+  own_tmp=1
+fi
+export CACHECHECK_CI_TMP
 cleanup_fns=()
+# on_exit stops the services, then removes the temporary directory this
+# script made (registries' blobs, builder storage: gigabytes a run), first
+# unmounting whatever a builder left mounted under it.
 on_exit() {
   for ((i=${#cleanup_fns[@]}-1; i>=0; i--)); do "${cleanup_fns[$i]}" || true; done
+  if [ -n "$own_tmp" ]; then
+    awk -v d="$CACHECHECK_CI_TMP/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+    rm -rf "$CACHECHECK_CI_TMP" || echo "could not remove $CACHECHECK_CI_TMP" >&2
+  fi
 }
 trap on_exit EXIT
 apt_updated=""
