@@ -3,6 +3,7 @@ module github.com/cachecheck/cachecheck
 go 1.26.8
 
 require (
+	github.com/charlievieth/fastwalk v1.0.14
 	github.com/google/go-containerregistry v0.22.1
 	github.com/klauspost/compress v1.20.4
 	github.com/klauspost/pgzip v1.3.0

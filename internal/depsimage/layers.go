@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/cachecheck/cachecheck/internal/modload"
+	"github.com/charlievieth/fastwalk"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
@@ -74,6 +75,16 @@ func bucketOf(modPath string, n int) int {
 // "" for files that belong to no module (such as the checksum database
 // cache). rel is a slash path below the module cache.
 func ownerOf(rel string) string {
+	p, err := module.UnescapePath(escapedOwner(rel))
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// escapedOwner returns the escaped module path in rel, the name of a file
+// of the module cache, or "" for files that belong to no module.
+func escapedOwner(rel string) string {
 	if r, ok := strings.CutPrefix(rel, "cache/download/"); ok {
 		if strings.HasPrefix(r, "sumdb/") {
 			return ""
@@ -82,11 +93,7 @@ func ownerOf(rel string) string {
 		if i < 0 {
 			return ""
 		}
-		p, err := module.UnescapePath(r[:i])
-		if err != nil {
-			return ""
-		}
-		return p
+		return r[:i]
 	}
 	if strings.HasPrefix(rel, "cache/") {
 		return ""
@@ -96,9 +103,20 @@ func ownerOf(rel string) string {
 	if at < 0 {
 		return ""
 	}
-	p, err := module.UnescapePath(rel[:at])
-	if err != nil {
-		return ""
+	return rel[:at]
+}
+
+// owners is ownerOf remembering its answers: a module has hundreds of
+// files, and unescaping and checking its path for each cost 0.07 s of the
+// walk of prometheus's module cache.
+type owners map[string]string
+
+func (o owners) of(rel string) string {
+	esc := escapedOwner(rel)
+	p, ok := o[esc]
+	if !ok {
+		p = ownerOf(rel)
+		o[esc] = p
 	}
 	return p
 }
@@ -189,8 +207,13 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 	for i := range groupMods {
 		groupMods[i] = map[module.Version]bool{}
 	}
-	walkRoot := root
-	err = filepath.WalkDir(walkRoot, func(p string, d fs.DirEntry, err error) error {
+	// Walk the cache with several goroutines: stat-ing 77,000 files one
+	// after another took 0.48 s of a 5 s warm of prometheus's module set,
+	// with a CPU idle. The order of the walk does not matter: every layer
+	// sorts its entries.
+	var mu sync.Mutex
+	dirMode := map[string]fs.FileMode{} // directories, with their modes on disk
+	err = fastwalk.Walk(&fastwalk.Config{}, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("reading module cache: %w", err)
 		}
@@ -214,23 +237,31 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 			}
 			return nil
 		}
-		if d.IsDir() {
-			return nil // directories are added as parents of files
-		}
-		if !d.Type().IsRegular() {
+		if !d.IsDir() && !d.Type().IsRegular() {
 			return fmt.Errorf("module cache file %s: not a regular file (%s)", p, d.Type())
 		}
 		info, err := d.Info()
 		if err != nil {
 			return fmt.Errorf("reading module cache: %w", err)
 		}
-		owner := ownerOf(rel)
-		files = append(files, owned{entry{rel: rel, mode: normMode(info.Mode().Perm(), false), size: info.Size()}, owner})
-		ownerSize[owner] += info.Size()
+		mu.Lock()
+		defer mu.Unlock()
+		if d.IsDir() {
+			// Directories are added as parents of files.
+			dirMode[rel] = normMode(info.Mode().Perm(), true)
+			return nil
+		}
+		files = append(files, owned{entry: entry{rel: rel, mode: normMode(info.Mode().Perm(), false), size: info.Size()}})
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	own := owners{}
+	for i := range files {
+		f := &files[i]
+		f.owner = own.of(f.rel)
+		ownerSize[f.owner] += f.size
 	}
 	// A module of LargeModule bytes or more gets a layer of its own, after
 	// the buckets, so that bumping a module that shares its bucket does
@@ -265,8 +296,6 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 		}
 	}
 
-	// Parent directories, with their modes on disk.
-	dirMode := map[string]fs.FileMode{}
 	var layers []Layer
 	order := append([]int{n + 1}, seq(n)...)
 	for i := range large {
@@ -293,16 +322,7 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 		}
 		all := slices.Clip(slices.Clone(files))
 		for d := range dirs {
-			m, ok := dirMode[d]
-			if !ok {
-				info, err := os.Stat(filepath.Join(root, filepath.FromSlash(d)))
-				if err != nil {
-					return nil, fmt.Errorf("reading module cache: %w", err)
-				}
-				m = normMode(info.Mode().Perm(), true)
-				dirMode[d] = m
-			}
-			all = append(all, entry{rel: d, dir: true, mode: m})
+			all = append(all, entry{rel: d, dir: true, mode: dirMode[d]})
 		}
 		slices.SortFunc(all, func(a, b entry) int { return strings.Compare(a.rel, b.rel) })
 		mods := make([]module.Version, 0, len(groupMods[g]))
