@@ -3,9 +3,13 @@
 # Exports CACHECHECK_REGISTRY=127.0.0.1:PORT. Sourced by .ci/test.sh.
 apt_install docker-registry skopeo curl ca-certificates
 
-# start_registry NAME PORT [EXTRA-YAML]: starts a registry and waits for it.
+# start_registry NAME ADDR DELETE READY [YAML]: starts a registry listening on
+# ADDR (HOST:PORT), with deletes enabled when DELETE is true, and waits up to
+# 10 s for the command READY to succeed. YAML is added after the http
+# section's addr: more of http (tls) and top-level sections (auth).
+# 11-registry-secure.sh and 12-registry-nodelete.sh use it too.
 start_registry() {
-  local name=$1 port=$2 extra=${3:-}
+  local name=$1 addr=$2 delete=$3 ready=$4 extra=${5:-}
   local dir="$CACHECHECK_CI_TMP/registry-$name"
   mkdir -p "$dir/data"
   cat > "$dir/config.yml" <<YAML
@@ -18,9 +22,9 @@ storage:
   filesystem:
     rootdirectory: $dir/data
   delete:
-    enabled: true
+    enabled: $delete
 http:
-  addr: 127.0.0.1:$port
+  addr: $addr
 $extra
 YAML
   docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
@@ -32,13 +36,13 @@ YAML
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "registry $name exited while starting:"; cat "$dir/log"; return 1
     fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    if $ready; then return 0; fi
     sleep 0.1
   done
-  echo "registry $name did not listen on 127.0.0.1:$port within 10 s:"; cat "$dir/log"; return 1
+  echo "registry $name on $addr did not pass '$ready' within 10 s:"; cat "$dir/log"; return 1
 }
 
 plain_port=$(free_port 127.0.0.1 5801)
-start_registry plain "$plain_port" || exit 1
+plain_ready() { curl -fsS "http://127.0.0.1:$plain_port/v2/" >/dev/null 2>&1; }
+start_registry plain "127.0.0.1:$plain_port" true plain_ready || exit 1
 export CACHECHECK_REGISTRY=127.0.0.1:$plain_port
-curl -fsS "http://$CACHECHECK_REGISTRY/v2/" >/dev/null || { echo "registry at $CACHECHECK_REGISTRY does not answer /v2/"; exit 1; }

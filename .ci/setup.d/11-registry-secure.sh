@@ -31,49 +31,19 @@ openssl x509 -req -in "$secure_dir/server.csr" -CA "$secure_dir/ca.crt" -CAkey "
 # skopeo --cert-dir wants the CA as *.crt in a directory.
 cp "$secure_dir/ca.crt" "$secure_dir/certs/ca.crt"
 
-# Not start_registry from 10-registry.sh: its readiness check dials
-# 127.0.0.1, and this one must answer TLS on 127.0.0.2, checked with curl.
+# It listens on 127.0.0.2, so it is ready when it answers TLS there: 401
+# without credentials is the answer wanted (TLS and auth are on).
 secure_port=$(free_port 127.0.0.2 5802)
-start_registry_secure() {
-  local dir="$CACHECHECK_CI_TMP/registry-secure"
-  mkdir -p "$dir/data"
-  cat > "$dir/config.yml" <<YAML
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $dir/data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.2:$secure_port
-  tls:
+secure_ready() {
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$secure_dir/ca.crt" "https://127.0.0.2:$secure_port/v2/" || true)" = 401 ]
+}
+start_registry secure "127.0.0.2:$secure_port" true secure_ready "  tls:
     certificate: $secure_dir/server.crt
     key: $secure_dir/server.key
 auth:
   htpasswd:
     realm: cachecheck-ci
-    path: $secure_dir/htpasswd
-YAML
-  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-  local pid=$!
-  eval "stop_registry_secure() { kill $pid 2>/dev/null; wait $pid 2>/dev/null; }"
-  cleanup_fns+=(stop_registry_secure)
-  for _ in $(seq 1 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "secure registry exited while starting:"; cat "$dir/log"; return 1
-    fi
-    # 401 without credentials is the answer we want: TLS and auth are on.
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$secure_dir/ca.crt" https://127.0.0.2:$secure_port/v2/ || true)
-    [ "$code" = 401 ] && return 0
-    sleep 0.1
-  done
-  echo "secure registry did not answer 401 on https://127.0.0.2:$secure_port/v2/ within 10 s:"; cat "$dir/log"; return 1
-}
-start_registry_secure || exit 1
+    path: $secure_dir/htpasswd" || exit 1
 curl -fsS --cacert "$secure_dir/ca.crt" -u "$CACHECHECK_REGISTRY_USER:$CACHECHECK_REGISTRY_PASSWORD" \
   https://127.0.0.2:$secure_port/v2/ >/dev/null || { echo "secure registry refuses the CI credentials"; exit 1; }
 export CACHECHECK_REGISTRY_SECURE=127.0.0.2:$secure_port
