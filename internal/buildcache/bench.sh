@@ -25,6 +25,7 @@ now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc; }
 
 go build -o "$W/cachecheck" "$repo/cmd/cachecheck"
+go build -o "$W/critpath" "$repo/internal/buildcache/critpath"
 dir=$(GOFLAGS=-mod=mod GOMODCACHE="$W/src-cache" go mod download -json "$MOD" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 cp -r "$dir" "$W/src"
 chmod -R u+w "$W/src" "$W/src-cache"
@@ -51,7 +52,7 @@ main=$(go list -f '{{.Dir}}' "$PKG")/$(go list -f '{{index .GoFiles 0}}' "$PKG")
 build() { # build NAME GOCACHE
 	echo "// change $1 $(now)" >>"$main"
 	t=$(now)
-	GOCACHE=$2 go build -trimpath -v -o "$W/bin" "$PKG" 2>"$W/$1.log"
+	GOCACHE=$2 go build -trimpath -v -debug-actiongraph="$W/$1.json" -o "$W/bin" "$PKG" 2>"$W/$1.log"
 	echo "$(since "$t")"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -71,4 +72,6 @@ echo "packages compiled with the image's build cache: $(wc -l <"$W/withcache1.lo
 echo "packages compiled with the module cache only: $(wc -l <"$W/modonly1.log")"
 echo "module cache only, each run: $(tr '\n' ' ' <"$W/modonly")"
 echo "module + build cache, each run: $(tr '\n' ' ' <"$W/withcache")"
+echo "where the build with the image's build cache spends its time (the first run):"
+"$W/critpath" "$W/withcache1.json"
 echo "go build $PKG after a one-file change, median of $RUNS: module cache only $a s; module + build cache $b s; $(echo "scale=1; $a / $b" | bc)x faster"
