@@ -22,31 +22,16 @@ set -euo pipefail
 mod=${1:-k8s.io/client-go@v0.31.0}
 bump=${2:-golang.org/x/time@v0.5.0}
 reg=${CACHECHECK_REGISTRY:?set CACHECHECK_REGISTRY to a loopback registry, e.g. 127.0.0.1:5801}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-work=${WORK:-$(mktemp -d)}
-mkdir -p "$work"
-for tool in tar pigz zstd bc; do
-	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is missing: apt-get install pigz zstd bc" >&2; exit 1; }
-done
-export GOWORK=off GOFLAGS= GOTOOLCHAIN=local
-unset SOURCE_DATE_EPOCH
-
-(cd "$root" && go build -o "$work/cachecheck" ./cmd/cachecheck)
-cc="$work/cachecheck"
-
-if [ ! -d "$work/src" ]; then
-	dir=$(GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw go mod download -json "$mod" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-	cp -r "$dir" "$work/src"
-	chmod -R u+w "$work/src"
-	rm -f "$work/src/go.work" "$work/src/go.work.sum"
-	echo "$mod" > "$work/module"
-fi
-# A WORK kept from an earlier run holds the module it was made for.
-[ -f "$work/module" ] && mod=$(cat "$work/module")
+source "$(dirname "$0")/benchlib.sh"
+bench_setup bench.sh tar pigz zstd bc
 # The same module cache warm packs, for the baseline pipelines.
 if [ ! -d "$work/cache" ]; then
 	(cd "$work/src" && GOMODCACHE="$work/cache" go mod download)
 fi
+# Read the cache once, so that the pipelines read it from memory as warm
+# does (it packs what it has just downloaded): a pipeline reading from disk
+# would make the ratio look better than it is.
+tar -C "$work/cache" --exclude=./cache/vcs -cf - . >/dev/null
 echo "module: $mod; cache: $(du -sh --exclude=vcs "$work/cache" | cut -f1), $(find "$work/cache/cache/download" -name '*.zip' | wc -l) modules; $(nproc) CPUs; registry $reg"
 
 # field NAME FILE: the number after "NAME": in warm's JSON.

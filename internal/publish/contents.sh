@@ -30,24 +30,8 @@ mod=${1:-k8s.io/client-go@v0.31.0}
 imports=${2:-"k8s.io/client-go/rest k8s.io/client-go/tools/clientcmd"}
 reg=${CACHECHECK_REGISTRY:?set CACHECHECK_REGISTRY to a loopback registry, e.g. 127.0.0.1:5801}
 reps=${REPS:-3}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-work=${WORK:-$(mktemp -d)}
-mkdir -p "$work"
-for tool in skopeo tar bc; do
-	command -v "$tool" >/dev/null || { echo "contents.sh: $tool is missing: apt-get install skopeo tar bc" >&2; exit 1; }
-done
-export GOWORK=off GOFLAGS= GOTOOLCHAIN=local
-unset SOURCE_DATE_EPOCH
-
-(cd "$root" && go build -o "$work/cachecheck" ./cmd/cachecheck)
-cc="$work/cachecheck"
-
-if [ ! -d "$work/src" ]; then
-	dir=$(GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw go mod download -json "$mod" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-	cp -r "$dir" "$work/src"
-	chmod -R u+w "$work/src"
-	rm -f "$work/src/go.work" "$work/src/go.work.sum"
-fi
+source "$(dirname "$0")/benchlib.sh"
+bench_setup contents.sh skopeo tar bc
 # The program: a main package inside the module, so it builds against the
 # module's own go.mod and go.sum, which the deps image was warmed from.
 mkdir -p "$work/src/ccprogram"
