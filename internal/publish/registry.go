@@ -200,11 +200,11 @@ func (t *registryTarget) Write(ctx context.Context, tag string, a Artifact) (*Re
 // holds the manifest before any tag names it. progressOpt is passed to the
 // content push only: it closes the progress channel when done.
 func pushTagged(ref name.Tag, a Artifact, opts, progressOpt []remote.Option) (v1.Descriptor, error) {
-	d, err := a.Digest()
+	desc, err := descriptorOf(a)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	byDigest := ref.Context().Digest(d.String())
+	byDigest := ref.Context().Digest(desc.Digest.String())
 	pushOpts := append(opts[:len(opts):len(opts)], progressOpt...)
 	switch a := a.(type) {
 	case v1.ImageIndex:
@@ -222,15 +222,7 @@ func pushTagged(ref name.Tag, a Artifact, opts, progressOpt []remote.Option) (v1
 	if err := remote.Tag(ref, a, opts...); err != nil {
 		return v1.Descriptor{}, err
 	}
-	mt, err := a.MediaType()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	size, err := a.Size()
-	if err != nil {
-		return v1.Descriptor{}, err
-	}
-	return v1.Descriptor{MediaType: mt, Digest: d, Size: size}, nil
+	return desc, nil
 }
 
 func (t *registryTarget) Image(ctx context.Context, tag string, d v1.Descriptor) (v1.Image, error) {
