@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/builder"
 	"github.com/cachecheck/cachecheck/internal/cli"
+	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
 	"github.com/cachecheck/cachecheck/internal/testenv"
 )
 
@@ -146,36 +146,6 @@ func (e *buildKitEnv) build(t testing.TB, dir, from string, args map[string]stri
 	return r
 }
 
-// serviceDeps returns the packages ./cmd/api of the service in dir imports,
-// directly or not, from outside its module (standard library included),
-// for CGO_ENABLED=0, sorted.
-func serviceDeps(t testing.TB, dir string) []string {
-	t.Helper()
-	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{end}}", "./cmd/api")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list -deps ./cmd/api: %v\n%s", err, exitStderr(err))
-	}
-	var deps []string
-	for _, p := range strings.Fields(string(out)) {
-		// unsafe is never compiled.
-		if p != "unsafe" {
-			deps = append(deps, p)
-		}
-	}
-	sort.Strings(deps)
-	return deps
-}
-
-func exitStderr(err error) []byte {
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.Stderr
-	}
-	return nil
-}
-
 // TestBuildKitCompilesOnlyOwnPackages is the proof of the build cache
 // layer with a real builder: the fixture service (real dependencies from
 // the module proxy) warmed with --build-cache onto the test Go image, then
@@ -187,7 +157,7 @@ func exitStderr(err error) []byte {
 func TestBuildKitCompilesOnlyOwnPackages(t *testing.T) {
 	e := newBuildKitEnv(t)
 	dir, modOnly, withCache := e.warmService(t)
-	deps := serviceDeps(t, dir)
+	deps := modloadtest.Deps(t, dir, "./cmd/api")
 	if len(deps) < 100 {
 		t.Fatalf("go list -deps ./cmd/api gives %d dependency packages; the fixture should have far more", len(deps))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/builder"
+	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
 	"github.com/cachecheck/cachecheck/internal/testenv"
 )
 
@@ -60,7 +61,7 @@ func TestBenchBuilders(t *testing.T) {
 	if err := os.CopyFS(listDir, os.DirFS(fixture)); err != nil {
 		t.Fatal(err)
 	}
-	deps := serviceDeps(t, listDir)
+	deps := modloadtest.Deps(t, listDir, "./cmd/api")
 	if len(deps) < 100 {
 		t.Fatalf("go list -deps ./cmd/api gives %d dependency packages; the fixture should have far more", len(deps))
 	}
@@ -272,28 +273,6 @@ func TestBenchBuilders(t *testing.T) {
 			t.Errorf("code change: buildkit cached %s, %s %s", cached["buildkit"], r.name, c)
 		}
 	}
-}
-
-// serviceDeps returns the packages ./cmd/api of the service in dir imports,
-// directly or not, from outside its module (standard library included),
-// for CGO_ENABLED=0, sorted; unsafe, which is never compiled, left out.
-func serviceDeps(t *testing.T, dir string) []string {
-	t.Helper()
-	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{end}}", "./cmd/api")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list -deps ./cmd/api: %v", err)
-	}
-	var deps []string
-	for _, p := range strings.Fields(string(out)) {
-		if p != "unsafe" {
-			deps = append(deps, p)
-		}
-	}
-	slices.Sort(deps)
-	return deps
 }
 
 func goEnv(t *testing.T, name string) string {

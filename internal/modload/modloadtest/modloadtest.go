@@ -190,3 +190,30 @@ func clone(m map[string]string) map[string]string {
 	}
 	return out
 }
+
+// Deps returns the packages pkg imports, directly or not, from outside the
+// main module of dir (the standard library included), for CGO_ENABLED=0,
+// sorted: the packages a build cache of dependencies holds for it. unsafe,
+// which is never compiled, is left out.
+func Deps(t testing.TB, dir, pkg string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{end}}", pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("go list -deps %s in %s: %v\n%s", pkg, dir, err, stderr)
+	}
+	var deps []string
+	for _, p := range strings.Fields(string(out)) {
+		if p != "unsafe" {
+			deps = append(deps, p)
+		}
+	}
+	slices.Sort(deps)
+	return deps
+}
