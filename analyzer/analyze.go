@@ -157,18 +157,7 @@ func flagsOf(s GoSettings) string {
 	if strings.Count(s.GoVersion, ".") == 2 {
 		w = append(w, "GOTOOLCHAIN="+s.GoVersion)
 	}
-	for _, kv := range [][2]string{{"GOOS", s.GOOS}, {"GOARCH", s.GOARCH}, {"GOAMD64", s.GOAMD64}, {"CGO_ENABLED", s.CGOEnabled}, {"GOEXPERIMENT", s.GOEXPERIMENT}} {
-		if kv[1] != "" {
-			w = append(w, kv[0]+"="+kv[1])
-		}
-	}
-	if s.Trimpath {
-		w = append(w, "-trimpath")
-	}
-	if len(s.Tags) > 0 {
-		w = append(w, "-tags="+strings.Join(s.Tags, ","))
-	}
-	return strings.Join(append(w, s.Flags...), " ")
+	return strings.Join(s.appendWords(w, false), " ")
 }
 
 func (a *analysis) walkStage(st *Stage, f *stageFacts) {

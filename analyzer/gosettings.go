@@ -136,7 +136,19 @@ func (s GoSettings) String() string {
 	if s.GoVersion != "" {
 		w = append(w, s.GoVersion)
 	}
-	for _, kv := range [][2]string{{"GOOS", s.GOOS}, {"GOARCH", s.GOARCH}, {"GOAMD64", s.GOAMD64}, {"CGO_ENABLED", s.CGOEnabled}, {"GOEXPERIMENT", s.GOEXPERIMENT}, {"GOMODCACHE", s.ModCache}, {"GOCACHE", s.GoCache}} {
+	w = s.appendWords(w, true)
+	return strings.Join(w, " ")
+}
+
+// appendWords appends to w the settings after the Go release, as a go
+// command would be run: the environment variables set (GOMODCACHE and
+// GOCACHE too when caches is true), -trimpath, -tags and the other flags.
+func (s GoSettings) appendWords(w []string, caches bool) []string {
+	env := [][2]string{{"GOOS", s.GOOS}, {"GOARCH", s.GOARCH}, {"GOAMD64", s.GOAMD64}, {"CGO_ENABLED", s.CGOEnabled}, {"GOEXPERIMENT", s.GOEXPERIMENT}}
+	if caches {
+		env = append(env, [2]string{"GOMODCACHE", s.ModCache}, [2]string{"GOCACHE", s.GoCache})
+	}
+	for _, kv := range env {
 		if kv[1] != "" {
 			w = append(w, kv[0]+"="+kv[1])
 		}
@@ -147,8 +159,7 @@ func (s GoSettings) String() string {
 	if len(s.Tags) > 0 {
 		w = append(w, "-tags="+strings.Join(s.Tags, ","))
 	}
-	w = append(w, s.Flags...)
-	return strings.Join(w, " ")
+	return append(w, s.Flags...)
 }
 
 // Mismatches compares the settings of a build (s) with those a build cache
