@@ -54,6 +54,20 @@ func TestParseGoSettings(t *testing.T) {
 	if got := s.String(); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
+	// What CC012 suggests passing to warm --build-flags: the same settings
+	// as flags warm reads back, the caches left out.
+	const wantFlags = "GOTOOLCHAIN=go1.22.3 GOOS=linux GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0 -trimpath -tags=netgo,osusergo -pgo=off"
+	if got := flagsOf(s); got != wantFlags {
+		t.Errorf("flagsOf: got  %s\nwant %s", got, wantFlags)
+	}
+	back, err := ParseGoSettings(flagsOf(s))
+	if err != nil {
+		t.Fatalf("ParseGoSettings(flagsOf): %v", err)
+	}
+	back.Normalize()
+	if back.String() != s.String() {
+		t.Errorf("flagsOf does not parse back:\ngot  %s\nwant %s", back, s)
+	}
 	if _, err := ParseGoSettings(`-tags "netgo`); err == nil {
 		t.Error("unterminated quote accepted")
 	}
