@@ -3,9 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +10,6 @@ import (
 
 	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -25,9 +21,7 @@ import (
 func TestCLIDepsBuildCacheRefused(t *testing.T) {
 	f := modloadtest.NewFixture(t, "v1.0.0")
 	setFixtureEnv(t, f)
-	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer s.Close()
-	host := strings.TrimPrefix(s.URL, "http://")
+	host := memRegistry(t)
 	// A Go image of another release than the go command's.
 	img, err := random.Image(200, 1)
 	if err != nil {

@@ -156,9 +156,7 @@ func TestWarmMultiPlatformBase(t *testing.T) {
 func TestWarmRegistryBase(t *testing.T) {
 	f := modloadtest.NewFixture(t, "v1.0.0")
 	setFixtureEnv(t, f)
-	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer s.Close()
-	host := strings.TrimPrefix(s.URL, "http://")
+	host := memRegistry(t)
 	baseImg, err := random.Image(500, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -195,4 +193,13 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return ref
+}
+
+// memRegistry serves go-containerregistry's in-memory registry for the test
+// and returns its host:port.
+func memRegistry(t *testing.T) string {
+	t.Helper()
+	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(s.Close)
+	return strings.TrimPrefix(s.URL, "http://")
 }
