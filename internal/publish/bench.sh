@@ -31,7 +31,8 @@ fi
 # Read the cache once, so that the pipelines read it from memory as warm
 # does (it packs what it has just downloaded): a pipeline reading from disk
 # would make the ratio look better than it is.
-tar -C "$work/cache" --exclude=./cache/vcs -cf - . >/dev/null
+# (Through a pipe: GNU tar writing straight to /dev/null reads no file.)
+tar -C "$work/cache" --exclude=./cache/vcs -cf - . | wc -c >/dev/null
 echo "module: $mod; cache: $(du -sh --exclude=vcs "$work/cache" | cut -f1), $(find "$work/cache/cache/download" -name '*.zip' | wc -l) modules; $(nproc) CPUs; registry $reg"
 
 # field NAME FILE: the number after "NAME": in warm's JSON.
