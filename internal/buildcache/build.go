@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/cachecheck/cachecheck/internal/envlist"
+	"github.com/cachecheck/cachecheck/internal/proc"
 
 	"github.com/cachecheck/cachecheck/internal/modload"
 )
@@ -110,7 +111,7 @@ func (e *VersionError) Error() string {
 // elsewhere, the go commands run in a private mount namespace
 // (unshare(1), which needs root or CAP_SYS_ADMIN) where it is bind-mounted
 // there; the mount point is created if missing and left, empty, in place.
-func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, opts ...Option) (*Result, error) {
+func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, opts ...Option) (_ *Result, err error) {
 	o := options{goCmd: "go", env: os.Environ(), stderr: io.Discard}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -126,13 +127,19 @@ func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, op
 		if o.goCache, err = os.MkdirTemp("", "cachecheck-gocache-"); err != nil {
 			return nil, fmt.Errorf("creating build cache: %w", err)
 		}
+		// A failed or interrupted build leaves nothing behind.
+		defer func() {
+			if err != nil {
+				os.RemoveAll(o.goCache)
+			}
+		}()
 	} else if err := checkEmpty(o.goCache); err != nil {
 		return nil, err
 	}
 
 	r := &runner{o: o, dir: absDir, env: buildEnv(o.env, s, o.goCache)}
 	if !s.Trimpath && filepath.Clean(mods.GoModCache) != s.ModCache {
-		if err := r.bindModCache(mods.GoModCache, s.ModCache); err != nil {
+		if err := r.bindModCache(ctx, mods.GoModCache, s.ModCache); err != nil {
 			return nil, err
 		}
 	} else {
@@ -256,12 +263,12 @@ func (r *runner) run(ctx context.Context, args ...string) (string, error) {
 		argv = append(append(slices.Clone(r.wrap[1:]), r.o.goCmd), args...)
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, name, argv...)
+	cmd := proc.Command(ctx, name, argv...)
 	cmd.Dir = r.dir
 	cmd.Env = r.env
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(&stderr, r.o.stderr)
-	if err := cmd.Run(); err != nil {
+	if err := proc.Run(cmd); err != nil {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("go %s: %w", args[0], ctx.Err())
 		}
@@ -276,7 +283,7 @@ func (r *runner) run(ctx context.Context, args ...string) (string, error) {
 
 // bindModCache makes the go commands see the module cache src at dst, in a
 // private mount namespace.
-func (r *runner) bindModCache(src, dst string) error {
+func (r *runner) bindModCache(ctx context.Context, src, dst string) error {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
 		return fmt.Errorf("compiling without -trimpath needs the module cache at %s, and unshare(1) to bind-mount it there: %w", dst, err)
@@ -291,8 +298,8 @@ func (r *runner) bindModCache(src, dst string) error {
 		"sh", "-c", `mount --bind "$0" "$1" && shift && exec "$@"`, src, dst}
 	r.env = envlist.Set(r.env, "GOMODCACHE", dst)
 	// Check that the namespace works here before the real work.
-	check := exec.Command(r.wrap[0], append(slices.Clone(r.wrap[1:]), "true")...)
-	if out, err := check.CombinedOutput(); err != nil {
+	check := proc.Command(ctx, r.wrap[0], append(slices.Clone(r.wrap[1:]), "true")...)
+	if out, err := proc.CombinedOutput(check); err != nil {
 		return fmt.Errorf("compiling without -trimpath needs the module cache at %s; bind-mounting it there in a private mount namespace failed (it needs root or CAP_SYS_ADMIN; or build with -trimpath): %v: %s", dst, err, strings.TrimSpace(string(out)))
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cachecheck/cachecheck/internal/envlist"
+	"github.com/cachecheck/cachecheck/internal/proc"
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
@@ -79,7 +79,8 @@ type options struct {
 
 // WithGoModCache sets the module cache to download into. It must be absent
 // or empty. The default is a new temporary directory, which the caller
-// removes when done (read-only: use [RemoveAll]).
+// removes when done (read-only: use [RemoveAll]); when Download fails, it
+// removes that directory itself.
 func WithGoModCache(dir string) Option {
 	return func(o *options) error {
 		abs, err := filepath.Abs(dir)
@@ -163,7 +164,10 @@ func (e *DownloadError) Unwrap() error { return e.Err }
 // netrc and git credentials), with GOMODCACHE replaced and GOTOOLCHAIN=local
 // unless set. Any module error fails the download, naming path@version and
 // the go command's message.
-func Download(ctx context.Context, dir string, opts ...Option) (*Result, error) {
+//
+// The go command runs in a process group of its own, killed when ctx is
+// done, and on Linux dies with the calling process (see [proc.Command]).
+func Download(ctx context.Context, dir string, opts ...Option) (res *Result, err error) {
 	o := options{env: os.Environ(), goCmd: "go", stderr: io.Discard, interval: 250 * time.Millisecond}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -187,6 +191,12 @@ func Download(ctx context.Context, dir string, opts ...Option) (*Result, error) 
 		if err != nil {
 			return nil, fmt.Errorf("creating module cache: %w", err)
 		}
+		// A failed or interrupted download leaves nothing behind.
+		defer func() {
+			if err != nil {
+				RemoveAll(o.goModCache)
+			}
+		}()
 	} else if err := checkEmpty(o.goModCache); err != nil {
 		return nil, err
 	}
@@ -206,14 +216,11 @@ func Download(ctx context.Context, dir string, opts ...Option) (*Result, error) 
 	}
 
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, o.goCmd, "mod", "download", "-json")
+	cmd := proc.Command(ctx, o.goCmd, "mod", "download", "-json")
 	cmd.Dir = absDir
 	cmd.Env = env
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(&stderr, o.stderr)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("running go mod download: %w", err)
-	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	if o.progress != nil {
@@ -232,7 +239,7 @@ func Download(ctx context.Context, dir string, opts ...Option) (*Result, error) 
 			}
 		}()
 	}
-	waitErr := cmd.Wait()
+	waitErr := proc.Run(cmd)
 	close(stop)
 	wg.Wait()
 
@@ -254,7 +261,7 @@ func Download(ctx context.Context, dir string, opts ...Option) (*Result, error) 
 	if parseErr != nil {
 		return nil, fmt.Errorf("reading the output of go mod download -json: %w", parseErr)
 	}
-	res := &Result{GoModCache: o.goModCache, GoVersion: goVersion, GoPrivate: goPrivate}
+	res = &Result{GoModCache: o.goModCache, GoVersion: goVersion, GoPrivate: goPrivate}
 	for _, m := range mods {
 		res.Modules = append(res.Modules, Module{
 			Path: m.Path, Version: m.Version,
@@ -467,11 +474,11 @@ func checkEmpty(dir string) error {
 // sees it in dir with env, go env file included.
 func goEnv(ctx context.Context, goCmd, dir string, env []string, name string) (string, error) {
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, goCmd, "env", name)
+	cmd := proc.Command(ctx, goCmd, "env", name)
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := proc.Output(cmd)
 	if err != nil {
 		return "", fmt.Errorf("running go env %s: %v\n%s", name, err, strings.TrimSpace(stderr.String()))
 	}

@@ -3,11 +3,14 @@ package modload_test
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
@@ -172,6 +175,86 @@ func TestDownloadErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("error does not contain %q:\n%v", s, err)
 				}
+			}
+		})
+	}
+}
+
+// TestDownloadLeavesNoTemp checks that a failed or cancelled Download
+// removes the module cache it made in TMPDIR, and that a cancelled one
+// kills the go command's whole process group promptly.
+func TestDownloadLeavesNoTemp(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, f *modloadtest.Fixture) (context.Context, []modload.Option)
+		ok    bool
+	}{
+		{"success", func(t *testing.T, f *modloadtest.Fixture) (context.Context, []modload.Option) {
+			return context.Background(), nil
+		}, true},
+		{"checksum mismatch", func(t *testing.T, f *modloadtest.Fixture) (context.Context, []modload.Option) {
+			f.Proxy.Replace(t, "example.com/c", "v1.0.0", map[string]string{"c.go": "package c\n\nfunc C() string { return \"evil\" }\n"})
+			return context.Background(), nil
+		}, false},
+		{"cancelled before", func(t *testing.T, f *modloadtest.Fixture) (context.Context, []modload.Option) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, nil
+		}, false},
+		{"cancelled while downloading", func(t *testing.T, f *modloadtest.Fixture) (context.Context, []modload.Option) {
+			// A go command that hangs in 'go mod download' after writing
+			// into the cache, in a child of its own (sleep).
+			script := filepath.Join(t.TempDir(), "go")
+			body := "#!/bin/sh\nif [ \"$1\" = mod ]; then mkdir -p \"$GOMODCACHE/cache/download/x\"; echo started >&2; sleep 60; fi\nexec " + goCmd + " \"$@\"\n"
+			if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			pr, pw := io.Pipe()
+			go func() {
+				// Cancel once the go command has started.
+				buf := make([]byte, 7)
+				io.ReadFull(pr, buf)
+				cancel()
+				io.Copy(io.Discard, pr)
+			}()
+			t.Cleanup(func() { pw.Close(); cancel() })
+			return ctx, []modload.Option{modload.WithGoCommand(script), modload.WithStderr(pw)}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := modloadtest.NewFixture(t, "v1.0.0")
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			ctx, opts := tc.setup(t, f)
+			start := time.Now()
+			res, err := modload.Download(ctx, f.App, append([]modload.Option{modload.WithEnv(f.Env)}, opts...)...)
+			if took := time.Since(start); took > 20*time.Second {
+				t.Errorf("Download took %v", took)
+			}
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.HasPrefix(res.GoModCache, tmp) {
+					t.Errorf("module cache %s is not in TMPDIR %s", res.GoModCache, tmp)
+				}
+				if err := modload.RemoveAll(res.GoModCache); err != nil {
+					t.Fatal(err)
+				}
+			} else if err == nil {
+				t.Fatal("Download succeeded, want an error")
+			}
+			entries, err := os.ReadDir(tmp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				t.Errorf("left in TMPDIR: %s", e.Name())
 			}
 		})
 	}
