@@ -26,9 +26,11 @@ type pruneOptions struct {
 	protect     []string
 	protectTree []string
 	dryRun      bool
+	gc          bool
 	insecure    bool
 	format      *enumValue
 	now         func() time.Time
+	changed     func(name string) bool
 }
 
 // ageValue is a --older-than duration: "30d", "36h", "1d12h".
@@ -58,12 +60,14 @@ func newPruneCommand() *command {
 	fs.StringArrayVar(&o.protect, "protect", nil, "never remove the images of `KEY` (ck1-…, or a tag ck1-…-…); repeatable")
 	fs.StringArrayVar(&o.protectTree, "protect-tree", nil, "never remove the images of the current keys of every module and workspace under `DIR`; repeatable")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be removed; remove nothing")
+	fs.BoolVar(&o.gc, "gc", false, "collect the garbage of an OCI layout instead: the blobs no tag needs and the temporary files of killed writes (see below)")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry")
 	fs.Var(o.format, "format", "output format: text or json")
+	o.changed = fs.Changed
 	return &command{
 		name:    "prune",
 		summary: "delete the deps images no branch needs any more",
-		usage:   "--to TARGET [--keep N] [--older-than DURATION] [--protect KEY ...] [--dry-run]",
+		usage:   "--to TARGET [--keep N] [--older-than DURATION] [--protect KEY ...] [--dry-run]\n  or: cachecheck prune --to oci:DIR --gc [--older-than DURATION] [--dry-run]",
 		help: `
 Prune deletes from TARGET the deps images that 'cachecheck warm' published
 and no branch needs any more. An image is removed when all of these hold:
@@ -83,7 +87,17 @@ From a registry, prune deletes the manifests by digest through the registry
 API (DELETE /v2/…/manifests/DIGEST); the registry must allow deletes
 (distribution: storage.delete.enabled: true), and its garbage collector
 reclaims the blobs. From an OCI layout (oci:DIR) it also removes the blobs
-no remaining image uses; do not prune a layout while a warm writes to it.`,
+no remaining image uses, under the layout's locks: a warm writing to the
+layout meanwhile waits, or is waited for.
+
+--gc collects the garbage of an OCI layout instead of pruning images: the
+blobs no tag of index.json needs (the old blobs of a tag 'warm --force'
+replaced, the blobs of a warm killed before it tagged them) and the
+temporary files (.tmp-*) a killed write left, all under the layout's locks.
+--older-than then defaults to 10m and spares the files modified more
+recently (give 0s to remove them all; on systems without file locks, keep
+it longer than any warm takes). It also names the tags whose blobs are
+missing; the next warm of such a key rebuilds it (a hit needs every blob).`,
 		examples: `
 cachecheck prune --to registry.example.com/team/app-deps --keep 3 --older-than 14d --protect-tree . --dry-run
 cachecheck prune --to registry.example.com/team/app-deps --keep 3 --older-than 14d --protect ck1-0ac58f425b47172330dc6178be3c5dfc`,
@@ -127,6 +141,9 @@ func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 	}
 	if o.keep < 0 {
 		return usageErrorf("prune: --keep %d: want 0 or more", o.keep)
+	}
+	if o.gc {
+		return o.runGC(ctx, io)
 	}
 	var protect []cachekey.Key
 	for _, p := range o.protect {
@@ -285,4 +302,93 @@ func adoptStamp(ctx context.Context, t publish.Target, tag string, desc v1.Descr
 		return err
 	}
 	return p.WriteStamp(ctx, tag, publish.Stamp{Digest: desc.Digest, Published: time.Now()})
+}
+
+// gcDefaultAge is how old a file must be for --gc to remove it when
+// --older-than is not given.
+const gcDefaultAge = 10 * time.Minute
+
+// gcDoc is what prune --gc did: the text table and the JSON document.
+type gcDoc struct {
+	ProtocolVersion int          `json:"protocol_version"`
+	Target          string       `json:"target"`
+	DryRun          bool         `json:"dry_run"`
+	OlderThan       string       `json:"older_than"`
+	Now             time.Time    `json:"now"`
+	Files           []prune.File `json:"files"`
+	Blobs           int          `json:"blobs"`
+	Temporary       int          `json:"temporary"`
+	Bytes           int64        `json:"bytes"`
+	// Broken lists the tags that name missing or damaged blobs.
+	Broken []string `json:"broken,omitempty"`
+}
+
+// runGC collects the garbage of an OCI layout.
+func (o *pruneOptions) runGC(ctx context.Context, io IO) error {
+	for _, f := range []string{"keep", "protect", "protect-tree"} {
+		if o.changed(f) {
+			return usageErrorf("prune: --gc removes no image, so --%s means nothing with it; run prune without --gc to remove images", f)
+		}
+	}
+	age := gcDefaultAge
+	if o.changed("older-than") {
+		age = o.olderThan.d
+	}
+	t, err := publish.ParseTarget(o.to, publish.WithInsecure(o.insecure))
+	if err != nil {
+		return usageErrorf("--to: %v", err)
+	}
+	c, ok := t.(publish.Collector)
+	if !ok {
+		return usageErrorf("prune: --gc collects the garbage of an OCI layout (oci:DIR); a registry collects its own (distribution: 'registry garbage-collect')")
+	}
+	now := o.now()
+	files, broken, err := c.GC(ctx, prune.GCPolicy{OlderThan: age, Now: now}, o.dryRun)
+	doc := &gcDoc{ProtocolVersion: protocolVersion, Target: c.String(), DryRun: o.dryRun, OlderThan: prune.FormatAge(age), Now: now.UTC(), Files: files, Broken: broken}
+	if doc.Files == nil {
+		doc.Files = []prune.File{}
+	}
+	for _, f := range files {
+		if f.Temp {
+			doc.Temporary++
+		} else {
+			doc.Blobs++
+		}
+		doc.Bytes += f.Size
+	}
+	if perr := o.printGC(io, doc); err == nil {
+		err = perr
+	}
+	return err
+}
+
+func (o *pruneOptions) printGC(io IO, doc *gcDoc) error {
+	if o.format.String() == "json" {
+		return writeJSON(io.Out, doc)
+	}
+	verb := "removed"
+	if doc.DryRun {
+		verb = "would remove"
+	}
+	if len(doc.Files) > 0 {
+		table := tablewriter.NewTable(io.Out, tablewriter.WithHeaderAutoFormat(tw.Off))
+		table.Header(verb, "kind", "size", "age")
+		for _, f := range doc.Files {
+			kind := "unused blob"
+			if f.Temp {
+				kind = "temporary file"
+			}
+			if err := table.Append([]string{f.Path, kind, byteSize(f.Size), prune.FormatAge(doc.Now.Sub(f.ModTime))}); err != nil {
+				return err
+			}
+		}
+		if err := table.Render(); err != nil {
+			return err
+		}
+	}
+	for _, tag := range doc.Broken {
+		fmt.Fprintf(io.Err, "cachecheck: %s: tag %s names missing blobs; the next warm of its key rebuilds it\n", doc.Target, tag)
+	}
+	_, err := fmt.Fprintf(io.Out, "%s %d unused blobs and %d temporary files (%s) from %s\n", verb, doc.Blobs, doc.Temporary, byteSize(doc.Bytes), doc.Target)
+	return err
 }

@@ -139,6 +139,10 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 	case !errors.Is(err, publish.ErrNotFound):
 		return err
 	}
+	var incomplete *publish.IncompleteError
+	if errors.As(err, &incomplete) {
+		fmt.Fprintf(io.Err, "cachecheck: %v; 'cachecheck warm' rebuilds it\n", err)
+	}
 	if o.nearest {
 		entry, shared, wanted, err := nearest(ctx, target, tag, key)
 		if err != nil {
@@ -214,6 +218,11 @@ func nearest(ctx context.Context, target publish.Target, tag publish.Tag, key *c
 	for i, e := range entries {
 		if e.Tag.Base != tag.Base || e.Tag.Contents != tag.Contents || e.Tag.BuildCache != tag.BuildCache {
 			continue
+		}
+		if _, err := target.Lookup(ctx, e.Tag.String()); errors.Is(err, publish.ErrNotFound) {
+			continue // incomplete: no client could copy it
+		} else if err != nil {
+			return nil, 0, 0, err
 		}
 		img, err := e.Image()
 		if err != nil {

@@ -80,7 +80,9 @@ under a tag derived from its key (see 'cachecheck key'):
 	ck1-<key hex>[-<12 hex of the base digest>][-zips]
 
 When TARGET already holds that tag, warm says so and does nothing (a hit);
---force rebuilds and replaces it. Content the target already holds is not
+--force rebuilds and replaces it. In an OCI layout a hit needs every blob
+of the tag (manifests, config, layers, by size): a tag whose blobs are
+missing is rebuilt, and warm says so on stderr. Content the target already holds is not
 sent again, and the tag is written last, so an interrupted warm never leaves
 a tag naming missing content.
 
@@ -235,6 +237,10 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 		return sum, nil
 	case err != nil && !errors.Is(err, publish.ErrNotFound):
 		return nil, err
+	}
+	var incomplete *publish.IncompleteError
+	if errors.As(err, &incomplete) {
+		fmt.Fprintf(stderr, "cachecheck: %v: building it again\n", err)
 	}
 
 	t = time.Now()

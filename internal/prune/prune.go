@@ -1,4 +1,5 @@
-// Package prune decides which deps images a repository no longer needs.
+// Package prune decides which deps images a repository no longer needs,
+// and which files of an OCI layout are garbage.
 package prune
 
 import (

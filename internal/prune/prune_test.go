@@ -2,6 +2,7 @@ package prune
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +130,38 @@ func TestFormatAge(t *testing.T) {
 		if got := FormatAge(in); got != want {
 			t.Errorf("FormatAge(%v) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestGarbage(t *testing.T) {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	old, young := now.Add(-time.Hour), now.Add(-time.Minute)
+	files := []File{
+		{Path: "blobs/sha256/cc", Digest: "sha256:cc", ModTime: old},
+		{Path: "blobs/sha256/aa", Digest: "sha256:aa", ModTime: old},
+		{Path: "blobs/sha256/bb", Digest: "sha256:bb", ModTime: young},
+		{Path: "blobs/sha256/dd", Digest: "sha256:dd", ModTime: old},
+		{Path: "blobs/sha256/.tmp-x", Temp: true, ModTime: old},
+		{Path: ".tmp-index.json-y", Temp: true, ModTime: young},
+	}
+	reachable := map[string]bool{"sha256:dd": true}
+	for _, tc := range []struct {
+		name string
+		age  time.Duration
+		want []string
+	}{
+		{"spares the young", 10 * time.Minute, []string{"blobs/sha256/.tmp-x", "blobs/sha256/aa", "blobs/sha256/cc"}},
+		{"no age: all unreachable", 0, []string{".tmp-index.json-y", "blobs/sha256/.tmp-x", "blobs/sha256/aa", "blobs/sha256/bb", "blobs/sha256/cc"}},
+		{"older than all", 2 * time.Hour, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, f := range Garbage(files, GCPolicy{Reachable: reachable, OlderThan: tc.age, Now: now}) {
+				got = append(got, f.Path)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Garbage = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -54,6 +58,11 @@ func (t *layoutTarget) readIndex() (*v1.IndexManifest, error) {
 	return &im, nil
 }
 
+// Lookup returns the descriptor tag names, once every blob the tag needs
+// (the manifest, its config and layers; for an index, its manifests too)
+// is in the layout with the size its descriptor gives. A tag whose blobs
+// are missing is an [*IncompleteError], which is also ErrNotFound: a miss,
+// that a Write of the tag repairs.
 func (t *layoutTarget) Lookup(ctx context.Context, tag string) (*v1.Descriptor, error) {
 	im, err := t.readIndex()
 	if err != nil {
@@ -61,14 +70,120 @@ func (t *layoutTarget) Lookup(ctx context.Context, tag string) (*v1.Descriptor, 
 	}
 	for _, d := range im.Manifests {
 		if d.Annotations[refNameAnnotation] == tag {
-			if _, err := os.Stat(t.blobPath(d.Digest)); err != nil {
-				return nil, fmt.Errorf("OCI layout %q: tag %s names manifest %s: %w", t.dir, tag, d.Digest, err)
+			missing, err := t.missing(d)
+			if err != nil {
+				return nil, err
+			}
+			if len(missing) > 0 {
+				return nil, &IncompleteError{Target: t.spec, Tag: tag, Missing: missing}
 			}
 			d := d
 			return &d, nil
 		}
 	}
 	return nil, ErrNotFound
+}
+
+// IncompleteError is returned by Lookup when a tag of an OCI layout names
+// blobs the layout lacks (deleted, or cut short): the image cannot be
+// copied, so it counts as not found.
+type IncompleteError struct {
+	Target  string
+	Tag     string
+	Missing []v1.Hash // the first blobs found missing, or damaged
+}
+
+func (e *IncompleteError) Error() string {
+	var ds []string
+	for _, h := range e.Missing {
+		ds = append(ds, h.String())
+	}
+	return fmt.Sprintf("%s: tag %s is incomplete: blob %s missing or damaged", e.Target, e.Tag, strings.Join(ds, ", "))
+}
+
+// Is reports that an IncompleteError is ErrNotFound.
+func (e *IncompleteError) Is(target error) bool { return target == ErrNotFound }
+
+// missing returns the blobs the manifest d needs that are missing from the
+// layout or have the wrong size, and a manifest whose bytes do not match
+// its digest. It stops descending at a missing manifest.
+func (t *layoutTarget) missing(d v1.Descriptor) ([]v1.Hash, error) {
+	var out []v1.Hash
+	var walk func(d v1.Descriptor) error
+	walk = func(d v1.Descriptor) error {
+		if !d.MediaType.IsIndex() && !d.MediaType.IsImage() {
+			ok, err := t.hasBlob(d)
+			if !ok && err == nil {
+				out = append(out, d.Digest)
+			}
+			return err
+		}
+		raw, err := t.readBlob(d)
+		if errors.Is(err, errDamaged) || errors.Is(err, fs.ErrNotExist) {
+			out = append(out, d.Digest)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if d.MediaType.IsIndex() {
+			im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+			if err != nil {
+				out = append(out, d.Digest)
+				return nil
+			}
+			for _, c := range im.Manifests {
+				if err := walk(c); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		m, err := v1.ParseManifest(bytes.NewReader(raw))
+		if err != nil {
+			out = append(out, d.Digest)
+			return nil
+		}
+		for _, c := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return out, walk(d)
+}
+
+// errDamaged is a blob whose bytes do not match its descriptor.
+var errDamaged = errors.New("content does not match its digest")
+
+// hasBlob reports whether the blob d is in the layout with d's size.
+func (t *layoutTarget) hasBlob(d v1.Descriptor) (bool, error) {
+	fi, err := os.Stat(t.blobPath(d.Digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("OCI layout %q: %w", t.dir, err)
+	}
+	return fi.Size() == d.Size, nil
+}
+
+// readBlob reads the blob d (a manifest, index or config) and checks its size
+// and digest: errDamaged when they differ, fs.ErrNotExist when it is
+// missing.
+func (t *layoutTarget) readBlob(d v1.Descriptor) ([]byte, error) {
+	raw, err := os.ReadFile(t.blobPath(d.Digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("OCI layout %q: %w", t.dir, err)
+	}
+	if h, _, _ := v1.SHA256(bytes.NewReader(raw)); int64(len(raw)) != d.Size || h != d.Digest {
+		return nil, fmt.Errorf("blob %s in %q: %w", d.Digest, t.dir, errDamaged)
+	}
+	return raw, nil
 }
 
 func (t *layoutTarget) blobPath(h v1.Hash) string {
@@ -80,9 +195,16 @@ func (t *layoutTarget) Write(ctx context.Context, tag string, a Artifact) (*Repo
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(t.dir, "blobs", "sha256"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(t.dir, "blobs", "sha256"), 0o777); err != nil {
 		return nil, fmt.Errorf("creating OCI layout: %w%s", err, diskHint(t.dir, err))
 	}
+	// Garbage collection (prune --gc) and Delete remove the blobs no tag
+	// names: hold them off until this write's tag is in index.json.
+	unlockBlobs, err := lockFile(filepath.Join(t.dir, blobsLock), false)
+	if err != nil {
+		return nil, fmt.Errorf("locking OCI layout %q: %w", t.dir, err)
+	}
+	defer unlockBlobs()
 	if _, err := os.Stat(filepath.Join(t.dir, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
 		if err := writeFileAtomic(filepath.Join(t.dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
 			return nil, fmt.Errorf("creating OCI layout: %w%s", err, diskHint(t.dir, err))
@@ -92,10 +214,8 @@ func (t *layoutTarget) Write(ctx context.Context, tag string, a Artifact) (*Repo
 	var todo []blob
 	rep := &Report{}
 	for _, b := range bs {
-		exists := false
-		if fi, err := os.Stat(t.blobPath(b.desc.Digest)); err == nil && fi.Size() == b.desc.Size {
-			exists = true
-		} else {
+		exists := t.holds(b)
+		if !exists {
 			todo = append(todo, b)
 			p.Total += b.desc.Size
 		}
@@ -125,7 +245,7 @@ func (t *layoutTarget) Write(ctx context.Context, tag string, a Artifact) (*Repo
 	desc.Annotations = map[string]string{refNameAnnotation: tag}
 	// Another warm may update index.json at the same time: read, change
 	// and replace it under a lock, so neither loses the other's tag.
-	unlock, err := lockFile(filepath.Join(t.dir, ".cachecheck.lock"))
+	unlock, err := lockFile(filepath.Join(t.dir, indexLock), true)
 	if err != nil {
 		return nil, fmt.Errorf("locking OCI layout %q: %w", t.dir, err)
 	}
@@ -153,6 +273,18 @@ func (t *layoutTarget) Write(ctx context.Context, tag string, a Artifact) (*Repo
 	return rep, nil
 }
 
+// holds reports whether the layout holds b with its size and, for the
+// small blobs (manifests, configs), its digest too: a damaged manifest is
+// written again rather than kept.
+func (t *layoutTarget) holds(b blob) bool {
+	if b.layer {
+		ok, _ := t.hasBlob(b.desc)
+		return ok
+	}
+	_, err := t.readBlob(b.desc)
+	return err == nil
+}
+
 // writeBlob writes b to a temporary file, checks its digest and size, and
 // renames it into place. It returns the bytes written.
 func (t *layoutTarget) writeBlob(b blob, progress func(n int64)) (int64, error) {
@@ -162,7 +294,7 @@ func (t *layoutTarget) writeBlob(b blob, progress func(n int64)) (int64, error) 
 	}
 	defer rc.Close()
 	final := t.blobPath(b.desc.Digest)
-	f, err := os.CreateTemp(filepath.Dir(final), ".tmp-"+b.desc.Digest.Hex[:12]+"-")
+	f, err := createTemp(filepath.Dir(final), tempPrefix+b.desc.Digest.Hex[:12]+"-")
 	if err != nil {
 		return 0, fmt.Errorf("writing blob %s: %w", b.desc.Digest, err)
 	}
@@ -206,7 +338,7 @@ func (p progressWriter) Write(b []byte) (int, error) {
 // writeFileAtomic writes data to a temporary file in file's directory,
 // syncs it and renames it to file.
 func writeFileAtomic(file string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(file), ".tmp-"+filepath.Base(file)+"-")
+	f, err := createTemp(filepath.Dir(file), tempPrefix+filepath.Base(file)+"-")
 	if err != nil {
 		return err
 	}
@@ -222,10 +354,36 @@ func writeFileAtomic(file string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
 	return os.Rename(f.Name(), file)
+}
+
+// tempPrefix begins the names of the temporary files of a layout, which
+// garbage collection removes when no write holds the layout.
+const tempPrefix = ".tmp-"
+
+// The lock files of a layout: indexLock is held (exclusive) while
+// index.json is read, changed and replaced; blobsLock is held shared by
+// every Write from its first blob to its tag, and exclusive by what
+// removes blobs (Delete, GC).
+const (
+	indexLock = ".cachecheck.lock"
+	blobsLock = ".cachecheck.blobs.lock"
+)
+
+// createTemp creates a new file in dir whose name begins with prefix, as
+// os.CreateTemp does but with the mode 0666 less the umask, like every
+// other file the process creates: a layout written by one user is read by
+// others (buildx's --build-context oci-layout://, a CI cache), which a
+// temporary file's mode 0600, kept by the rename, would refuse.
+func createTemp(dir, prefix string) (*os.File, error) {
+	for i := 0; ; i++ {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) && i < 10000 {
+			continue
+		}
+		return f, err
+	}
 }
 
 func (t *layoutTarget) Image(ctx context.Context, tag string, d v1.Descriptor) (v1.Image, error) {

@@ -214,14 +214,13 @@ func (t *layoutTarget) ReadStamp(ctx context.Context, tag string) (*Stamp, error
 	return parseStamp(tag, raw)
 }
 
-// Delete removes tag and its stamp from index.json, under the layout's
-// lock, then the blobs only they used. Do not prune a layout while a warm
-// writes to it: a warm writes its blobs before it takes the lock, and may
-// be counting on a blob prune removes.
+// Delete removes tag and its stamp from index.json, then the blobs only
+// they used, under the layout's locks: a concurrent Write waits, or is
+// waited for.
 func (t *layoutTarget) Delete(ctx context.Context, tag string, desc v1.Descriptor) error {
-	unlock, err := lockFile(filepath.Join(t.dir, ".cachecheck.lock"))
+	unlock, err := t.lockAll()
 	if err != nil {
-		return fmt.Errorf("locking OCI layout %q: %w", t.dir, err)
+		return err
 	}
 	defer unlock()
 	im, err := t.readIndex()
