@@ -344,6 +344,9 @@ func (o *pruneOptions) runGC(ctx context.Context, io IO) error {
 	}
 	now := o.now()
 	files, broken, err := c.GC(ctx, prune.GCPolicy{OlderThan: age, Now: now}, o.dryRun)
+	if err != nil && len(files) == 0 {
+		return err
+	}
 	doc := &gcDoc{ProtocolVersion: protocolVersion, Target: c.String(), DryRun: o.dryRun, OlderThan: prune.FormatAge(age), Now: now.UTC(), Files: files, Broken: broken}
 	if doc.Files == nil {
 		doc.Files = []prune.File{}
