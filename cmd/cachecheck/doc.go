@@ -15,6 +15,7 @@ The commands are:
 	analyze  check how a Dockerfile's layer cache treats the Go module download
 	bench    time real builds with and without the deps image
 	key      compute the dependency cache key of a Go module or workspace
+	prune    delete the deps images no branch needs any more
 	ref      print the reference of the deps image for a Go module
 	report   say what a pull request does to the build cache
 	version  print the cachecheck version
@@ -74,6 +75,15 @@ compiled dependency packages, for the Go settings of the Dockerfile's go
 build (or --build-flags). The tag is the key, then the first 12 hex digits
 of the base digest, "-zips" and "-bc" and a settings digest as they apply.
 
+In an OCI layout a hit needs every blob of the tag, by size (manifests and
+configs by digest too): a tag whose blobs are missing is rebuilt, and warm
+says so on stderr; --force rebuilds even a tag whose manifest is gone. Layout
+files get the modes the umask allows. A failed or interrupted warm (SIGINT,
+SIGTERM) removes its temporary directories ($TMPDIR/cachecheck-*) and kills
+the go command's process group; on Linux the go command dies with warm even
+when warm is killed. 'cachecheck prune --to oci:DIR --gc' collects what a
+killed warm leaves in a layout.
+
 # cachecheck ref
 
 	cachecheck ref [--to TARGET] [--base REF] [--contents full|zips] [--build-cache [--build-flags FLAGS] [--dockerfile FILE]]
@@ -88,6 +98,21 @@ build, or --build-flags, with the Go release of --base); --nearest then
 considers only images with the same build cache, and without --build-cache
 only images without one. Its JSON says, in "build_cache", what the image's
 build cache was compiled for.
+
+# cachecheck prune
+
+	cachecheck prune --to TARGET [--keep N] [--older-than DURATION] [--protect KEY ...] [--protect-tree DIR ...] [--dry-run]
+	cachecheck prune --to oci:DIR --gc [--older-than DURATION] [--dry-run]
+
+Prune deletes from a registry repository or an OCI layout the deps images
+that are not protected, not among the --keep newest of their module, and
+published (by their stamp, TAG.stamp) longer ago than --older-than. With
+--gc it removes no image but collects an OCI layout's garbage: the blobs no
+tag of index.json needs (left by --force or by a killed warm) and the .tmp-*
+files of killed writes, modified longer ago than --older-than (default 10m
+with --gc), under the layout's locks, which a warm writing to the layout
+holds until its tag is written. It also names the tags whose blobs are
+missing, which the next warm rebuilds.
 
 # cachecheck analyze
 
