@@ -37,10 +37,11 @@ func TestRealModules(t *testing.T) {
 	if len(res.Modules) < 50 {
 		t.Fatalf("%d modules downloaded, want more than 50", len(res.Modules))
 	}
-	if err := modload.Verify(ctx, src, res); err != nil {
+	ver, err := modload.Verify(ctx, src, res, modload.TreesWhenRead())
+	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := depsimage.Layers(res)
+	ls, err := depsimage.Layers(res, ver)
 	if err != nil {
 		t.Fatal(err)
 	}
