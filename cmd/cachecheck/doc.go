@@ -69,7 +69,8 @@ hit it says so and exits 0. Otherwise it runs the real 'go mod download
 GOFLAGS, GOINSECURE and credentials apply; GOTOOLCHAIN=local unless set),
 verifies every module against go.sum as 'go mod verify' does, packs the cache
 at /go/pkg/mod into reproducible layers (modules spread over --layers by a
-hash of their path, GOPRIVATE modules apart), builds the image on --base or
+hash of their path, GOPRIVATE modules apart; only what go.sum verifies, each
+file checked against go.sum as it is packed), builds the image on --base or
 on nothing, and writes it, the tag last. --build-cache adds a layer of the
 compiled dependency packages, for the Go settings of the Dockerfile's go
 build (or --build-flags). The tag is the key, then the first 12 hex digits

@@ -45,7 +45,11 @@ func warm(t *testing.T, f *modloadtest.Fixture, res *modload.Result, s buildcach
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(r.GoCache) })
-	ls, err := depsimage.Layers(res, depsimage.WithBuckets(2))
+	ver, err := modload.Verify(context.Background(), f.App, res, modload.TreesWhenRead())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := depsimage.Layers(res, ver, depsimage.WithBuckets(2))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -262,7 +262,10 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 
 	t = time.Now()
 	prog.set("verify %d modules", len(res.Modules))
-	if err := modload.Verify(ctx, dir, res); err != nil {
+	// The trees are hashed as they are packed, against go.sum: what is
+	// published is what was verified, however the cache changes after this.
+	ver, err := modload.Verify(ctx, dir, res, modload.TreesWhenRead())
+	if err != nil {
 		return nil, err
 	}
 	phase("verify", t)
@@ -275,7 +278,7 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 		return nil, fmt.Errorf("creating a directory for the layers: %w", err)
 	}
 	defer os.RemoveAll(spool)
-	layers, err := depsimage.Layers(res,
+	layers, err := depsimage.Layers(res, ver,
 		depsimage.WithBuckets(o.layers),
 		depsimage.WithContents(o.contents.String()),
 		depsimage.WithCompression(o.compression.String()),

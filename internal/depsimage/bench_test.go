@@ -2,6 +2,7 @@ package depsimage_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ import (
 // benchResult reads the module cache named by DEPSIMAGE_BENCH_CACHE, filled
 // by `go mod download` in the module DEPSIMAGE_BENCH_DIR (bench.sh sets
 // both), without the network.
-func benchResult(b testing.TB) *modload.Result {
+func benchResult(b testing.TB) (*modload.Result, *modload.Verified) {
 	dir, cache := os.Getenv("DEPSIMAGE_BENCH_DIR"), os.Getenv("DEPSIMAGE_BENCH_CACHE")
 	if dir == "" || cache == "" {
 		b.Skip("DEPSIMAGE_BENCH_DIR and DEPSIMAGE_BENCH_CACHE are not set: run internal/depsimage/bench.sh")
@@ -43,7 +44,11 @@ func benchResult(b testing.TB) *modload.Result {
 		}
 		res.Modules = append(res.Modules, m)
 	}
-	return res
+	ver, err := modload.Verify(context.Background(), dir, res, modload.TreesWhenRead())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res, ver
 }
 
 // benchOptions reads the packing options from DEPSIMAGE_BENCH_OPTS, such as
@@ -78,14 +83,14 @@ func benchOptions(b testing.TB) []depsimage.Option {
 // line "depsbench: pack seconds=S raw=R compressed=C layers=L heap=H" for
 // bench.sh, H being the peak Go heap in use seen by a sampler.
 func BenchmarkPack(b *testing.B) {
-	res := benchResult(b)
+	res, ver := benchResult(b)
 	opts := benchOptions(b)
 	for i := 0; i < b.N; i++ {
 		stop := make(chan struct{})
 		peak := make(chan uint64)
 		go samplePeak(stop, peak)
 		start := time.Now()
-		ls, err := depsimage.Layers(res, opts...)
+		ls, err := depsimage.Layers(res, ver, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -109,7 +114,7 @@ func BenchmarkPack(b *testing.B) {
 // again when one module is bumped, averaged over all modules (the size of the
 // layer holding it), and the largest such figure.
 func BenchmarkBuckets(b *testing.B) {
-	res := benchResult(b)
+	res, ver := benchResult(b)
 	opts := benchOptions(b)
 	counts := strings.Fields(os.Getenv("DEPSIMAGE_BENCH_BUCKETS"))
 	if len(counts) == 0 {
@@ -118,7 +123,7 @@ func BenchmarkBuckets(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for _, c := range counts {
 			n, _ := strconv.Atoi(c)
-			ls, err := depsimage.Layers(res, append(opts, depsimage.WithBuckets(n))...)
+			ls, err := depsimage.Layers(res, ver, append(opts, depsimage.WithBuckets(n))...)
 			if err != nil {
 				b.Fatal(err)
 			}

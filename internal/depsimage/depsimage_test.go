@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,15 +41,28 @@ func download(t *testing.T, aVersion string) (*modloadtest.Fixture, *modload.Res
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := modload.Verify(context.Background(), f.App, res); err != nil {
+	ver, err := modload.Verify(context.Background(), f.App, res, modload.TreesWhenRead())
+	if err != nil {
 		t.Fatal(err)
 	}
+	verifiedMu.Lock()
+	verified[res] = ver
+	verifiedMu.Unlock()
 	return f, res
 }
 
+// verified holds what Verify returned for each download, for layers.
+var (
+	verifiedMu sync.Mutex
+	verified   = map[*modload.Result]*modload.Verified{}
+)
+
 func layers(t *testing.T, res *modload.Result, opts ...depsimage.Option) []depsimage.Layer {
 	t.Helper()
-	ls, err := depsimage.Layers(res, opts...)
+	verifiedMu.Lock()
+	ver := verified[res]
+	verifiedMu.Unlock()
+	ls, err := depsimage.Layers(res, ver, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,10 @@ package depsimage
 
 import (
 	"archive/tar"
+	"bytes"
 	"cmp"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -50,6 +52,9 @@ type entry struct {
 	dir  bool
 	mode fs.FileMode // normalised permission bits
 	size int64
+	kind fileKind
+	mod  module.Version // the module a file of a module belongs to
+	off  int            // for a file of a tree: where its name in the tree starts in rel
 }
 
 // LargeModule is the size of a module's files in the cache (its zip and
@@ -121,19 +126,137 @@ func (o owners) of(rel string) string {
 	return p
 }
 
-// skip reports whether a file of the module cache stays out of the image:
-// lock files, partial downloads, temporary files and the VCS cache, which
-// holds clones of repositories (and their remote URLs), not modules.
-func skip(rel string, dir bool) bool {
-	if rel == "cache/vcs" || strings.HasPrefix(rel, "cache/vcs/") {
-		return true
+// fileKind says what a file of the module cache is, and so how the packer
+// checks it against what was verified.
+type fileKind uint8
+
+const (
+	kindMeta    fileKind = iota // the checksum database cache: verified by the go command against its signed tree
+	kindTree                    // a file of an extracted module tree: hashed into the tree's h1
+	kindZip                     // cache/download/…/@v/V.zip: sha256 of the zip that was verified
+	kindGoMod                   // cache/download/…/@v/V.mod: h1 of go.mod in go.sum
+	kindZipHash                 // cache/download/…/@v/V.ziphash: go.sum's h1
+	kindInfo                    // cache/download/…/@v/V.info: JSON naming the version
+)
+
+// classifier says which files of a module cache go into the image: those
+// of the verified modules (their zips, .mod, .ziphash and .info files and
+// extracted trees), the .mod and .info files of the other versions go.sum
+// gives a go.mod hash for (the go command reads them to load the module
+// graph), and the checksum database cache. Everything else stays out,
+// whatever its name: the go command's own temporary state (lock files,
+// partial downloads, temporary files and directories, which it writes in
+// cache/download and beside the trees, never inside one), the VCS cache,
+// which holds clones of repositories and their remote URLs, version lists,
+// and modules nobody verified. Inside a verified tree every file is kept:
+// a module may ship any name (templates.tmpl, flake.lock).
+type classifier struct {
+	ver      *modload.Verified
+	zipsOnly bool
+	trees    map[string]module.Version // "escaped path@escaped version" of each verified module
+}
+
+func newClassifier(ver *modload.Verified, zipsOnly bool) *classifier {
+	c := &classifier{ver: ver, zipsOnly: zipsOnly, trees: map[string]module.Version{}}
+	for _, m := range ver.Modules() {
+		if m.Dir == "" {
+			continue
+		}
+		ep, err1 := module.EscapePath(m.Path)
+		ev, err2 := module.EscapeVersion(m.Version)
+		if err1 == nil && err2 == nil {
+			c.trees[ep+"@"+ev] = m.ModuleVersion()
+		}
 	}
-	if dir {
+	return c
+}
+
+// treeRoot returns the extracted tree rel lies in, "escaped path@version",
+// and whether rel is in one (or is one).
+func treeRoot(rel string) (string, bool) {
+	at := strings.IndexByte(rel, '@')
+	if at < 0 {
+		return "", false
+	}
+	if end := strings.IndexByte(rel[at:], '/'); end >= 0 {
+		return rel[:at+end], true
+	}
+	return rel, true
+}
+
+// descend reports whether the walk enters the directory rel.
+func (c *classifier) descend(rel string) bool {
+	switch {
+	case rel == "cache", rel == "cache/download", strings.HasPrefix(rel, "cache/download/"):
+		return true
+	case strings.HasPrefix(rel, "cache/"):
+		return false // cache/vcs and whatever else the go command keeps there
+	case c.zipsOnly:
 		return false
 	}
-	base := path.Base(rel)
-	return strings.HasSuffix(base, ".lock") || strings.HasSuffix(base, ".partial") ||
-		strings.Contains(base, ".tmp") || strings.HasSuffix(base, ".ziphash.tmp")
+	root, ok := treeRoot(rel)
+	if !ok {
+		return true // a directory of module path elements
+	}
+	_, verified := c.trees[root]
+	return verified
+}
+
+// file says what the file rel is, and whether it goes into the image.
+func (c *classifier) file(rel string) (entry, bool) {
+	if r, ok := strings.CutPrefix(rel, "cache/download/"); ok {
+		if strings.HasPrefix(r, "sumdb/") {
+			return entry{kind: kindMeta}, true
+		}
+		i := strings.Index(r, "/@v/")
+		if i < 0 {
+			return entry{}, false
+		}
+		name := r[i+len("/@v/"):]
+		var kind fileKind
+		var ext string
+		for _, k := range []struct {
+			ext  string
+			kind fileKind
+		}{{".zip", kindZip}, {".mod", kindGoMod}, {".ziphash", kindZipHash}, {".info", kindInfo}} {
+			if strings.HasSuffix(name, k.ext) {
+				kind, ext = k.kind, k.ext
+				break
+			}
+		}
+		if ext == "" || strings.Contains(name, "/") {
+			return entry{}, false // lock files, partial and temporary files, version lists
+		}
+		p, err1 := module.UnescapePath(r[:i])
+		v, err2 := module.UnescapeVersion(strings.TrimSuffix(name, ext))
+		if err1 != nil || err2 != nil {
+			return entry{}, false
+		}
+		m := module.Version{Path: p, Version: v}
+		switch kind {
+		case kindGoMod, kindInfo:
+			if !c.ver.HasGoMod(m) && !c.ver.Downloaded(m) {
+				return entry{}, false
+			}
+		default:
+			if !c.ver.Downloaded(m) {
+				return entry{}, false
+			}
+		}
+		return entry{kind: kind, mod: m}, true
+	}
+	if strings.HasPrefix(rel, "cache/") || c.zipsOnly {
+		return entry{}, false
+	}
+	root, ok := treeRoot(rel)
+	if !ok || root == rel {
+		return entry{}, false // a file among module path elements, or beside the trees
+	}
+	m, ok := c.trees[root]
+	if !ok {
+		return entry{}, false
+	}
+	return entry{kind: kindTree, mod: m, off: len(root) + 1}, true
 }
 
 // normMode keeps what the go command chose (read-only trees, executable
@@ -162,7 +285,15 @@ func normMode(m fs.FileMode, dir bool) fs.FileMode {
 // order, the fixed one first. A module lands in the same bucket whatever its
 // version. The layers are streamed from the cache when read, never held in
 // memory; their bytes depend only on the files and the options.
-func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
+//
+// Only what ver verified goes in (see [classifier]), and every file is
+// checked against ver as it is read for the layer: a tree's files hash to
+// its go.sum line, a zip is the zip that was verified, a .mod file hashes
+// to go.sum's go.mod line. A layer whose files differ fails to read, so an
+// image whose bytes would not pass `go mod verify` is never published.
+// Every verified module must be in the cache whole: its zip, its .mod file
+// and, with the full contents, its tree.
+func Layers(res *modload.Result, ver *modload.Verified, opts ...Option) ([]Layer, error) {
 	o, err := defaultOptions()
 	if err != nil {
 		return nil, err
@@ -188,6 +319,15 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 	if root == "" {
 		return nil, fmt.Errorf("packing layers: no module cache")
 	}
+	if ver == nil {
+		return nil, fmt.Errorf("packing layers: the module cache was not verified")
+	}
+	cls := newClassifier(ver, o.contents == ContentsZips)
+	type part struct {
+		mod  module.Version
+		kind fileKind
+	}
+	seen := map[part]bool{} // the parts of verified modules the walk found
 	downloaded := map[string][]module.Version{}
 	for _, m := range res.Modules {
 		downloaded[m.Path] = append(downloaded[m.Path], m.ModuleVersion())
@@ -225,20 +365,17 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 		if rel == "." {
 			return nil
 		}
-		if skip(rel, d.IsDir()) {
-			if d.IsDir() {
+		if d.IsDir() {
+			if !cls.descend(rel) {
 				return filepath.SkipDir
 			}
-			return nil
-		}
-		if o.contents == ContentsZips && rel != "cache" && !strings.HasPrefix(rel, "cache/") {
-			if d.IsDir() {
-				return filepath.SkipDir
+		} else {
+			if _, ok := cls.file(rel); !ok {
+				return nil
 			}
-			return nil
-		}
-		if !d.IsDir() && !d.Type().IsRegular() {
-			return fmt.Errorf("module cache file %s: not a regular file (%s)", p, d.Type())
+			if !d.Type().IsRegular() {
+				return fmt.Errorf("module cache file %s: not a regular file (%s)", p, d.Type())
+			}
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -249,13 +386,34 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 		if d.IsDir() {
 			// Directories are added as parents of files.
 			dirMode[rel] = normMode(info.Mode().Perm(), true)
+			if m, ok := cls.trees[rel]; ok {
+				seen[part{m, kindTree}] = true
+			}
 			return nil
 		}
-		files = append(files, owned{entry: entry{rel: rel, mode: normMode(info.Mode().Perm(), false), size: info.Size()}})
+		e, _ := cls.file(rel)
+		e.rel, e.mode, e.size = rel, normMode(info.Mode().Perm(), false), info.Size()
+		files = append(files, owned{entry: e})
+		if e.kind != kindMeta && e.kind != kindTree {
+			seen[part{e.mod, e.kind}] = true
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, m := range ver.Modules() {
+		mv := m.ModuleVersion()
+		for _, need := range []struct {
+			kind fileKind
+			file string
+			what string
+		}{{kindZip, m.Zip, "zip"}, {kindGoMod, m.GoMod, "go.mod file"}, {kindTree, m.Dir, "extracted tree"}} {
+			if need.file == "" || (need.kind == kindTree && o.contents == ContentsZips) || seen[part{mv, need.kind}] {
+				continue
+			}
+			return nil, fmt.Errorf("%s: %s %s is missing from the module cache %s; run warm again", m, need.what, need.file, root)
+		}
 	}
 	own := owners{}
 	for i := range files {
@@ -344,7 +502,7 @@ func Layers(res *modload.Result, opts ...Option) ([]Layer, error) {
 		case g >= n+2:
 			name = "module " + large[g-n-2]
 		}
-		l := &cacheLayer{root: root, entries: all, opts: o}
+		l := &cacheLayer{root: root, entries: all, opts: o, ver: ver}
 		layers = append(layers, Layer{Layer: l, Name: name, Modules: mods, Files: len(all), RawSize: raw})
 	}
 	return layers, nil
@@ -367,6 +525,7 @@ type cacheLayer struct {
 	root    string
 	entries []entry
 	opts    options
+	ver     *modload.Verified
 
 	once   sync.Once
 	digest v1.Hash
@@ -400,6 +559,11 @@ func (l *cacheLayer) writeTar(w io.Writer) error {
 		}
 	}
 	buf := make([]byte, 256<<10)
+	h := sha256.New()
+	var sum [sha256.Size]byte
+	trees := map[module.Version][]modload.FileHash{}
+	var order []module.Version
+	treeDir := map[module.Version]string{}
 	for _, e := range l.entries {
 		if err := tw.WriteHeader(hdr(ModCacheDir+"/"+e.rel, e.dir, e.mode, e.size)); err != nil {
 			return err
@@ -407,11 +571,75 @@ func (l *cacheLayer) writeTar(w io.Writer) error {
 		if e.dir {
 			continue
 		}
-		if err := copyFile(tw, filepath.Join(l.root, filepath.FromSlash(e.rel)), e.size, buf); err != nil {
+		name := filepath.Join(l.root, filepath.FromSlash(e.rel))
+		var w io.Writer = tw
+		var small *bytes.Buffer
+		switch e.kind {
+		case kindMeta:
+		case kindZipHash, kindInfo:
+			if e.size > maxSmallFile {
+				return fmt.Errorf("packing %s: %d bytes is too large for a %s file", name, e.size, path.Ext(e.rel))
+			}
+			small = &bytes.Buffer{}
+			w = io.MultiWriter(tw, small)
+		default:
+			h.Reset()
+			w = io.MultiWriter(tw, h)
+		}
+		if err := copyFile(w, name, e.size, buf); err != nil {
+			return err
+		}
+		if e.kind != kindMeta && small == nil {
+			h.Sum(sum[:0])
+		}
+		var err error
+		switch e.kind {
+		case kindTree:
+			if _, ok := trees[e.mod]; !ok {
+				order = append(order, e.mod)
+				treeDir[e.mod] = filepath.Join(l.root, filepath.FromSlash(e.rel[:e.off-1]))
+			}
+			trees[e.mod] = append(trees[e.mod], modload.FileHash{Name: e.rel[e.off:], SHA256: sum})
+		case kindZip:
+			err = l.ver.CheckZip(e.mod, sum, name)
+		case kindGoMod:
+			err = l.ver.CheckGoMod(e.mod, sum, name)
+		case kindZipHash:
+			err = l.ver.CheckZipHash(e.mod, small.Bytes(), name)
+		case kindInfo:
+			err = checkInfo(e.mod, small.Bytes(), name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// A tree is checked whole: a file missing from it, or one too many,
+	// changes its hash as much as a changed file does.
+	for _, m := range order {
+		if err := l.ver.CheckTree(m, trees[m], treeDir[m]); err != nil {
 			return err
 		}
 	}
 	return tw.Close()
+}
+
+// maxSmallFile bounds the .ziphash and .info files the packer reads into
+// memory to check them; the go command writes them under 200 bytes.
+const maxSmallFile = 64 << 10
+
+// checkInfo checks a .info file as the packer read it: the JSON the go
+// command writes, naming the version it belongs to. go.sum covers no .info
+// file, so this is all that can be checked; the go command reads only the
+// version and time from it.
+func checkInfo(m module.Version, data []byte, name string) error {
+	var info struct{ Version string }
+	if err := json.Unmarshal(data, &info); err != nil {
+		return fmt.Errorf("%s: %s is not a module info file: %v; refusing to publish it", m, name, err)
+	}
+	if info.Version != m.Version {
+		return fmt.Errorf("%s: %s names version %q; refusing to publish it", m, name, info.Version)
+	}
+	return nil
 }
 
 func copyFile(w io.Writer, name string, size int64, buf []byte) error {

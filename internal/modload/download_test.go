@@ -54,7 +54,7 @@ func TestDownloadVerify(t *testing.T) {
 	if last := progress[len(progress)-1]; last.Done != 4 || last.Total != 4 || last.Bytes <= 0 {
 		t.Errorf("last progress = %+v, want 4 of 4 modules and some bytes", last)
 	}
-	if err := modload.Verify(context.Background(), f.App, res); err != nil {
+	if _, err := modload.Verify(context.Background(), f.App, res); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 }
@@ -93,7 +93,7 @@ func TestVerifyTampered(t *testing.T) {
 			if err := tc.tamper(res.Modules[i]); err != nil {
 				t.Fatal(err)
 			}
-			err = modload.Verify(context.Background(), f.App, res)
+			_, err = modload.Verify(context.Background(), f.App, res)
 			var ve *modload.VerifyError
 			if !errors.As(err, &ve) {
 				t.Fatalf("Verify = %v, want a *VerifyError", err)

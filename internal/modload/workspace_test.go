@@ -44,7 +44,7 @@ func TestWorkspace(t *testing.T) {
 	if res.GoVersion != "1.22" {
 		t.Errorf("GoVersion = %q, want the go.work's 1.22", res.GoVersion)
 	}
-	if err := modload.Verify(context.Background(), ws, res); err != nil {
+	if _, err := modload.Verify(context.Background(), ws, res); err != nil {
 		t.Fatal(err)
 	}
 }
