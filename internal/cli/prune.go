@@ -26,7 +26,7 @@ type pruneOptions struct {
 	protect     []string
 	protectTree []string
 	dryRun      bool
-	insecure    bool
+	registry    registryFlags
 	format      *enumValue
 	now         func() time.Time
 }
@@ -58,7 +58,7 @@ func newPruneCommand() *command {
 	fs.StringArrayVar(&o.protect, "protect", nil, "never remove the images of `KEY` (ck1-…, or a tag ck1-…-…); repeatable")
 	fs.StringArrayVar(&o.protectTree, "protect-tree", nil, "never remove the images of the current keys of every module and workspace under `DIR`; repeatable")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be removed; remove nothing")
-	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry")
+	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registry")
 	fs.Var(o.format, "format", "output format: text or json")
 	return &command{
 		name:    "prune",
@@ -119,6 +119,9 @@ type pruneImage struct {
 }
 
 func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := o.registry.validate(); err != nil {
+		return err
+	}
 	if err := maxArgs("prune", args, 0); err != nil {
 		return err
 	}
@@ -143,7 +146,7 @@ func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 		}
 		protect = append(protect, keys...)
 	}
-	t, err := publish.ParseTarget(o.to, publish.WithInsecure(o.insecure))
+	t, err := publish.ParseTarget(o.to, o.registry.options()...)
 	if err != nil {
 		return usageErrorf("--to: %v", err)
 	}

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -146,10 +147,20 @@ func (t *reliableTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	for attempt := 1; ; attempt++ {
 		resp, err := t.once(req, attempt)
 		if err == nil && !retryableStatus(resp.StatusCode) {
-			if req.Method == http.MethodGet && resp.StatusCode == http.StatusOK && req.Header.Get("Range") == "" {
-				resp.Body = newResumingBody(t, req, resp)
+			if req.Method != http.MethodGet || resp.StatusCode != http.StatusOK || req.Header.Get("Range") != "" {
+				return resp, nil
 			}
-			return resp, nil
+			if contentIdent(req, resp) != "" {
+				resp.Body = newResumingBody(t, req, resp)
+				return resp, nil
+			}
+			// Nothing names the content (a tag list, a manifest by tag
+			// without a digest header): it cannot be resumed, so it is
+			// read here, whole, and read again when it breaks off.
+			if err = bufferBody(resp); err == nil {
+				return resp, nil
+			}
+			resp = nil
 		}
 		if ctx.Err() != nil {
 			if resp != nil {
@@ -171,10 +182,10 @@ func (t *reliableTransport) RoundTrip(req *http.Request) (*http.Response, error)
 				}
 				wait = ra
 			}
-			if !retry || attempt >= t.cfg.attempts {
-				if !retry && attempt == 1 {
-					return resp, nil // go-containerregistry's writer retries it
-				}
+			if !retry {
+				return resp, nil // go-containerregistry's writer retries it
+			}
+			if attempt >= t.cfg.attempts {
 				err = transport.CheckError(resp)
 				resp.Body.Close()
 				return nil, &retriesError{Attempts: attempt, Elapsed: time.Since(start), Err: err}
@@ -182,10 +193,10 @@ func (t *reliableTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
 		}
-		if err != nil && (!retry || attempt >= t.cfg.attempts) {
-			if attempt == 1 && !retry {
-				return nil, err
-			}
+		if err != nil && !retry {
+			return nil, err // go-containerregistry's writer retries it
+		}
+		if err != nil && attempt >= t.cfg.attempts {
 			return nil, &retriesError{Attempts: attempt, Elapsed: time.Since(start), Err: err}
 		}
 		if err := sleep(ctx, wait); err != nil {
@@ -237,6 +248,29 @@ func (t *reliableTransport) once(req *http.Request, attempt int) (*http.Response
 func (t *reliableTransport) backoff(attempt int) time.Duration {
 	d := t.cfg.backoff << min(attempt-1, 3)
 	return d/2 + rand.N(d/2+1)
+}
+
+// maxBuffered is the largest body bufferBody reads.
+const maxBuffered = 4 << 20
+
+// bufferBody reads the body of resp into memory.
+func bufferBody(resp *http.Response) error {
+	if resp.ContentLength > maxBuffered {
+		return nil
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBuffered+1))
+	if err == nil && resp.ContentLength >= 0 && int64(len(data)) != resp.ContentLength {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return err
+	}
+	if len(data) > maxBuffered {
+		return fmt.Errorf("%s %s: the answer is larger than %d bytes and names no content to resume", resp.Request.Method, resp.Request.URL.Path, maxBuffered)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	return nil
 }
 
 func retryableStatus(code int) bool {
