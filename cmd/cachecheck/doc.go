@@ -59,7 +59,8 @@ without touching the work tree), and prints one line per changed input:
 # cachecheck warm
 
 	cachecheck warm [--to TARGET] [--base REF] [--force] [--layers N] [--contents full|zips]
-	                [--compression gzip|zstd] [--build-cache [--build-flags FLAGS]] [--format text|json] [-q] [DIR]
+	                [--compression gzip|zstd] [--build-cache [--build-flags FLAGS]] [--insecure] [--timeout DURATION]
+	                [--format text|json] [-q] [DIR]
 
 Warm computes the key of DIR and looks its tag up in TARGET (a registry
 repository, oci:DIR or tarball:FILE; default oci:DIR/.cachecheck/oci). On a
@@ -73,6 +74,15 @@ on nothing, and writes it, the tag last. --build-cache adds a layer of the
 compiled dependency packages, for the Go settings of the Dockerfile's go
 build (or --build-flags). The tag is the key, then the first 12 hex digits
 of the base digest, "-zips" and "-bc" and a settings digest as they apply.
+
+Every command that reaches a registry (warm, ref, prune, report, bench)
+takes --insecure (plain HTTP and unverified TLS) and --timeout DURATION
+(default 30s, or $CACHECHECK_TIMEOUT): a request that makes no progress for
+that long (connecting, answering, sending or accepting a byte) is abandoned
+and, when it can be, sent again; reads and manifest writes are retried with
+backoff on resets, stalls and 5xx, 429 and 503 after their Retry-After, and
+a lookup, stamp, tag or delete gives up after 10 times --timeout. A failure
+names the registry and the operation and says what to do.
 
 # cachecheck ref
 

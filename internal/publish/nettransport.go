@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -166,12 +167,20 @@ func (t *reliableTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			if resp != nil {
 				resp.Body.Close()
 			}
-			return nil, ctx.Err()
+			return nil, t.interrupted(ctx, err, attempt, start)
 		}
 		wait := t.backoff(attempt)
 		var retry bool
 		if err != nil {
 			retry = idem && transient(err)
+			// Nothing listening: a registry restarting, or the wrong
+			// address; not worth the whole backoff.
+			if errors.Is(err, syscall.ECONNREFUSED) && attempt >= 3 {
+				retry = false
+				if attempt > 1 {
+					return nil, &retriesError{Attempts: attempt, Elapsed: time.Since(start), Err: err}
+				}
+			}
 		} else {
 			// The registry answered: it refused the request, and a
 			// request it refused can be sent again if its body can.
@@ -199,10 +208,20 @@ func (t *reliableTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if err != nil && attempt >= t.cfg.attempts {
 			return nil, &retriesError{Attempts: attempt, Elapsed: time.Since(start), Err: err}
 		}
-		if err := sleep(ctx, wait); err != nil {
-			return nil, err
+		if sleep(ctx, wait) != nil {
+			return nil, t.interrupted(ctx, err, attempt, start)
 		}
 	}
+}
+
+// interrupted is the error of a request whose context ended while it was
+// retried: the last failure, when there was one, says more than the
+// context's error.
+func (t *reliableTransport) interrupted(ctx context.Context, last error, attempt int, start time.Time) error {
+	if last == nil {
+		return ctx.Err()
+	}
+	return &retriesError{Attempts: attempt, Elapsed: time.Since(start), Err: fmt.Errorf("%w; then %w", last, ctx.Err())}
 }
 
 // once sends one attempt of req, its request body and response body

@@ -66,14 +66,18 @@ func (t *registryTarget) remoteOptions(ctx context.Context, wrap func(http.Round
 
 func (t *registryTarget) netConfig() netConfig { return newNetConfig(t.o.timeout) }
 
+// errOpTimeout is the cause of an operation's context that ran out of
+// the time opContext gives it.
+var errOpTimeout = errors.New("operation timed out")
+
 // opContext bounds an operation made of a few small requests.
 func (t *registryTarget) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, t.netConfig().opTimeout())
+	return context.WithTimeoutCause(ctx, t.netConfig().opTimeout(), errOpTimeout)
 }
 
 // fail wraps err, from op, in a RegistryError; ctx is the operation's.
 func (t *registryTarget) fail(ctx context.Context, op string, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if context.Cause(ctx) == errOpTimeout {
 		err = fmt.Errorf("%w: the operation took longer than %s (10 times --timeout)", err, t.netConfig().opTimeout())
 	}
 	return registryErr(t.repo, op, err)
