@@ -60,7 +60,8 @@ without touching the work tree), and prints one line per changed input:
 # cachecheck warm
 
 	cachecheck warm [--to TARGET] [--base REF] [--force] [--layers N] [--contents full|zips]
-	                [--compression gzip|zstd] [--build-cache [--build-flags FLAGS]] [--format text|json] [-q] [DIR]
+	                [--compression gzip|zstd] [--build-cache [--build-flags FLAGS]] [--insecure] [--timeout DURATION]
+	                [--format text|json] [-q] [DIR]
 
 Warm computes the key of DIR and looks its tag up in TARGET (a registry
 repository, oci:DIR or tarball:FILE; default oci:DIR/.cachecheck/oci). On a
@@ -84,6 +85,15 @@ SIGTERM) removes its temporary directories ($TMPDIR/cachecheck-*) and kills
 the go command's process group; on Linux the go command dies with warm even
 when warm is killed. 'cachecheck prune --to oci:DIR --gc' collects what a
 killed warm leaves in a layout.
+
+Every command that reaches a registry (warm, ref, prune, report, bench)
+takes --insecure (plain HTTP and unverified TLS) and --timeout DURATION
+(default 30s, or $CACHECHECK_TIMEOUT): a request that makes no progress for
+that long (connecting, answering, sending or accepting a byte) is abandoned
+and, when it can be, sent again; reads and manifest writes are retried with
+backoff on resets, stalls and 5xx, 429 and 503 after their Retry-After, and
+a lookup, stamp, tag or delete gives up after 10 times --timeout. A failure
+names the registry and the operation and says what to do.
 
 # cachecheck ref
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/builder"
-	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/spf13/pflag"
 )
@@ -32,7 +31,7 @@ type benchOptions struct {
 	logs         string
 	base         string
 	buildArgs    []string
-	insecure     bool
+	registry     registryFlags
 	quiet        bool
 	buildkit     string
 	buildah      string
@@ -61,7 +60,7 @@ func newBenchCommand() *command {
 	fs.StringVar(&o.logs, "logs", "", "save each run's builder output (and the Dockerfile it built) in `DIR`")
 	fs.StringVar(&o.base, "base", "", "build deps images on the image `REF` (default: the base image of the Dockerfile's Go builder stage)")
 	fs.StringArrayVar(&o.buildArgs, "build-arg", nil, "pass `NAME=VALUE` to every build (repeatable)")
-	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry of --to and --base")
+	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registry of --to and --base")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on standard error")
 	fs.StringVar(&o.buildkit, "buildkit-addr", addr, "buildkitd's `ADDRESS` (default $BUILDKIT_HOST)")
 	fs.StringVar(&o.buildctlBin, "buildctl", "", "the buildctl `BINARY` (default buildctl on PATH)")
@@ -117,6 +116,9 @@ cachecheck bench --builder go -n 1 --format json > bench.json`,
 }
 
 func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := o.registry.validate(); err != nil {
+		return err
+	}
 	if err := maxArgs("bench", args, 1); err != nil {
 		return err
 	}
@@ -165,7 +167,7 @@ func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
 	}
 	prog := newProgress(io.Err, o.quiet)
 	defer prog.done()
-	deps := &cliDeps{to: to, insecure: o.insecure, base: o.base, tags: map[string]string{}}
+	deps := &cliDeps{to: to, registry: o.registry, base: o.base, tags: map[string]string{}}
 	opts := []bench.Option{
 		bench.WithRuns(o.runs),
 		bench.WithBuildCache(!o.noBuildCache),
@@ -242,7 +244,7 @@ func (o *benchOptions) newBuilder() (builder.Builder, error) {
 // cliDeps implements bench.DepsImages with the warm and ref commands.
 type cliDeps struct {
 	to, base string
-	insecure bool
+	registry registryFlags
 	mu       sync.Mutex
 	tags     map[string]string // ref -> tag, for Unpack
 }
@@ -255,10 +257,7 @@ func (d *cliDeps) common(base string) []string {
 	if base != "" && base != "scratch" {
 		args = append(args, "--base", base)
 	}
-	if d.insecure {
-		args = append(args, "--insecure")
-	}
-	return args
+	return append(args, d.registry.args()...)
 }
 
 func (d *cliDeps) Ensure(ctx context.Context, dir, base string, w bench.Warm) (string, error) {
@@ -315,7 +314,7 @@ func (d *cliDeps) Unpack(ctx context.Context, ref, gomodcache, gocache string) e
 	d.mu.Lock()
 	tag := d.tags[ref]
 	d.mu.Unlock()
-	target, err := targetFor(d.to, ".", publish.WithInsecure(d.insecure))
+	target, err := targetFor(d.to, ".", d.registry.options()...)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
@@ -63,7 +64,7 @@ func TestCLIDepsBuildCacheRefused(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &cliDeps{to: tc.to, insecure: true, tags: map[string]string{}}
+			d := &cliDeps{to: tc.to, registry: registryFlags{insecure: true, timeout: time.Second}, tags: map[string]string{}}
 			_, err := d.Ensure(context.Background(), f.App, oldGo, tc.w)
 			if err == nil {
 				t.Fatal("Ensure: no error")

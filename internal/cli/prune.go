@@ -27,7 +27,7 @@ type pruneOptions struct {
 	protectTree []string
 	dryRun      bool
 	gc          bool
-	insecure    bool
+	registry    registryFlags
 	format      *enumValue
 	now         func() time.Time
 	changed     func(name string) bool
@@ -61,7 +61,7 @@ func newPruneCommand() *command {
 	fs.StringArrayVar(&o.protectTree, "protect-tree", nil, "never remove the images of the current keys of every module and workspace under `DIR`; repeatable")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be removed; remove nothing")
 	fs.BoolVar(&o.gc, "gc", false, "collect the garbage of an OCI layout instead: the blobs no tag needs and the temporary files of killed writes (see below)")
-	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry")
+	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registry")
 	fs.Var(o.format, "format", "output format: text or json")
 	o.changed = fs.Changed
 	return &command{
@@ -133,6 +133,9 @@ type pruneImage struct {
 }
 
 func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := o.registry.validate(); err != nil {
+		return err
+	}
 	if err := maxArgs("prune", args, 0); err != nil {
 		return err
 	}
@@ -160,7 +163,7 @@ func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 		}
 		protect = append(protect, keys...)
 	}
-	t, err := publish.ParseTarget(o.to, publish.WithInsecure(o.insecure))
+	t, err := publish.ParseTarget(o.to, o.registry.options()...)
 	if err != nil {
 		return usageErrorf("--to: %v", err)
 	}
@@ -334,7 +337,7 @@ func (o *pruneOptions) runGC(ctx context.Context, io IO) error {
 	if o.changed("older-than") {
 		age = o.olderThan.d
 	}
-	t, err := publish.ParseTarget(o.to, publish.WithInsecure(o.insecure))
+	t, err := publish.ParseTarget(o.to, o.registry.options()...)
 	if err != nil {
 		return usageErrorf("--to: %v", err)
 	}

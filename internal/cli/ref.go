@@ -20,7 +20,7 @@ type refOptions struct {
 	contents   *enumValue
 	fallback   string
 	nearest    bool
-	insecure   bool
+	registry   registryFlags
 	format     *enumValue
 	buildCache buildCacheFlags
 }
@@ -36,7 +36,7 @@ func newRefCommand() *command {
 	fs.Var(o.contents, "contents", "the --contents warm was given: full or zips")
 	fs.StringVar(&o.fallback, "fallback", "", "print `IMAGE` when no deps image is found")
 	fs.BoolVar(&o.nearest, "nearest", false, "when the key has no image, print the one sharing the most modules")
-	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry of --to and --base")
+	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registry of --to and --base")
 	fs.Var(o.format, "format", "output format: text or json")
 	o.buildCache.register(fs, "ref", "find the image 'warm --build-cache' published: with the dependencies compiled for the build settings of the Dockerfile's go build (or --build-flags)", true)
 	return &command{
@@ -95,6 +95,9 @@ type refDoc struct {
 }
 
 func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := o.registry.validate(); err != nil {
+		return err
+	}
 	if err := maxArgs("ref", args, 1); err != nil {
 		return err
 	}
@@ -105,7 +108,7 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 	if len(args) == 1 {
 		dir = args[0]
 	}
-	target, err := targetFor(o.to, dir, publish.WithInsecure(o.insecure))
+	target, err := targetFor(o.to, dir, o.registry.options()...)
 	if err != nil {
 		return err
 	}
@@ -116,7 +119,7 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 	var base publish.Artifact
 	var baseDigest *v1.Hash
 	if o.base != "" {
-		a, d, err := publish.ResolveBase(ctx, o.base, publish.WithInsecure(o.insecure))
+		a, d, err := publish.ResolveBase(ctx, o.base, o.registry.options()...)
 		if err != nil {
 			return err
 		}

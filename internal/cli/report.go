@@ -30,7 +30,7 @@ type reportOptions struct {
 	to         string
 	depsBase   string
 	contents   *enumValue
-	insecure   bool
+	registry   registryFlags
 	bench      string
 	buildLogs  []string
 	format     *enumValue
@@ -51,7 +51,7 @@ func newReportCommand() *command {
 	fs.StringVar(&o.to, "to", "", "where deps images are published: a registry repository or oci:DIR (default: not checked)")
 	fs.StringVar(&o.depsBase, "deps-base", "", "the --base `REF` the deps images were warmed on")
 	fs.Var(o.contents, "contents", "the --contents the deps images were warmed with: full or zips")
-	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry")
+	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registry")
 	o.buildCache.register(fs, "report", "look up the image 'warm --build-cache' published for the build settings of the head Dockerfile's go build (or --build-flags)", false)
 	fs.StringVar(&o.bench, "bench", "", "a `FILE.json` written by 'cachecheck bench --format json'")
 	fs.StringArrayVar(&o.buildLogs, "build-log", nil, "a build log, `[NAME=]FILE` (BuildKit rawjson or plain, buildah, podman); name them base= and head= to compare; repeatable")
@@ -103,6 +103,9 @@ cachecheck report --base origin/main --to registry.example.com/team/app-deps --d
 }
 
 func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
+	if err := o.registry.validate(); err != nil {
+		return err
+	}
 	if err := maxArgs("report", args, 1); err != nil {
 		return err
 	}
@@ -204,7 +207,7 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 	if o.to == "" {
 		return reports.Deps{Note: "no --to target was given"}
 	}
-	target, err := publish.ParseTarget(o.to, publish.WithInsecure(o.insecure))
+	target, err := publish.ParseTarget(o.to, o.registry.options()...)
 	if err != nil {
 		return reports.Deps{Note: fmt.Sprintf("--to %q: %v", o.to, err)}
 	}
@@ -213,7 +216,7 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 	var base publish.Artifact
 	var baseDigest *v1.Hash
 	if o.depsBase != "" {
-		a, d, err := publish.ResolveBase(ctx, o.depsBase, publish.WithInsecure(o.insecure))
+		a, d, err := publish.ResolveBase(ctx, o.depsBase, o.registry.options()...)
 		if err != nil {
 			return reports.Deps{Target: target.String(), Note: fmt.Sprintf("resolving --deps-base %s: %v", o.depsBase, err)}
 		}

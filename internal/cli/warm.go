@@ -33,7 +33,7 @@ type warmOptions struct {
 	to          string
 	base        string
 	force       bool
-	insecure    bool
+	registry    registryFlags
 	layers      int
 	contents    *enumValue
 	compression *enumValue
@@ -57,7 +57,7 @@ func newWarmCommand() *command {
 	fs.StringVar(&o.to, "to", "", "publish to `TARGET`: a registry repository (HOST/PATH), oci:DIR or tarball:FILE (default oci:DIR/"+defaultOCIDir+")")
 	fs.StringVar(&o.base, "base", "", "build on the image `REF` (a registry reference or oci:DIR[:TAG]); default: no base, a deps-only image")
 	fs.BoolVar(&o.force, "force", false, "build and publish even when the target already holds the key's image")
-	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry of --to and --base")
+	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registry of --to and --base")
 	fs.IntVar(&o.layers, "layers", depsimage.DefaultBuckets, "spread public modules over `N` layers by a stable hash of their path")
 	fs.Var(o.contents, "contents", "what goes in: full (zips and extracted trees) or zips (the go command extracts on first use)")
 	fs.Var(o.compression, "compression", "layer compression: gzip (read everywhere) or zstd (faster, needs a recent runtime)")
@@ -165,6 +165,9 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	if err := o.validateAll(); err != nil {
 		return err
 	}
+	if err := o.registry.validate(); err != nil {
+		return err
+	}
 	dir := "."
 	if len(args) == 1 {
 		dir = args[0]
@@ -189,9 +192,9 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 	sum := &warmSummary{ProtocolVersion: protocolVersion, Seconds: map[string]float64{}}
 	phase := func(name string, since time.Time) { sum.Seconds[name] = time.Since(since).Seconds() }
 
-	target, err := targetFor(o.to, dir, publish.WithInsecure(o.insecure), publish.WithProgress(func(p publish.Progress) {
+	target, err := targetFor(o.to, dir, o.registry.options(publish.WithProgress(func(p publish.Progress) {
 		prog.set("publish %s", byteProgress(p.Complete, p.Total))
-	}))
+	}))...)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +209,7 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 	var baseDigest *v1.Hash
 	if o.base != "" {
 		t := time.Now()
-		a, d, err := publish.ResolveBase(ctx, o.base, publish.WithInsecure(o.insecure))
+		a, d, err := publish.ResolveBase(ctx, o.base, o.registry.options()...)
 		if err != nil {
 			return nil, err
 		}

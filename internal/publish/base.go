@@ -33,9 +33,10 @@ func ResolveBase(ctx context.Context, ref string, opts ...Option) (Artifact, v1.
 		return nil, v1.Hash{}, fmt.Errorf("base %q: %w", ref, err)
 	}
 	t := &registryTarget{repo: r.Context(), o: o}
+	op := "reading base image " + r.String()
 	desc, err := remote.Get(r, t.remoteOptions(ctx, nil)...)
 	if err != nil {
-		return nil, v1.Hash{}, fmt.Errorf("reading base %s: %w", r, err)
+		return nil, v1.Hash{}, t.fail(ctx, op, err)
 	}
 	var a Artifact
 	if desc.MediaType.IsIndex() {
@@ -43,10 +44,42 @@ func ResolveBase(ctx context.Context, ref string, opts ...Option) (Artifact, v1.
 	} else {
 		a, err = desc.Image()
 	}
+	if err == nil {
+		err = readConfigs(a)
+	}
 	if err != nil {
-		return nil, v1.Hash{}, fmt.Errorf("reading base %s: %w", r, err)
+		return nil, v1.Hash{}, t.fail(ctx, op, err)
 	}
 	return a, desc.Digest, nil
+}
+
+// readConfigs reads the manifests and configs of a, an image or an
+// index's images, so that reading them fails here, as the base's error,
+// rather than later; they are small, and go-containerregistry keeps them.
+func readConfigs(a Artifact) error {
+	switch a := a.(type) {
+	case v1.Image:
+		_, err := a.ConfigFile()
+		return err
+	case v1.ImageIndex:
+		im, err := a.IndexManifest()
+		if err != nil {
+			return err
+		}
+		for _, d := range im.Manifests {
+			if !d.MediaType.IsImage() {
+				continue
+			}
+			img, err := a.Image(d.Digest)
+			if err != nil {
+				return err
+			}
+			if _, err := img.ConfigFile(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func resolveLayoutBase(ref, spec string) (Artifact, v1.Hash, error) {

@@ -2,7 +2,6 @@ package publish
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +26,9 @@ type registryTarget struct {
 
 	obsOnce sync.Once
 	obs     *observer // what this target's pushes did, across Prepush and Write
+
+	rtOnce sync.Once
+	rt     http.RoundTripper // bounds and retries every request (reliableTransport)
 }
 
 func (t *registryTarget) observer() *observer {
@@ -40,15 +42,15 @@ func newRegistryTarget(spec string, repo name.Repository, o *options) *registryT
 
 func (t *registryTarget) String() string { return t.spec }
 
-// remoteOptions returns the options of every remote call; rt, when not nil,
-// wraps the transport.
+// remoteOptions returns the options of every remote call; wrap, when not
+// nil, wraps the transport. The transport bounds and retries every request
+// (see reliableTransport); go-containerregistry adds its own retries of
+// whole uploads, the user agent and authentication above it.
 func (t *registryTarget) remoteOptions(ctx context.Context, wrap func(http.RoundTripper) http.RoundTripper) []remote.Option {
-	var base http.RoundTripper = remote.DefaultTransport
-	if t.o.insecure {
-		tr := remote.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure asked for it
-		base = tr
-	}
+	t.rtOnce.Do(func() {
+		t.rt = newReliableTransport(newBaseTransport(t.netConfig(), t.o.insecure), t.netConfig())
+	})
+	base := t.rt
 	if wrap != nil {
 		base = wrap(base)
 	}
@@ -58,7 +60,27 @@ func (t *registryTarget) remoteOptions(ctx context.Context, wrap func(http.Round
 		remote.WithTransport(base),
 		remote.WithUserAgent("cachecheck"),
 	}
+	opts = append(opts, retryRemoteOptions(t.netConfig())...)
 	return append(opts, t.o.remoteOpts...)
+}
+
+func (t *registryTarget) netConfig() netConfig { return newNetConfig(t.o.timeout) }
+
+// errOpTimeout is the cause of an operation's context that ran out of
+// the time opContext gives it.
+var errOpTimeout = errors.New("operation timed out")
+
+// opContext bounds an operation made of a few small requests.
+func (t *registryTarget) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, t.netConfig().opTimeout(), errOpTimeout)
+}
+
+// fail wraps err, from op, in a RegistryError; ctx is the operation's.
+func (t *registryTarget) fail(ctx context.Context, op string, err error) error {
+	if context.Cause(ctx) == errOpTimeout {
+		err = fmt.Errorf("%w: the operation took longer than %s (10 times --timeout)", err, t.netConfig().opTimeout())
+	}
+	return registryErr(t.repo, op, err)
 }
 
 func (t *registryTarget) tag(tag string) (name.Tag, error) {
@@ -81,31 +103,16 @@ func (t *registryTarget) Lookup(ctx context.Context, tag string) (*v1.Descriptor
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := t.opContext(ctx)
+	defer cancel()
 	desc, err := remote.Head(ref, t.remoteOptions(ctx, nil)...)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("looking up %s: %w%s", ref, err, authHint(ref.Context(), err))
+		return nil, t.fail(ctx, tagOp("looking up", ref), err)
 	}
 	return desc, nil
-}
-
-// authHint says where credentials come from when the registry refused
-// them (401) or refused the operation (403). It never shows a credential.
-func authHint(repo name.Repository, err error) string {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return ""
-	}
-	host := repo.RegistryStr()
-	switch terr.StatusCode {
-	case http.StatusUnauthorized:
-		return fmt.Sprintf("\n\tthe registry refused the credentials for %s: check 'docker login %s' (the Docker config in $DOCKER_CONFIG, default ~/.docker, and its credential helpers)", host, host)
-	case http.StatusForbidden:
-		return fmt.Sprintf("\n\tthe registry %s refused this for repository %s: ask for push access to it, or check that 'docker login %s' uses the account that has it", host, repo.Name(), host)
-	}
-	return ""
 }
 
 // retryBlobUnknown calls f until it succeeds or fails otherwise than with
@@ -185,7 +192,7 @@ func (t *registryTarget) Write(ctx context.Context, tag string, a Artifact) (*Re
 		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("writing %s: %w%s", ref, err, authHint(ref.Context(), err))
+		return nil, err
 	}
 	rep := &Report{Ref: t.Ref(tag, desc), Digest: desc.Digest, BytesWritten: obs.sent() - before + obs.takePrepushed()}
 	for _, l := range layers {
@@ -199,44 +206,59 @@ func (t *registryTarget) Write(ctx context.Context, tag string, a Artifact) (*Re
 // pushTagged writes the content of a by digest, then the tag: the registry
 // holds the manifest before any tag names it. progressOpt is passed to the
 // content push only: it closes the progress channel when done.
+//
+// A write that fails with no clear answer (the reply was lost) may have
+// been done: the registry is asked (HEAD) before the failure is reported.
 func pushTagged(ref name.Tag, a Artifact, opts, progressOpt []remote.Option) (v1.Descriptor, error) {
 	desc, err := descriptorOf(a)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	byDigest := ref.Context().Digest(desc.Digest.String())
+	repo := ref.Context()
+	byDigest := repo.Digest(desc.Digest.String())
 	pushOpts := append(opts[:len(opts):len(opts)], progressOpt...)
 	switch a := a.(type) {
 	case v1.ImageIndex:
-		if err := remote.WriteIndex(byDigest, a, pushOpts...); err != nil {
-			return v1.Descriptor{}, err
-		}
+		err = remote.WriteIndex(byDigest, a, pushOpts...)
 	case v1.Image:
-		if err := remote.Write(byDigest, a, pushOpts...); err != nil {
-			return v1.Descriptor{}, err
-		}
+		err = remote.Write(byDigest, a, pushOpts...)
 	default:
 		return v1.Descriptor{}, fmt.Errorf("cannot write a %T: want a v1.Image or v1.ImageIndex", a)
 	}
+	if err != nil && !holds(byDigest, desc.Digest, opts) {
+		return v1.Descriptor{}, registryErr(repo, fmt.Sprintf("pushing the blobs and manifest %s to %s", desc.Digest, repo.Name()), err)
+	}
 	// The tag: only the manifest is put again, every blob is there.
-	if err := remote.Tag(ref, a, opts...); err != nil {
-		return v1.Descriptor{}, err
+	if err := remote.Tag(ref, a, opts...); err != nil && !holds(ref, desc.Digest, opts) {
+		return v1.Descriptor{}, registryErr(repo, tagOp("writing", ref), err)
 	}
 	return desc, nil
 }
 
+// holds reports whether the registry answers that ref names the manifest
+// d: what a write whose reply was lost may have done.
+func holds(ref name.Reference, d v1.Hash, opts []remote.Option) bool {
+	got, err := remote.Head(ref, opts...)
+	return err == nil && got.Digest == d
+}
+
 func (t *registryTarget) Image(ctx context.Context, tag string, d v1.Descriptor) (v1.Image, error) {
 	ref := t.repo.Digest(d.Digest.String())
+	op := fmt.Sprintf("reading manifest %s of %s", d.Digest, t.repo.Name())
 	desc, err := remote.Get(ref, t.remoteOptions(ctx, nil)...)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", ref, err)
+		return nil, t.fail(ctx, op, err)
 	}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", ref, err)
+			return nil, t.fail(ctx, op, err)
 		}
-		return firstImage(idx)
+		img, err := firstImage(idx)
+		if err != nil {
+			return nil, t.fail(ctx, op, err)
+		}
+		return img, nil
 	}
 	return desc.Image()
 }
@@ -248,7 +270,7 @@ func (t *registryTarget) List(ctx context.Context) ([]Entry, error) {
 		if isNotFound(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("listing tags of %s: %w", t.repo, err)
+		return nil, t.fail(ctx, "listing the tags of "+t.repo.Name(), err)
 	}
 	sort.Strings(tags)
 	var entries []Entry
@@ -263,7 +285,7 @@ func (t *registryTarget) List(ctx context.Context) ([]Entry, error) {
 		}
 		desc, err := remote.Get(ref, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", ref, err)
+			return nil, t.fail(ctx, tagOp("reading", ref), err)
 		}
 		entries = append(entries, Entry{Tag: tag, Descriptor: desc.Descriptor, Image: func() (v1.Image, error) {
 			if desc.MediaType.IsIndex() {
@@ -330,7 +352,7 @@ func (t *registryTarget) Prepush(ctx context.Context, layers []v1.Layer) error {
 			for l := range packed {
 				if err := remote.WriteLayer(t.repo, l, opts...); err != nil {
 					d, _ := l.Digest()
-					errs <- fmt.Errorf("writing layer %s to %s: %w%s", d, t.repo, err, authHint(t.repo, err))
+					errs <- registryErr(t.repo, blobOp("pushing", d.String(), t.repo), err)
 					continue
 				}
 				if t.o.progress != nil {

@@ -102,18 +102,26 @@ func (t *registryTarget) WriteStamp(ctx context.Context, tag string, s Stamp) er
 	if err != nil {
 		return err
 	}
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
 	ref, err := t.tag(tag + StampSuffix)
 	if err != nil {
 		return err
 	}
-	write := func() error { return remote.Write(ref, img, t.remoteOptions(ctx, nil)...) }
+	ctx, cancel := t.opContext(ctx)
+	defer cancel()
+	opts := t.remoteOptions(ctx, nil)
+	write := func() error { return remote.Write(ref, img, opts...) }
 	err = write()
 	if err != nil && blobUnknown(err) {
 		// Another warm is writing a stamp too; they share the config blob.
 		err = retryBlobUnknown(ctx, write)
 	}
-	if err != nil {
-		return fmt.Errorf("writing stamp %s: %w%s", ref, err, authHint(ref.Context(), err))
+	// The reply to a write that was done may be lost: ask.
+	if err != nil && !holds(ref, d, opts) {
+		return t.fail(ctx, tagOp("writing stamp", ref), err)
 	}
 	return nil
 }
@@ -123,17 +131,21 @@ func (t *registryTarget) ReadStamp(ctx context.Context, tag string) (*Stamp, err
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := t.opContext(ctx)
+	defer cancel()
 	desc, err := remote.Get(ref, t.remoteOptions(ctx, nil)...)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("reading stamp %s: %w%s", ref, err, authHint(ref.Context(), err))
+		return nil, t.fail(ctx, tagOp("reading stamp", ref), err)
 	}
 	return parseStamp(tag, desc.Manifest)
 }
 
 func (t *registryTarget) Delete(ctx context.Context, tag string, desc v1.Descriptor) error {
+	ctx, cancel := t.opContext(ctx)
+	defer cancel()
 	opts := t.remoteOptions(ctx, nil)
 	// The stamp first: a stamp without its image is harmless, an image
 	// that lost its stamp would look unstamped to the next prune.
@@ -144,33 +156,33 @@ func (t *registryTarget) Delete(ctx context.Context, tag string, desc v1.Descrip
 	sd, err := remote.Head(stampRef, opts...)
 	switch {
 	case err == nil:
-		if err := t.deleteManifest(stampRef, sd.Digest, opts); err != nil {
+		if err := t.deleteManifest(ctx, stampRef, sd.Digest, opts); err != nil {
 			return err
 		}
 	case !isNotFound(err):
-		return fmt.Errorf("looking up %s: %w", stampRef, err)
+		return t.fail(ctx, tagOp("looking up stamp", stampRef), err)
 	}
 	ref, err := t.tag(tag)
 	if err != nil {
 		return err
 	}
-	return t.deleteManifest(ref, desc.Digest, opts)
+	return t.deleteManifest(ctx, ref, desc.Digest, opts)
 }
 
 // deleteManifest deletes the manifest d, tagged tag. Distribution removes
 // the tags of a manifest deleted by digest; a registry that keeps the tag
 // is asked to delete the tag too.
-func (t *registryTarget) deleteManifest(tag name.Tag, d v1.Hash, opts []remote.Option) error {
-	if err := t.delete(t.repo.Digest(d.String()), opts); err != nil {
+func (t *registryTarget) deleteManifest(ctx context.Context, tag name.Tag, d v1.Hash, opts []remote.Option) error {
+	if err := t.delete(ctx, t.repo.Digest(d.String()), opts); err != nil {
 		return err
 	}
 	if got, err := remote.Head(tag, opts...); err == nil && got.Digest == d {
-		return t.delete(tag, opts)
+		return t.delete(ctx, tag, opts)
 	}
 	return nil
 }
 
-func (t *registryTarget) delete(ref name.Reference, opts []remote.Option) error {
+func (t *registryTarget) delete(ctx context.Context, ref name.Reference, opts []remote.Option) error {
 	err := remote.Delete(ref, opts...)
 	if err == nil || isNotFound(err) {
 		return nil
@@ -179,7 +191,11 @@ func (t *registryTarget) delete(ref name.Reference, opts []remote.Option) error 
 	if errors.As(err, &terr) && (terr.StatusCode == http.StatusMethodNotAllowed || hasCode(terr, transport.UnsupportedErrorCode)) {
 		return fmt.Errorf("deleting %s: %w: enable deletes in the registry's configuration (distribution: storage.delete.enabled: true, or REGISTRY_STORAGE_DELETE_ENABLED=true) and run its garbage collector to reclaim the space (%v)", ref, ErrDeleteDisabled, err)
 	}
-	return fmt.Errorf("deleting %s: %w%s", ref, err, authHint(ref.Context(), err))
+	// A delete whose reply was lost was done: the manifest is gone.
+	if _, herr := remote.Head(ref, opts...); isNotFound(herr) {
+		return nil
+	}
+	return t.fail(ctx, "deleting "+ref.String(), err)
 }
 
 func hasCode(terr *transport.Error, code transport.ErrorCode) bool {

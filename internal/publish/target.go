@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -110,6 +111,7 @@ type options struct {
 	remoteOpts []remote.Option
 	progress   func(Progress)
 	tarRepo    string
+	timeout    time.Duration
 }
 
 // WithInsecure allows plain HTTP and unverified TLS for a registry target.
@@ -118,6 +120,21 @@ type options struct {
 // plain HTTP.
 func WithInsecure(insecure bool) Option {
 	return func(o *options) error { o.insecure = insecure; return nil }
+}
+
+// WithTimeout sets how long a registry may make no progress (connecting,
+// the TLS handshake, answering a request, sending or accepting a byte of a
+// body) before the request is abandoned and, when it can be, sent again;
+// an operation made of a few small requests (a lookup, a stamp, a tag, a
+// delete) is abandoned after 10 times d. The default is DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("timeout %s: want a positive duration", d)
+		}
+		o.timeout = d
+		return nil
+	}
 }
 
 // WithKeychain sets where registry credentials come from. The default is
