@@ -60,7 +60,8 @@ without touching the work tree), and prints one line per changed input:
 # cachecheck warm
 
 	cachecheck warm [--to TARGET] [--base REF] [--force] [--layers N] [--contents full|zips]
-	                [--compression gzip|zstd] [--build-cache [--build-flags FLAGS]] [--insecure] [--timeout DURATION]
+	                [--compression gzip|zstd] [--build-cache [--build-flags FLAGS] [--dockerfile FILE]]
+	                [--insecure] [--timeout DURATION] [--download-timeout DURATION]
 	                [--format text|json] [-q] [DIR]
 
 Warm computes the key of DIR and looks its tag up in TARGET (a registry
@@ -76,6 +77,9 @@ on nothing, and writes it, the tag last. --build-cache adds a layer of the
 compiled dependency packages, for the Go settings of the Dockerfile's go
 build (or --build-flags). The tag is the key, then the first 12 hex digits
 of the base digest, "-zips" and "-bc" and a settings digest as they apply.
+
+--download-timeout (default 5m) abandons 'go mod download' when the module
+cache has not grown for that long: the go command bounds no fetch in time.
 
 In an OCI layout a hit needs every blob of the tag, by size (manifests and
 configs by digest too): a tag whose blobs are missing is rebuilt, and warm

@@ -34,6 +34,7 @@ type warmOptions struct {
 	base        string
 	force       bool
 	registry    registryFlags
+	download    time.Duration // the stall timeout of go mod download
 	layers      int
 	contents    *enumValue
 	compression *enumValue
@@ -58,6 +59,7 @@ func newWarmCommand() *command {
 	fs.StringVar(&o.base, "base", "", "build on the image `REF` (a registry reference or oci:DIR[:TAG]); default: no base, a deps-only image")
 	fs.BoolVar(&o.force, "force", false, "build and publish even when the target already holds the key's image")
 	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registry of --to and --base")
+	fs.DurationVar(&o.download, "download-timeout", modload.DefaultStallTimeout, "abandon 'go mod download' when it makes no progress for `DURATION` (no file of the module cache growing); 0 waits for ever")
 	fs.IntVar(&o.layers, "layers", depsimage.DefaultBuckets, "spread public modules over `N` layers by a stable hash of their path")
 	fs.Var(o.contents, "contents", "what goes in: full (zips and extracted trees) or zips (the go command extracts on first use)")
 	fs.Var(o.compression, "compression", "layer compression: gzip (read everywhere) or zstd (faster, needs a recent runtime)")
@@ -162,6 +164,9 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	if o.layers < 1 || o.layers > 100 {
 		return usageErrorf("warm: --layers %d is out of range 1-100", o.layers)
 	}
+	if o.download < 0 {
+		return usageErrorf("warm: --download-timeout %s: want a positive duration such as 5m, or 0 to wait for ever", o.download)
+	}
 	if err := o.validateAll(); err != nil {
 		return err
 	}
@@ -247,7 +252,7 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 	}
 
 	t = time.Now()
-	res, err := modload.Download(ctx, dir, modload.WithEnv(goWorkEnv(dir, key.Workspace)), modload.WithProgress(func(p modload.Progress) {
+	res, err := modload.Download(ctx, dir, modload.WithEnv(goWorkEnv(dir, key.Workspace)), modload.WithStallTimeout(o.download), modload.WithProgress(func(p modload.Progress) {
 		if p.Total > 0 {
 			prog.set("download modules %d/%d, %s", p.Done, p.Total, byteSize(p.Bytes))
 		} else {

@@ -75,6 +75,41 @@ type options struct {
 	stderr     io.Writer
 	goCmd      string
 	interval   time.Duration
+	stall      time.Duration
+}
+
+// DefaultStallTimeout is how long `go mod download` may make no progress
+// (no file of the module cache's download directory growing, none added)
+// before it is abandoned: the go command bounds no fetch from a module proxy
+// or a VCS host in time, so a stalled one would hang it for ever.
+const DefaultStallTimeout = 5 * time.Minute
+
+// StallError is a download abandoned because it made no progress.
+type StallError struct {
+	After   time.Duration
+	GoProxy string // the GOPROXY the go command used
+	Stderr  string // what the go command had printed
+}
+
+func (e *StallError) Error() string {
+	msg := fmt.Sprintf("go mod download made no progress for %s (GOPROXY=%s): the module proxy or a version control host stopped answering; check GOPROXY and the network, then retry, or allow more time with --download-timeout", e.After, e.GoProxy)
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		msg += "\n" + s
+	}
+	return msg
+}
+
+// WithStallTimeout sets how long the go command may make no progress before
+// Download abandons it with a [*StallError]; 0 waits for ever. The default
+// is [DefaultStallTimeout].
+func WithStallTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("stall timeout %s: want a positive duration, or 0 for none", d)
+		}
+		o.stall = d
+		return nil
+	}
 }
 
 // WithGoModCache sets the module cache to download into. It must be absent
@@ -168,7 +203,7 @@ func (e *DownloadError) Unwrap() error { return e.Err }
 // The go command runs in a process group of its own, killed when ctx is
 // done, and on Linux dies with the calling process (see [proc.Command]).
 func Download(ctx context.Context, dir string, opts ...Option) (res *Result, err error) {
-	o := options{env: os.Environ(), goCmd: "go", stderr: io.Discard, interval: 250 * time.Millisecond}
+	o := options{env: os.Environ(), goCmd: "go", stderr: io.Discard, interval: 250 * time.Millisecond, stall: DefaultStallTimeout}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -216,25 +251,42 @@ func Download(ctx context.Context, dir string, opts ...Option) (res *Result, err
 	}
 
 	var stdout, stderr bytes.Buffer
-	cmd := proc.Command(ctx, o.goCmd, "mod", "download", "-json")
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cmd := proc.Command(runCtx, o.goCmd, "mod", "download", "-json")
 	cmd.Dir = absDir
 	cmd.Env = env
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(&stderr, o.stderr)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	if o.progress != nil {
+	if o.progress != nil || o.stall > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t := time.NewTicker(o.interval)
+			t := time.NewTicker(min(o.interval, max(o.stall/4, time.Millisecond)))
 			defer t.Stop()
+			var last activity
+			lastChange := time.Now()
 			for {
 				select {
 				case <-stop:
 					return
 				case <-t.C:
-					o.progress(scanProgress(o.goModCache, total))
+					p, a := scanProgress(o.goModCache, total)
+					if o.progress != nil {
+						o.progress(p)
+					}
+					if a != last {
+						last, lastChange = a, time.Now()
+					} else if o.stall > 0 && time.Since(lastChange) >= o.stall {
+						proxy, _ := envlist.Lookup(env, "GOPROXY")
+						if proxy == "" {
+							proxy = "(default)"
+						}
+						cancel(&StallError{After: o.stall, GoProxy: proxy})
+						return
+					}
 				}
 			}
 		}()
@@ -242,6 +294,11 @@ func Download(ctx context.Context, dir string, opts ...Option) (res *Result, err
 	waitErr := proc.Run(cmd)
 	close(stop)
 	wg.Wait()
+	if se, ok := context.Cause(runCtx).(*StallError); ok && ctx.Err() == nil {
+		restore(before)
+		se.Stderr = stderr.String()
+		return nil, se
+	}
 
 	// go mod download adds missing checksums to go.sum (unverified when
 	// GOSUMDB is off) and may touch go.mod: put the user's files back and
@@ -277,7 +334,7 @@ func Download(ctx context.Context, dir string, opts ...Option) (res *Result, err
 		return strings.Compare(a.Version, b.Version)
 	})
 	if o.progress != nil {
-		p := scanProgress(o.goModCache, total)
+		p, _ := scanProgress(o.goModCache, total)
 		p.Done, p.Total = len(res.Modules), len(res.Modules)
 		o.progress(p)
 	}
@@ -435,25 +492,38 @@ func countZipSums(file string) int {
 	return n
 }
 
-// scanProgress counts the zips in the module cache.
-func scanProgress(cache string, total int) Progress {
+// activity is what a download has written so far: the files of the
+// module cache's download directory, temporary ones included, and their
+// bytes. It changes while the go command makes progress.
+type activity struct {
+	files int
+	bytes int64
+}
+
+// scanProgress counts the zips in the module cache, and its activity.
+func scanProgress(cache string, total int) (Progress, activity) {
 	p := Progress{Total: total}
+	var a activity
 	_ = filepath.WalkDir(filepath.Join(cache, "cache", "download"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
 		if err != nil {
 			return nil
 		}
-		if !d.IsDir() && strings.HasSuffix(path, ".zip") {
+		a.files++
+		a.bytes += info.Size()
+		if strings.HasSuffix(path, ".zip") {
 			p.Done++
-			if info, err := d.Info(); err == nil {
-				p.Bytes += info.Size()
-			}
+			p.Bytes += info.Size()
 		}
 		return nil
 	})
 	if p.Total < p.Done {
 		p.Total = p.Done
 	}
-	return p
+	return p, a
 }
 
 func checkEmpty(dir string) error {

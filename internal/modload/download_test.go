@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/cachecheck/cachecheck/internal/envlist"
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
 )
@@ -255,6 +259,74 @@ func TestDownloadLeavesNoTemp(t *testing.T) {
 			}
 			for _, e := range entries {
 				t.Errorf("left in TMPDIR: %s", e.Name())
+			}
+		})
+	}
+}
+
+// TestDownloadStalled serves the fixture's modules over HTTP from a proxy
+// that stops answering after its first requests, as a stalled module proxy
+// does, and wants Download to give up once nothing moved for the stall
+// timeout, saying so, with nothing left in TMPDIR; a proxy that answers
+// slowly but steadily is waited for.
+func TestDownloadStalled(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		answer  int           // requests answered before the proxy stalls; -1 for all
+		delay   time.Duration // before each answer
+		stalled bool
+	}{
+		{"stalls", 3, 0, true},
+		{"slow but steady", -1, 300 * time.Millisecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := modloadtest.NewFixture(t, "v1.0.0")
+			files := http.FileServer(http.Dir(f.Proxy.Dir))
+			var mu sync.Mutex
+			n := 0
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				n++
+				stall := tc.answer >= 0 && n > tc.answer
+				mu.Unlock()
+				if stall {
+					select {
+					case <-release:
+					case <-r.Context().Done():
+					}
+					return
+				}
+				time.Sleep(tc.delay)
+				files.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			t.Cleanup(func() { close(release) })
+			env := envlist.Set(f.Env, "GOPROXY", srv.URL)
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			start := time.Now()
+			res, err := modload.Download(context.Background(), f.App, modload.WithEnv(env), modload.WithStallTimeout(time.Second))
+			took := time.Since(start)
+			var se *modload.StallError
+			if !tc.stalled {
+				if err != nil {
+					t.Fatal(err)
+				}
+				modload.RemoveAll(res.GoModCache)
+				return
+			}
+			if !errors.As(err, &se) {
+				t.Fatalf("Download: %v, want a *modload.StallError", err)
+			}
+			if took > 15*time.Second {
+				t.Errorf("Download gave up after %v, want about 1 s", took)
+			}
+			if !strings.Contains(err.Error(), "no progress for 1s") || !strings.Contains(err.Error(), srv.URL) {
+				t.Errorf("error %q does not say how long and which GOPROXY", err)
+			}
+			if entries, _ := os.ReadDir(tmp); len(entries) > 0 {
+				t.Errorf("left in TMPDIR: %v", entries)
 			}
 		})
 	}
