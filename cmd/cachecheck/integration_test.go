@@ -74,11 +74,12 @@ func run(t *testing.T, dir string, env []string, args ...string) (string, string
 }
 
 type warmResult struct {
-	Hit    bool   `json:"hit"`
-	Tag    string `json:"tag"`
-	Ref    string `json:"ref"`
-	Digest string `json:"digest"`
-	Layers struct{ New, Reused int }
+	Hit     bool   `json:"hit"`
+	Tag     string `json:"tag"`
+	Ref     string `json:"ref"`
+	Digest  string `json:"digest"`
+	Modules int    `json:"modules"`
+	Layers  struct{ New, Reused int }
 }
 
 func warm(t *testing.T, dir string, env []string, args ...string) warmResult {

@@ -193,6 +193,22 @@ func TestFaultHarness(t *testing.T) {
 	p.Clear()
 	tags2, broken2 := checkRepository(t, reg+"/"+repo)
 	tags, broken = tags+tags2, broken+broken2
+	// A registry that stays broken: every run must fail, within its cap,
+	// naming the registry and the operation, exit 1.
+	failedBefore := h.failed
+	down := 0
+	for _, kind := range []faultproxy.Kind{faultproxy.Status5xx, faultproxy.BlackHole, faultproxy.CutStatus} {
+		p.Clear()
+		p.SetRate(1, 14, kind)
+		for _, args := range [][]string{{"warm", "--force", "--to", to, f.App}, {"ref", "--to", to, f.App}, {"prune", "--to", to, "--dry-run"}} {
+			down++
+			if h.run(args...) == nil {
+				t.Errorf("cachecheck %s succeeded against a registry answering every request with %s", strings.Join(args, " "), kind)
+			}
+		}
+	}
+	p.Clear()
+	t.Logf("fault harness: against a registry that stays broken, %d of %d runs failed", h.failed-failedBefore, down)
 	t.Logf("fault harness: %d runs in %s, %d faults injected (%s)", h.runs, time.Since(start).Round(time.Second), p.Injected(), p.Counts())
 	t.Logf("fault harness: broken tags: %d of %d; hangs: %d (every run ended within %s, --timeout %s)", broken, tags, h.hangs, harnessRunCap, harnessTimeout)
 	t.Logf("fault harness: transient single faults absorbed by retries: %d of %d (%.0f%%), %d faults", absorbed, single, 100*float64(absorbed)/float64(max(single, 1)), singleInjected)
