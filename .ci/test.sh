@@ -45,14 +45,21 @@ free_port() {
 for f in .ci/setup.d/*.sh; do
   [ -e "$f" ] || continue
   echo "--- setup: $f"
+  # shellcheck source=/dev/null
   source "$f"
 done
 
 echo "--- go vet"
 go vet ./...
 echo "--- gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go'))
+unformatted=$(git ls-files -z '*.go' | xargs -0 gofmt -l)
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+echo "--- staticcheck"
+GOFLAGS='' go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+"$(go env GOPATH)/bin/staticcheck" ./...
+echo "--- shellcheck"
+apt_install shellcheck
+git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck -x -P SCRIPTDIR
 echo "--- go test"
 go test -count=1 -timeout 45m ./...
 if [ -f "$CACHECHECK_CI_TMP/prediction-agreement.txt" ]; then

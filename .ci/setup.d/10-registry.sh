@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The real distribution registry (Debian's docker-registry) on loopback, plain
 # HTTP, deletes enabled, filesystem storage under the CI temporary directory.
 # Exports CACHECHECK_REGISTRY=127.0.0.1:PORT. Sourced by .ci/test.sh.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A second distribution registry on loopback with htpasswd authentication and
 # a self-signed TLS certificate, for the tests of credentials and TLS.
 # It listens on 127.0.0.2 (the loopback network, but not the address
@@ -45,7 +46,7 @@ auth:
     realm: cachecheck-ci
     path: $secure_dir/htpasswd" || exit 1
 curl -fsS --cacert "$secure_dir/ca.crt" -u "$CACHECHECK_REGISTRY_USER:$CACHECHECK_REGISTRY_PASSWORD" \
-  https://127.0.0.2:$secure_port/v2/ >/dev/null || { echo "secure registry refuses the CI credentials"; exit 1; }
+  "https://127.0.0.2:$secure_port/v2/" >/dev/null || { echo "secure registry refuses the CI credentials"; exit 1; }
 export CACHECHECK_REGISTRY_SECURE=127.0.0.2:$secure_port
 export CACHECHECK_REGISTRY_USER CACHECHECK_REGISTRY_PASSWORD
 export CACHECHECK_REGISTRY_CA="$secure_dir/ca.crt"

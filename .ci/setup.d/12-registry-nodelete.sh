@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A second plain distribution registry on loopback with deletes disabled
 # (storage.delete.enabled: false, distribution's default), for the test that
 # prune's refusal message is clear. Sourced by .ci/test.sh after

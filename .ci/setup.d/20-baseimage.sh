@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The Go builder image that integration tests use in place of a public golang
 # image (nothing can be pulled from public registries here): this machine's Go
 # and busybox-static, pushed to the loopback registry by internal/testimage.

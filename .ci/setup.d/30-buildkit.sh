@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The real builders: BuildKit (buildkitd + buildctl, built from the Go module
 # proxy at the version pinned in internal/tools/buildkit) with Debian's runc,
 # and buildah. Sourced by .ci/test.sh after 10-registry.sh.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # podman, with runc and cgroupfs (crun fails on this machine's cgroups) and
 # its events in a file (no journald), its storage under the CI directory,
 # apart from buildah's, so the tests start from an empty cache. Sourced by

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -219,7 +218,6 @@ type options struct {
 	bump         string
 	noBuildCache bool
 	deps         DepsImages
-	stderr       io.Writer
 }
 
 // WithRuns sets how many times each scenario runs; default 3.
@@ -374,14 +372,15 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 	}
 	// 4. Dependency change.
 	if o.bump != "" {
-		bumped, bbuild, err := r.copyContext(contextDir, "bumped")
+		bumped, _, err := r.copyContext(contextDir, "bumped")
 		if err != nil {
 			return r.res, err
 		}
 		if err := goCmd(ctx, bumped, "get", o.bump); err != nil {
 			return r.res, err
 		}
-		if bbuild, err = r.load(bumped); err != nil {
+		bbuild, err := r.load(bumped)
+		if err != nil {
 			return r.res, err
 		}
 		if err := r.scenario(ctx, Scenario{Name: BumpCold}, bumped, bbuild, nil, true); err != nil {

@@ -41,8 +41,8 @@ grep -E 'modules|build cache|bytes compressed' "$W/warm.txt" | sed 's/[│┌┐
 
 mkdir "$W/img" "$W/root"
 tar -xf "$W/deps.tar" -C "$W/img"
-for l in $(sed 's/.*"Layers":\[\([^]]*\)\].*/\1/; s/[",]/ /g' "$W/img/manifest.json"); do
-	tar -xzf "$W/img/$l" -C "$W/root" 2>/dev/null
+sed 's/.*"Layers":\[\([^]]*\)\].*/\1/; s/[",]/ /g' "$W/img/manifest.json" | tr ' ' '\n' | while read -r l; do
+	[ -z "$l" ] || tar -xzf "$W/img/$l" -C "$W/root" 2>/dev/null
 done
 echo "build cache in the image: $(du -sb "$W/root/root/.cache/go-build" | cut -f1) bytes, $(find "$W/root/root/.cache/go-build" -name '*-a' | wc -l) entries"
 
@@ -53,7 +53,7 @@ build() { # build NAME GOCACHE
 	echo "// change $1 $(now)" >>"$main"
 	t=$(now)
 	GOCACHE=$2 go build -trimpath -v -debug-actiongraph="$W/$1.json" -o "$W/bin" "$PKG" 2>"$W/$1.log"
-	echo "$(since "$t")"
+	since "$t"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	stdio "io"
 	"os"
 	"path/filepath"
@@ -481,12 +480,12 @@ func byteProgress(done, total int64) string {
 // ten times a second; it writes nothing when w is not a terminal or quiet.
 type progress struct {
 	mu   sync.Mutex
-	w    io.Writer
+	w    stdio.Writer
 	last time.Time
 	used bool
 }
 
-func newProgress(w io.Writer, quiet bool) *progress {
+func newProgress(w stdio.Writer, quiet bool) *progress {
 	f, ok := w.(*os.File)
 	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
 		return &progress{}

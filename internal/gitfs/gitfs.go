@@ -225,7 +225,9 @@ func (f *FS) listing() (map[string][]entry, error) {
 			switch fields[0] {
 			case "040000":
 				e.mode = fs.ModeDir | 0o755
-				dirs[name] = dirs[name] // a directory with no entries yet
+				if _, ok := dirs[name]; !ok {
+					dirs[name] = nil // a directory with no entries yet
+				}
 			case "100755":
 				e.mode = 0o755
 			case "120000":

@@ -22,6 +22,7 @@ set -euo pipefail
 mod=${1:-k8s.io/client-go@v0.31.0}
 bump=${2:-golang.org/x/time@v0.5.0}
 reg=${CACHECHECK_REGISTRY:?set CACHECHECK_REGISTRY to a loopback registry, e.g. 127.0.0.1:5801}
+# shellcheck source=benchlib.sh
 source "$(dirname "$0")/benchlib.sh"
 bench_setup bench.sh tar pigz zstd bc
 # The same module cache warm packs, for the baseline pipelines.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # benchlib.sh is sourced by bench.sh and contents.sh, after they set mod
 # (MODULE@VERSION). bench_setup NAME TOOL... checks the tools, makes WORK
 # (a temporary directory unless set), builds cachecheck into it ($cc), and
@@ -12,10 +13,11 @@ bench_setup() {
 	for tool in "$@"; do
 		command -v "$tool" >/dev/null || { echo "$name: $tool is missing: apt-get install $*" >&2; exit 1; }
 	done
-	export GOWORK=off GOFLAGS= GOTOOLCHAIN=local
+	export GOWORK=off GOFLAGS='' GOTOOLCHAIN=local
 	unset SOURCE_DATE_EPOCH
 
 	(cd "$root" && go build -o "$work/cachecheck" ./cmd/cachecheck)
+	# shellcheck disable=SC2034 # cc is for the scripts that source this file
 	cc="$work/cachecheck"
 
 	if [ ! -d "$work/src" ]; then

@@ -26,10 +26,12 @@
 # downloads between runs; REPS (default 3) sets the repetitions.
 set -euo pipefail
 
+# shellcheck disable=SC2034 # mod is read by bench_setup (benchlib.sh)
 mod=${1:-k8s.io/client-go@v0.31.0}
 imports=${2:-"k8s.io/client-go/rest k8s.io/client-go/tools/clientcmd"}
 reg=${CACHECHECK_REGISTRY:?set CACHECHECK_REGISTRY to a loopback registry, e.g. 127.0.0.1:5801}
 reps=${REPS:-3}
+# shellcheck source=benchlib.sh
 source "$(dirname "$0")/benchlib.sh"
 bench_setup contents.sh skopeo tar bc
 # The program: a main package inside the module, so it builds against the
