@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/cachecheck/cachecheck/internal/testenv"
+
 	"github.com/cachecheck/cachecheck/internal/gitfs"
 )
 
@@ -113,12 +115,8 @@ func TestGitContext(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "x"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"commit", "-q", "-m", "x"}} {
+		testenv.Git(t, dir, args...)
 	}
 	tree, err := gitfs.Open(context.Background(), dir, "HEAD")
 	if err != nil {

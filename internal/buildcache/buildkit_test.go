@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -203,7 +202,7 @@ var rounds = flag.Int("buildkit-rounds", 3, "BenchmarkBuildKitGoBuild: builds FR
 func BenchmarkBuildKitGoBuild(b *testing.B) {
 	e := newBuildKitEnv(b)
 	dir, modOnly, withCache := e.warmService(b)
-	proxyArgs := map[string]string{"GOPROXY": goEnv(b, "GOPROXY"), "GOSUMDB": goEnv(b, "GOSUMDB")}
+	proxyArgs := map[string]string{"GOPROXY": testenv.GoEnv(b, "GOPROXY"), "GOSUMDB": testenv.GoEnv(b, "GOSUMDB")}
 	images := []struct {
 		name, from string
 		args       map[string]string
@@ -263,15 +262,6 @@ func appendLine(t testing.TB, file, line string) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func goEnv(t testing.TB, name string) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil {
-		t.Fatalf("go env %s: %v", name, err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // loadAverage returns the 1, 5 and 15 minute load averages and the

@@ -25,8 +25,8 @@ import (
 func TestPredictionAgainstBuilders(t *testing.T) {
 	base := testenv.Getenv(t, "CACHECHECK_BASE_IMAGE", "the test base image (.ci/setup.d/20-baseimage.sh)")
 	bs := builders(t)
-	goproxy := goEnv(t, "GOPROXY")
-	gosumdb := goEnv(t, "GOSUMDB")
+	goproxy := testenv.GoEnv(t, "GOPROXY")
+	gosumdb := testenv.GoEnv(t, "GOSUMDB")
 
 	type scenario struct {
 		name   string
@@ -132,14 +132,6 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 			}
 		})
 	}
-}
-
-func goEnv(t *testing.T, name string) string {
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil {
-		t.Fatalf("go env %s: %v", name, err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func edit(t *testing.T, file, old, new string) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,7 +45,7 @@ func TestBenchBuilders(t *testing.T) {
 	addr := testenv.Getenv(t, "CACHECHECK_BUILDKIT_ADDR", "buildkitd (.ci/setup.d/30-buildkit.sh)")
 	bin := testenv.Getenv(t, "CACHECHECK_BUILDKIT_BIN", "buildctl (.ci/setup.d/30-buildkit.sh)")
 	broot := testenv.Getenv(t, "CACHECHECK_BUILDAH_ROOT", "buildah's storage (.ci/setup.d/30-buildkit.sh)")
-	goproxy, gosumdb := goEnv(t, "GOPROXY"), goEnv(t, "GOSUMDB")
+	goproxy, gosumdb := testenv.GoEnv(t, "GOPROXY"), testenv.GoEnv(t, "GOSUMDB")
 	const fixture = "../../analyzer/testdata/fixtures/service"
 	fixtureDockerfile, err := os.ReadFile(filepath.Join(fixture, "Dockerfile"))
 	if err != nil {
@@ -273,12 +272,4 @@ func TestBenchBuilders(t *testing.T) {
 			t.Errorf("code change: buildkit cached %s, %s %s", cached["buildkit"], r.name, c)
 		}
 	}
-}
-
-func goEnv(t *testing.T, name string) string {
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil {
-		t.Fatalf("go env %s: %v", name, err)
-	}
-	return strings.TrimSpace(string(out))
 }

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cachecheck/cachecheck/internal/testenv"
 )
 
 // BenchmarkReportVault runs 'cachecheck report --base HEAD~1' in a git
@@ -39,14 +40,7 @@ func BenchmarkReportVault(b *testing.B) {
 	dockerfile := "FROM golang:1.25 AS build\nWORKDIR /src\nCOPY go.mod go.sum ./\nCOPY api/go.mod api/\nCOPY sdk/go.mod sdk/\nRUN go mod download\nCOPY . .\nRUN CGO_ENABLED=0 go build -o /vault .\nFROM scratch\nCOPY --from=build /vault /vault\n"
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644)
 	os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte(".git\n"), 0o644)
-	git := func(args ...string) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=b", "GIT_AUTHOR_EMAIL=b@example.com", "GIT_COMMITTER_NAME=b", "GIT_COMMITTER_EMAIL=b@example.com")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	git := func(args ...string) { testenv.Git(b, dir, args...) }
 	git("init", "-q", "-b", "main")
 	git("add", "-A")
 	git("commit", "-q", "-m", "base")

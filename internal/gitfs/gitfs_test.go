@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/cachecheck/cachecheck/internal/testenv"
 )
 
 func gitRepo(t *testing.T, files map[string]string, exe ...string) string {
@@ -29,18 +31,9 @@ func gitRepo(t *testing.T, files map[string]string, exe ...string) string {
 			t.Fatal(err)
 		}
 	}
-	run := func(args ...string) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	run("init", "-q")
-	run("add", ".")
-	run("commit", "-q", "-m", "init")
+	testenv.Git(t, dir, "init", "-q")
+	testenv.Git(t, dir, "add", ".")
+	testenv.Git(t, dir, "commit", "-q", "-m", "init")
 	return dir
 }
 
