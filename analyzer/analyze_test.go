@@ -28,6 +28,9 @@ func txtarFS(ar *txtar.Archive) fstest.MapFS {
 //	dockerfile NAME      the Dockerfile's name (default Dockerfile)
 //	deps-image REF       run with WithDepsImage(REF)
 //	deps-settings LINE   run with WithDepsImageSettings(ParseGoSettings(LINE))
+//	# TEXT               a comment
+//
+// Any other line fails the test, so a misspelled directive is not ignored.
 type ruleCase struct {
 	file       string
 	want       []string // "ID:LINE"
@@ -67,6 +70,9 @@ func loadRuleCases(t *testing.T) []ruleCase {
 				c.depsSet = strings.TrimSpace(strings.TrimPrefix(line, "deps-settings"))
 			case len(f) == 2 && f[0] == "deps-image":
 				c.depsImage = f[1]
+			case len(f) == 0 || strings.HasPrefix(f[0], "#"):
+			default:
+				t.Fatalf("%s: %q is not a directive (want ID LINE, not ID, dockerfile NAME, deps-image REF, deps-settings LINE, # comment)", file, line)
 			}
 		}
 		if len(c.want)+len(c.not) == 0 {
