@@ -8,6 +8,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -208,6 +209,12 @@ func parse(name string, data []byte, o *options) (*Build, error) {
 	if err != nil {
 		return nil, parseError(name, err)
 	}
+	// BuildKit keeps about 2 KB per parsed instruction: bound the count
+	// so that a Dockerfile of short lines does not take hundreds of MB.
+	if n := len(res.AST.Children); n > maxInstructions {
+		return nil, &ParseError{File: name, Line: res.AST.Children[maxInstructions].StartLine,
+			Err: fmt.Errorf("more than %d instructions (%d); cachecheck analyzes Dockerfiles of up to %d instructions", maxInstructions, n, maxInstructions)}
+	}
 	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil {
 		return nil, parseError(name, err)
@@ -221,7 +228,7 @@ func parse(name string, data []byte, o *options) (*Build, error) {
 	if syntax, _, _, ok := parser.DetectSyntax(data); ok {
 		b.Syntax = syntax
 	}
-	lex := shell.NewLex(res.EscapeToken)
+	x := &expander{lex: shell.NewLex(res.EscapeToken)}
 	for _, ma := range metaArgs {
 		for _, kv := range ma.Args {
 			if v, ok := o.buildArgs[kv.Key]; ok {
@@ -229,7 +236,7 @@ func parse(name string, data []byte, o *options) (*Build, error) {
 				continue
 			}
 			if kv.Value != nil {
-				v, _, err := lex.ProcessWord(*kv.Value, envGetter(b.MetaArgs))
+				v, err := x.expand(*kv.Value, envGetter(b.MetaArgs))
 				if err != nil {
 					return nil, &ParseError{File: name, Line: startLine(ma.Location()), Err: err}
 				}
@@ -238,7 +245,7 @@ func parse(name string, data []byte, o *options) (*Build, error) {
 		}
 	}
 	for i := range stages {
-		st, err := b.resolveStage(i, &stages[i], lex, o)
+		st, err := b.resolveStage(i, &stages[i], x, o)
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +257,7 @@ func parse(name string, data []byte, o *options) (*Build, error) {
 	return b, nil
 }
 
-func (b *Build) resolveStage(i int, s *instructions.Stage, lex *shell.Lex, o *options) (*Stage, error) {
+func (b *Build) resolveStage(i int, s *instructions.Stage, x *expander, o *options) (*Stage, error) {
 	st := &Stage{
 		Index:     i,
 		Name:      s.Name,
@@ -259,12 +266,14 @@ func (b *Build) resolveStage(i int, s *instructions.Stage, lex *shell.Lex, o *op
 		Line:      startLine(s.Location),
 		EndLine:   endLine(s.Location),
 	}
-	base, _, err := lex.ProcessWord(s.BaseName, envGetter(b.MetaArgs))
+	base, err := x.expand(s.BaseName, envGetter(b.MetaArgs))
 	if err != nil {
 		return nil, &ParseError{File: b.Dockerfile, Line: st.Line, Err: fmt.Errorf("expanding base name %q: %w", s.BaseName, err)}
 	}
 	st.Base = base
-	st.Platform, _, _ = lex.ProcessWord(s.Platform, envGetter(b.MetaArgs))
+	if st.Platform, err = x.expand(s.Platform, envGetter(b.MetaArgs)); err != nil {
+		return nil, &ParseError{File: b.Dockerfile, Line: st.Line, Err: fmt.Errorf("expanding --platform %q: %w", s.Platform, err)}
+	}
 	env, args := map[string]string{}, map[string]string{}
 	if prev := b.Stage(strings.ToLower(base)); prev != nil {
 		st.BaseStage = prev.Index
@@ -272,25 +281,28 @@ func (b *Build) resolveStage(i int, s *instructions.Stage, lex *shell.Lex, o *op
 	} else {
 		maps.Copy(env, imageEnv(base))
 	}
+	// The instructions between two ARG or ENV instructions share their
+	// Env and Args maps: an ARG or ENV copies them before changing them.
+	if err := x.addEntries(len(env)); err != nil {
+		return nil, &ParseError{File: b.Dockerfile, Line: st.Line, Err: err}
+	}
 	for _, cmd := range s.Commands {
 		in := &Instruction{
 			Command: cmd,
 			Kind:    strings.ToUpper(cmd.Name()),
 			Line:    startLine(cmd.Location()),
 			EndLine: endLine(cmd.Location()),
-			Env:     maps.Clone(env),
-			Args:    maps.Clone(args),
+			Env:     env,
+			Args:    args,
 		}
 		if s, ok := cmd.(fmt.Stringer); ok {
 			in.Text = s.String()
 		}
 		// ARG and ENV are expanded against the scope before them, like
 		// every other instruction; ENV wins over ARG of the same name.
-		scope := maps.Clone(args)
-		maps.Copy(scope, env)
+		sc := scope{env: env, args: args}
 		expand := func(word string) (string, error) {
-			v, _, err := lex.ProcessWord(word, envGetter(scope))
-			return v, err
+			return x.expand(word, sc)
 		}
 		if e, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
 			if err := e.Expand(expand); err != nil {
@@ -304,6 +316,10 @@ func (b *Build) resolveStage(i int, s *instructions.Stage, lex *shell.Lex, o *op
 		}
 		switch c := cmd.(type) {
 		case *instructions.ArgCommand:
+			args = maps.Clone(args)
+			if err := x.addEntries(len(args) + len(c.Args)); err != nil {
+				return nil, &ParseError{File: b.Dockerfile, Line: in.Line, Err: err}
+			}
 			for _, kv := range c.Args {
 				switch v, ok := o.buildArgs[kv.Key]; {
 				case ok:
@@ -319,6 +335,10 @@ func (b *Build) resolveStage(i int, s *instructions.Stage, lex *shell.Lex, o *op
 				}
 			}
 		case *instructions.EnvCommand:
+			env = maps.Clone(env)
+			if err := x.addEntries(len(env) + len(c.Env)); err != nil {
+				return nil, &ParseError{File: b.Dockerfile, Line: in.Line, Err: err}
+			}
 			for _, kv := range c.Env {
 				env[kv.Key] = kv.Value
 			}
@@ -358,10 +378,14 @@ func (e envGetter) Keys() []string              { return slices.Sorted(maps.Keys
 
 // Stage returns the stage with the given name or index, or nil.
 func (b *Build) Stage(ref string) *Stage {
+	lower := strings.ToLower(ref)
 	for _, s := range b.Stages {
-		if s.Name != "" && s.Name == strings.ToLower(ref) || fmt.Sprint(s.Index) == ref {
+		if s.Name != "" && s.Name == lower {
 			return s
 		}
+	}
+	if i, err := strconv.Atoi(ref); err == nil && i >= 0 && i < len(b.Stages) && strconv.Itoa(i) == ref {
+		return b.Stages[i]
 	}
 	return nil
 }

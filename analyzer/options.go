@@ -36,7 +36,7 @@ func newOptions(opts []Option) (*options, error) {
 func WithDockerfile(fsys fs.FS, name string) Option {
 	return func(o *options) error {
 		if !fs.ValidPath(name) {
-			return fmt.Errorf("Dockerfile path %q: not a slash-separated relative path", name)
+			return fmt.Errorf("path %q of the Dockerfile: not a slash-separated relative path", name)
 		}
 		o.dockerfileFS, o.dockerfile = fsys, name
 		return nil
