@@ -161,15 +161,36 @@ func (c *computer) exists(rel string) bool {
 	return err == nil
 }
 
+// present reports whether the file at rel exists; an error other than
+// its absence (a symbolic link loop, a permission) is returned, naming it.
+func (c *computer) present(rel string) (bool, error) {
+	p := path.Join(c.root, rel)
+	if !fs.ValidPath(p) {
+		return false, nil
+	}
+	_, err := fs.Stat(c.fsys, p)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("reading %s: %w", c.name(rel), unwrapPathError(err))
+}
+
 func (c *computer) compute() error {
 	if !c.exists(".") {
 		return fmt.Errorf("directory %s does not exist", c.name("."))
 	}
-	if c.exists("go.work") {
+	if ok, err := c.present("go.work"); err != nil {
+		return err
+	} else if ok {
 		c.workspace = true
 		return c.computeWork()
 	}
-	if !c.exists("go.mod") {
+	if ok, err := c.present("go.mod"); err != nil {
+		return err
+	} else if !ok {
 		return fmt.Errorf("no go.mod or go.work in %s: not a Go module; run 'go mod init' there, or name the module's directory", c.name("."))
 	}
 	c.vendor = c.exists("vendor/modules.txt")
@@ -265,6 +286,10 @@ func (c *computer) module(dir string) (*modfile.File, error) {
 	f, err := modfile.Parse(c.name(rel), data, nil)
 	if err != nil {
 		return nil, err
+	}
+	if f.Module == nil {
+		// The go command refuses a main module without a path.
+		return nil, fmt.Errorf("%s: no module line; add one, as with 'go mod edit -module=example.com/m %s'", c.name(rel), c.name(rel))
 	}
 	scope := "module " + dir
 	c.modLines(scope, f)
