@@ -122,6 +122,7 @@ func (f *FS) Commit() string { return f.commit }
 func (f *FS) git(stdin io.Reader, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(f.ctx, "git", args...)
 	cmd.Dir = f.repo
+	cmd.Env = append(cmd.Environ(), "LC_ALL=C") // messages in English: Open reads them
 	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
