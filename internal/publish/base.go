@@ -29,6 +29,9 @@ func ResolveBase(ctx context.Context, ref string, opts ...Option) (Artifact, v1.
 		nameOpts = append(nameOpts, name.Insecure)
 	}
 	r, err := name.ParseReference(ref, nameOpts...)
+	if err == nil {
+		err = checkPort(r.Context().RegistryStr())
+	}
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("base %q: %w", ref, err)
 	}
