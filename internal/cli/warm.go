@@ -236,6 +236,10 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 	case err != nil && !errors.Is(err, publish.ErrNotFound):
 		return nil, err
 	}
+	// Find an unwritable target before downloading and packing.
+	if err := publish.CheckWritable(target); err != nil {
+		return nil, fmt.Errorf("--to: %w", err)
+	}
 
 	t = time.Now()
 	res, err := modload.Download(ctx, dir, modload.WithEnv(goWorkEnv(dir, key.Workspace)), modload.WithProgress(func(p modload.Progress) {
