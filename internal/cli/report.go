@@ -121,6 +121,9 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 			return usageErrorf("--to: %v", err)
 		}
 	}
+	if err := checkBase("--deps-base", o.depsBase); err != nil {
+		return err
+	}
 	var conds []reports.Condition
 	for _, s := range o.failOn {
 		c, err := reports.ParseCondition(s)

@@ -163,6 +163,9 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	if err := o.validateAll(); err != nil {
 		return err
 	}
+	if err := checkBase("--base", o.base); err != nil {
+		return err
+	}
 	dir := "."
 	if len(args) == 1 {
 		dir = args[0]

@@ -66,3 +66,24 @@ func TestParseTarget(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckBase(t *testing.T) {
+	for _, tc := range []struct{ ref, wantErr string }{
+		{"registry.example.com/mirror/golang:1.26", ""},
+		{"localhost:5000/golang@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", ""},
+		{"golang:1.26", ""},
+		{"oci:base", ""},
+		{"oci:base:1.26", ""},
+		{"oci:", "oci: needs a directory"},
+		{"127.0.0.1:99999/golang:1", `registry host "127.0.0.1:99999": port "99999" is not a number from 1 to 65535`},
+		{"a b", "could not parse reference"},
+	} {
+		err := CheckBase(tc.ref)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("CheckBase(%q): %v", tc.ref, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("CheckBase(%q) = %v, want an error containing %q", tc.ref, err, tc.wantErr)
+		}
+	}
+}
