@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 )
 
 // Result is a computed key together with the canonical inputs it hashes.
@@ -291,6 +292,10 @@ func (c *computer) module(dir string) (*modfile.File, error) {
 		// The go command refuses a main module without a path.
 		return nil, fmt.Errorf("%s: no module line; add one, as with 'go mod edit -module=example.com/m %s'", c.name(rel), c.name(rel))
 	}
+	if err := module.CheckImportPath(f.Module.Mod.Path); err != nil {
+		// ... or with a path it cannot import from.
+		return nil, fmt.Errorf("%s:%d: module %q: %v; fix the module line", c.name(rel), f.Module.Syntax.Start.Line, f.Module.Mod.Path, unwrapModuleError(err))
+	}
 	scope := "module " + dir
 	c.modLines(scope, f)
 	for _, r := range f.Replace {
@@ -351,7 +356,9 @@ func (c *computer) replace(scope, dir, file string, r *modfile.Replace) error {
 	if !fs.ValidPath(path.Join(c.root, local)) {
 		return fmt.Errorf("%s: directory %s lies outside the file system the key is computed in", where, c.name(local))
 	}
-	if !c.exists(local) {
+	if ok, err := c.present(local); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	} else if !ok {
 		return fmt.Errorf("%s: directory %s does not exist", where, c.name(local))
 	}
 	gomod := path.Join(local, "go.mod")
@@ -400,4 +407,13 @@ func localDir(dir, p string) string {
 func sortedUnique(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+// unwrapModuleError drops the path that module.CheckImportPath repeats.
+func unwrapModuleError(err error) error {
+	var ie *module.InvalidPathError
+	if errors.As(err, &ie) {
+		return ie.Err
+	}
+	return err
 }
