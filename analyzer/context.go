@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -47,7 +48,7 @@ func Load(ctxFS fs.FS, opts ...Option) (*Build, error) {
 		display string
 	}{
 		{dfs, o.dockerfile + ".dockerignore", name + ".dockerignore"},
-		{ctxFS, ".dockerignore", ".dockerignore"},
+		{ctxFS, ".dockerignore", path.Join(o.contextName, ".dockerignore")},
 	}
 	for _, c := range candidates {
 		data, err := fs.ReadFile(c.fsys, c.name)
@@ -107,7 +108,7 @@ func parseIgnore(name string, data []byte) (*Ignore, error) {
 		}
 		for _, p := range ps {
 			if err := checkIgnorePattern(p); err != nil {
-				return nil, &ParseError{File: name, Line: line, Err: fmt.Errorf("pattern %q: %v; fix or remove the pattern", p, err)}
+				return nil, &ParseError{File: name, Line: line, Err: fmt.Errorf("pattern %s: %v; fix or remove the pattern", quoteShort(p), err)}
 			}
 		}
 		patterns = append(patterns, ps...)
@@ -131,6 +132,10 @@ func parseIgnore(name string, data []byte) (*Ignore, error) {
 // checkIgnorePattern reports the error patternmatcher gives for pattern p,
 // when it builds the matcher or when it first matches a path with it.
 func checkIgnorePattern(p string) error {
+	if !utf8.ValidString(p) {
+		// patternmatcher's scanner would print errors to stderr.
+		return errors.New("not valid UTF-8")
+	}
 	pm, err := patternmatcher.New([]string{p})
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -86,14 +87,17 @@ const maxBound = 1<<63 - 1
 // expand expands word against env like BuildKit does, or returns an error
 // when the result could exceed the limits.
 func (x *expander) expand(word string, env shell.EnvGetter) (string, error) {
+	if !utf8.ValidString(word) {
+		// BuildKit's lexer would print scanner errors to stderr.
+		return "", fmt.Errorf("%s is not valid UTF-8; save the Dockerfile as UTF-8", quoteShort(word))
+	}
 	if !containsDollar(word) {
 		// Only a $ expands; quotes and escapes only shrink the word.
 		x.total += int64(len(word))
 		if x.total > maxTotalExpansion {
 			return "", x.totalError()
 		}
-		v, _, err := x.lex.ProcessWord(word, env)
-		return v, err
+		return x.process(word, env)
 	}
 	bound, pattern := wordBound(word, env)
 	limit := int64(maxWordExpansion)
@@ -117,7 +121,16 @@ func (x *expander) expand(word string, env shell.EnvGetter) (string, error) {
 			return "", fmt.Errorf("expanding %s: ARG and ENV pattern modifiers (#, %%, /) in this Dockerfile match too much text in total; use them on short values only", quoteShort(word))
 		}
 	}
+	return x.process(word, env)
+}
+
+// process runs BuildKit's lexer on word, with a clearer message for a
+// missing '}', which it reports as an unsupported modifier EOF.
+func (x *expander) process(word string, env shell.EnvGetter) (string, error) {
 	v, _, err := x.lex.ProcessWord(word, env)
+	if err != nil && strings.Contains(err.Error(), "unsupported modifier (\uFFFD)") {
+		return "", fmt.Errorf("expanding %s: syntax error: missing '}'", quoteShort(word))
+	}
 	return v, err
 }
 
