@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -233,6 +234,10 @@ func Parse(name string, data []byte, opts ...Option) (*Build, error) {
 func parse(name string, data []byte, o *options) (*Build, error) {
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
+		if n := longLine(data); n > 0 && strings.Contains(err.Error(), "line greater than max allowed size") {
+			// BuildKit gives the line of the instruction, or none.
+			return nil, &ParseError{File: name, Line: n, Err: fmt.Errorf("line longer than %d bytes, the most BuildKit reads; split it with \\ continuations", bufio.MaxScanTokenSize-1)}
+		}
 		return nil, parseError(name, err)
 	}
 	// BuildKit keeps about 2 KB per parsed instruction: bound the count
@@ -434,4 +439,17 @@ func splitImage(ref string) (name, tag string) {
 		parts = parts[1:]
 	}
 	return path.Join(parts...), tag
+}
+
+// longLine returns the number of the first line that BuildKit's scanner
+// cannot read whole, or 0.
+func longLine(data []byte) int {
+	for n := 1; len(data) > 0; n++ {
+		line, rest, _ := bytes.Cut(data, []byte("\n"))
+		if len(line) >= bufio.MaxScanTokenSize {
+			return n
+		}
+		data = rest
+	}
+	return 0
 }

@@ -95,7 +95,7 @@ func (f *FS) resolve(rev string) (string, bool) {
 }
 
 func (f *FS) damaged(oid string, err error) error {
-	return fmt.Errorf("git revision %q in %s: reading object %s: %v; the repository is damaged: run 'git fsck' there", f.rev, f.repo, oid, err)
+	return fmt.Errorf("git revision %q in %s: the repository is damaged, run 'git fsck' there: reading object %s: %v", f.rev, f.repo, oid, err)
 }
 
 // Prefix returns the path of directory dir relative to the top of the git
@@ -128,7 +128,9 @@ func (f *FS) git(stdin io.Reader, args ...string) ([]byte, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return nil, fmt.Errorf("git %s: %s", args[0], msg)
+			// One line: git writes a line per cause ("error: ...",
+			// then "fatal: ...").
+			return nil, fmt.Errorf("git %s: %s", args[0], strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " / ")), " "))
 		}
 		return nil, fmt.Errorf("git %s: %w", args[0], err)
 	}

@@ -123,7 +123,7 @@ func TestOpenErrors(t *testing.T) {
 		{"a tree", dir, "HEAD^{tree}", ErrNoRevision, "names a tree, not a commit"},
 		{"option", dir, "--output=x", ErrNoRevision, "must not start with '-'"},
 		{"outside", outside, "HEAD", ErrNotRepository, outside},
-		{"damaged", damaged, "HEAD", nil, "the repository is damaged: run 'git fsck' there"},
+		{"damaged", damaged, "HEAD", nil, "the repository is damaged, run 'git fsck' there: reading object "},
 		{"damaged parent", damaged, "HEAD~1", nil, "the repository is damaged"},
 	}
 	for _, tc := range tests {
