@@ -9,7 +9,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -132,9 +131,9 @@ func parseIgnore(name string, data []byte) (*Ignore, error) {
 // checkIgnorePattern reports the error patternmatcher gives for pattern p,
 // when it builds the matcher or when it first matches a path with it.
 func checkIgnorePattern(p string) error {
-	if !utf8.ValidString(p) {
+	if why := scannerTrouble(p); why != "" {
 		// patternmatcher's scanner would print errors to stderr.
-		return errors.New("not valid UTF-8")
+		return errors.New(strings.TrimPrefix(why, "is "))
 	}
 	pm, err := patternmatcher.New([]string{p})
 	if err != nil {

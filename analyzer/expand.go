@@ -87,9 +87,9 @@ const maxBound = 1<<63 - 1
 // expand expands word against env like BuildKit does, or returns an error
 // when the result could exceed the limits.
 func (x *expander) expand(word string, env shell.EnvGetter) (string, error) {
-	if !utf8.ValidString(word) {
-		// BuildKit's lexer would print scanner errors to stderr.
-		return "", fmt.Errorf("%s is not valid UTF-8; save the Dockerfile as UTF-8", quoteShort(word))
+	if why := scannerTrouble(word); why != "" {
+		// BuildKit's lexer would print text/scanner errors to stderr.
+		return "", fmt.Errorf("%s %s; save the Dockerfile as UTF-8 text", quoteShort(word), why)
 	}
 	if !containsDollar(word) {
 		// Only a $ expands; quotes and escapes only shrink the word.
@@ -275,4 +275,19 @@ func (s scope) Keys() []string {
 		}
 	}
 	return keys
+}
+
+// scannerTrouble says why text/scanner, which BuildKit's lexer and
+// patternmatcher use with its default error handler, would print an error
+// to stderr about s, or returns "".
+func scannerTrouble(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case strings.IndexByte(s, 0) >= 0:
+		return "holds a NUL byte"
+	case strings.Contains(s, "\uFEFF"):
+		return "holds a byte order mark"
+	}
+	return ""
 }
