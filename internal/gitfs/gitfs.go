@@ -43,8 +43,11 @@ var (
 // directory dir. It fails when dir is not in a git repository or rev names
 // no commit.
 func Open(ctx context.Context, dir, rev string) (*FS, error) {
-	if strings.HasPrefix(rev, "-") {
+	switch {
+	case strings.HasPrefix(rev, "-"):
 		return nil, fmt.Errorf("git revision %q: must not start with '-': %w", rev, ErrNoRevision)
+	case rev == "" || strings.IndexByte(rev, 0) >= 0:
+		return nil, fmt.Errorf("git revision %q: %w", rev, ErrNoRevision)
 	}
 	f := &FS{ctx: ctx, repo: dir, rev: rev}
 	if _, err := f.git(nil, "rev-parse", "--git-dir"); err != nil {
@@ -265,39 +268,7 @@ func (f *FS) listing() (map[string][]entry, error) {
 			f.listErr = err
 			return
 		}
-		dirs := map[string][]entry{".": nil}
-		for _, rec := range bytes.Split(out, []byte{0}) {
-			// <mode> SP <type> SP <object> SP+ <size> TAB <path>
-			meta, name, ok := strings.Cut(string(rec), "\t")
-			if !ok {
-				continue
-			}
-			fields := strings.Fields(meta)
-			if len(fields) != 4 {
-				continue
-			}
-			e := entry{name: path.Base(name), oid: fields[2]}
-			switch fields[0] {
-			case "040000":
-				e.mode = fs.ModeDir | 0o755
-				if _, ok := dirs[name]; !ok {
-					dirs[name] = nil // a directory with no entries yet
-				}
-			case "100755":
-				e.mode = 0o755
-			case "120000":
-				e.mode = fs.ModeSymlink | 0o777
-			case "160000":
-				continue // a submodule: its content is not in this tree
-			default:
-				e.mode = 0o644
-			}
-			if fields[3] != "-" {
-				fmt.Sscan(fields[3], &e.size)
-			}
-			dirs[path.Dir(name)] = append(dirs[path.Dir(name)], e)
-		}
-		f.dirs = dirs
+		f.dirs = parseTree(out)
 	})
 	return f.dirs, f.listErr
 }
@@ -341,3 +312,41 @@ func (i entryInfo) Mode() fs.FileMode  { return i.mode }
 func (i entryInfo) ModTime() time.Time { return time.Time{} }
 func (i entryInfo) IsDir() bool        { return i.mode.IsDir() }
 func (i entryInfo) Sys() any           { return nil }
+
+// parseTree groups the records of 'git ls-tree -r -t -z --long' by
+// directory. Records it cannot read are skipped.
+func parseTree(out []byte) map[string][]entry {
+	dirs := map[string][]entry{".": nil}
+	for _, rec := range bytes.Split(out, []byte{0}) {
+		// <mode> SP <type> SP <object> SP+ <size> TAB <path>
+		meta, name, ok := strings.Cut(string(rec), "\t")
+		if !ok || name == "." || !fs.ValidPath(name) {
+			continue // not a path of the tree: "." would make ReadDir(".") hold itself
+		}
+		fields := strings.Fields(meta)
+		if len(fields) != 4 {
+			continue
+		}
+		e := entry{name: path.Base(name), oid: fields[2]}
+		switch fields[0] {
+		case "040000":
+			e.mode = fs.ModeDir | 0o755
+			if _, ok := dirs[name]; !ok {
+				dirs[name] = nil // a directory with no entries yet
+			}
+		case "100755":
+			e.mode = 0o755
+		case "120000":
+			e.mode = fs.ModeSymlink | 0o777
+		case "160000":
+			continue // a submodule: its content is not in this tree
+		default:
+			e.mode = 0o644
+		}
+		if fields[3] != "-" {
+			fmt.Sscan(fields[3], &e.size)
+		}
+		dirs[path.Dir(name)] = append(dirs[path.Dir(name)], e)
+	}
+	return dirs
+}

@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-func gitRepo(t *testing.T, files map[string]string, exe ...string) string {
+func gitRepo(t testing.TB, files map[string]string, exe ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
