@@ -64,6 +64,7 @@ type stageFacts struct {
 	dlMount  bool         // the download used a module cache mount
 	built    bool         // a go build ran (CC003 is reported once)
 	user     string       // the USER in effect
+	mods     modSet       // the module files of copies, see stageMods
 }
 
 type copyFact struct {
@@ -117,6 +118,7 @@ func (a *analysis) run() {
 			base := a.facts[st.BaseStage]
 			*f = *base
 			f.copies = slices.Clone(base.copies)
+			f.mods = modSet{}
 		}
 		a.facts = append(a.facts, f)
 		a.walkStage(st, f)
@@ -216,10 +218,31 @@ func (a *analysis) copied(copies []copyFact, name string) bool {
 // modFiles returns the go.mod and go.work files of the context that the
 // copies put into the image, in order.
 func (a *analysis) modFiles(copies []copyFact) []string {
-	var out []string
+	var m modSet
+	a.addModFiles(&m, copies)
+	return m.files
+}
+
+// stageMods returns modFiles(f.copies), computed on the copies added
+// since the last call only: a RUN after every COPY of a long Dockerfile
+// would otherwise make the analysis quadratic.
+func (a *analysis) stageMods(f *stageFacts) []string {
+	a.addModFiles(&f.mods, f.copies[f.mods.n:])
+	f.mods.n = len(f.copies)
+	return f.mods.files
+}
+
+// modSet is the result of modFiles on the first n copies of a stage.
+type modSet struct {
+	n     int
+	files []string
+	seen  map[string]bool
+}
+
+func (a *analysis) addModFiles(m *modSet, copies []copyFact) {
 	addFile := func(p string) {
 		base := path.Base(p)
-		if base != "go.mod" && base != "go.work" || slices.Contains(out, p) {
+		if base != "go.mod" && base != "go.work" || m.seen[p] {
 			return
 		}
 		for _, part := range strings.Split(path.Dir(p), "/") {
@@ -227,7 +250,11 @@ func (a *analysis) modFiles(copies []copyFact) []string {
 				return
 			}
 		}
-		out = append(out, p)
+		if m.seen == nil {
+			m.seen = map[string]bool{}
+		}
+		m.seen[p] = true
+		m.files = append(m.files, p)
 	}
 	for _, c := range copies {
 		for _, p := range c.files {
@@ -239,7 +266,6 @@ func (a *analysis) modFiles(copies []copyFact) []string {
 			}
 		}
 	}
-	return out
 }
 
 // modInfo is a parsed go.mod or go.work from the context.
@@ -437,7 +463,7 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 			break
 		}
 	}
-	mods := a.modFiles(f.copies)
+	mods := a.stageMods(f)
 	// CC002: go.sum or go.work.sum left behind.
 	for _, p := range mods {
 		sum := strings.TrimSuffix(p, path.Base(p)) + map[string]string{"go.mod": "go.sum", "go.work": "go.work.sum"}[path.Base(p)]
@@ -597,7 +623,7 @@ var modVendorRE = regexp.MustCompile(`-mod[= ]vendor\b`)
 // checkBuild runs the rules about a go build: CC003, the -mod=vendor half
 // of CC005 and the build half of CC006.
 func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCall, flags string, mounts []*instructions.Mount, modcache, gocache, uid string) {
-	mods := a.modFiles(f.copies)
+	mods := a.stageMods(f)
 	vendored := false
 	for _, p := range mods {
 		vendored = vendored || a.vendored(p)

@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -8,8 +9,11 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -157,10 +161,34 @@ type ParseError struct {
 }
 
 func (e *ParseError) Error() string {
+	msg := printable(e.Err.Error())
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, msg)
 	}
-	return fmt.Sprintf("%s: %v", e.File, e.Err)
+	return fmt.Sprintf("%s: %s", e.File, msg)
+}
+
+// printable escapes what a terminal should not print from a message that
+// quotes a hostile file (BuildKit quotes a whole unknown instruction) and
+// cuts it to 400 bytes.
+func printable(msg string) string {
+	var b strings.Builder
+	for i, r := range msg {
+		if b.Len() >= 400 {
+			b.WriteString("…")
+			break
+		}
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(msg[i:], "\uFFFD"):
+			fmt.Fprintf(&b, "\\x%02x", msg[i])
+		case r == '\t' || unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRuneToASCII(r) // '\x00'
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
 }
 
 func (e *ParseError) Unwrap() error { return e.Err }
@@ -206,7 +234,17 @@ func Parse(name string, data []byte, opts ...Option) (*Build, error) {
 func parse(name string, data []byte, o *options) (*Build, error) {
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
+		if n := longLine(data); n > 0 && strings.Contains(err.Error(), "line greater than max allowed size") {
+			// BuildKit gives the line of the instruction, or none.
+			return nil, &ParseError{File: name, Line: n, Err: fmt.Errorf("line longer than %d bytes, the most BuildKit reads; split it with \\ continuations", bufio.MaxScanTokenSize-1)}
+		}
 		return nil, parseError(name, err)
+	}
+	// BuildKit keeps about 2 KB per parsed instruction: bound the count
+	// so that a Dockerfile of short lines does not take hundreds of MB.
+	if n := len(res.AST.Children); n > maxInstructions {
+		return nil, &ParseError{File: name, Line: res.AST.Children[maxInstructions].StartLine,
+			Err: fmt.Errorf("more than %d instructions (%d); cachecheck analyzes Dockerfiles of up to %d instructions", maxInstructions, n, maxInstructions)}
 	}
 	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil {
@@ -221,7 +259,7 @@ func parse(name string, data []byte, o *options) (*Build, error) {
 	if syntax, _, _, ok := parser.DetectSyntax(data); ok {
 		b.Syntax = syntax
 	}
-	lex := shell.NewLex(res.EscapeToken)
+	x := &expander{lex: shell.NewLex(res.EscapeToken)}
 	for _, ma := range metaArgs {
 		for _, kv := range ma.Args {
 			if v, ok := o.buildArgs[kv.Key]; ok {
@@ -229,7 +267,7 @@ func parse(name string, data []byte, o *options) (*Build, error) {
 				continue
 			}
 			if kv.Value != nil {
-				v, _, err := lex.ProcessWord(*kv.Value, envGetter(b.MetaArgs))
+				v, err := x.expand(*kv.Value, envGetter(b.MetaArgs))
 				if err != nil {
 					return nil, &ParseError{File: name, Line: startLine(ma.Location()), Err: err}
 				}
@@ -238,7 +276,7 @@ func parse(name string, data []byte, o *options) (*Build, error) {
 		}
 	}
 	for i := range stages {
-		st, err := b.resolveStage(i, &stages[i], lex, o)
+		st, err := b.resolveStage(i, &stages[i], x, o)
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +288,7 @@ func parse(name string, data []byte, o *options) (*Build, error) {
 	return b, nil
 }
 
-func (b *Build) resolveStage(i int, s *instructions.Stage, lex *shell.Lex, o *options) (*Stage, error) {
+func (b *Build) resolveStage(i int, s *instructions.Stage, x *expander, o *options) (*Stage, error) {
 	st := &Stage{
 		Index:     i,
 		Name:      s.Name,
@@ -259,12 +297,14 @@ func (b *Build) resolveStage(i int, s *instructions.Stage, lex *shell.Lex, o *op
 		Line:      startLine(s.Location),
 		EndLine:   endLine(s.Location),
 	}
-	base, _, err := lex.ProcessWord(s.BaseName, envGetter(b.MetaArgs))
+	base, err := x.expand(s.BaseName, envGetter(b.MetaArgs))
 	if err != nil {
 		return nil, &ParseError{File: b.Dockerfile, Line: st.Line, Err: fmt.Errorf("expanding base name %q: %w", s.BaseName, err)}
 	}
 	st.Base = base
-	st.Platform, _, _ = lex.ProcessWord(s.Platform, envGetter(b.MetaArgs))
+	if st.Platform, err = x.expand(s.Platform, envGetter(b.MetaArgs)); err != nil {
+		return nil, &ParseError{File: b.Dockerfile, Line: st.Line, Err: fmt.Errorf("expanding --platform %q: %w", s.Platform, err)}
+	}
 	env, args := map[string]string{}, map[string]string{}
 	if prev := b.Stage(strings.ToLower(base)); prev != nil {
 		st.BaseStage = prev.Index
@@ -272,25 +312,28 @@ func (b *Build) resolveStage(i int, s *instructions.Stage, lex *shell.Lex, o *op
 	} else {
 		maps.Copy(env, imageEnv(base))
 	}
+	// The instructions between two ARG or ENV instructions share their
+	// Env and Args maps: an ARG or ENV copies them before changing them.
+	if err := x.addEntries(len(env)); err != nil {
+		return nil, &ParseError{File: b.Dockerfile, Line: st.Line, Err: err}
+	}
 	for _, cmd := range s.Commands {
 		in := &Instruction{
 			Command: cmd,
 			Kind:    strings.ToUpper(cmd.Name()),
 			Line:    startLine(cmd.Location()),
 			EndLine: endLine(cmd.Location()),
-			Env:     maps.Clone(env),
-			Args:    maps.Clone(args),
+			Env:     env,
+			Args:    args,
 		}
 		if s, ok := cmd.(fmt.Stringer); ok {
 			in.Text = s.String()
 		}
 		// ARG and ENV are expanded against the scope before them, like
 		// every other instruction; ENV wins over ARG of the same name.
-		scope := maps.Clone(args)
-		maps.Copy(scope, env)
+		sc := scope{env: env, args: args}
 		expand := func(word string) (string, error) {
-			v, _, err := lex.ProcessWord(word, envGetter(scope))
-			return v, err
+			return x.expand(word, sc)
 		}
 		if e, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
 			if err := e.Expand(expand); err != nil {
@@ -304,6 +347,10 @@ func (b *Build) resolveStage(i int, s *instructions.Stage, lex *shell.Lex, o *op
 		}
 		switch c := cmd.(type) {
 		case *instructions.ArgCommand:
+			args = maps.Clone(args)
+			if err := x.addEntries(len(args) + len(c.Args)); err != nil {
+				return nil, &ParseError{File: b.Dockerfile, Line: in.Line, Err: err}
+			}
 			for _, kv := range c.Args {
 				switch v, ok := o.buildArgs[kv.Key]; {
 				case ok:
@@ -319,6 +366,10 @@ func (b *Build) resolveStage(i int, s *instructions.Stage, lex *shell.Lex, o *op
 				}
 			}
 		case *instructions.EnvCommand:
+			env = maps.Clone(env)
+			if err := x.addEntries(len(env) + len(c.Env)); err != nil {
+				return nil, &ParseError{File: b.Dockerfile, Line: in.Line, Err: err}
+			}
 			for _, kv := range c.Env {
 				env[kv.Key] = kv.Value
 			}
@@ -358,10 +409,14 @@ func (e envGetter) Keys() []string              { return slices.Sorted(maps.Keys
 
 // Stage returns the stage with the given name or index, or nil.
 func (b *Build) Stage(ref string) *Stage {
+	lower := strings.ToLower(ref)
 	for _, s := range b.Stages {
-		if s.Name != "" && s.Name == strings.ToLower(ref) || fmt.Sprint(s.Index) == ref {
+		if s.Name != "" && s.Name == lower {
 			return s
 		}
+	}
+	if i, err := strconv.Atoi(ref); err == nil && i >= 0 && i < len(b.Stages) && strconv.Itoa(i) == ref {
+		return b.Stages[i]
 	}
 	return nil
 }
@@ -384,4 +439,17 @@ func splitImage(ref string) (name, tag string) {
 		parts = parts[1:]
 	}
 	return path.Join(parts...), tag
+}
+
+// longLine returns the number of the first line that BuildKit's scanner
+// cannot read whole, or 0.
+func longLine(data []byte) int {
+	for n := 1; len(data) > 0; n++ {
+		line, rest, _ := bytes.Cut(data, []byte("\n"))
+		if len(line) >= bufio.MaxScanTokenSize {
+			return n
+		}
+		data = rest
+	}
+	return 0
 }

@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -46,7 +47,7 @@ func Load(ctxFS fs.FS, opts ...Option) (*Build, error) {
 		display string
 	}{
 		{dfs, o.dockerfile + ".dockerignore", name + ".dockerignore"},
-		{ctxFS, ".dockerignore", ".dockerignore"},
+		{ctxFS, ".dockerignore", path.Join(o.contextName, ".dockerignore")},
 	}
 	for _, c := range candidates {
 		data, err := fs.ReadFile(c.fsys, c.name)
@@ -56,9 +57,9 @@ func Load(ctxFS fs.FS, opts ...Option) (*Build, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %q: %w", c.display, err)
 		}
-		ig, err := ParseIgnore(data)
+		ig, err := parseIgnore(c.display, data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.display, err)
+			return nil, err
 		}
 		b.Ignore, b.IgnoreFile = ig, c.display
 		break
@@ -75,17 +76,71 @@ type Ignore struct {
 }
 
 // ParseIgnore parses .dockerignore text with Docker's own reader and
-// matcher.
+// matcher. Its errors are *ParseError values naming ".dockerignore" and
+// the line.
 func ParseIgnore(data []byte) (*Ignore, error) {
-	patterns, err := ignorefile.ReadAll(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("reading ignore patterns: %w", err)
+	return parseIgnore(".dockerignore", data)
+}
+
+// maxIgnorePatterns bounds the patterns of a .dockerignore: every file of
+// the context is matched against each.
+const maxIgnorePatterns = 10000
+
+func parseIgnore(name string, data []byte) (*Ignore, error) {
+	// ignorefile.ReadAll gives neither the line of a pattern nor of a
+	// line too long for it; read the lines here and hand each to it, so
+	// that its rules (comments, BOM, cleaning) apply unchanged.
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	line := 0
+	var patterns []string
+	for sc.Scan() {
+		line++
+		text := sc.Bytes()
+		if line > 1 {
+			// ReadAll strips a BOM from its first line only: give it
+			// a comment line first.
+			text = append([]byte("#\n"), text...)
+		}
+		ps, err := ignorefile.ReadAll(bytes.NewReader(text))
+		if err != nil {
+			return nil, &ParseError{File: name, Line: line, Err: err}
+		}
+		for _, p := range ps {
+			if err := checkIgnorePattern(p); err != nil {
+				return nil, &ParseError{File: name, Line: line, Err: fmt.Errorf("pattern %s: %v; fix or remove the pattern", quoteShort(p), err)}
+			}
+		}
+		patterns = append(patterns, ps...)
+		if len(patterns) > maxIgnorePatterns {
+			return nil, &ParseError{File: name, Line: line, Err: fmt.Errorf("more than %d patterns; cachecheck reads .dockerignore files of up to %d patterns", maxIgnorePatterns, maxIgnorePatterns)}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = errors.New("line longer than 64 KiB, which Docker's .dockerignore reader refuses")
+		}
+		return nil, &ParseError{File: name, Line: line + 1, Err: err}
 	}
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {
-		return nil, fmt.Errorf("parsing ignore patterns: %w", err)
+		return nil, &ParseError{File: name, Err: fmt.Errorf("parsing ignore patterns: %w", err)}
 	}
 	return &Ignore{Patterns: patterns, pm: pm}, nil
+}
+
+// checkIgnorePattern reports the error patternmatcher gives for pattern p,
+// when it builds the matcher or when it first matches a path with it.
+func checkIgnorePattern(p string) error {
+	if why := scannerTrouble(p); why != "" {
+		// patternmatcher's scanner would print errors to stderr.
+		return errors.New(strings.TrimPrefix(why, "is "))
+	}
+	pm, err := patternmatcher.New([]string{p})
+	if err != nil {
+		return err
+	}
+	_, err = pm.MatchesOrParentMatches("a/b")
+	return err
 }
 
 // Excluded reports whether the context path name (slash-separated,

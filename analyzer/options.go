@@ -12,6 +12,7 @@ type options struct {
 	dockerfileFS fs.FS
 	dockerfile   string
 	displayName  string
+	contextName  string
 	buildArgs    map[string]string
 	depsImage    string
 	depsSettings *GoSettings
@@ -41,6 +42,13 @@ func WithDockerfile(fsys fs.FS, name string) Option {
 		o.dockerfileFS, o.dockerfile = fsys, name
 		return nil
 	}
+}
+
+// WithContextName sets the name of the build context in errors and
+// findings about its files, such as its .dockerignore: the directory the
+// user typed. The default is none: "DIR/.dockerignore" is ".dockerignore".
+func WithContextName(name string) Option {
+	return func(o *options) error { o.contextName = name; return nil }
 }
 
 // WithDisplayName sets the name of the Dockerfile in errors and findings,

@@ -169,6 +169,10 @@ func TestComputeErrors(t *testing.T) {
 		{"use missing", map[string]string{"go.work": "go 1.23\nuse ./a\nuse ./b\n", "a/go.mod": "module a\n"}, ".", "go.work:3: use ./b: b/go.mod does not exist"},
 		{"no use", map[string]string{"go.work": "go 1.23\n"}, ".", "go.work: no use directives: add the workspace's modules with 'go work use DIR'"},
 		{"malformed go.work", map[string]string{"go.work": "go 1.23\nuse\n"}, ".", "go.work:2: usage: use local/dir"},
+		{"empty go.mod", map[string]string{"m/go.mod": ""}, "m", "m/go.mod: no module line; add one, as with 'go mod edit -module=example.com/m m/go.mod'"},
+		{"go.mod without module", map[string]string{"go.mod": "go 1.22\n"}, ".", "go.mod: no module line"},
+		{"malformed module path", map[string]string{"go.mod": "go 1.22\nmodule \"a b\"\n"}, ".", `go.mod:2: module "a b": invalid char ' '; fix the module line`},
+		{"used go.mod without module", map[string]string{"go.work": "go 1.23\nuse ./a\n", "a/go.mod": "go 1.22\n"}, ".", "a/go.mod: no module line"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Compute(mapFS(tc.files), tc.dir)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 )
 
 // Result is a computed key together with the canonical inputs it hashes.
@@ -161,15 +162,36 @@ func (c *computer) exists(rel string) bool {
 	return err == nil
 }
 
+// present reports whether the file at rel exists; an error other than
+// its absence (a symbolic link loop, a permission) is returned, naming it.
+func (c *computer) present(rel string) (bool, error) {
+	p := path.Join(c.root, rel)
+	if !fs.ValidPath(p) {
+		return false, nil
+	}
+	_, err := fs.Stat(c.fsys, p)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("reading %s: %w", c.name(rel), unwrapPathError(err))
+}
+
 func (c *computer) compute() error {
 	if !c.exists(".") {
 		return fmt.Errorf("directory %s does not exist", c.name("."))
 	}
-	if c.exists("go.work") {
+	if ok, err := c.present("go.work"); err != nil {
+		return err
+	} else if ok {
 		c.workspace = true
 		return c.computeWork()
 	}
-	if !c.exists("go.mod") {
+	if ok, err := c.present("go.mod"); err != nil {
+		return err
+	} else if !ok {
 		return fmt.Errorf("no go.mod or go.work in %s: not a Go module; run 'go mod init' there, or name the module's directory", c.name("."))
 	}
 	c.vendor = c.exists("vendor/modules.txt")
@@ -266,6 +288,14 @@ func (c *computer) module(dir string) (*modfile.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.Module == nil {
+		// The go command refuses a main module without a path.
+		return nil, fmt.Errorf("%s: no module line; add one, as with 'go mod edit -module=example.com/m %s'", c.name(rel), c.name(rel))
+	}
+	if err := module.CheckImportPath(f.Module.Mod.Path); err != nil {
+		// ... or with a path it cannot import from.
+		return nil, fmt.Errorf("%s:%d: module %q: %v; fix the module line", c.name(rel), f.Module.Syntax.Start.Line, f.Module.Mod.Path, unwrapModuleError(err))
+	}
 	scope := "module " + dir
 	c.modLines(scope, f)
 	for _, r := range f.Replace {
@@ -326,7 +356,9 @@ func (c *computer) replace(scope, dir, file string, r *modfile.Replace) error {
 	if !fs.ValidPath(path.Join(c.root, local)) {
 		return fmt.Errorf("%s: directory %s lies outside the file system the key is computed in", where, c.name(local))
 	}
-	if !c.exists(local) {
+	if ok, err := c.present(local); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	} else if !ok {
 		return fmt.Errorf("%s: directory %s does not exist", where, c.name(local))
 	}
 	gomod := path.Join(local, "go.mod")
@@ -375,4 +407,13 @@ func localDir(dir, p string) string {
 func sortedUnique(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+// unwrapModuleError drops the path that module.CheckImportPath repeats.
+func unwrapModuleError(err error) error {
+	var ie *module.InvalidPathError
+	if errors.As(err, &ie) {
+		return ie.Err
+	}
+	return err
 }

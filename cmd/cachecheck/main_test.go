@@ -33,9 +33,13 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"exitcode": cmdExitcode,
-			"mkproxy":  cmdMkproxy,
-			"registry": cmdRegistry,
+			"damagegit": cmdDamageGit,
+			"exitcode":  cmdExitcode,
+			"fails":     cmdFails,
+			"garbage":   cmdGarbage,
+			"mkproxy":   cmdMkproxy,
+			"registry":  cmdRegistry,
+			"repeat":    cmdRepeat,
 		},
 	})
 }

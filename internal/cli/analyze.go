@@ -172,12 +172,13 @@ func dockerfileOptions(dir, file string) ([]analyzer.Option, error) {
 		return nil, err
 	}
 	display = filepath.ToSlash(display)
+	ctxName := analyzer.WithContextName(filepath.ToSlash(dir))
 	if rel, err := filepath.Rel(absDir, absFile); err == nil && !strings.HasPrefix(rel, "..") && filepath.IsLocal(rel) {
-		return []analyzer.Option{analyzer.WithDockerfile(nil, filepath.ToSlash(rel)), analyzer.WithDisplayName(display)}, nil
+		return []analyzer.Option{analyzer.WithDockerfile(nil, filepath.ToSlash(rel)), analyzer.WithDisplayName(display), ctxName}, nil
 	}
 	return []analyzer.Option{
 		analyzer.WithDockerfile(os.DirFS(filepath.Dir(absFile)), filepath.Base(absFile)),
-		analyzer.WithDisplayName(display),
+		analyzer.WithDisplayName(display), ctxName,
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -81,7 +82,7 @@ func (o *keyOptions) run(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	if o.diff != "" {
-		other, name, err := computeOther(ctx, dir, o.diff)
+		other, name, err := computeOther(ctx, dir, "--diff", o.diff)
 		if err != nil {
 			return err
 		}
@@ -103,31 +104,48 @@ func (o *keyOptions) run(ctx context.Context, io IO, args []string) error {
 	}
 }
 
-// computeOther computes the key of other: a directory, or else a git
-// revision of the repository holding dir, read at dir's place in it.
-func computeOther(ctx context.Context, dir, other string) (*cachekey.Result, string, error) {
+// computeOther computes the key of other, given as flag: a directory, or
+// else a git revision of the repository holding dir, read at dir's place in
+// it. Its errors name the flag.
+func computeOther(ctx context.Context, dir, flag, other string) (*cachekey.Result, string, error) {
 	if fi, err := os.Stat(other); err == nil && fi.IsDir() {
 		res, err := cachekey.ComputeDir(other)
-		return res, other, err
+		return res, other, err // its errors name the files under other
 	}
-	tree, err := gitfs.Open(ctx, dir, other)
+	tree, err := openRevision(ctx, dir, flag, other)
 	if err != nil {
-		return nil, "", usageErrorf("--diff %q is neither a directory nor a git revision of %s's repository: %v", other, dir, err)
+		return nil, "", err
 	}
 	prefix, err := gitfs.Prefix(ctx, dir)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("%s %s: %w", flag, other, err)
 	}
 	display := func(p string) string { return other + ":" + p }
 	res, err := cachekey.Compute(tree, path.Clean(prefix), cachekey.WithDisplayPath(display))
 	if err != nil {
-		return nil, "", err
+		return nil, "", err // its errors name the files as REV:PATH
 	}
 	name := other
 	if prefix != "." {
 		name = other + ":" + prefix
 	}
 	return res, name, nil
+}
+
+// openRevision opens git revision rev of the repository holding dir, for
+// flag. A revision that does not exist, or a dir outside any repository,
+// is a usage error; a repository that cannot be read is a failure.
+func openRevision(ctx context.Context, dir, flag, rev string) (*gitfs.FS, error) {
+	tree, err := gitfs.Open(ctx, dir, rev)
+	switch {
+	case errors.Is(err, gitfs.ErrNotRepository):
+		return nil, usageErrorf("%s %q is not a directory, and %s is not in a git repository to read it as a revision from; give a directory, or run in a git checkout", flag, rev, dir)
+	case errors.Is(err, gitfs.ErrNoRevision):
+		return nil, usageErrorf("%s %q is neither a directory nor a git revision of %s's repository; give a directory, or a commit such as origin/main", flag, rev, dir)
+	case err != nil:
+		return nil, fmt.Errorf("%s %q: %w", flag, rev, err)
+	}
+	return tree, nil
 }
 
 type keyDoc struct {

@@ -31,9 +31,9 @@ func openSide(ctx context.Context, flag, spec, dir string) (predictSide, error) 
 	if fi, err := os.Stat(spec); err == nil && fi.IsDir() {
 		return predictSide{name: spec, fsys: os.DirFS(spec)}, nil
 	}
-	g, err := gitfs.Open(ctx, dir, spec)
+	g, err := openRevision(ctx, dir, flag, spec)
 	if err != nil {
-		return predictSide{}, usageErrorf("analyze: %s %q is neither a directory nor a git revision: %v", flag, spec, err)
+		return predictSide{}, err
 	}
 	prefix, err := gitfs.Prefix(ctx, dir)
 	if err != nil {

@@ -112,6 +112,9 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkBase("--base", o.base); err != nil {
+		return err
+	}
 	key, err := cachekey.ComputeDir(dir)
 	if err != nil {
 		return err
@@ -247,4 +250,16 @@ func nearest(ctx context.Context, target publish.Target, tag publish.Tag, key *c
 		}
 	}
 	return best, bestShared, len(want), nil
+}
+
+// checkBase checks the syntax of a base image reference given as flag ("" for none):
+// a bad one is a usage error, found before any work.
+func checkBase(flag, ref string) error {
+	if ref == "" {
+		return nil
+	}
+	if err := publish.CheckBase(ref); err != nil {
+		return usageErrorf("%s %q: %v", flag, ref, err)
+	}
+	return nil
 }

@@ -119,6 +119,14 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 	if err := o.buildCache.validate(); err != nil {
 		return err
 	}
+	if o.to != "" {
+		if _, err := publish.ParseTarget(o.to); err != nil {
+			return usageErrorf("--to: %v", err)
+		}
+	}
+	if err := checkBase("--deps-base", o.depsBase); err != nil {
+		return err
+	}
 	var conds []reports.Condition
 	for _, s := range o.failOn {
 		c, err := reports.ParseCondition(s)
@@ -136,9 +144,9 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 		rep.Head = "."
 	}
 
-	baseKey, _, err := computeOther(ctx, dir, o.base)
+	baseKey, _, err := computeOther(ctx, dir, "--base", o.base)
 	if err != nil {
-		return fmt.Errorf("base %s: %w", o.base, err)
+		return err
 	}
 	headKey, err := o.headKey(ctx, dir)
 	if err != nil {
@@ -191,9 +199,9 @@ func (o *reportOptions) headKey(ctx context.Context, dir string) (*cachekey.Resu
 	if o.head == "" {
 		return cachekey.ComputeDir(dir)
 	}
-	res, _, err := computeOther(ctx, dir, o.head)
+	res, _, err := computeOther(ctx, dir, "--head", o.head)
 	if err != nil {
-		return nil, fmt.Errorf("head %s: %w", o.head, err)
+		return nil, err
 	}
 	return res, nil
 }

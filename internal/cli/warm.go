@@ -172,6 +172,9 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	if err := o.registry.validate(); err != nil {
 		return err
 	}
+	if err := checkBase("--base", o.base); err != nil {
+		return err
+	}
 	dir := "."
 	if len(args) == 1 {
 		dir = args[0]
@@ -248,6 +251,10 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 	var incomplete *publish.IncompleteError
 	if errors.As(err, &incomplete) {
 		fmt.Fprintf(stderr, "cachecheck: %v: building it again\n", err)
+	}
+	// Find an unwritable target before downloading and packing.
+	if err := publish.CheckWritable(target); err != nil {
+		return nil, fmt.Errorf("--to: %w", err)
 	}
 
 	t = time.Now()

@@ -30,20 +30,75 @@ type FS struct {
 	listErr error
 }
 
+// ErrNoRevision is returned (wrapped) by Open when the repository has no
+// commit by the given name, and ErrNotRepository when the directory is not
+// in a git repository: the revision was given wrong. Other errors of Open,
+// such as a corrupt repository, are failures of the repository.
+var (
+	ErrNoRevision    = errors.New("no such commit")
+	ErrNotRepository = errors.New("not in a git repository")
+)
+
 // Open returns the tree of revision rev of the git repository that contains
 // directory dir. It fails when dir is not in a git repository or rev names
 // no commit.
 func Open(ctx context.Context, dir, rev string) (*FS, error) {
-	if strings.HasPrefix(rev, "-") {
-		return nil, fmt.Errorf("git revision %q: must not start with '-'", rev)
+	switch {
+	case strings.HasPrefix(rev, "-"):
+		return nil, fmt.Errorf("git revision %q: must not start with '-': %w", rev, ErrNoRevision)
+	case rev == "" || strings.IndexByte(rev, 0) >= 0:
+		return nil, fmt.Errorf("git revision %q: %w", rev, ErrNoRevision)
 	}
 	f := &FS{ctx: ctx, repo: dir, rev: rev}
+	if _, err := f.git(nil, "rev-parse", "--git-dir"); err != nil {
+		if strings.Contains(err.Error(), "not a git repository") {
+			return nil, fmt.Errorf("%s: %w", dir, ErrNotRepository)
+		}
+		return nil, fmt.Errorf("finding the git repository of %s: %w", dir, err)
+	}
 	out, err := f.git(nil, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	if err != nil {
-		return nil, fmt.Errorf("git revision %q in %s: not a commit: %w", rev, dir, err)
+		return nil, f.revError()
 	}
 	f.commit = strings.TrimSpace(string(out))
 	return f, nil
+}
+
+// revError explains why rev does not resolve to a commit: it names no
+// object, it names a tree or blob, or the repository cannot read the
+// object it names (or the object a suffix such as ~1 starts from).
+func (f *FS) revError() error {
+	noRev := fmt.Errorf("git revision %q in %s: %w", f.rev, f.repo, ErrNoRevision)
+	if oid, ok := f.resolve(f.rev); ok {
+		typ, err := f.git(nil, "cat-file", "-t", oid)
+		if err != nil {
+			return f.damaged(oid, err)
+		}
+		if t := strings.TrimSpace(string(typ)); t != "commit" && t != "tag" {
+			return fmt.Errorf("git revision %q in %s names a %s, not a commit: %w", f.rev, f.repo, t, ErrNoRevision)
+		}
+		return noRev
+	}
+	// rev does not resolve: a missing name, or a suffix (~1, ^2) that
+	// cannot be followed because the object it starts from is damaged.
+	if i := strings.IndexAny(f.rev, "~^:@"); i > 0 {
+		if oid, ok := f.resolve(f.rev[:i]); ok {
+			if _, err := f.git(nil, "cat-file", "-t", oid); err != nil {
+				return f.damaged(oid, err)
+			}
+		}
+	}
+	return noRev
+}
+
+// resolve returns the object id rev names, without reading the object.
+func (f *FS) resolve(rev string) (string, bool) {
+	out, err := f.git(nil, "rev-parse", "--verify", "--quiet", "--end-of-options", rev)
+	return strings.TrimSpace(string(out)), err == nil
+}
+
+func (f *FS) damaged(oid string, err error) error {
+	return fmt.Errorf("git revision %q in %s: the repository is damaged, run 'git fsck' there: reading object %s: %v", f.rev, f.repo, oid, err)
 }
 
 // Prefix returns the path of directory dir relative to the top of the git
@@ -70,12 +125,15 @@ func (f *FS) Commit() string { return f.commit }
 func (f *FS) git(stdin io.Reader, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(f.ctx, "git", args...)
 	cmd.Dir = f.repo
+	cmd.Env = append(cmd.Environ(), "LC_ALL=C") // messages in English: Open reads them
 	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return nil, fmt.Errorf("git %s: %s", args[0], msg)
+			// One line: git writes a line per cause ("error: ...",
+			// then "fatal: ...").
+			return nil, fmt.Errorf("git %s: %s", args[0], strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " / ")), " "))
 		}
 		return nil, fmt.Errorf("git %s: %w", args[0], err)
 	}
@@ -210,39 +268,7 @@ func (f *FS) listing() (map[string][]entry, error) {
 			f.listErr = err
 			return
 		}
-		dirs := map[string][]entry{".": nil}
-		for _, rec := range bytes.Split(out, []byte{0}) {
-			// <mode> SP <type> SP <object> SP+ <size> TAB <path>
-			meta, name, ok := strings.Cut(string(rec), "\t")
-			if !ok {
-				continue
-			}
-			fields := strings.Fields(meta)
-			if len(fields) != 4 {
-				continue
-			}
-			e := entry{name: path.Base(name), oid: fields[2]}
-			switch fields[0] {
-			case "040000":
-				e.mode = fs.ModeDir | 0o755
-				if _, ok := dirs[name]; !ok {
-					dirs[name] = nil // a directory with no entries yet
-				}
-			case "100755":
-				e.mode = 0o755
-			case "120000":
-				e.mode = fs.ModeSymlink | 0o777
-			case "160000":
-				continue // a submodule: its content is not in this tree
-			default:
-				e.mode = 0o644
-			}
-			if fields[3] != "-" {
-				fmt.Sscan(fields[3], &e.size)
-			}
-			dirs[path.Dir(name)] = append(dirs[path.Dir(name)], e)
-		}
-		f.dirs = dirs
+		f.dirs = parseTree(out)
 	})
 	return f.dirs, f.listErr
 }
@@ -286,3 +312,41 @@ func (i entryInfo) Mode() fs.FileMode  { return i.mode }
 func (i entryInfo) ModTime() time.Time { return time.Time{} }
 func (i entryInfo) IsDir() bool        { return i.mode.IsDir() }
 func (i entryInfo) Sys() any           { return nil }
+
+// parseTree groups the records of 'git ls-tree -r -t -z --long' by
+// directory. Records it cannot read are skipped.
+func parseTree(out []byte) map[string][]entry {
+	dirs := map[string][]entry{".": nil}
+	for _, rec := range bytes.Split(out, []byte{0}) {
+		// <mode> SP <type> SP <object> SP+ <size> TAB <path>
+		meta, name, ok := strings.Cut(string(rec), "\t")
+		if !ok || name == "." || !fs.ValidPath(name) {
+			continue // not a path of the tree: "." would make ReadDir(".") hold itself
+		}
+		fields := strings.Fields(meta)
+		if len(fields) != 4 {
+			continue
+		}
+		e := entry{name: path.Base(name), oid: fields[2]}
+		switch fields[0] {
+		case "040000":
+			e.mode = fs.ModeDir | 0o755
+			if _, ok := dirs[name]; !ok {
+				dirs[name] = nil // a directory with no entries yet
+			}
+		case "100755":
+			e.mode = 0o755
+		case "120000":
+			e.mode = fs.ModeSymlink | 0o777
+		case "160000":
+			continue // a submodule: its content is not in this tree
+		default:
+			e.mode = 0o644
+		}
+		if fields[3] != "-" {
+			fmt.Sscan(fields[3], &e.size)
+		}
+		dirs[path.Dir(name)] = append(dirs[path.Dir(name)], e)
+	}
+	return dirs
+}

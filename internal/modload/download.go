@@ -175,6 +175,12 @@ func (e *DownloadError) Error() string {
 	var b strings.Builder
 	b.WriteString("go mod download failed")
 	msg := strings.TrimSpace(e.Stderr)
+	// The first line says which module, for a reader of one line.
+	if len(e.Modules) > 0 {
+		b.WriteString(": " + e.Modules[0].Path + "@" + e.Modules[0].Version)
+	} else if first, _, _ := strings.Cut(msg, "\n"); first != "" {
+		b.WriteString(": " + strings.TrimPrefix(first, "go: "))
+	}
 	for _, m := range e.Modules {
 		b.WriteString("\n\t" + m.Error())
 	}

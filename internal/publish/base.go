@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,23 @@ import (
 // fetched with the registry options of opts) or oci:DIR[:TAG] (an OCI image
 // layout; without TAG the layout must hold one manifest). It returns a
 // v1.Image or, for a multi-platform base, a v1.ImageIndex, and its digest.
+// CheckBase checks the syntax of a base reference, as ResolveBase takes
+// it, without reading it: a registry reference with a valid port, or
+// oci:DIR[:TAG]. Its errors do not repeat ref.
+func CheckBase(ref string) error {
+	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
+		if rest == "" {
+			return errors.New("oci: needs a directory, as in oci:DIR or oci:DIR:TAG")
+		}
+		return nil
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return err
+	}
+	return checkPort(r.Context().RegistryStr())
+}
+
 func ResolveBase(ctx context.Context, ref string, opts ...Option) (Artifact, v1.Hash, error) {
 	o, err := newOptions(opts)
 	if err != nil {
@@ -29,6 +47,9 @@ func ResolveBase(ctx context.Context, ref string, opts ...Option) (Artifact, v1.
 		nameOpts = append(nameOpts, name.Insecure)
 	}
 	r, err := name.ParseReference(ref, nameOpts...)
+	if err == nil {
+		err = checkPort(r.Context().RegistryStr())
+	}
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("base %q: %w", ref, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -220,8 +221,8 @@ func ParseTarget(s string, opts ...Option) (Target, error) {
 	if i := strings.Index(s, "://"); i >= 0 {
 		return nil, fmt.Errorf("target %q: want a registry repository without a scheme (%s), oci:DIR or tarball:FILE", s, strings.TrimPrefix(s[i:], "://"))
 	}
-	if !strings.Contains(s, "/") || !strings.ContainsAny(strings.Split(s, "/")[0], ".:") && strings.Split(s, "/")[0] != "localhost" {
-		return nil, fmt.Errorf("target %q does not name a registry host; write it in full, as in registry.example.com/%s", s, s)
+	if err := checkRegistryTarget(s); err != nil {
+		return nil, err
 	}
 	var nameOpts []name.Option
 	if o.insecure {
@@ -235,4 +236,44 @@ func ParseTarget(s string, opts ...Option) (Target, error) {
 		return nil, fmt.Errorf("target %q is not a registry repository (want HOST[:PORT]/PATH), oci:DIR or tarball:FILE: %w", s, err)
 	}
 	return newRegistryTarget(s, repo, o), nil
+}
+
+// checkRegistryTarget checks what go-containerregistry lets through or
+// misreads in a registry target: a missing host, a kind of target that
+// does not exist (ftp:x), and a port out of range.
+func checkRegistryTarget(s string) error {
+	host, _, hasPath := strings.Cut(s, "/")
+	if !hasPath {
+		if kind, rest, ok := strings.Cut(s, ":"); ok && kind != "" && !isPort(rest) {
+			return fmt.Errorf("target %q: unknown kind %q; want oci:DIR, tarball:FILE or a registry repository such as registry.example.com/team/app-deps", s, kind+":")
+		}
+		if strings.ContainsAny(host, ".:") || host == "localhost" {
+			return fmt.Errorf("target %q names a registry but no repository; add one, as in %s/team/app-deps", s, s)
+		}
+	}
+	if !strings.ContainsAny(host, ".:") && host != "localhost" {
+		fix := "registry.example.com/" + s
+		if _, err := name.NewRepository(fix, name.StrictValidation); err != nil {
+			return fmt.Errorf("target %q does not name a registry host; want HOST[:PORT]/PATH, as in registry.example.com/team/app-deps", s)
+		}
+		return fmt.Errorf("target %q does not name a registry host; write it in full, as in %s", s, fix)
+	}
+	return checkPort(host)
+}
+
+// checkPort checks the port of a registry host, if it has one.
+func checkPort(host string) error {
+	i := strings.LastIndex(host, ":")
+	if i < 0 || strings.HasSuffix(host, "]") {
+		return nil // no port, or an IPv6 address without one
+	}
+	if port := host[i+1:]; !isPort(port) {
+		return fmt.Errorf("registry host %q: port %q is not a number from 1 to 65535", host, port)
+	}
+	return nil
+}
+
+func isPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == s
 }

@@ -26,6 +26,15 @@ func TestParseTarget(t *testing.T) {
 		{"app-deps", "", "does not name a registry host"},
 		{"team/app-deps", "", "does not name a registry host"},
 		{"Registry.example.com/UPPER", "", "is not a registry repository"},
+		{"[::1]:5000/deps", "registry", ""},
+		{"ftp:foo", "", `target "ftp:foo": unknown kind "ftp:"; want oci:DIR, tarball:FILE or a registry repository`},
+		{"localhost:5000", "", `names a registry but no repository; add one, as in localhost:5000/team/app-deps`},
+		{"registry.example.com", "", `names a registry but no repository`},
+		{"127.0.0.1:99999/a/b", "", `registry host "127.0.0.1:99999": port "99999" is not a number from 1 to 65535`},
+		{"localhost:0/a", "", `port "0" is not a number`},
+		{"registry.example.com:http/a", "", `port "http" is not a number`},
+		{"[::1]:70000/a", "", `port "70000" is not a number`},
+		{"Team/App", "", `does not name a registry host; want HOST[:PORT]/PATH`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -55,5 +64,26 @@ func TestParseTarget(t *testing.T) {
 				t.Errorf("String() = %q, want %q", tgt.String(), tc.in)
 			}
 		})
+	}
+}
+
+func TestCheckBase(t *testing.T) {
+	for _, tc := range []struct{ ref, wantErr string }{
+		{"registry.example.com/mirror/golang:1.26", ""},
+		{"localhost:5000/golang@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", ""},
+		{"golang:1.26", ""},
+		{"oci:base", ""},
+		{"oci:base:1.26", ""},
+		{"oci:", "oci: needs a directory"},
+		{"127.0.0.1:99999/golang:1", `registry host "127.0.0.1:99999": port "99999" is not a number from 1 to 65535`},
+		{"a b", "could not parse reference"},
+	} {
+		err := CheckBase(tc.ref)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("CheckBase(%q): %v", tc.ref, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("CheckBase(%q) = %v, want an error containing %q", tc.ref, err, tc.wantErr)
+		}
 	}
 }
