@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/buildcache"
@@ -423,15 +424,15 @@ func readTiming(name, file string) (*reports.Timing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading build log: %w", err)
 	}
-	builder, read := detectLog(data)
-	if read == nil {
+	format := detectLog(data)
+	if format == buildlog.Unknown {
 		return nil, fmt.Errorf("build log %s: not a BuildKit (--progress=rawjson or plain), buildah or podman log", file)
 	}
-	steps, err := read(bytes.NewReader(data))
+	steps, err := buildlog.Read(bytes.NewReader(data), format)
 	if err != nil {
 		return nil, fmt.Errorf("build log %s: %w", file, err)
 	}
-	t := &reports.Timing{Name: name, Builder: builder}
+	t := &reports.Timing{Name: name, Builder: format.Builder()}
 	var first, last time.Time
 	var sum time.Duration
 	for _, s := range steps {
@@ -456,7 +457,7 @@ func readTiming(name, file string) (*reports.Timing, error) {
 var buildahStep = regexp.MustCompile(`^(\[\d+/\d+\] )?STEP \d+/\d+: `)
 
 // detectLog tells the format of a build log from its first lines.
-func detectLog(data []byte) (string, func(r *bytes.Reader) ([]analyzer.Step, error)) {
+func detectLog(data []byte) buildlog.Format {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for n := 0; sc.Scan() && n < 50; n++ {
@@ -465,14 +466,14 @@ func detectLog(data []byte) (string, func(r *bytes.Reader) ([]analyzer.Step, err
 		case line == "":
 			continue
 		case strings.HasPrefix(line, "{"):
-			return "buildkit", func(r *bytes.Reader) ([]analyzer.Step, error) { return analyzer.ReadBuildKitJSON(r) }
+			return buildlog.BuildKitJSON
 		case strings.HasPrefix(line, "#"):
-			return "buildkit", func(r *bytes.Reader) ([]analyzer.Step, error) { return analyzer.ReadBuildKitPlain(r) }
+			return buildlog.BuildKitPlain
 		case buildahStep.MatchString(line):
-			return "buildah", func(r *bytes.Reader) ([]analyzer.Step, error) { return analyzer.ReadBuildah(r) }
+			return buildlog.Buildah
 		}
 	}
-	return "", nil
+	return buildlog.Unknown
 }
 
 // readBench reads the JSON a bench run wrote (cachecheck bench --format json).

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 )
 
 // TestReadTiming reads every build log captured from the real builders in
-// analyzer/testdata/buildlogs: the format is told from the content and the
+// analyzer/buildlog/testdata: the format is told from the content and the
 // steps are those the analyzer's own reader finds.
 func TestReadTiming(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "..", "analyzer", "testdata", "buildlogs", "*"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "analyzer", "buildlog", "testdata", "*"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,15 +29,15 @@ func TestReadTiming(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			var want []analyzer.Step
+			var want []buildlog.Step
 			builder := "buildkit"
 			switch filepath.Ext(file) {
 			case ".rawjson":
-				want, err = analyzer.ReadBuildKitJSON(f)
+				want, err = buildlog.Read(f, buildlog.BuildKitJSON)
 			case ".plain":
-				want, err = analyzer.ReadBuildKitPlain(f)
+				want, err = buildlog.Read(f, buildlog.BuildKitPlain)
 			case ".log":
-				want, err = analyzer.ReadBuildah(f)
+				want, err = buildlog.Read(f, buildlog.Buildah)
 				builder = "buildah"
 			default:
 				t.Skipf("unknown log kind %s", file)

@@ -1,26 +1,28 @@
-package analyzer_test
+package buildlog_test
 
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	. "github.com/cachecheck/cachecheck/analyzer"
+	. "github.com/cachecheck/cachecheck/analyzer/buildlog"
 )
 
-// logReaders maps a captured log's extension to its reader.
-var logReaders = map[string]func(io.Reader) ([]Step, error){
-	".rawjson": ReadBuildKitJSON,
-	".plain":   ReadBuildKitPlain,
-	".log":     ReadBuildah,
-	".podman":  ReadPodman,
-	".docker":  ReadDocker,
+var update = flag.Bool("update", false, "rewrite the golden files of testdata")
+
+// logFormats maps a captured log's extension to its format.
+var logFormats = map[string]Format{
+	".rawjson": BuildKitJSON,
+	".plain":   BuildKitPlain,
+	".log":     Buildah,
+	".podman":  Buildah,
+	".docker":  Docker,
 }
 
 func formatSteps(steps []Step) string {
@@ -46,11 +48,11 @@ func formatSteps(steps []Step) string {
 // (internal/builder's TestBuild -capture) and compares the steps with
 // NAME.golden; go test -update rewrites them.
 func TestReadBuildLogs(t *testing.T) {
-	files, _ := filepath.Glob("testdata/buildlogs/*")
+	files, _ := filepath.Glob("testdata/*")
 	n := 0
 	for _, f := range files {
-		read := logReaders[filepath.Ext(f)]
-		if read == nil {
+		format, ok := logFormats[filepath.Ext(f)]
+		if !ok {
 			continue
 		}
 		n++
@@ -59,7 +61,7 @@ func TestReadBuildLogs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			steps, err := read(bytes.NewReader(data))
+			steps, err := Read(bytes.NewReader(data), format)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,13 +82,13 @@ func TestReadBuildLogs(t *testing.T) {
 		})
 	}
 	if n < 6 {
-		t.Fatalf("found %d captured logs in testdata/buildlogs, want at least 6", n)
+		t.Fatalf("found %d captured logs in testdata, want at least 6", n)
 	}
 }
 
 func TestReadBuildLogErrors(t *testing.T) {
 	read := func(name string) []byte {
-		data, err := os.ReadFile(filepath.Join("testdata/buildlogs", name))
+		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,37 +103,37 @@ func TestReadBuildLogErrors(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		read     func(io.Reader) ([]Step, error)
+		format   Format
 		in       []byte
 		wantLine int
 		wantErr  string
 	}{
-		{"json cut mid-line", ReadBuildKitJSON, cold[:len(lines(cold, 30))+40], 31, "unexpected end of JSON"},
-		{"json cut while a step runs", ReadBuildKitJSON, lines(cold, 42), 42, "never completes"},
-		{"json garbage line", ReadBuildKitJSON, append(lines(cold, 3), "{not json\n"...), 4, "invalid character"},
-		{"json empty", ReadBuildKitJSON, nil, 0, "not BuildKit rawjson"},
-		{"json vertex without digest", ReadBuildKitJSON, []byte(`{"vertexes":[{"name":"[1/2] RUN x"}]}` + "\n"), 1, "without a digest"},
-		{"plain cut while a step runs", ReadBuildKitPlain, lines(plain, 33), 33, "never finishes"},
-		{"plain bad DONE", ReadBuildKitPlain, []byte("#1 [1/2] RUN x\n#1 DONE soon\n"), 2, "DONE <seconds>"},
-		{"plain bad number", ReadBuildKitPlain, []byte("#x [1/2] RUN x\n"), 1, "#N text"},
-		{"buildah cache before step", ReadBuildah, []byte("--> Using cache 0123\n"), 1, "before any STEP"},
-		{"buildah bad step number", ReadBuildah, []byte("STEP 3/2: RUN x\n"), 1, "bad step number"},
-		{"buildah no steps", ReadBuildah, []byte("hello\n"), 0, "not buildah output"},
-		{"docker cut while a step runs", ReadDocker, lines(docker, 22), 21, "truncated"},
-		{"docker cut after a cached step", ReadDocker, lines(docker, 20), 18, "truncated"},
-		{"docker cache outside a step", ReadDocker, []byte(" ---> Using cache\n"), 1, "outside a step"},
-		{"docker skipped step", ReadDocker, []byte("Step 1/3 : FROM x\nStep 3/3 : RUN y\n"), 2, "follows step 1"},
-		{"docker bad step number", ReadDocker, []byte("Step 4/3 : RUN y\n"), 1, "bad step number"},
-		{"docker huge step number", ReadDocker, []byte("Step 99999999999999999999/3 : RUN y\n"), 1, "bad step number"},
-		{"docker no steps", ReadDocker, []byte("Sending build context to Docker daemon\n"), 0, "not classic docker"},
-		{"docker success before steps", ReadDocker, []byte("Successfully built 0123\n"), 1, "before any step"},
+		{"json cut mid-line", BuildKitJSON, cold[:len(lines(cold, 30))+40], 31, "unexpected end of JSON"},
+		{"json cut while a step runs", BuildKitJSON, lines(cold, 42), 42, "never completes"},
+		{"json garbage line", BuildKitJSON, append(lines(cold, 3), "{not json\n"...), 4, "invalid character"},
+		{"json empty", BuildKitJSON, nil, 0, "not BuildKit rawjson"},
+		{"json vertex without digest", BuildKitJSON, []byte(`{"vertexes":[{"name":"[1/2] RUN x"}]}` + "\n"), 1, "without a digest"},
+		{"plain cut while a step runs", BuildKitPlain, lines(plain, 33), 33, "never finishes"},
+		{"plain bad DONE", BuildKitPlain, []byte("#1 [1/2] RUN x\n#1 DONE soon\n"), 2, "DONE <seconds>"},
+		{"plain bad number", BuildKitPlain, []byte("#x [1/2] RUN x\n"), 1, "#N text"},
+		{"buildah cache before step", Buildah, []byte("--> Using cache 0123\n"), 1, "before any STEP"},
+		{"buildah bad step number", Buildah, []byte("STEP 3/2: RUN x\n"), 1, "bad step number"},
+		{"buildah no steps", Buildah, []byte("hello\n"), 0, "not buildah output"},
+		{"docker cut while a step runs", Docker, lines(docker, 22), 21, "truncated"},
+		{"docker cut after a cached step", Docker, lines(docker, 20), 18, "truncated"},
+		{"docker cache outside a step", Docker, []byte(" ---> Using cache\n"), 1, "outside a step"},
+		{"docker skipped step", Docker, []byte("Step 1/3 : FROM x\nStep 3/3 : RUN y\n"), 2, "follows step 1"},
+		{"docker bad step number", Docker, []byte("Step 4/3 : RUN y\n"), 1, "bad step number"},
+		{"docker huge step number", Docker, []byte("Step 99999999999999999999/3 : RUN y\n"), 1, "bad step number"},
+		{"docker no steps", Docker, []byte("Sending build context to Docker daemon\n"), 0, "not classic docker"},
+		{"docker success before steps", Docker, []byte("Successfully built 0123\n"), 1, "before any step"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.read(bytes.NewReader(tc.in))
-			var le *LogError
+			_, err := Read(bytes.NewReader(tc.in), tc.format)
+			var le *Error
 			if !errors.As(err, &le) {
-				t.Fatalf("error %v, want a *LogError", err)
+				t.Fatalf("error %v, want an *Error", err)
 			}
 			if le.Line != tc.wantLine || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("error %q (line %d), want line %d and %q", err, le.Line, tc.wantLine, tc.wantErr)
@@ -141,9 +143,9 @@ func TestReadBuildLogErrors(t *testing.T) {
 }
 
 func FuzzReadBuildLog(f *testing.F) {
-	files, _ := filepath.Glob("testdata/buildlogs/*")
+	files, _ := filepath.Glob("testdata/*")
 	for _, file := range files {
-		if logReaders[filepath.Ext(file)] == nil {
+		if _, ok := logFormats[filepath.Ext(file)]; !ok {
 			continue
 		}
 		data, err := os.ReadFile(file)
@@ -153,18 +155,18 @@ func FuzzReadBuildLog(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for ext, read := range logReaders {
-			steps, err := read(bytes.NewReader(data))
+		for _, format := range []Format{BuildKitJSON, BuildKitPlain, Buildah, Docker} {
+			steps, err := Read(bytes.NewReader(data), format)
 			if err != nil {
-				var le *LogError
+				var le *Error
 				if !errors.As(err, &le) {
-					t.Errorf("%s reader: error %v is not a *LogError", ext, err)
+					t.Errorf("%v reader: error %v is not an *Error", format, err)
 				}
 				continue
 			}
 			for _, s := range steps {
 				if s.Index < 0 || s.Total < 0 {
-					t.Errorf("%s reader: step %v has a negative position", ext, s)
+					t.Errorf("%v reader: step %v has a negative position", format, s)
 				}
 			}
 		}
@@ -194,7 +196,7 @@ func TestBuildKitOrderAndDuplicates(t *testing.T) {
 #11 [build 3/5] COPY go.mod go.sum ./
 #11 CACHED
 `
-	steps, err := ReadBuildKitPlain(strings.NewReader(log))
+	steps, err := Read(strings.NewReader(log), BuildKitPlain)
 	if err != nil {
 		t.Fatal(err)
 	}
