@@ -1,6 +1,8 @@
 package buildlog
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -89,6 +91,31 @@ func (f Format) Builder() string {
 		return "docker"
 	}
 	return ""
+}
+
+// detectLines is how many lines of a log Detect reads at the most.
+const detectLines = 50
+
+// Detect tells the format of a build log from its first lines that are
+// not blank: a JSON object is BuildKitJSON, "#N ..." is BuildKitPlain,
+// "STEP n/m: ..." is Buildah. It returns Unknown for anything else.
+func Detect(data []byte) Format {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), maxStepLogLine)
+	for n := 0; sc.Scan() && n < detectLines; n++ {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "":
+			continue
+		case strings.HasPrefix(line, "{"):
+			return BuildKitJSON
+		case strings.HasPrefix(line, "#"):
+			return BuildKitPlain
+		case buildahStep.MatchString(line):
+			return Buildah
+		}
+	}
+	return Unknown
 }
 
 // Read reads the Dockerfile steps from a build log in format f, in

@@ -73,6 +73,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // base64 output chunks, well below this.
 const maxLogLine = 4 << 20
 
+// maxStepLogLine bounds one line where Detect and the readers of what
+// steps printed look.
+const maxStepLogLine = 16 << 20
+
 func newScanner(r io.Reader) *bufio.Scanner {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxLogLine)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -424,7 +422,7 @@ func readTiming(name, file string) (*reports.Timing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading build log: %w", err)
 	}
-	format := detectLog(data)
+	format := buildlog.Detect(data)
 	if format == buildlog.Unknown {
 		return nil, fmt.Errorf("build log %s: not a BuildKit (--progress=rawjson or plain), buildah or podman log", file)
 	}
@@ -450,30 +448,6 @@ func readTiming(name, file string) (*reports.Timing, error) {
 		t.Seconds, t.Timed = last.Sub(first).Seconds(), true
 	}
 	return t, nil
-}
-
-// buildahStep matches the first line of a buildah or podman step, with or
-// without the stage prefix: "[1/2] STEP 1/8: FROM …".
-var buildahStep = regexp.MustCompile(`^(\[\d+/\d+\] )?STEP \d+/\d+: `)
-
-// detectLog tells the format of a build log from its first lines.
-func detectLog(data []byte) buildlog.Format {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for n := 0; sc.Scan() && n < 50; n++ {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case line == "":
-			continue
-		case strings.HasPrefix(line, "{"):
-			return buildlog.BuildKitJSON
-		case strings.HasPrefix(line, "#"):
-			return buildlog.BuildKitPlain
-		case buildahStep.MatchString(line):
-			return buildlog.Buildah
-		}
-	}
-	return buildlog.Unknown
 }
 
 // readBench reads the JSON a bench run wrote (cachecheck bench --format json).
