@@ -56,6 +56,8 @@ type Result struct {
 	Duration time.Duration
 	// Output is the builder's raw output.
 	Output []byte
+	// Format is the format of Output.
+	Format buildlog.Format
 }
 
 // BuildKit runs builds through buildctl against a running buildkitd.
@@ -194,7 +196,7 @@ func run(ctx context.Context, o BuildOptions, format buildlog.Format, bin string
 	cmd.Env = append(os.Environ(), o.env...)
 	start := time.Now()
 	runErr := cmd.Run()
-	res := &Result{Duration: time.Since(start), Output: out.Bytes()}
+	res := &Result{Duration: time.Since(start), Output: out.Bytes(), Format: format}
 	steps, readErr := buildlog.Read(bytes.NewReader(res.Output), format)
 	res.Steps = steps
 	if runErr != nil {
