@@ -98,7 +98,8 @@ const detectLines = 50
 
 // Detect tells the format of a build log from its first lines that are
 // not blank: a JSON object is BuildKitJSON, "#N ..." is BuildKitPlain,
-// "STEP n/m: ..." is Buildah. It returns Unknown for anything else.
+// "STEP n/m: ..." is Buildah, "Step n/m : ..." is Docker. It returns
+// Unknown for anything else.
 func Detect(data []byte) Format {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), maxStepLogLine)
@@ -113,6 +114,8 @@ func Detect(data []byte) Format {
 			return BuildKitPlain
 		case buildahStep.MatchString(line):
 			return Buildah
+		case dockerStep.MatchString(line):
+			return Docker
 		}
 	}
 	return Unknown

@@ -53,7 +53,7 @@ func newReportCommand() *command {
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for the registry")
 	o.buildCache.register(fs, "report", "look up the image 'warm --build-cache' published for the build settings of the head Dockerfile's go build (or --build-flags)", false)
 	fs.StringVar(&o.bench, "bench", "", "a `FILE.json` written by 'cachecheck bench --format json'")
-	fs.StringArrayVar(&o.buildLogs, "build-log", nil, "a build log, `[NAME=]FILE` (BuildKit rawjson or plain, buildah, podman); name them base= and head= to compare; repeatable")
+	fs.StringArrayVar(&o.buildLogs, "build-log", nil, "a build log, `[NAME=]FILE` (BuildKit rawjson or plain, buildah, podman, classic docker); name them base= and head= to compare; repeatable")
 	fs.Var(o.format, "format", "output format: markdown, text or json")
 	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit with code 3 when a `CONDITION` holds: new-finding=SEVERITY, deps-miss, key-changed, build-cache-mismatch, slower-than=N%; repeatable")
 	fs.DurationVar(&o.timeout, "registry-timeout", 10*time.Second, "how long the registry may take to answer before it is reported not checked")
@@ -424,7 +424,7 @@ func readTiming(name, file string) (*reports.Timing, error) {
 	}
 	format := buildlog.Detect(data)
 	if format == buildlog.Unknown {
-		return nil, fmt.Errorf("build log %s: not a BuildKit (--progress=rawjson or plain), buildah or podman log", file)
+		return nil, fmt.Errorf("build log %s: not a BuildKit (--progress=rawjson or plain), buildah, podman or classic docker log", file)
 	}
 	steps, err := buildlog.Read(bytes.NewReader(data), format)
 	if err != nil {
