@@ -44,29 +44,44 @@ func formatSteps(steps []Step) string {
 	return b.String()
 }
 
-// TestReadBuildLogs reads logs captured from buildctl and buildah
-// (internal/builder's TestBuild -capture) and compares the steps with
-// NAME.golden; go test -update rewrites them.
+// TestReadBuildLogs runs every log in testdata, captured from the real
+// builders (internal/builder's TestBuild -capture) or quoted from public
+// reports (testdata/README.md), through Detect, which must tell the format
+// its extension names, and Read, and compares the steps with NAME.golden;
+// go test -update rewrites them. No file is passed over: a log of a kind
+// the table does not know fails, as does a golden without its log.
 func TestReadBuildLogs(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*")
 	n := 0
 	for _, f := range files {
-		format, ok := logFormats[filepath.Ext(f)]
-		if !ok {
+		switch {
+		case filepath.Base(f) == "README.md":
+			continue
+		case strings.HasSuffix(f, ".golden"):
+			if _, err := os.Stat(strings.TrimSuffix(f, ".golden")); err != nil {
+				t.Errorf("%s has no log: %v", f, err)
+			}
 			continue
 		}
 		n++
 		t.Run(filepath.Base(f), func(t *testing.T) {
+			format, ok := logFormats[filepath.Ext(f)]
+			if !ok {
+				t.Fatalf("%s: no format for the extension %q in logFormats", f, filepath.Ext(f))
+			}
 			data, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			steps, err := Read(bytes.NewReader(data), format)
+			if got := Detect(data); got != format {
+				t.Errorf("Detect = %v, want %v", got, format)
+			}
+			steps, err := Read(bytes.NewReader(data), Detect(data))
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := formatSteps(steps)
-			golden := strings.TrimSuffix(f, filepath.Ext(f)) + filepath.Ext(f) + ".golden"
+			golden := f + ".golden"
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
@@ -81,8 +96,8 @@ func TestReadBuildLogs(t *testing.T) {
 			}
 		})
 	}
-	if n < 6 {
-		t.Fatalf("found %d captured logs in testdata, want at least 6", n)
+	if n < 16 {
+		t.Fatalf("found %d captured logs in testdata, want at least 16", n)
 	}
 }
 
@@ -143,17 +158,7 @@ func TestReadBuildLogErrors(t *testing.T) {
 }
 
 func FuzzReadBuildLog(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*")
-	for _, file := range files {
-		if _, ok := logFormats[filepath.Ext(file)]; !ok {
-			continue
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
+	addLogSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, format := range []Format{BuildKitJSON, BuildKitPlain, Buildah, Docker} {
 			steps, err := Read(bytes.NewReader(data), format)
@@ -171,6 +176,57 @@ func FuzzReadBuildLog(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzDetect feeds arbitrary logs through Detect and Read with the format
+// found, and through the go build -v readers: they must return steps,
+// packages or an *Error, never panic. Seeds are the captured logs.
+func FuzzDetect(f *testing.F) {
+	addLogSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		format := Detect(data)
+		if format != Unknown {
+			if _, err := format.MarshalText(); err != nil {
+				t.Fatalf("Detect = %v, which does not marshal: %v", format, err)
+			}
+			steps, err := Read(bytes.NewReader(data), format)
+			var le *Error
+			if err != nil && !errors.As(err, &le) {
+				t.Errorf("%v reader: error %v is not an *Error", format, err)
+			}
+			for _, s := range steps {
+				if s.Index < 0 || s.Total < 0 {
+					t.Errorf("%v reader: step %v has a negative position", format, s)
+				}
+			}
+		}
+		for _, format := range []Format{BuildKitJSON, Buildah} {
+			pkgs, ok := CompiledPackages(data, format)
+			if ok && pkgs == nil {
+				t.Errorf("CompiledPackages(%v) = nil, true", format)
+			}
+			for _, p := range pkgs {
+				if p == "" || strings.ContainsAny(p, " \t\n#") {
+					t.Errorf("CompiledPackages(%v): %q is not an import path", format, p)
+				}
+			}
+		}
+	})
+}
+
+// addLogSeeds adds the captured logs of testdata to f's seed corpus.
+func addLogSeeds(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*")
+	for _, file := range files {
+		if _, ok := logFormats[filepath.Ext(file)]; !ok {
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 }
 
 // TestBuildKitOrderAndDuplicates checks that BuildKit's steps, reported as
