@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/internal/builder"
 	"github.com/cachecheck/cachecheck/reports"
 	"golang.org/x/mod/module"
@@ -610,7 +611,7 @@ func (r *runner) build(ctx context.Context, name string, i int, work, df string,
 		for _, s := range res.Steps {
 			run.Steps = append(run.Steps, Step{Stage: s.Stage, Instruction: s.Instruction, Cached: s.Cached, Seconds: s.Duration.Seconds(), Error: s.Error})
 		}
-		if pkgs, ok := CompiledPackages(r.b.Name(), res.Output); ok {
+		if pkgs, ok := buildlog.CompiledPackages(res.Output, res.Format); ok {
 			n := len(pkgs)
 			run.CompiledPackages = &n
 			if name == BuildCache {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 )
 
 // RunGo benches the plain go command on the module in dir, no container
@@ -161,7 +163,7 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 		}
 		if step == "go build" {
 			// go build -v names the packages it compiles.
-			pkgs := importPathLines(string(data))
+			pkgs := buildlog.GoBuildPackages(string(data))
 			n := len(pkgs)
 			b.CompiledPackages = &n
 			if name == GoBuildCache {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cachecheck/cachecheck/internal/bench"
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/internal/builder"
 	"github.com/cachecheck/cachecheck/internal/cli"
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
@@ -137,7 +137,7 @@ func (e *buildKitEnv) build(t testing.TB, dir, from string, args map[string]stri
 	if !found {
 		t.Fatalf("the build log has no step %q; steps: %v", goBuildStep, res.Steps)
 	}
-	compiled, ok := bench.CompiledPackages("buildkit", res.Output)
+	compiled, ok := buildlog.CompiledPackages(res.Output, res.Format)
 	if !ok {
 		t.Fatalf("the build log has no output of the step %q", goBuildStep)
 	}

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 )
 
 // Builder builds an image from a Dockerfile and a build context.
@@ -51,11 +51,13 @@ type BuildOptions struct {
 // Result is what a build did.
 type Result struct {
 	// Steps are the Dockerfile steps as the builder reported them.
-	Steps []analyzer.Step
+	Steps []buildlog.Step
 	// Duration is the wall-clock time of the build.
 	Duration time.Duration
 	// Output is the builder's raw output.
 	Output []byte
+	// Format is the format of Output.
+	Format buildlog.Format
 }
 
 // BuildKit runs builds through buildctl against a running buildkitd.
@@ -70,7 +72,7 @@ type BuildKit struct {
 func (b *BuildKit) Name() string { return "buildkit" }
 
 // Build implements Builder: "buildctl build --frontend dockerfile.v0
-// --progress=rawjson", read with analyzer.ReadBuildKitJSON.
+// --progress=rawjson", read as buildlog.BuildKitJSON.
 func (b *BuildKit) Build(ctx context.Context, o BuildOptions) (*Result, error) {
 	dfDir, dfName, err := dockerfile(o)
 	if err != nil {
@@ -91,7 +93,7 @@ func (b *BuildKit) Build(ctx context.Context, o BuildOptions) (*Result, error) {
 	if bin == "" {
 		bin = "buildctl"
 	}
-	return run(ctx, o, analyzer.ReadBuildKitJSON, bin, args...)
+	return run(ctx, o, buildlog.BuildKitJSON, bin, args...)
 }
 
 // Buildah runs "buildah bud --layers" with chroot isolation.
@@ -110,7 +112,7 @@ type Buildah struct {
 func (b *Buildah) Name() string { return "buildah" }
 
 // Build implements Builder: "buildah --storage-driver overlay bud --layers
-// --tls-verify=false", read with analyzer.ReadBuildah.
+// --tls-verify=false", read as buildlog.Buildah.
 func (b *Buildah) Build(ctx context.Context, o BuildOptions) (*Result, error) {
 	args := storageArgs(b.Root, b.RunRoot)
 	iso := b.Isolation
@@ -121,7 +123,7 @@ func (b *Buildah) Build(ctx context.Context, o BuildOptions) (*Result, error) {
 	if b.Runtime != "" {
 		args = append(args, "--runtime", b.Runtime)
 	}
-	return run(ctx, o, analyzer.ReadBuildah, "buildah", append(args, budArgs(o)...)...)
+	return run(ctx, o, buildlog.Buildah, "buildah", append(args, budArgs(o)...)...)
 }
 
 // storageArgs are the global options of buildah and podman that choose
@@ -183,7 +185,7 @@ func sortedKeys(m map[string]string) []string {
 
 // run runs the builder, keeping its output (stdout and stderr together, as
 // a user sees it) and reading the steps from it.
-func run(ctx context.Context, o BuildOptions, read func(io.Reader) ([]analyzer.Step, error), bin string, args ...string) (*Result, error) {
+func run(ctx context.Context, o BuildOptions, format buildlog.Format, bin string, args ...string) (*Result, error) {
 	var out bytes.Buffer
 	var w io.Writer = &out
 	if o.Log != nil {
@@ -194,8 +196,8 @@ func run(ctx context.Context, o BuildOptions, read func(io.Reader) ([]analyzer.S
 	cmd.Env = append(os.Environ(), o.env...)
 	start := time.Now()
 	runErr := cmd.Run()
-	res := &Result{Duration: time.Since(start), Output: out.Bytes()}
-	steps, readErr := read(bytes.NewReader(res.Output))
+	res := &Result{Duration: time.Since(start), Output: out.Bytes(), Format: format}
+	steps, readErr := buildlog.Read(bytes.NewReader(res.Output), format)
 	res.Steps = steps
 	if runErr != nil {
 		return res, fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), args[indexOf(args, "build", "bud")], runErr, tail(res.Output, 20))
@@ -231,7 +233,7 @@ func tail(out []byte, n int) string {
 // podman's events, so that it needs neither systemd nor journald. RUN
 // steps share the host's network, as buildah's chroot isolation does, so a
 // GOPROXY on the loopback interface is reachable. Its output is buildah's,
-// read with analyzer.ReadPodman.
+// read as buildlog.Buildah.
 type Podman struct {
 	// Root and RunRoot are podman's storage directories; "" means
 	// podman's defaults (which it shares with buildah).
@@ -245,10 +247,10 @@ func (b *Podman) Name() string { return "podman" }
 
 // Build implements Builder: "podman --storage-driver overlay --runtime
 // RUNTIME --cgroup-manager cgroupfs --events-backend file build --layers
-// --tls-verify=false --network host", read with analyzer.ReadPodman.
+// --tls-verify=false --network host", read as buildlog.Buildah.
 func (b *Podman) Build(ctx context.Context, o BuildOptions) (*Result, error) {
 	args := append(b.GlobalArgs(), "build", "--network", "host")
-	return run(ctx, o, analyzer.ReadPodman, "podman", append(args, budArgs(o)...)...)
+	return run(ctx, o, buildlog.Buildah, "podman", append(args, budArgs(o)...)...)
 }
 
 // GlobalArgs are the options Build gives podman before its subcommand:
@@ -263,7 +265,7 @@ func (b *Podman) GlobalArgs() []string {
 }
 
 // Docker runs the classic docker builder ("docker build" with
-// DOCKER_BUILDKIT=0), read with analyzer.ReadDocker.
+// DOCKER_BUILDKIT=0), read as buildlog.Docker.
 type Docker struct{}
 
 // Name implements Builder.
@@ -287,5 +289,5 @@ func (b *Docker) Build(ctx context.Context, o BuildOptions) (*Result, error) {
 	}
 	args = append(args, o.Context)
 	o.env = append(o.env, "DOCKER_BUILDKIT=0")
-	return run(ctx, o, analyzer.ReadDocker, "docker", args...)
+	return run(ctx, o, buildlog.Docker, "docker", args...)
 }

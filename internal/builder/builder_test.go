@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-var captureDir = flag.String("capture", "", "write each build's raw output into this directory as BUILDER-NAME.EXT (for analyzer/testdata/buildlogs)")
+var captureDir = flag.String("capture", "", "write each build's raw output into this directory as BUILDER-NAME.EXT (for analyzer/buildlog/testdata)")
 
 // builders returns the builders .ci/test.sh starts.
 func builders(t *testing.T) []Builder {
@@ -42,8 +42,8 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-// logExt is the extension analyzer's build log tests read a builder's
-// output by (analyzer/buildlog_test.go).
+// logExt is the extension the build log tests read a builder's
+// output by (analyzer/buildlog/read_test.go).
 var logExt = map[string]string{"buildkit": ".rawjson", "buildah": ".log", "podman": ".podman", "docker": ".docker"}
 
 // capture writes the output of b's build into the -capture directory as

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/internal/testenv"
 )
 
@@ -168,10 +169,10 @@ func predict(t *testing.T, baseDir string, baseArgs map[string]string, headDir s
 // compare lines up the predicted layer steps of each stage with the
 // builder's steps of the same stage (FROM and configuration-only steps
 // such as buildah's ARG left out) and counts the verdicts that agree.
-func compare(p *analyzer.Prediction, steps []analyzer.Step) (agree, total int, report string) {
+func compare(p *analyzer.Prediction, steps []buildlog.Step) (agree, total int, report string) {
 	// Group the steps by stage, in the order stages first appear (the log
 	// readers return each stage's steps in Dockerfile order).
-	var stages [][]analyzer.Step
+	var stages [][]buildlog.Step
 	group := map[string]int{}
 	for _, s := range steps {
 		g, ok := group[s.Stage]
@@ -187,7 +188,7 @@ func compare(p *analyzer.Prediction, steps []analyzer.Step) (agree, total int, r
 	}
 	var b strings.Builder
 	for i, st := range p.Stages {
-		var actual []analyzer.Step
+		var actual []buildlog.Step
 		if i < len(stages) {
 			actual = stages[i]
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/builder"
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
@@ -143,7 +144,7 @@ func TestBenchBuilders(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				pkgs, ok := bench.CompiledPackages(r.name, data)
+				pkgs, ok := buildlog.CompiledPackages(data, buildlog.Detect(data))
 				if !ok {
 					t.Fatalf("scenario %s: the log %s shows no go build -v step", name, sc.Runs[0].Log)
 				}

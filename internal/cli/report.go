@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,11 +9,11 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/buildcache"
@@ -54,7 +53,7 @@ func newReportCommand() *command {
 	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registry")
 	o.buildCache.register(fs, "report", "look up the image 'warm --build-cache' published for the build settings of the head Dockerfile's go build (or --build-flags)", false)
 	fs.StringVar(&o.bench, "bench", "", "a `FILE.json` written by 'cachecheck bench --format json'")
-	fs.StringArrayVar(&o.buildLogs, "build-log", nil, "a build log, `[NAME=]FILE` (BuildKit rawjson or plain, buildah, podman); name them base= and head= to compare; repeatable")
+	fs.StringArrayVar(&o.buildLogs, "build-log", nil, "a build log, `[NAME=]FILE` (BuildKit rawjson or plain, buildah, podman, classic docker); name them base= and head= to compare; repeatable")
 	fs.Var(o.format, "format", "output format: markdown, text or json")
 	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit with code 3 when a `CONDITION` holds: new-finding=SEVERITY, deps-miss, key-changed, build-cache-mismatch, slower-than=N%; repeatable")
 	fs.DurationVar(&o.timeout, "registry-timeout", 10*time.Second, "how long the registry may take to answer before it is reported not checked")
@@ -434,15 +433,15 @@ func readTiming(name, file string) (*reports.Timing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading build log: %w", err)
 	}
-	builder, read := detectLog(data)
-	if read == nil {
-		return nil, fmt.Errorf("build log %s: not a BuildKit (--progress=rawjson or plain), buildah or podman log", file)
+	format := buildlog.Detect(data)
+	if format == buildlog.Unknown {
+		return nil, fmt.Errorf("build log %s: not a BuildKit (--progress=rawjson or plain), buildah, podman or classic docker log", file)
 	}
-	steps, err := read(bytes.NewReader(data))
+	steps, err := buildlog.Read(bytes.NewReader(data), format)
 	if err != nil {
 		return nil, fmt.Errorf("build log %s: %w", file, err)
 	}
-	t := &reports.Timing{Name: name, Builder: builder}
+	t := &reports.Timing{Name: name, Builder: format.Builder()}
 	var first, last time.Time
 	var sum time.Duration
 	for _, s := range steps {
@@ -460,30 +459,6 @@ func readTiming(name, file string) (*reports.Timing, error) {
 		t.Seconds, t.Timed = last.Sub(first).Seconds(), true
 	}
 	return t, nil
-}
-
-// buildahStep matches the first line of a buildah or podman step, with or
-// without the stage prefix: "[1/2] STEP 1/8: FROM …".
-var buildahStep = regexp.MustCompile(`^(\[\d+/\d+\] )?STEP \d+/\d+: `)
-
-// detectLog tells the format of a build log from its first lines.
-func detectLog(data []byte) (string, func(r *bytes.Reader) ([]analyzer.Step, error)) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for n := 0; sc.Scan() && n < 50; n++ {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case line == "":
-			continue
-		case strings.HasPrefix(line, "{"):
-			return "buildkit", func(r *bytes.Reader) ([]analyzer.Step, error) { return analyzer.ReadBuildKitJSON(r) }
-		case strings.HasPrefix(line, "#"):
-			return "buildkit", func(r *bytes.Reader) ([]analyzer.Step, error) { return analyzer.ReadBuildKitPlain(r) }
-		case buildahStep.MatchString(line):
-			return "buildah", func(r *bytes.Reader) ([]analyzer.Step, error) { return analyzer.ReadBuildah(r) }
-		}
-	}
-	return "", nil
 }
 
 // readBench reads the JSON a bench run wrote (cachecheck bench --format json).

@@ -6,42 +6,45 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 )
 
 // TestReadTiming reads every build log captured from the real builders in
-// analyzer/testdata/buildlogs: the format is told from the content and the
-// steps are those the analyzer's own reader finds.
+// analyzer/buildlog/testdata: the format is told from the content and the
+// steps are those the format's own reader finds.
 func TestReadTiming(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "..", "analyzer", "testdata", "buildlogs", "*"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "analyzer", "buildlog", "testdata", "*"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The format and builder of each kind of captured log.
+	kinds := map[string]struct {
+		format  buildlog.Format
+		builder string
+	}{
+		".rawjson": {buildlog.BuildKitJSON, "buildkit"},
+		".plain":   {buildlog.BuildKitPlain, "buildkit"},
+		".log":     {buildlog.Buildah, "buildah"},
+		".podman":  {buildlog.Buildah, "buildah"},
+		".docker":  {buildlog.Docker, "docker"},
+	}
 	n := 0
 	for _, file := range files {
-		if strings.HasSuffix(file, ".golden") {
+		if strings.HasSuffix(file, ".golden") || filepath.Base(file) == "README.md" {
 			continue
 		}
 		n++
 		t.Run(filepath.Base(file), func(t *testing.T) {
+			kind, ok := kinds[filepath.Ext(file)]
+			if !ok {
+				t.Fatalf("unknown log kind %s: add it to the table", file)
+			}
 			f, err := os.Open(file)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			var want []analyzer.Step
-			builder := "buildkit"
-			switch filepath.Ext(file) {
-			case ".rawjson":
-				want, err = analyzer.ReadBuildKitJSON(f)
-			case ".plain":
-				want, err = analyzer.ReadBuildKitPlain(f)
-			case ".log":
-				want, err = analyzer.ReadBuildah(f)
-				builder = "buildah"
-			default:
-				t.Skipf("unknown log kind %s", file)
-			}
+			want, err := buildlog.Read(f, kind.format)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,13 +52,13 @@ func TestReadTiming(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Builder != builder || len(got.Steps) != len(want) {
-				t.Fatalf("readTiming: builder %q with %d steps, want %q with %d", got.Builder, len(got.Steps), builder, len(want))
+			if got.Builder != kind.builder || len(got.Steps) != len(want) {
+				t.Fatalf("readTiming: builder %q with %d steps, want %q with %d", got.Builder, len(got.Steps), kind.builder, len(want))
 			}
 		})
 	}
-	if n < 3 {
-		t.Fatalf("found %d captured logs, want at least 3", n)
+	if n < 16 {
+		t.Fatalf("found %d captured logs, want at least 16", n)
 	}
 }
 

@@ -1,4 +1,4 @@
-package bench
+package buildlog
 
 import (
 	"bufio"
@@ -12,28 +12,28 @@ import (
 )
 
 // CompiledPackages returns the packages the go build steps of a build
-// compiled, as "go build -v" printed them, from the output of the builder
-// named builderName ("buildkit": buildctl --progress=rawjson; "buildah",
-// "podman": their plain output). ok is false when the output shows no
-// go build step with -v, or comes from another builder: the log cannot
-// tell then. A step the layer cache skipped compiled nothing.
-func CompiledPackages(builderName string, output []byte) (pkgs []string, ok bool) {
+// compiled, as "go build -v" printed them, from a build log in format f
+// (BuildKitJSON, or Buildah for buildah's and podman's output). ok is
+// false when the log shows no go build step with -v, or is in another
+// format: the log cannot tell then. A step the layer cache skipped
+// compiled nothing.
+func CompiledPackages(log []byte, f Format) (pkgs []string, ok bool) {
 	var text string
-	switch builderName {
-	case "buildkit":
-		text, ok = buildKitStepLogs(output, isGoBuildV)
-	case "buildah", "podman":
-		text, ok = buildahStepLogs(output, isGoBuildV)
+	switch f {
+	case BuildKitJSON:
+		text, ok = buildKitStepLogs(log, isGoBuildV)
+	case Buildah:
+		text, ok = buildahStepLogs(log, isGoBuildV)
 	}
 	if !ok {
 		return nil, false
 	}
-	return importPathLines(text), true
+	return GoBuildPackages(text), true
 }
 
-// importPathLines returns the lines of go build -v output that name a
+// GoBuildPackages returns the lines of "go build -v" output that name a
 // package, each once, in order; never nil.
-func importPathLines(text string) []string {
+func GoBuildPackages(text string) []string {
 	pkgs := []string{}
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -71,7 +71,7 @@ func buildKitStepLogs(rawjson []byte, match func(string) bool) (string, bool) {
 	vertices := map[string]bool{}
 	var out strings.Builder
 	sc := bufio.NewScanner(bytes.NewReader(rawjson))
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), maxStepLogLine)
 	for sc.Scan() {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 || line[0] != '{' {
@@ -110,11 +110,11 @@ func buildahStepLogs(output []byte, match func(string) bool) (string, bool) {
 	var out strings.Builder
 	found, in := false, false
 	sc := bufio.NewScanner(bytes.NewReader(output))
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	sc.Buffer(make([]byte, 0, 64<<10), maxStepLogLine)
 	for sc.Scan() {
 		text := strings.TrimRight(sc.Text(), "\r")
 		if m := buildahStep.FindStringSubmatch(text); m != nil {
-			in = match(m[1])
+			in = match(m[5])
 			found = found || in
 			continue
 		}
@@ -128,7 +128,3 @@ func buildahStepLogs(output []byte, match func(string) bool) (string, bool) {
 	}
 	return out.String(), found
 }
-
-// buildahStep matches buildah's step line, "[1/2] STEP 3/8: RUN go build"
-// (the stage prefix is absent in single-stage builds).
-var buildahStep = regexp.MustCompile(`^(?:\[\d+/\d+\] )?STEP \d+/\d+: (.*)$`)

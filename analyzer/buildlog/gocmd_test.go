@@ -1,4 +1,4 @@
-package bench
+package buildlog
 
 import (
 	"encoding/json"
@@ -56,23 +56,28 @@ warning: something
 --> 4d5e6f
 [2/2] STEP 1/3: FROM scratch
 `)
+	podman, err := ParseFormat("podman")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
-		name, builder string
-		out           []byte
-		want          []string
-		ok            bool
+		name   string
+		format Format
+		out    []byte
+		want   []string
+		ok     bool
 	}{
-		{"buildkit", "buildkit", bk, []string{"example.com/service/internal/greet", "example.com/service/cmd/api"}, true},
-		{"buildkit without -v", "buildkit", noV, nil, false},
-		{"buildkit, step cached", "buildkit", cached, []string{}, true},
-		{"buildah", "buildah", buildah, []string{"internal/abi", "github.com/google/uuid"}, true},
-		{"podman reads as buildah", "podman", buildah, []string{"internal/abi", "github.com/google/uuid"}, true},
-		{"docker: not read", "docker", buildah, nil, false},
-		{"not a log", "buildkit", []byte("garbage\n{not json\n"), nil, false},
+		{"buildkit", BuildKitJSON, bk, []string{"example.com/service/internal/greet", "example.com/service/cmd/api"}, true},
+		{"buildkit without -v", BuildKitJSON, noV, nil, false},
+		{"buildkit, step cached", BuildKitJSON, cached, []string{}, true},
+		{"buildah", Buildah, buildah, []string{"internal/abi", "github.com/google/uuid"}, true},
+		{"podman reads as buildah", podman, buildah, []string{"internal/abi", "github.com/google/uuid"}, true},
+		{"docker: not read", Docker, buildah, nil, false},
+		{"not a log", BuildKitJSON, []byte("garbage\n{not json\n"), nil, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := CompiledPackages(tc.builder, tc.out)
+			got, ok := CompiledPackages(tc.out, tc.format)
 			if ok != tc.ok || !slices.Equal(got, tc.want) {
 				t.Errorf("CompiledPackages = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
 			}

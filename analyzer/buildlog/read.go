@@ -1,4 +1,4 @@
-package analyzer
+package buildlog
 
 import (
 	"bufio"
@@ -53,25 +53,29 @@ func (s Step) String() string {
 	return fmt.Sprintf("[%s %d/%d] %s: %s", s.Stage, s.Index, s.Total, s.Instruction, state)
 }
 
-// LogError is a build log that cannot be read; it prints as
+// Error is a build log that cannot be read; it prints as
 // "build log line 12: message".
-type LogError struct {
+type Error struct {
 	Line int // from 1; 0 when the problem is the log as a whole
 	Err  error
 }
 
-func (e *LogError) Error() string {
+func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("build log line %d: %v", e.Line, e.Err)
 	}
 	return fmt.Sprintf("build log: %v", e.Err)
 }
 
-func (e *LogError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
 // maxLogLine bounds one line of a build log; BuildKit's rawjson lines carry
 // base64 output chunks, well below this.
 const maxLogLine = 4 << 20
+
+// maxStepLogLine bounds one line where Detect and the readers of what
+// steps printed look.
+const maxStepLogLine = 16 << 20
 
 func newScanner(r io.Reader) *bufio.Scanner {
 	sc := bufio.NewScanner(r)
@@ -81,7 +85,7 @@ func newScanner(r io.Reader) *bufio.Scanner {
 
 func scanErr(sc *bufio.Scanner, line int) error {
 	if err := sc.Err(); err != nil {
-		return &LogError{Line: line + 1, Err: err}
+		return &Error{Line: line + 1, Err: err}
 	}
 	return nil
 }
@@ -114,12 +118,12 @@ type vertex struct {
 	Error     string     `json:"error"`
 }
 
-// ReadBuildKitJSON reads the output of "buildctl build --progress=rawjson"
+// readBuildKitJSON reads the output of "buildctl build --progress=rawjson"
 // (or "docker buildx build --progress=rawjson"): one JSON status object per
 // line. It returns the Dockerfile steps in the order they first appear;
 // BuildKit's internal vertices (loading the Dockerfile, the context) are
 // left out. A step that never completes means a truncated log.
-func ReadBuildKitJSON(r io.Reader) ([]Step, error) {
+func readBuildKitJSON(r io.Reader) ([]Step, error) {
 	sc := newScanner(r)
 	var steps []Step
 	byDigest := map[string]int{}
@@ -139,11 +143,11 @@ func ReadBuildKitJSON(r io.Reader) ([]Step, error) {
 			Vertexes []vertex `json:"vertexes"`
 		}
 		if err := json.Unmarshal([]byte(text), &st); err != nil {
-			return nil, &LogError{Line: line, Err: err}
+			return nil, &Error{Line: line, Err: err}
 		}
 		for _, v := range st.Vertexes {
 			if v.Digest == "" {
-				return nil, &LogError{Line: line, Err: errors.New("vertex without a digest")}
+				return nil, &Error{Line: line, Err: errors.New("vertex without a digest")}
 			}
 			step, ok := parseStepName(v.Name)
 			if !ok {
@@ -179,7 +183,7 @@ func ReadBuildKitJSON(r io.Reader) ([]Step, error) {
 		return nil, err
 	}
 	if statuses == 0 {
-		return nil, &LogError{Err: errors.New("no JSON status lines: not BuildKit rawjson output")}
+		return nil, &Error{Err: errors.New("no JSON status lines: not BuildKit rawjson output")}
 	}
 	// BuildKit announces the vertices last first; put the stages in the
 	// order they started and the steps of each in Dockerfile order.
@@ -202,7 +206,7 @@ func ReadBuildKitJSON(r io.Reader) ([]Step, error) {
 		return ta.Compare(tb)
 	})
 	if d, at, ok := earliest(open); ok {
-		return nil, &LogError{Line: at, Err: fmt.Errorf("step %q started here never completes: the log is truncated", steps[byDigest[d]].Instruction)}
+		return nil, &Error{Line: at, Err: fmt.Errorf("step %q started here never completes: the log is truncated", steps[byDigest[d]].Instruction)}
 	}
 	return mergeDuplicates(steps), nil
 }
@@ -213,12 +217,12 @@ var plainLine = regexp.MustCompile(`^#(\d+) (.*)$`)
 // plainDone matches "DONE 1.2s".
 var plainDone = regexp.MustCompile(`^DONE (\d+(?:\.\d+)?)s$`)
 
-// ReadBuildKitPlain reads the output of "buildctl build --progress=plain"
+// readBuildKitPlain reads the output of "buildctl build --progress=plain"
 // (or "docker build --progress=plain"): "#N [stage i/n] INSTRUCTION"
 // followed by "#N CACHED", "#N DONE 1.2s" or "#N ERROR: ...". Lines that do
 // not start with "#N " (the error summary) are skipped. A step that never
 // finishes means a truncated log.
-func ReadBuildKitPlain(r io.Reader) ([]Step, error) {
+func readBuildKitPlain(r io.Reader) ([]Step, error) {
 	sc := newScanner(r)
 	var steps []Step
 	byID := map[int]int{}
@@ -233,11 +237,11 @@ func ReadBuildKitPlain(r io.Reader) ([]Step, error) {
 		}
 		m := plainLine.FindStringSubmatch(text)
 		if m == nil {
-			return nil, &LogError{Line: line, Err: fmt.Errorf("want \"#N text\", got %.40q", text)}
+			return nil, &Error{Line: line, Err: fmt.Errorf("want \"#N text\", got %.40q", text)}
 		}
 		id, err := strconv.Atoi(m[1])
 		if err != nil {
-			return nil, &LogError{Line: line, Err: fmt.Errorf("vertex number %q: %w", m[1], err)}
+			return nil, &Error{Line: line, Err: fmt.Errorf("vertex number %q: %w", m[1], err)}
 		}
 		rest := m[2]
 		if !named[id] {
@@ -259,7 +263,7 @@ func ReadBuildKitPlain(r io.Reader) ([]Step, error) {
 		case strings.HasPrefix(rest, "DONE "):
 			dm := plainDone.FindStringSubmatch(rest)
 			if dm == nil {
-				return nil, &LogError{Line: line, Err: fmt.Errorf("want \"DONE <seconds>s\", got %.40q", rest)}
+				return nil, &Error{Line: line, Err: fmt.Errorf("want \"DONE <seconds>s\", got %.40q", rest)}
 			}
 			delete(open, id)
 			if isStep {
@@ -284,7 +288,7 @@ func ReadBuildKitPlain(r io.Reader) ([]Step, error) {
 	}
 	sortSteps(steps, func(a, b string) int { return first[a] - first[b] })
 	if id, at, ok := earliest(open); ok {
-		return nil, &LogError{Line: at, Err: fmt.Errorf("vertex #%d announced here never finishes: the log is truncated", id)}
+		return nil, &Error{Line: at, Err: fmt.Errorf("vertex #%d announced here never finishes: the log is truncated", id)}
 	}
 	return mergeDuplicates(steps), nil
 }
@@ -296,10 +300,11 @@ var buildahStep = regexp.MustCompile(`^(?:\[(\d+)/(\d+)\] )?STEP (\d+)/(\d+): (.
 // buildahFromName finds the stage name in a FROM instruction.
 var buildahFromName = regexp.MustCompile(`(?i)\s+AS\s+(\S+)\s*$`)
 
-// ReadBuildah reads the output of "buildah bud --layers" (and "podman
-// build"): "STEP n/m: INSTRUCTION" lines, each followed by "--> Using cache
+// readBuildah reads the output of "buildah bud --layers" and of "podman
+// build" (podman builds with buildah's library and prints the same): "STEP
+// n/m: INSTRUCTION" lines, each followed by "--> Using cache
 // ID" when the layer is reused. Steps have no times: buildah prints none.
-func ReadBuildah(r io.Reader) ([]Step, error) {
+func readBuildah(r io.Reader) ([]Step, error) {
 	sc := newScanner(r)
 	var steps []Step
 	stageNames := map[string]string{}
@@ -315,7 +320,7 @@ func ReadBuildah(r io.Reader) ([]Step, error) {
 			i, err1 := strconv.Atoi(m[3])
 			n, err2 := strconv.Atoi(m[4])
 			if err1 != nil || err2 != nil || i < 1 || i > n {
-				return nil, &LogError{Line: line, Err: fmt.Errorf("bad step number in %.60q", text)}
+				return nil, &Error{Line: line, Err: fmt.Errorf("bad step number in %.60q", text)}
 			}
 			in := m[5]
 			if i == 1 {
@@ -333,7 +338,7 @@ func ReadBuildah(r io.Reader) ([]Step, error) {
 		switch {
 		case strings.HasPrefix(text, "--> Using cache "):
 			if len(steps) == 0 {
-				return nil, &LogError{Line: line, Err: errors.New("\"--> Using cache\" before any STEP")}
+				return nil, &Error{Line: line, Err: errors.New("\"--> Using cache\" before any STEP")}
 			}
 			steps[len(steps)-1].Cached = true
 		case strings.HasPrefix(text, "Error: "), strings.HasPrefix(text, "error building at STEP"):
@@ -346,7 +351,7 @@ func ReadBuildah(r io.Reader) ([]Step, error) {
 		return nil, err
 	}
 	if len(steps) == 0 {
-		return nil, &LogError{Err: errors.New("no \"STEP n/m:\" lines: not buildah output")}
+		return nil, &Error{Err: errors.New("no \"STEP n/m:\" lines: not buildah output")}
 	}
 	return steps, nil
 }
@@ -372,11 +377,6 @@ func sortSteps(steps []Step, compareStages func(a, b string) int) {
 	})
 }
 
-// ReadPodman reads the output of "podman build": podman builds with
-// buildah's library and prints the same "STEP n/m:" lines and "--> Using
-// cache" markers, so it is ReadBuildah.
-func ReadPodman(r io.Reader) ([]Step, error) { return ReadBuildah(r) }
-
 // dockerStep matches the classic builder's step line: "Step 4/12 : RUN go
 // mod download" (before Docker 1.13, "Step 4 : RUN ...", without the
 // total).
@@ -385,7 +385,7 @@ var dockerStep = regexp.MustCompile(`^Step (\d+)(?:/(\d+))? : (.*)$`)
 // dockerFailed matches the classic builder's error for a failing RUN step.
 var dockerFailed = regexp.MustCompile(`The command .* returned a non-zero code: \d+`)
 
-// ReadDocker reads the output of the classic docker builder ("docker
+// readDocker reads the output of the classic docker builder ("docker
 // build" with DOCKER_BUILDKIT=0, and docker-compose v1): "Step n/m :
 // INSTRUCTION", then " ---> Using cache" when the layer is reused or
 // " ---> Running in ID" when it is run, and "Successfully built ID" at the
@@ -394,7 +394,7 @@ var dockerFailed = regexp.MustCompile(`The command .* returned a non-zero code: 
 // named by their "AS name", else "stage-N" (from 0) as BuildKit names
 // them. Steps have no times. A log that stops after a step without
 // "Successfully built" or an error is truncated.
-func ReadDocker(r io.Reader) ([]Step, error) {
+func readDocker(r io.Reader) ([]Step, error) {
 	sc := newScanner(r)
 	var steps []Step
 	stage, stages := "", 0
@@ -412,13 +412,13 @@ func ReadDocker(r io.Reader) ([]Step, error) {
 			}
 			switch {
 			case err != nil || i < 1 || (m[2] != "" && i > n):
-				return nil, &LogError{Line: line, Err: fmt.Errorf("bad step number in %.60q", text)}
+				return nil, &Error{Line: line, Err: fmt.Errorf("bad step number in %.60q", text)}
 			case i == 1 && prev > 0 && lastLine == 0:
 				// A second build in the same log (docker-compose
 				// builds one service after another).
 				stage, stages = "", 0
 			case i != prev+1:
-				return nil, &LogError{Line: line, Err: fmt.Errorf("step %d follows step %d", i, prev)}
+				return nil, &Error{Line: line, Err: fmt.Errorf("step %d follows step %d", i, prev)}
 			}
 			prev = i
 			in := m[3]
@@ -436,17 +436,17 @@ func ReadDocker(r io.Reader) ([]Step, error) {
 		switch {
 		case text == "---> Using cache":
 			if lastLine == 0 {
-				return nil, &LogError{Line: line, Err: errors.New("\"---> Using cache\" outside a step")}
+				return nil, &Error{Line: line, Err: errors.New("\"---> Using cache\" outside a step")}
 			}
 			steps[len(steps)-1].Cached = true
 		case strings.HasPrefix(text, "Successfully built "):
 			if len(steps) == 0 {
-				return nil, &LogError{Line: line, Err: errors.New("\"Successfully built\" before any step")}
+				return nil, &Error{Line: line, Err: errors.New("\"Successfully built\" before any step")}
 			}
 			lastLine = 0
 		case dockerFailed.MatchString(text):
 			if lastLine == 0 {
-				return nil, &LogError{Line: line, Err: errors.New("a failed command outside a step")}
+				return nil, &Error{Line: line, Err: errors.New("a failed command outside a step")}
 			}
 			steps[len(steps)-1].Error = dockerFailed.FindString(text)
 			lastLine = 0
@@ -456,10 +456,10 @@ func ReadDocker(r io.Reader) ([]Step, error) {
 		return nil, err
 	}
 	if len(steps) == 0 {
-		return nil, &LogError{Err: errors.New("no \"Step n/m :\" lines: not classic docker builder output")}
+		return nil, &Error{Err: errors.New("no \"Step n/m :\" lines: not classic docker builder output")}
 	}
 	if lastLine > 0 {
-		return nil, &LogError{Line: lastLine, Err: fmt.Errorf("step %q started here never finishes (no \"Successfully built\"): the log is truncated", steps[len(steps)-1].Instruction)}
+		return nil, &Error{Line: lastLine, Err: fmt.Errorf("step %q started here never finishes (no \"Successfully built\"): the log is truncated", steps[len(steps)-1].Instruction)}
 	}
 	return steps, nil
 }
