@@ -63,11 +63,12 @@ var (
 )
 
 // commandLines returns the cachecheck command lines of a script as
-// arguments, with ${{ expressions }} and $VARIABLES replaced by words.
+// arguments, with ${{ expressions }} replaced by a word and $VARIABLES by an
+// image reference, which every flag that takes one accepts.
 func commandLines(script string) [][]string {
 	script = strings.ReplaceAll(script, "\\\n", " ")
 	script = exprRE.ReplaceAllString(script, "main")
-	script = varRE.ReplaceAllString(script, "value")
+	script = varRE.ReplaceAllString(script, "registry.example.com/value")
 	var out [][]string
 	for _, m := range cachecheckRE.FindAllStringSubmatch(script, -1) {
 		if strings.Contains(m[0], "/cmd/cachecheck") { // go install …/cmd/cachecheck@latest
@@ -149,13 +150,27 @@ func TestExampleWorkflows(t *testing.T) {
 // TestCommandLines checks the extraction the workflow test relies on.
 func TestCommandLines(t *testing.T) {
 	got := commandLines("go install example.com/cmd/cachecheck@latest\ndocker build \\\n  --build-arg DEPS_IMAGE=$(cachecheck ref --nearest --to \"$DEPS_REPO\") .\ncachecheck report --base origin/${{ github.base_ref }} > r.md")
-	want := "[[ref --nearest --to value] [report --base origin/main]]"
+	want := "[[ref --nearest --to registry.example.com/value] [report --base origin/main]]"
 	if fmt.Sprint(got) != want {
 		t.Errorf("commandLines = %v, want %s", got, want)
 	}
-	// A bad flag is caught.
-	if err := cli.ParseArgs([]string{"warm", "--all", "--jobz", "2"}); err == nil {
-		t.Error("ParseArgs accepted --jobz")
+	// A bad flag is caught, and so is a bad combination of good ones.
+	for _, args := range [][]string{
+		{"warm", "--all", "--jobz", "2"},
+		{"warm", "--build-flags", "-trimpath"},
+		{"warm", "--layers", "0"},
+		{"ref", "--dockerfile", "Dockerfile"},
+		{"report", "--to", "registry.example.com/x"},
+		{"prune", "--keep", "3"},
+		{"key", "--explain", "--diff", "HEAD~1"},
+		{"bench", "-n", "0"},
+		{"analyze", "--disable", "CC999"},
+	} {
+		if err := cli.ParseArgs(args); err == nil {
+			t.Errorf("ParseArgs accepted %q", args)
+		} else if cli.ExitCode(err) != cli.ExitUsage {
+			t.Errorf("ParseArgs %q: %v, exit code %d, want a usage error", args, err, cli.ExitCode(err))
+		}
 	}
 }
 

@@ -81,26 +81,31 @@ cachecheck analyze --disable CC006,CC009
 cachecheck analyze --deps-image registry.example.com/api-deps:ck1-...
 cachecheck analyze --base main              # main versus the work tree
 cachecheck analyze --base HEAD~1 --head HEAD`,
-		flags: fs,
-		run:   o.run,
+		flags:    fs,
+		validate: o.validate,
+		run:      o.run,
 	}
 }
 
-func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
+func (o *analyzeOptions) validate(args []string) error {
 	if err := maxArgs("analyze", args, 1); err != nil {
 		return err
 	}
+	for _, id := range o.disable {
+		if analyzer.LookupRule(id) == nil {
+			return usageErrorf("analyze: --disable %q: unknown rule; see 'cachecheck help analyze' for the rule IDs", id)
+		}
+	}
+	return nil
+}
+
+func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 	dir := "."
 	if len(args) == 1 {
 		dir = args[0]
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return usageErrorf("analyze: build context %q is not a directory", dir)
-	}
-	for _, id := range o.disable {
-		if analyzer.LookupRule(id) == nil {
-			return usageErrorf("analyze: --disable %q: unknown rule; see 'cachecheck help analyze' for the rule IDs", id)
-		}
 	}
 	buildArgs := map[string]string{}
 	for _, kv := range o.buildArgs {

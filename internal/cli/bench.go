@@ -110,12 +110,13 @@ with --build-cache for those settings).`,
 cachecheck bench --builder buildkit --to registry.example.com/team/app-deps -n 3 --chart bench.svg .
 cachecheck bench --builder buildah --to 127.0.0.1:5000/app-deps --insecure --build-arg GOPROXY=$(go env GOPROXY) .
 cachecheck bench --builder go -n 1 --format json > bench.json`,
-		flags: fs,
-		run:   o.run,
+		flags:    fs,
+		validate: o.validate,
+		run:      o.run,
 	}
 }
 
-func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
+func (o *benchOptions) validate(args []string) error {
 	if err := o.registry.validate(); err != nil {
 		return err
 	}
@@ -125,6 +126,15 @@ func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
 	if o.runs < 1 {
 		return usageErrorf("bench: -n %d: want at least 1 run", o.runs)
 	}
+	for _, a := range o.buildArgs {
+		if k, _, ok := strings.Cut(a, "="); !ok || k == "" {
+			return usageErrorf("bench: --build-arg %q: want NAME=VALUE", a)
+		}
+	}
+	return nil
+}
+
+func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
 	dir := "."
 	if len(args) == 1 {
 		dir = args[0]
@@ -135,10 +145,7 @@ func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
 	}
 	buildArgs := map[string]string{}
 	for _, a := range o.buildArgs {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok || k == "" {
-			return usageErrorf("bench: --build-arg %q: want NAME=VALUE", a)
-		}
+		k, v, _ := strings.Cut(a, "=")
 		buildArgs[k] = v
 	}
 	to := o.to

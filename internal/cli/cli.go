@@ -37,6 +37,11 @@ type command struct {
 	help     string // what the command does, several lines
 	examples string // example invocations, one per line, with a comment
 	flags    *pflag.FlagSet
+	// validate checks the flags and positional arguments, once parsed,
+	// without touching files, the network or the environment beyond
+	// variables: a usage error for a bad value or combination. ParseArgs
+	// runs it too. Nil when there is nothing to check.
+	validate func(args []string) error
 	// run runs the command on its positional arguments, after the flags
 	// were parsed and validate returned nil.
 	run func(ctx context.Context, io IO, args []string) error
@@ -150,6 +155,11 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		printCommandUsage(stdout, cmd)
 		return nil
 	}
+	if cmd.validate != nil {
+		if err := cmd.validate(cmd.flags.Args()); err != nil {
+			return err
+		}
+	}
 	return cmd.run(ctx, streams, cmd.flags.Args())
 }
 
@@ -195,8 +205,8 @@ func maxArgs(cmd string, args []string, n int) error {
 }
 
 // ParseArgs parses a cachecheck command line (without the program name) with
-// the command's real flags, and runs nothing: for checking command lines
-// written elsewhere, such as the CI examples.
+// the command's real flags and validates it as Run does, and runs nothing:
+// for checking command lines written elsewhere, such as the CI examples.
 func ParseArgs(args []string) error {
 	if len(args) == 0 {
 		return usageErrorf("no command")
@@ -208,6 +218,9 @@ func ParseArgs(args []string) error {
 	cmd.flags.SetOutput(io.Discard)
 	if err := cmd.flags.Parse(args[1:]); err != nil {
 		return usageErrorf("%s: %v", cmd.name, err)
+	}
+	if cmd.validate != nil {
+		return cmd.validate(cmd.flags.Args())
 	}
 	return nil
 }

@@ -56,8 +56,9 @@ cachecheck key --explain ./services/api
 cachecheck key --format json         # key and canonical inputs for scripts
 cachecheck key --diff origin/main    # what changed since main
 cachecheck key --diff ../other-checkout`,
-		flags: fs,
-		run:   o.run,
+		flags:    fs,
+		validate: o.validate,
+		run:      o.run,
 	}
 }
 
@@ -66,16 +67,20 @@ type keySource struct {
 	Result *cachekey.Result `json:"-"`
 }
 
-func (o *keyOptions) run(ctx context.Context, io IO, args []string) error {
+func (o *keyOptions) validate(args []string) error {
 	if err := maxArgs("key", args, 1); err != nil {
 		return err
 	}
+	if o.diff != "" && o.explain {
+		return usageErrorf("key: --explain and --diff do not go together; run them one after the other")
+	}
+	return nil
+}
+
+func (o *keyOptions) run(ctx context.Context, io IO, args []string) error {
 	dir := "."
 	if len(args) == 1 {
 		dir = args[0]
-	}
-	if o.diff != "" && o.explain {
-		return usageErrorf("key: --explain and --diff do not go together; run them one after the other")
 	}
 	res, err := cachekey.ComputeDir(dir)
 	if err != nil {

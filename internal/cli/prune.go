@@ -101,8 +101,9 @@ missing; the next warm of such a key rebuilds it (a hit needs every blob).`,
 		examples: `
 cachecheck prune --to registry.example.com/team/app-deps --keep 3 --older-than 14d --protect-tree . --dry-run
 cachecheck prune --to registry.example.com/team/app-deps --keep 3 --older-than 14d --protect ck1-0ac58f425b47172330dc6178be3c5dfc`,
-		flags: fs,
-		run:   o.run,
+		flags:    fs,
+		validate: o.validate,
+		run:      o.run,
 	}
 }
 
@@ -132,7 +133,7 @@ type pruneImage struct {
 	Stamped bool `json:"stamped,omitempty"`
 }
 
-func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
+func (o *pruneOptions) validate(args []string) error {
 	if err := o.registry.validate(); err != nil {
 		return err
 	}
@@ -145,6 +146,10 @@ func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 	if o.keep < 0 {
 		return usageErrorf("prune: --keep %d: want 0 or more", o.keep)
 	}
+	return nil
+}
+
+func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 	if o.gc {
 		return o.runGC(ctx, io)
 	}

@@ -73,8 +73,9 @@ for, read from its labels (null when it has none).`,
 cachecheck ref --to registry.example.com/team/app-deps
 cachecheck ref --to registry.example.com/team/app-deps --nearest --fallback golang:1.26
 cachecheck ref --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache --nearest`,
-		flags: fs,
-		run:   o.run,
+		flags:    fs,
+		validate: o.validate,
+		run:      o.run,
 	}
 }
 
@@ -94,7 +95,7 @@ type refDoc struct {
 	BuildCache *imageBuildCache `json:"build_cache"`
 }
 
-func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
+func (o *refOptions) validate(args []string) error {
 	if err := o.registry.validate(); err != nil {
 		return err
 	}
@@ -104,15 +105,16 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 	if err := o.buildCache.validate(); err != nil {
 		return err
 	}
+	return checkBase("--base", o.base)
+}
+
+func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 	dir := "."
 	if len(args) == 1 {
 		dir = args[0]
 	}
 	target, err := targetFor(o.to, dir, o.registry.options()...)
 	if err != nil {
-		return err
-	}
-	if err := checkBase("--base", o.base); err != nil {
 		return err
 	}
 	key, err := cachekey.ComputeDir(dir)

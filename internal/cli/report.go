@@ -96,21 +96,18 @@ cachecheck report --base origin/main --to registry.example.com/team/app-deps --f
 cachecheck report --base main --build-log base=base.json --build-log head=head.json --fail-on slower-than=20%
 cachecheck report --base main --fail-on new-finding=error --fail-on deps-miss --format text
 cachecheck report --base origin/main --to registry.example.com/team/app-deps --deps-base registry.example.com/mirror/golang:1.26.8 --build-cache --build-flags 'CGO_ENABLED=0 -trimpath' --fail-on build-cache-mismatch`,
-		flags: fs,
-		run:   o.run,
+		flags:    fs,
+		validate: o.validate,
+		run:      o.run,
 	}
 }
 
-func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
+func (o *reportOptions) validate(args []string) error {
 	if err := o.registry.validate(); err != nil {
 		return err
 	}
 	if err := maxArgs("report", args, 1); err != nil {
 		return err
-	}
-	dir := "."
-	if len(args) == 1 {
-		dir = args[0]
 	}
 	if o.base == "" {
 		return usageErrorf("report: --base is required: the revision the pull request is based on, such as origin/main")
@@ -126,12 +123,22 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 	if err := checkBase("--deps-base", o.depsBase); err != nil {
 		return err
 	}
-	var conds []reports.Condition
 	for _, s := range o.failOn {
-		c, err := reports.ParseCondition(s)
-		if err != nil {
+		if _, err := reports.ParseCondition(s); err != nil {
 			return usageErrorf("report: %v", err)
 		}
+	}
+	return nil
+}
+
+func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	var conds []reports.Condition
+	for _, s := range o.failOn {
+		c, _ := reports.ParseCondition(s) // checked by validate
 		conds = append(conds, c)
 	}
 	logs, err := parseBuildLogs(o.buildLogs)

@@ -116,8 +116,9 @@ cachecheck warm --to registry.example.com/team/app-deps --base registry.example.
 cachecheck warm --to oci:/var/cache/deps --contents zips
 cachecheck warm --to tarball:deps.tar && docker load -i deps.tar
 cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache`,
-		flags: fs,
-		run:   o.run,
+		flags:    fs,
+		validate: o.validate,
+		run:      o.run,
 	}
 }
 
@@ -156,7 +157,7 @@ type warmSummary struct {
 	BuildCache *buildCacheSummary `json:"build_cache,omitempty"`
 }
 
-func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
+func (o *warmOptions) validate(args []string) error {
 	if err := maxArgs("warm", args, 1); err != nil {
 		return err
 	}
@@ -175,6 +176,10 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	if err := checkBase("--base", o.base); err != nil {
 		return err
 	}
+	return o.buildCache.validate()
+}
+
+func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 	dir := "."
 	if len(args) == 1 {
 		dir = args[0]
