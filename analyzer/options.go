@@ -3,6 +3,8 @@ package analyzer
 import (
 	"fmt"
 	"io/fs"
+
+	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 )
 
 // Option configures Load and Parse.
@@ -15,7 +17,7 @@ type options struct {
 	contextName  string
 	buildArgs    map[string]string
 	depsImage    string
-	depsSettings *GoSettings
+	depsSettings *gosettings.Settings
 	disabled     map[string]bool
 	buildKit     *bool
 }
@@ -80,7 +82,7 @@ func WithDepsImage(ref string) Option {
 // image (its build cache layer's labels, read by the caller); with them,
 // Analyze reports every go build whose settings differ (rule CC012). The
 // settings are normalized. The default is none: no comparison.
-func WithDepsImageSettings(s GoSettings) Option {
+func WithDepsImageSettings(s gosettings.Settings) Option {
 	return func(o *options) error {
 		s.Normalize()
 		o.depsSettings = &s
