@@ -17,8 +17,7 @@ import (
 
 // Analyze runs every enabled rule over the build and returns its findings
 // sorted by line and rule ID, without those silenced by a
-// "# cachecheck:ignore ID" comment. Options WithDepsImage, WithDisabled and
-// WithBuildKit apply; the others are ignored.
+// "# cachecheck:ignore ID" comment.
 func Analyze(b *Build, opts ...Option) ([]Finding, error) {
 	o, err := newOptions(opts)
 	if err != nil {
