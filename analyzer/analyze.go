@@ -17,8 +17,7 @@ import (
 
 // Analyze runs every enabled rule over the build and returns its findings
 // sorted by line and rule ID, without those silenced by a
-// "# cachecheck:ignore ID" comment. Options WithDepsImage, WithDisabled and
-// WithBuildKit apply; the others are ignored.
+// "# cachecheck:ignore ID" comment.
 func Analyze(b *Build, opts ...Option) ([]Finding, error) {
 	o, err := newOptions(opts)
 	if err != nil {
@@ -149,17 +148,8 @@ func (a *analysis) checkBuildCache() {
 		}
 		a.add(ruleBuildCacheMismatch, gb.Stage, in.Line, in.EndLine,
 			fmt.Sprintf("go %s does not match the build cache of the deps image, so it compiles every dependency again: %s", gb.Command, strings.Join(mm, "; ")),
-			fmt.Sprintf("build with the settings the cache was made for (%s), or warm the deps image again with cachecheck warm --build-cache --build-flags '%s'", cache, flagsOf(gb.Settings)))
+			fmt.Sprintf("build with the settings the cache was made for (%s), or warm the deps image again with cachecheck warm --build-cache --build-flags '%s'", cache, gb.Settings.BuildFlags()))
 	}
-}
-
-// flagsOf returns the --build-flags value that warms a cache for s.
-func flagsOf(s GoSettings) string {
-	var w []string
-	if strings.Count(s.GoVersion, ".") == 2 {
-		w = append(w, "GOTOOLCHAIN="+s.GoVersion)
-	}
-	return strings.Join(s.appendWords(w, false), " ")
 }
 
 func (a *analysis) walkStage(st *Stage, f *stageFacts) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 	"golang.org/x/tools/txtar"
 )
 
@@ -27,7 +28,7 @@ func txtarFS(ar *txtar.Archive) fstest.MapFS {
 //	not ID               no finding of rule ID may be reported
 //	dockerfile NAME      the Dockerfile's name (default Dockerfile)
 //	deps-image REF       run with WithDepsImage(REF)
-//	deps-settings LINE   run with WithDepsImageSettings(ParseGoSettings(LINE))
+//	deps-settings LINE   run with WithDepsImageSettings(gosettings.Parse(LINE))
 //	# TEXT               a comment
 //
 // Any other line fails the test, so a misspelled directive is not ignored.
@@ -96,7 +97,7 @@ func TestRules(t *testing.T) {
 				opts = append(opts, WithDepsImage(tc.depsImage))
 			}
 			if tc.depsSet != "" {
-				s, err := ParseGoSettings(tc.depsSet)
+				s, err := gosettings.Parse(tc.depsSet)
 				if err != nil {
 					t.Fatal(err)
 				}

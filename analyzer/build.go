@@ -222,16 +222,20 @@ func parseError(file string, err error) error {
 
 // Parse parses Dockerfile text with BuildKit's parser and resolves its
 // stages, ARGs and ENVs. name is used in errors and findings. The build
-// has an empty context; use Load for a Dockerfile with its context.
-func Parse(name string, data []byte, opts ...Option) (*Build, error) {
-	o, err := newOptions(opts)
+// has an empty context; use Load for a Dockerfile with its context. Of the
+// LoadOptions only WithBuildArgs applies; the others are refused.
+func Parse(name string, data []byte, opts ...LoadOption) (*Build, error) {
+	o, err := newLoadOptions(opts)
 	if err != nil {
 		return nil, err
+	}
+	if len(o.loadOnly) > 0 {
+		return nil, parseOnlyError(o.loadOnly)
 	}
 	return parse(name, data, o)
 }
 
-func parse(name string, data []byte, o *options) (*Build, error) {
+func parse(name string, data []byte, o *loadOptions) (*Build, error) {
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
 		if n := longLine(data); n > 0 && strings.Contains(err.Error(), "line greater than max allowed size") {
@@ -288,7 +292,7 @@ func parse(name string, data []byte, o *options) (*Build, error) {
 	return b, nil
 }
 
-func (b *Build) resolveStage(i int, s *instructions.Stage, x *expander, o *options) (*Stage, error) {
+func (b *Build) resolveStage(i int, s *instructions.Stage, x *expander, o *loadOptions) (*Stage, error) {
 	st := &Stage{
 		Index:     i,
 		Name:      s.Name,

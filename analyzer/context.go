@@ -17,8 +17,8 @@ import (
 // Load reads the Dockerfile and the .dockerignore of the build context
 // ctxFS (a directory through os.DirFS, or a git revision through gitfs) and
 // parses them. The context's files are listed on first use.
-func Load(ctxFS fs.FS, opts ...Option) (*Build, error) {
-	o, err := newOptions(opts)
+func Load(ctxFS fs.FS, opts ...LoadOption) (*Build, error) {
+	o, err := newLoadOptions(opts)
 	if err != nil {
 		return nil, err
 	}

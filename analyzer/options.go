@@ -3,25 +3,28 @@ package analyzer
 import (
 	"fmt"
 	"io/fs"
+	"strings"
+
+	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 )
 
-// Option configures Load and Parse.
-type Option func(*options) error
+// LoadOption configures Load and Parse: where the Dockerfile is, what it is
+// called and the build arguments.
+type LoadOption func(*loadOptions) error
 
-type options struct {
+type loadOptions struct {
 	dockerfileFS fs.FS
 	dockerfile   string
 	displayName  string
 	contextName  string
 	buildArgs    map[string]string
-	depsImage    string
-	depsSettings *GoSettings
-	disabled     map[string]bool
-	buildKit     *bool
+	// loadOnly names the options given that only Load reads, for Parse
+	// to refuse.
+	loadOnly []string
 }
 
-func newOptions(opts []Option) (*options, error) {
-	o := &options{dockerfile: "Dockerfile", buildArgs: map[string]string{}, disabled: map[string]bool{}}
+func newLoadOptions(opts []LoadOption) (*loadOptions, error) {
+	o := &loadOptions{dockerfile: "Dockerfile", buildArgs: map[string]string{}}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -33,40 +36,72 @@ func newOptions(opts []Option) (*options, error) {
 // WithDockerfile reads the Dockerfile from name in fsys rather than from
 // the build context. A nil fsys means the build context. A
 // "<name>.dockerignore" beside it takes precedence over the context's
-// .dockerignore, as in BuildKit. The default is "Dockerfile" in the context.
-func WithDockerfile(fsys fs.FS, name string) Option {
-	return func(o *options) error {
+// .dockerignore, as in BuildKit. Load only. The default is "Dockerfile" in
+// the context.
+func WithDockerfile(fsys fs.FS, name string) LoadOption {
+	return func(o *loadOptions) error {
 		if !fs.ValidPath(name) {
 			return fmt.Errorf("the Dockerfile path %q is not a slash-separated relative path", name)
 		}
 		o.dockerfileFS, o.dockerfile = fsys, name
+		o.loadOnly = append(o.loadOnly, "WithDockerfile")
 		return nil
 	}
 }
 
 // WithContextName sets the name of the build context in errors and
 // findings about its files, such as its .dockerignore: the directory the
-// user typed. The default is none: "DIR/.dockerignore" is ".dockerignore".
-func WithContextName(name string) Option {
-	return func(o *options) error { o.contextName = name; return nil }
+// user typed. Load only. The default is none: "DIR/.dockerignore" is
+// ".dockerignore".
+func WithContextName(name string) LoadOption {
+	return func(o *loadOptions) error {
+		o.contextName = name
+		o.loadOnly = append(o.loadOnly, "WithContextName")
+		return nil
+	}
 }
 
 // WithDisplayName sets the name of the Dockerfile in errors and findings,
-// such as the path the user typed. The default is the path given to
-// WithDockerfile.
-func WithDisplayName(name string) Option {
-	return func(o *options) error { o.displayName = name; return nil }
+// such as the path the user typed. Load only: Parse takes the name as an
+// argument. The default is the path given to WithDockerfile.
+func WithDisplayName(name string) LoadOption {
+	return func(o *loadOptions) error {
+		o.displayName = name
+		o.loadOnly = append(o.loadOnly, "WithDisplayName")
+		return nil
+	}
 }
 
 // WithBuildArgs sets build arguments, as docker build --build-arg does. The
 // default is none.
-func WithBuildArgs(args map[string]string) Option {
-	return func(o *options) error {
+func WithBuildArgs(args map[string]string) LoadOption {
+	return func(o *loadOptions) error {
 		for k, v := range args {
 			o.buildArgs[k] = v
 		}
 		return nil
 	}
+}
+
+// Option configures Analyze: which rules run and what they compare the
+// build with.
+type Option func(*options) error
+
+type options struct {
+	depsImage    string
+	depsSettings *gosettings.Settings
+	disabled     map[string]bool
+	buildKit     *bool
+}
+
+func newOptions(opts []Option) (*options, error) {
+	o := &options{disabled: map[string]bool{}}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 // WithDepsImage names the published dependency image (ref) that builder
@@ -80,7 +115,7 @@ func WithDepsImage(ref string) Option {
 // image (its build cache layer's labels, read by the caller); with them,
 // Analyze reports every go build whose settings differ (rule CC012). The
 // settings are normalized. The default is none: no comparison.
-func WithDepsImageSettings(s GoSettings) Option {
+func WithDepsImageSettings(s gosettings.Settings) Option {
 	return func(o *options) error {
 		s.Normalize()
 		o.depsSettings = &s
@@ -107,4 +142,13 @@ func WithDisabled(ids ...string) Option {
 // it: a "# syntax=" directive, a RUN --mount, a heredoc or COPY --link.
 func WithBuildKit(on bool) Option {
 	return func(o *options) error { o.buildKit = &on; return nil }
+}
+
+// parseOnlyError is the error of Parse given options only Load reads.
+func parseOnlyError(names []string) error {
+	verb := "apply"
+	if len(names) == 1 {
+		verb = "applies"
+	}
+	return fmt.Errorf("analyzer.Parse reads no files: %s %s to Load only; give Parse the Dockerfile's name and text", strings.Join(names, ", "), verb)
 }

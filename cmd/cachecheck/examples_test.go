@@ -178,7 +178,7 @@ func TestExampleDockerfiles(t *testing.T) {
 	const deps = "registry.example.com/team/app-deps:ck1-0ac58f425b47172330dc6178be3c5dfc"
 	analyze := func(t *testing.T, name string, data []byte) []reports.Finding {
 		t.Helper()
-		b, err := analyzer.Parse(name, data, analyzer.WithDepsImage(deps))
+		b, err := analyzer.Parse(name, data)
 		if err != nil {
 			t.Fatal(err)
 		}

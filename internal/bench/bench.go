@@ -428,7 +428,7 @@ func (r *runner) dockerfilePath(work string) string {
 
 func (r *runner) load(work string) (*analyzer.Build, error) {
 	df := r.dockerfilePath(work)
-	opts := []analyzer.Option{analyzer.WithBuildArgs(r.o.buildArgs)}
+	opts := []analyzer.LoadOption{analyzer.WithBuildArgs(r.o.buildArgs)}
 	if r.o.dockerfile != "" {
 		opts = append(opts, analyzer.WithDockerfile(os.DirFS(filepath.Dir(df)), filepath.Base(df)), analyzer.WithDisplayName(df))
 	}

@@ -100,7 +100,7 @@ func (e *VersionError) Error() string {
 
 // Build compiles the dependency packages of the main packages of the module
 // or workspace in dir into a fresh build cache, with the settings s (see
-// [analyzer.GoSettings.Normalize] for the defaults), offline, from the
+// [Settings.Normalize] for the defaults), offline, from the
 // module cache of mods. No test packages and no package of a main module
 // are compiled.
 //

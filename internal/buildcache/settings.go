@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 )
 
 // Settings are the build settings a build cache is made for; see
-// [analyzer.GoSettings].
-type Settings = analyzer.GoSettings
+// [gosettings.Settings].
+type Settings = gosettings.Settings
 
 // Labels of a deps image with a build cache layer, set on the config and
 // as manifest annotations.

@@ -156,7 +156,7 @@ func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 
 // dockerfileOptions finds the Dockerfile the way docker build does: --file
 // relative to the working directory, else CONTEXT/Dockerfile.
-func dockerfileOptions(dir, file string) ([]analyzer.Option, error) {
+func dockerfileOptions(dir, file string) ([]analyzer.LoadOption, error) {
 	display := file
 	if file == "" {
 		file = filepath.Join(dir, "Dockerfile")
@@ -179,9 +179,9 @@ func dockerfileOptions(dir, file string) ([]analyzer.Option, error) {
 	display = filepath.ToSlash(display)
 	ctxName := analyzer.WithContextName(filepath.ToSlash(dir))
 	if rel, err := filepath.Rel(absDir, absFile); err == nil && !strings.HasPrefix(rel, "..") && filepath.IsLocal(rel) {
-		return []analyzer.Option{analyzer.WithDockerfile(nil, filepath.ToSlash(rel)), analyzer.WithDisplayName(display), ctxName}, nil
+		return []analyzer.LoadOption{analyzer.WithDockerfile(nil, filepath.ToSlash(rel)), analyzer.WithDisplayName(display), ctxName}, nil
 	}
-	return []analyzer.Option{
+	return []analyzer.LoadOption{
 		analyzer.WithDockerfile(os.DirFS(filepath.Dir(absFile)), filepath.Base(absFile)),
 		analyzer.WithDisplayName(display), ctxName,
 	}, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/cachecheck/cachecheck/internal/publish"
@@ -109,7 +110,7 @@ func (f *buildCacheFlags) settingsFor(b *analyzer.Build, file string, base publi
 	switch {
 	case f.buildFlags != "":
 		var err error
-		if s, err = analyzer.ParseGoSettings(f.buildFlags); err != nil {
+		if s, err = gosettings.Parse(f.buildFlags); err != nil {
 			return nil, usageErrorf("%s: --build-flags: %v", f.command, err)
 		}
 		from = "--build-flags"

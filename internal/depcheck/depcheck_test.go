@@ -33,6 +33,11 @@ func TestDependencies(t *testing.T) {
 		{pkg: self + "analyzer/...", denied: []string{"github.com/google/go-containerregistry/pkg/v1/remote"}},
 		// buildlog reads builders' logs: the standard library and x/mod.
 		{pkg: self + "analyzer/buildlog", allowed: []string{self + "analyzer/buildlog", "golang.org/x/mod/"}},
+		// gosettings models go build settings: the standard library and x/mod.
+		{pkg: self + "analyzer/gosettings", allowed: []string{self + "analyzer/gosettings", "golang.org/x/mod/"}},
+		// buildcache is given the build settings, not a Dockerfile: it does
+		// not import BuildKit's Dockerfile parser (through analyzer).
+		{pkg: self + "internal/buildcache/...", denied: []string{"github.com/moby/buildkit"}},
 	} {
 		t.Run(tc.pkg, func(t *testing.T) {
 			list := deps(t, tc.pkg)
