@@ -162,7 +162,7 @@ func containsDollar(s string) bool {
 // plus the value named after each $ (counted even when escaped or quoted),
 // except that ${A/p/r} can put r at every position of A.
 func wordBound(word string, env shell.EnvGetter) (bound int64, pattern bool) {
-	bound = int64(len(word))
+	bound = runeBound(word)
 	subst := 0
 	for i := 0; i < len(word); i++ {
 		if word[i] != '$' {
@@ -176,7 +176,7 @@ func wordBound(word string, env shell.EnvGetter) (bound int64, pattern bool) {
 		name, end := scanName(word, j)
 		if name != "" {
 			if v, ok := env.Get(name); ok {
-				bound = addSat(bound, int64(len(v)))
+				bound = addSat(bound, runeBound(v))
 			}
 		}
 		if braced && end < len(word) {
@@ -196,6 +196,16 @@ func wordBound(word string, env shell.EnvGetter) (bound int64, pattern bool) {
 		bound = addSat(mulSat(bound, addSat(b0, 2)), b0)
 	}
 	return bound, pattern
+}
+
+// runeBound bounds the bytes s can become in an expansion: BuildKit's
+// lexer works on runes, and its pattern operations (${A%p}, ${A/p/r}) turn
+// each byte that is not UTF-8 into U+FFFD, three bytes.
+func runeBound(s string) int64 {
+	if utf8.ValidString(s) {
+		return int64(len(s))
+	}
+	return 3 * int64(len(s))
 }
 
 // scanName reads a variable name at word[i:] the way BuildKit's lexer
