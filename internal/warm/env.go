@@ -57,9 +57,11 @@ func withPrivateHint(err error) error {
 	if !errors.As(err, &de) {
 		return err
 	}
-	patterns := os.Getenv("GONOPROXY")
-	if patterns == "" {
-		patterns = os.Getenv("GOPRIVATE")
+	// go env's GONOPROXY defaults to GOPRIVATE, either from the
+	// environment or from the go env file.
+	patterns := ""
+	if de.GoEnv != nil {
+		patterns = de.GoEnv.GONOPROXY
 	}
 	// The modules the go command named, in its JSON or on its stderr
 	// ("go: path@version: …").
