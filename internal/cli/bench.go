@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,14 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/bench"
+	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/builder"
+	"github.com/cachecheck/cachecheck/internal/depsimage"
+	"github.com/cachecheck/cachecheck/internal/publish"
+	"github.com/cachecheck/cachecheck/internal/warm"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/spf13/pflag"
 )
@@ -248,7 +253,8 @@ func (o *benchOptions) newBuilder() (builder.Builder, error) {
 	return nil, usageErrorf("bench: unknown builder %q", o.builder)
 }
 
-// cliDeps implements bench.DepsImages with the warm and ref commands.
+// cliDeps implements bench.DepsImages with the warm package, as the warm
+// and ref commands given --to, --base and the registry flags would.
 type cliDeps struct {
 	to, base string
 	registry registryFlags
@@ -256,62 +262,105 @@ type cliDeps struct {
 	tags     map[string]string // ref -> tag, for Unpack
 }
 
-func (d *cliDeps) common(base string) []string {
-	args := []string{"--to", d.to, "--format", "json"}
+// baseFor returns the base image warm builds on: --base when given, else
+// base ("" for none, and for scratch).
+func (d *cliDeps) baseFor(base string) (string, error) {
 	if d.base != "" {
 		base = d.base
 	}
-	if base != "" && base != "scratch" {
-		args = append(args, "--base", base)
+	if base == "scratch" {
+		base = ""
 	}
-	return append(args, d.registry.args()...)
+	return base, checkBase("--base", base)
 }
 
 func (d *cliDeps) Ensure(ctx context.Context, dir, base string, w bench.Warm) (string, error) {
-	var out, errb bytes.Buffer
-	args := append([]string{"warm"}, d.common(base)...)
-	if w.BuildCache {
-		args = append(args, "--build-cache")
-		switch {
-		case w.BuildFlags != "":
-			args = append(args, "--build-flags", w.BuildFlags)
-		case w.Dockerfile != "":
-			args = append(args, "--dockerfile", w.Dockerfile)
-		}
-	}
-	args = append(args, dir)
-	if err := Run(ctx, args, nil, &out, &errb); err != nil {
-		var refused *buildCacheError
+	res, err := d.ensure(ctx, dir, base, w)
+	if err != nil {
+		var refused *warm.BuildCacheError
 		if errors.As(err, &refused) {
 			return "", fmt.Errorf("%w: %w", bench.ErrNoBuildCache, err)
 		}
 		return "", fmt.Errorf("warming the deps image: %w", err)
 	}
-	var sum warmSummary
-	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
-		return "", fmt.Errorf("reading warm's output: %w", err)
-	}
 	d.mu.Lock()
-	d.tags[sum.Ref] = sum.Tag
+	d.tags[res.Ref] = res.Tag
 	d.mu.Unlock()
-	return sum.Ref, nil
+	return res.Ref, nil
+}
+
+func (d *cliDeps) ensure(ctx context.Context, dir, base string, w bench.Warm) (*warm.Result, error) {
+	base, err := d.baseFor(base)
+	if err != nil {
+		return nil, err
+	}
+	target, err := targetFor(d.to, dir, d.registry.options()...)
+	if err != nil {
+		return nil, err
+	}
+	bc := buildCacheFlags{command: "warm", enabled: w.BuildCache}
+	if w.BuildCache {
+		switch {
+		case w.BuildFlags != "":
+			bc.buildFlags = w.BuildFlags
+		case w.Dockerfile != "":
+			bc.dockerfile = w.Dockerfile
+		}
+	}
+	return warm.Image(ctx, dir,
+		warm.WithTarget(target),
+		warm.WithBase(base),
+		warm.WithPublishOptions(d.registry.options()...),
+		warm.WithVersion(Version()),
+		warm.WithBuildCache(func(b publish.Artifact) (*buildcache.Settings, error) {
+			return bc.settings(dir, b, io.Discard)
+		}))
 }
 
 func (d *cliDeps) Nearest(ctx context.Context, dir, base string) (string, error) {
-	var out, errb bytes.Buffer
-	const none = "cachecheck-bench-none"
-	args := append(append([]string{"ref", "--nearest", "--fallback", none}, d.common(base)...), dir)
-	if err := Run(ctx, args, nil, &out, &errb); err != nil {
+	ref, err := d.nearest(ctx, dir, base)
+	if err != nil {
 		return "", fmt.Errorf("looking up the nearest deps image: %w", err)
 	}
-	var doc refDoc
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
-		return "", fmt.Errorf("reading ref's output: %w", err)
+	return ref, nil
+}
+
+// nearest returns the reference of the key's deps image in the target,
+// else of the nearest one, else "".
+func (d *cliDeps) nearest(ctx context.Context, dir, base string) (string, error) {
+	base, err := d.baseFor(base)
+	if err != nil {
+		return "", err
 	}
-	if doc.Match != "nearest" && doc.Match != "exact" {
-		return "", nil
+	target, err := targetFor(d.to, dir, d.registry.options()...)
+	if err != nil {
+		return "", err
 	}
-	return doc.Ref, nil
+	key, err := cachekey.ComputeDir(dir)
+	if err != nil {
+		return "", err
+	}
+	var baseDigest *v1.Hash
+	if base != "" {
+		_, h, err := publish.ResolveBase(ctx, base, d.registry.options()...)
+		if err != nil {
+			return "", err
+		}
+		baseDigest = &h
+	}
+	tag := warm.Tag(key.Key, baseDigest, depsimage.DefaultContents, nil)
+	desc, err := target.Lookup(ctx, tag.String())
+	switch {
+	case err == nil:
+		return target.Ref(tag.String(), *desc), nil
+	case !errors.Is(err, publish.ErrNotFound):
+		return "", err
+	}
+	near, err := warm.Nearest(ctx, target, tag, key)
+	if err != nil || near == nil {
+		return "", err
+	}
+	return target.Ref(near.Tag.String(), near.Descriptor), nil
 }
 
 // Unpack extracts the files under go/pkg/mod of the deps image into

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 	"github.com/cachecheck/cachecheck/internal/buildcache"
-	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
@@ -29,15 +27,6 @@ type buildCacheFlags struct {
 	buildFlags string
 	dockerfile string
 }
-
-// buildCacheError is warm refusing the build cache layer for the build:
-// its settings cannot be had (no go build in the Dockerfile, the base
-// image's Go release is not the go command's, ...). bench skips its
-// buildcache scenario on it.
-type buildCacheError struct{ err error }
-
-func (e *buildCacheError) Error() string { return e.err.Error() }
-func (e *buildCacheError) Unwrap() error { return e.err }
 
 // buildCacheSummary is what the build cache layer holds.
 type buildCacheSummary struct {
@@ -184,39 +173,6 @@ func imageGoVersion(img v1.Image) (string, error) {
 		}
 	}
 	return "", nil
-}
-
-// addBuildCache compiles the dependencies into a build cache and appends
-// it to img as its own layer, spooled into dir.
-func addBuildCache(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, img v1.Image, compression, spool string, sum *buildCacheSummary) (v1.Image, func(), error) {
-	r, err := buildcache.Build(ctx, dir, res, s)
-	if err != nil {
-		var ve *buildcache.VersionError
-		if errors.As(err, &ve) {
-			return nil, nil, &buildCacheError{err}
-		}
-		return nil, nil, fmt.Errorf("compiling the dependencies: %w", err)
-	}
-	cleanup := func() { os.RemoveAll(r.GoCache) }
-	l, err := buildcache.NewLayer(r, buildcache.WithCompression(compression))
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	l.Layer = publish.Spool(l.Layer, spool)
-	size, err := l.Size()
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	out, err := buildcache.Image(img, l, r)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sum.Settings, sum.Digest, sum.Packages = r.Settings.String(), r.Settings.Digest(), len(r.Packages)
-	sum.Bytes.Raw, sum.Bytes.Compressed = l.RawSize, size
-	return out, cleanup, nil
 }
 
 // depsImageSettings reads the build settings recorded in the deps image

@@ -71,12 +71,3 @@ func (r *registryFlags) validate() error {
 func (r *registryFlags) options(more ...publish.Option) []publish.Option {
 	return append([]publish.Option{publish.WithInsecure(r.insecure), publish.WithTimeout(r.timeout)}, more...)
 }
-
-// args returns the flags as a command line, for a command run by another.
-func (r *registryFlags) args() []string {
-	args := []string{"--timeout", r.timeout.String()}
-	if r.insecure {
-		args = append(args, "--insecure")
-	}
-	return args
-}

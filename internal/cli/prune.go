@@ -298,20 +298,6 @@ func treeKeys(dir string) ([]cachekey.Key, error) {
 	return keys, nil
 }
 
-// adoptStamp stamps the image warm found (a hit) when it has no stamp: an
-// image published before stamps, or whose stamp was lost, ages from now.
-func adoptStamp(ctx context.Context, t publish.Target, tag string, desc v1.Descriptor) error {
-	p, ok := t.(publish.Pruner)
-	if !ok {
-		return nil
-	}
-	_, err := p.ReadStamp(ctx, tag)
-	if !errors.Is(err, publish.ErrNotFound) {
-		return err
-	}
-	return p.WriteStamp(ctx, tag, publish.Stamp{Digest: desc.Digest, Published: time.Now()})
-}
-
 // gcDefaultAge is how old a file must be for --gc to remove it when
 // --older-than is not given.
 const gcDefaultAge = 10 * time.Minute

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/publish"
+	"github.com/cachecheck/cachecheck/internal/warm"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 )
@@ -152,16 +152,16 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 		fmt.Fprintf(io.Err, "cachecheck: %v; 'cachecheck warm' rebuilds it\n", err)
 	}
 	if o.nearest {
-		entry, shared, wanted, err := nearest(ctx, target, tag, key)
+		near, err := warm.Nearest(ctx, target, tag, key)
 		if err != nil {
 			return err
 		}
-		if entry != nil {
-			doc.Ref, doc.Match = target.Ref(entry.Tag.String(), entry.Descriptor), "nearest"
-			doc.Shared, doc.Wanted = shared, wanted
+		if near != nil {
+			doc.Ref, doc.Match = target.Ref(near.Tag.String(), near.Descriptor), "nearest"
+			doc.Shared, doc.Wanted = near.Shared, near.Wanted
 			fmt.Fprintf(io.Err, "cachecheck: no deps image for %s in %s; nearest is %s, holding %d of the %d modules go.sum names\n",
-				tag, target, entry.Tag, shared, wanted)
-			return o.print(io, doc, entry.Image)
+				tag, target, near.Tag, near.Shared, near.Wanted)
+			return o.print(io, doc, near.Image)
 		}
 	}
 	if o.fallback != "" {
@@ -196,62 +196,6 @@ func (o *refOptions) print(io IO, doc refDoc, image func() (v1.Image, error)) er
 	}
 	_, err := fmt.Fprintln(io.Out, doc.Ref)
 	return err
-}
-
-// wantedModules returns the modules whose content go.sum lists (not only
-// their go.mod), as path@version: what 'go mod download' fetches.
-func wantedModules(res *cachekey.Result) map[string]bool {
-	want := map[string]bool{}
-	for _, line := range res.Inputs {
-		f := strings.Fields(line)
-		if len(f) == 4 && f[0] == "sum" && !strings.HasSuffix(f[2], "/go.mod") {
-			want[f[1]+"@"+f[2]] = true
-		}
-	}
-	return want
-}
-
-// nearest returns the deps image in target on the same base, with the
-// same contents and the same build cache suffix (or none) as tag that holds the most of the modules key's go.sum
-// names, or nil when none holds any. Ties go to the image holding fewer
-// other modules, then to the first tag in order.
-func nearest(ctx context.Context, target publish.Target, tag publish.Tag, key *cachekey.Result) (*publish.Entry, int, int, error) {
-	want := wantedModules(key)
-	entries, err := target.List(ctx)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	var best *publish.Entry
-	bestShared, bestExtra := 0, 0
-	for i, e := range entries {
-		if e.Tag.Base != tag.Base || e.Tag.Contents != tag.Contents || e.Tag.BuildCache != tag.BuildCache {
-			continue
-		}
-		if _, err := target.Lookup(ctx, e.Tag.String()); errors.Is(err, publish.ErrNotFound) {
-			continue // incomplete: no client could copy it
-		} else if err != nil {
-			return nil, 0, 0, err
-		}
-		img, err := e.Image()
-		if err != nil {
-			return nil, 0, 0, fmt.Errorf("reading %s in %s: %w", e.Tag, target, err)
-		}
-		md, err := depsimage.ReadMetadata(img)
-		if err != nil {
-			continue // not a deps image, though tagged like one
-		}
-		shared := 0
-		for _, m := range md.Modules {
-			if want[m.Path+"@"+m.Version] {
-				shared++
-			}
-		}
-		extra := len(md.Modules) - shared
-		if shared > bestShared || shared == bestShared && shared > 0 && extra < bestExtra {
-			best, bestShared, bestExtra = &entries[i], shared, extra
-		}
-	}
-	return best, bestShared, len(want), nil
 }
 
 // checkBase checks the syntax of a base image reference given as flag ("" for none):

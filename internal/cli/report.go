@@ -18,6 +18,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/publish"
+	"github.com/cachecheck/cachecheck/internal/warm"
 	"github.com/cachecheck/cachecheck/reports"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
@@ -256,16 +257,16 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 		return d
 	default:
 		d.Checked = true
-		entry, shared, wanted, err := nearest(ctx, target, tag, key)
+		near, err := warm.Nearest(ctx, target, tag, key)
 		if err != nil {
 			d.Note = fmt.Sprintf("listing %s for the nearest image: %v", target, err)
 			return d
 		}
-		if entry == nil {
+		if near == nil {
 			return d
 		}
-		d.Nearest = &reports.NearestImage{Ref: target.Ref(entry.Tag.String(), entry.Descriptor), Shared: shared, Total: wanted}
-		image = entry.Image
+		d.Nearest = &reports.NearestImage{Ref: target.Ref(near.Tag.String(), near.Descriptor), Shared: near.Shared, Total: near.Wanted}
+		image = near.Image
 	}
 	// Only an image tagged with a build cache can hold one: read no more
 	// for the others.

@@ -2,13 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	stdio "io"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,16 +14,15 @@ import (
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/cachecheck/cachecheck/internal/publish"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/cachecheck/cachecheck/internal/warm"
 	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/pflag"
-	"golang.org/x/mod/module"
 	"golang.org/x/term"
 )
 
 // defaultOCIDir is the OCI layout warm and ref use when --to is not given,
 // relative to the module or workspace directory.
-const defaultOCIDir = ".cachecheck/oci"
+const defaultOCIDir = warm.DefaultOCIDir
 
 type warmOptions struct {
 	to          string
@@ -200,233 +196,54 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 // warm warms the module or workspace in dir and says what it did. Notes
 // that are not errors go to stderr.
 func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stderr stdio.Writer) (*warmSummary, error) {
-	start := time.Now()
-	sum := &warmSummary{ProtocolVersion: protocolVersion, Seconds: map[string]float64{}}
-	phase := func(name string, since time.Time) { sum.Seconds[name] = time.Since(since).Seconds() }
-
 	target, err := targetFor(o.to, dir, o.registry.options(publish.WithProgress(func(p publish.Progress) {
 		prog.set("publish %s", byteProgress(p.Complete, p.Total))
 	}))...)
 	if err != nil {
 		return nil, err
 	}
-	sum.Target = target.String()
-	key, err := cachekey.ComputeDir(dir)
+	opts := []warm.Option{
+		warm.WithTarget(target),
+		warm.WithBase(o.base),
+		warm.WithPublishOptions(o.registry.options()...),
+		warm.WithForce(o.force),
+		warm.WithStallTimeout(o.download),
+		warm.WithLayers(o.layers),
+		warm.WithContents(o.contents.String()),
+		warm.WithCompression(o.compression.String()),
+		warm.WithProgress(prog.warm),
+		warm.WithStderr(stderr),
+		warm.WithVersion(Version()),
+	}
+	res, err := warm.Image(ctx, dir, append(opts, warm.WithBuildCache(func(base publish.Artifact) (*buildcache.Settings, error) {
+		return o.buildCache.settings(dir, base, stderr)
+	}))...)
 	if err != nil {
 		return nil, err
 	}
-	sum.Key = key.Key
-
-	var base publish.Artifact
-	var baseDigest *v1.Hash
-	if o.base != "" {
-		t := time.Now()
-		a, d, err := publish.ResolveBase(ctx, o.base, o.registry.options()...)
-		if err != nil {
-			return nil, err
-		}
-		base, baseDigest = a, &d
-		phase("base", t)
-	}
-	bcSettings, err := o.buildCache.settings(dir, base, stderr)
-	if err != nil {
-		return nil, &buildCacheError{err}
-	}
-	tagv := publish.NewTag(key.Key, baseDigest, o.contents.String())
-	if bcSettings != nil {
-		tagv.BuildCache = buildcache.TagSuffix(*bcSettings)
-	}
-	tag := tagv.String()
-	sum.Tag = tag
-
-	t := time.Now()
-	desc, err := target.Lookup(ctx, tag)
-	phase("lookup", t)
-	switch {
-	case err == nil && !o.force:
-		sum.Hit, sum.Ref, sum.Digest = true, target.Ref(tag, *desc), desc.Digest.String()
-		if err := adoptStamp(ctx, target, tag, *desc); err != nil {
-			return nil, err
-		}
-		phase("total", start)
-		return sum, nil
-	case err != nil && !errors.Is(err, publish.ErrNotFound):
-		return nil, err
-	}
-	var incomplete *publish.IncompleteError
-	if errors.As(err, &incomplete) {
-		fmt.Fprintf(stderr, "cachecheck: %v: building it again\n", err)
-	}
-	// Find an unwritable target before downloading and packing.
-	if err := publish.CheckWritable(target); err != nil {
-		return nil, fmt.Errorf("--to: %w", err)
-	}
-
-	t = time.Now()
-	res, err := modload.Download(ctx, dir, modload.WithEnv(goWorkEnv(dir, key.Workspace)), modload.WithStallTimeout(o.download), modload.WithProgress(func(p modload.Progress) {
-		if p.Total > 0 {
-			prog.set("download modules %d/%d, %s", p.Done, p.Total, byteSize(p.Bytes))
-		} else {
-			prog.set("download modules %d, %s", p.Done, byteSize(p.Bytes))
-		}
-	}))
-	if res != nil {
-		defer modload.RemoveAll(res.GoModCache)
-	}
-	if err != nil {
-		return nil, withPrivateHint(err)
-	}
-	phase("download", t)
-	sum.Modules = len(res.Modules)
-
-	t = time.Now()
-	prog.set("verify %d modules", len(res.Modules))
-	// The trees are hashed as they are packed, against go.sum: what is
-	// published is what was verified, however the cache changes after this.
-	ver, err := modload.Verify(ctx, dir, res, modload.TreesWhenRead())
-	if err != nil {
-		return nil, err
-	}
-	phase("verify", t)
-
-	t = time.Now()
-	// Compress each layer once: keep the compressed bytes in a temporary
-	// file for the upload rather than compressing again.
-	spool, err := os.MkdirTemp("", "cachecheck-layers-")
-	if err != nil {
-		return nil, fmt.Errorf("creating a directory for the layers: %w", err)
-	}
-	defer os.RemoveAll(spool)
-	layers, err := depsimage.Layers(res, ver,
-		depsimage.WithBuckets(o.layers),
-		depsimage.WithContents(o.contents.String()),
-		depsimage.WithCompression(o.compression.String()),
-		depsimage.WithSpoolDir(spool))
-	if err != nil {
-		return nil, err
-	}
-	packPhase := "pack"
-	if pp, ok := target.(publish.Prepusher); ok {
-		// Send each layer as soon as it is packed, while others pack.
-		packPhase = "pack+upload"
-		prog.set("pack and upload %d layers", len(layers))
-		ls := make([]v1.Layer, len(layers))
-		for i, l := range depsimage.LargestFirst(layers) {
-			ls[i] = l.Layer
-		}
-		if err := pp.Prepush(ctx, ls); err != nil {
-			return nil, err
-		}
-	} else {
-		prog.set("pack %d layers", len(layers))
-		if _, err := depsimage.Pack(layers); err != nil {
-			return nil, err
-		}
-	}
-	mods := make([]module.Version, len(res.Modules))
-	for i, m := range res.Modules {
-		mods[i] = m.ModuleVersion()
-	}
-	md := depsimage.Metadata{
-		Key:          key.Key,
-		InputsDigest: depsimage.InputsDigest(key.Inputs),
-		GoVersion:    res.GoVersion,
-		Modules:      mods,
-		Version:      Version(),
-		Contents:     o.contents.String(),
-		Layers:       len(layers),
-		MainModules:  mainModules(key),
-	}
-	if baseDigest != nil {
-		md.BaseDigest = baseDigest.String()
-	}
-	var art publish.Artifact
-	switch b := base.(type) {
-	case nil:
-		art, err = depsimage.Image(nil, layers, md)
-	case v1.ImageIndex:
-		art, err = depsimage.Index(b, layers, md)
-	case v1.Image:
-		art, err = depsimage.Image(b, layers, md)
-	}
-	if err != nil {
-		return nil, err
-	}
-	phase(packPhase, t)
-	if bcSettings != nil {
-		t = time.Now()
-		prog.set("compile dependencies into the build cache")
-		sum.BuildCache = &buildCacheSummary{}
-		img, cleanup, err := addBuildCache(ctx, dir, res, *bcSettings, art.(v1.Image), o.compression.String(), spool, sum.BuildCache)
-		if err != nil {
-			return nil, err
-		}
-		defer cleanup()
-		art = img
-		phase("build-cache", t)
-	}
-
-	t = time.Now()
-	rep, err := target.Write(ctx, tag, art)
-	if err != nil {
-		return nil, err
-	}
-	if p, ok := target.(publish.Pruner); ok {
-		if err := p.WriteStamp(ctx, tag, publish.Stamp{Digest: rep.Digest, Published: time.Now()}); err != nil {
-			return nil, err
-		}
-	}
-	phase("publish", t)
-	for _, l := range layers {
-		sum.Bytes.Raw += l.RawSize
-		s, err := l.Size()
-		if err != nil {
-			return nil, err
-		}
-		sum.Bytes.Compressed += s
-	}
-	phase("total", start)
-	sum.Ref, sum.Digest = rep.Ref, rep.Digest.String()
-	sum.Layers.New, sum.Layers.Reused = rep.Counts()
-	sum.Bytes.Written = rep.BytesWritten
-	return sum, nil
+	return newWarmSummary(res), nil
 }
 
-// withPrivateHint adds to a download error naming modules that match
-// GOPRIVATE (or GONOPROXY) how the go command fetches them: directly from
-// their version control host, with the credentials of git or .netrc.
-func withPrivateHint(err error) error {
-	var de *modload.DownloadError
-	if !errors.As(err, &de) {
-		return err
+// newWarmSummary maps warm's result to the JSON document.
+func newWarmSummary(r *warm.Result) *warmSummary {
+	sum := &warmSummary{
+		ProtocolVersion: protocolVersion,
+		Key:             r.Key,
+		Tag:             r.Tag,
+		Target:          r.Target,
+		Ref:             r.Ref,
+		Digest:          r.Digest,
+		Hit:             r.Hit,
+		Modules:         r.Modules,
+		Seconds:         r.Seconds,
 	}
-	patterns := os.Getenv("GONOPROXY")
-	if patterns == "" {
-		patterns = os.Getenv("GOPRIVATE")
+	sum.Layers.New, sum.Layers.Reused = r.Layers.New, r.Layers.Reused
+	sum.Bytes.Raw, sum.Bytes.Compressed, sum.Bytes.Written = r.Bytes.Raw, r.Bytes.Compressed, r.Bytes.Written
+	if bc := r.BuildCache; bc != nil {
+		sum.BuildCache = &buildCacheSummary{Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages}
+		sum.BuildCache.Bytes.Raw, sum.BuildCache.Bytes.Compressed = bc.Bytes.Raw, bc.Bytes.Compressed
 	}
-	// The modules the go command named, in its JSON or on its stderr
-	// ("go: path@version: …").
-	named := map[string]bool{}
-	for _, m := range de.Modules {
-		named[m.Path+"@"+m.Version] = true
-	}
-	for _, w := range strings.Fields(de.Stderr) {
-		if p, v, ok := strings.Cut(strings.TrimSuffix(w, ":"), "@"); ok && module.CheckPath(p) == nil && v != "" {
-			named[p+"@"+v] = true
-		}
-	}
-	var private []string
-	for mv := range named {
-		p, _, _ := strings.Cut(mv, "@")
-		if patterns != "" && module.MatchPrefixPatterns(patterns, p) {
-			private = append(private, mv)
-		}
-	}
-	sort.Strings(private)
-	if len(private) == 0 {
-		return err
-	}
-	return fmt.Errorf("%w\n%s: private (GOPRIVATE/GONOPROXY %q), so the go command fetched it directly from its host; give it credentials with a .netrc file or a git credential helper, or set GOPROXY to a proxy that serves it", err, strings.Join(private, ", "), patterns)
+	return sum
 }
 
 func (o *warmOptions) print(io IO, sum *warmSummary) error {
@@ -517,6 +334,26 @@ func (p *progress) set(format string, args ...any) {
 	p.last = time.Now()
 	p.used = true
 	fmt.Fprintf(p.w, "\r\033[K"+format, args...)
+}
+
+// warm shows a step of warm's pipeline.
+func (p *progress) warm(w warm.Progress) {
+	switch w.Phase {
+	case "download":
+		if w.Total > 0 {
+			p.set("download modules %d/%d, %s", w.Done, w.Total, byteSize(w.Bytes))
+		} else {
+			p.set("download modules %d, %s", w.Done, byteSize(w.Bytes))
+		}
+	case "verify":
+		p.set("verify %d modules", w.Total)
+	case "pack+upload":
+		p.set("pack and upload %d layers", w.Total)
+	case "pack":
+		p.set("pack %d layers", w.Total)
+	case "build-cache":
+		p.set("compile dependencies into the build cache")
+	}
 }
 
 func (p *progress) done() {

@@ -3,15 +3,14 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/modtree"
+	"github.com/cachecheck/cachecheck/internal/warm"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 )
@@ -71,9 +70,9 @@ func (o *warmOptions) runAll(ctx context.Context, io IO, root string) error {
 	if len(units) == 0 {
 		return fmt.Errorf("no Go module or workspace under %s (vendor, testdata and directories starting with . or _ are skipped)", root)
 	}
-	warm := o.warmFunc
-	if warm == nil {
-		warm = func(ctx context.Context, dir string) (*warmSummary, error) {
+	warmDir := o.warmFunc
+	if warmDir == nil {
+		warmDir = func(ctx context.Context, dir string) (*warmSummary, error) {
 			return o.warm(ctx, dir, &progress{}, io.Err)
 		}
 	}
@@ -92,9 +91,9 @@ func (o *warmOptions) runAll(ctx context.Context, io IO, root string) error {
 			t := time.Now()
 			dir := filepath.Join(root, filepath.FromSlash(u.Dir))
 			if k, err := cachekey.ComputeDir(dir); err == nil {
-				au.Key, au.Modules = k.Key, mainModules(k)
+				au.Key, au.Modules = k.Key, warm.MainModules(k)
 			}
-			sum, err := warm(ctx, dir)
+			sum, err := warmDir(ctx, dir)
 			au.Seconds = time.Since(t).Seconds()
 			switch {
 			case err != nil:
@@ -183,40 +182,4 @@ func moduleLabel(u *allUnit) string {
 	default:
 		return u.Modules[0]
 	}
-}
-
-// mainModules returns the paths of the main modules of a key's module or
-// workspace, sorted, from its "module DIR path PATH" input lines.
-func mainModules(k *cachekey.Result) []string {
-	var paths []string
-	for _, line := range k.Inputs {
-		f := strings.Fields(line)
-		if len(f) == 4 && f[0] == "module" && f[2] == "path" {
-			paths = append(paths, f[3])
-		}
-	}
-	sort.Strings(paths)
-	return paths
-}
-
-// goWorkEnv returns the environment for the go command in dir: GOWORK
-// names dir's go.work for a workspace, and is off for a module, so the go
-// command downloads what the key was computed from, whatever go.work a
-// parent directory holds.
-func goWorkEnv(dir string, workspace bool) []string {
-	env := os.Environ()
-	v := "off"
-	if workspace {
-		abs, err := filepath.Abs(filepath.Join(dir, "go.work"))
-		if err == nil {
-			v = abs
-		}
-	}
-	out := env[:0:0]
-	for _, e := range env {
-		if !strings.HasPrefix(e, "GOWORK=") {
-			out = append(out, e)
-		}
-	}
-	return append(out, "GOWORK="+v)
 }

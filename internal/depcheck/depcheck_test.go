@@ -38,6 +38,11 @@ func TestDependencies(t *testing.T) {
 		// buildcache is given the build settings, not a Dockerfile: it does
 		// not import BuildKit's Dockerfile parser (through analyzer).
 		{pkg: self + "internal/buildcache/...", denied: []string{"github.com/moby/buildkit"}},
+		// bench reaches deps images through its DepsImages interface, not
+		// through the command line.
+		{pkg: self + "internal/bench/...", denied: []string{self + "internal/cli"}},
+		// warm is a library: no command line in it.
+		{pkg: self + "internal/warm/...", denied: []string{self + "internal/cli", "github.com/spf13/pflag"}},
 	} {
 		t.Run(tc.pkg, func(t *testing.T) {
 			list := deps(t, tc.pkg)
@@ -62,5 +67,33 @@ func TestDependencies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCLIImporters checks that internal/cli, the flags and rendering of the
+// command line, is imported by the command alone (tests may drive it end
+// to end): what a library user needs lives in other packages.
+func TestCLIImporters(t *testing.T) {
+	const self = "github.com/cachecheck/cachecheck/"
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", self+"...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list %s...: %v\n%s", self, err, out)
+	}
+	allowed := map[string]bool{self + "cmd/cachecheck": true}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		seen++
+		for _, imp := range f[1:] {
+			if imp == self+"internal/cli" && !allowed[f[0]] {
+				t.Errorf("%s imports %s; only %s may", f[0], imp, self+"cmd/cachecheck")
+			}
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("go list found %d packages under %s...; want the whole module", seen, self)
 	}
 }

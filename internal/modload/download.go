@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cachecheck/cachecheck/internal/envlist"
+	"github.com/cachecheck/cachecheck/internal/goenv"
 	"github.com/cachecheck/cachecheck/internal/proc"
 
 	"golang.org/x/mod/modfile"
@@ -54,6 +55,8 @@ type Result struct {
 	GoVersion string
 	// GoPrivate is the GOPRIVATE setting the go command used.
 	GoPrivate string
+	// GoEnv is the go command's module settings, go env file included.
+	GoEnv *goenv.Env
 	// Modules are the downloaded modules, sorted by path and version.
 	Modules []Module
 }
@@ -162,6 +165,9 @@ type DownloadError struct {
 	Modules []ModuleError // modules the go command reported errors for
 	Stderr  string        // what the go command printed on standard error
 	Err     error         // how the go command ended
+	// GoEnv is the go command's module settings (nil when the download
+	// failed before reading them).
+	GoEnv *goenv.Env
 }
 
 // ModuleError is the go command's error about one module.
@@ -246,7 +252,9 @@ func Download(ctx context.Context, dir string, opts ...Option) (res *Result, err
 		env = envlist.Set(env, "GOTOOLCHAIN", "local")
 	}
 
-	goPrivate, err := goEnv(ctx, o.goCmd, absDir, env, "GOPRIVATE")
+	// Read once the settings the go command fetches with, go env file
+	// included, for the results and the errors.
+	goEnv, err := goenv.Read(ctx, o.goCmd, absDir, env)
 	if err != nil {
 		return nil, err
 	}
@@ -286,11 +294,7 @@ func Download(ctx context.Context, dir string, opts ...Option) (res *Result, err
 					if a != last {
 						last, lastChange = a, time.Now()
 					} else if o.stall > 0 && time.Since(lastChange) >= o.stall {
-						proxy, _ := envlist.Lookup(env, "GOPROXY")
-						if proxy == "" {
-							proxy = "(default)"
-						}
-						cancel(&StallError{After: o.stall, GoProxy: proxy})
+						cancel(&StallError{After: o.stall, GoProxy: goEnv.GOPROXY})
 						return
 					}
 				}
@@ -312,25 +316,25 @@ func Download(ctx context.Context, dir string, opts ...Option) (res *Result, err
 	if changed, err := restore(before); err != nil {
 		return nil, err
 	} else if len(changed) > 0 {
-		return nil, &DownloadError{Stderr: strings.Join(changed, "\n")}
+		return nil, &DownloadError{Stderr: strings.Join(changed, "\n"), GoEnv: goEnv}
 	}
 	mods, modErrs, parseErr := parseJSON(stdout.Bytes())
 	if waitErr != nil || len(modErrs) > 0 {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("go mod download: %w", ctx.Err())
 		}
-		return nil, &DownloadError{Modules: modErrs, Stderr: stderr.String(), Err: waitErr}
+		return nil, &DownloadError{Modules: modErrs, Stderr: stderr.String(), Err: waitErr, GoEnv: goEnv}
 	}
 	if parseErr != nil {
 		return nil, fmt.Errorf("reading the output of go mod download -json: %w", parseErr)
 	}
-	res = &Result{GoModCache: o.goModCache, GoVersion: goVersion, GoPrivate: goPrivate}
+	res = &Result{GoModCache: o.goModCache, GoVersion: goVersion, GoPrivate: goEnv.GOPRIVATE, GoEnv: goEnv}
 	for _, m := range mods {
 		res.Modules = append(res.Modules, Module{
 			Path: m.Path, Version: m.Version,
 			Info: m.Info, GoMod: m.GoMod, Zip: m.Zip, Dir: m.Dir,
 			Sum: m.Sum, GoModSum: m.GoModSum,
-			Private: module.MatchPrefixPatterns(goPrivate, m.Path),
+			Private: module.MatchPrefixPatterns(goEnv.GOPRIVATE, m.Path),
 		})
 	}
 	slices.SortFunc(res.Modules, func(a, b Module) int {
@@ -544,21 +548,6 @@ func checkEmpty(dir string) error {
 		return fmt.Errorf("module cache %q is not empty: a deps image needs a fresh cache", dir)
 	}
 	return nil
-}
-
-// goEnv returns the value of one go environment variable as the go command
-// sees it in dir with env, go env file included.
-func goEnv(ctx context.Context, goCmd, dir string, env []string, name string) (string, error) {
-	var stderr bytes.Buffer
-	cmd := proc.Command(ctx, goCmd, "env", name)
-	cmd.Dir = dir
-	cmd.Env = env
-	cmd.Stderr = &stderr
-	out, err := proc.Output(cmd)
-	if err != nil {
-		return "", fmt.Errorf("running go env %s: %v\n%s", name, err, strings.TrimSpace(stderr.String()))
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 // RemoveAll removes a module cache, whose directories the go command makes

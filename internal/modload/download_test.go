@@ -331,3 +331,35 @@ func TestDownloadStalled(t *testing.T) {
 		})
 	}
 }
+
+// TestDownloadGoEnvFile checks that a GOPRIVATE set with 'go env -w' (in
+// the go env file, not the environment) marks the private modules, as it
+// does for the go command.
+func TestDownloadGoEnvFile(t *testing.T) {
+	f := modloadtest.NewFixture(t, "v1.0.0")
+	file := filepath.Join(t.TempDir(), "env")
+	var env []string
+	for _, kv := range f.Env {
+		if !strings.HasPrefix(kv, "GOPRIVATE=") && !strings.HasPrefix(kv, "GOENV=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "GOENV="+file)
+	w := exec.Command("go", "env", "-w", "GOPRIVATE="+modloadtest.Private)
+	w.Env = env
+	if out, err := w.CombinedOutput(); err != nil {
+		t.Fatalf("go env -w: %v\n%s", err, out)
+	}
+	res, err := download(t, f, modload.WithEnv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GoPrivate != modloadtest.Private || res.GoEnv == nil || res.GoEnv.GOPRIVATE != modloadtest.Private {
+		t.Errorf("GoPrivate = %q, GoEnv = %+v; want %q from the go env file", res.GoPrivate, res.GoEnv, modloadtest.Private)
+	}
+	for _, m := range res.Modules {
+		if m.Private != strings.HasPrefix(m.Path, "corp.example/") {
+			t.Errorf("%s: Private = %v", m, m.Private)
+		}
+	}
+}

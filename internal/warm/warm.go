@@ -1,0 +1,269 @@
+package warm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/buildcache"
+	"github.com/cachecheck/cachecheck/internal/depsimage"
+	"github.com/cachecheck/cachecheck/internal/modload"
+	"github.com/cachecheck/cachecheck/internal/publish"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/mod/module"
+)
+
+// Result is what [Image] did.
+type Result struct {
+	Key    cachekey.Key
+	Tag    string
+	Target string
+	// Ref is the reference to the published (or found) image, as
+	// [publish.Target.Ref] gives it.
+	Ref    string
+	Digest string
+	// Hit is true when the target already held the tag and nothing was
+	// built.
+	Hit     bool
+	Modules int
+	Layers  struct{ New, Reused int }
+	Bytes   struct{ Raw, Compressed, Written int64 }
+	// Seconds is how long each phase took: base, lookup, download,
+	// verify, pack or pack+upload, build-cache, publish and total.
+	Seconds map[string]float64
+	// BuildCache is the build cache layer; nil for none.
+	BuildCache *BuildCache
+}
+
+// BuildCache is what the build cache layer holds.
+type BuildCache struct {
+	Settings string
+	Digest   string
+	Packages int
+	Bytes    struct{ Raw, Compressed int64 }
+}
+
+// Image builds the deps image of the Go module or workspace in dir: the
+// module cache that 'go mod download' fills, verified against go.sum and
+// packed into reproducible layers, and publishes it to the target under a
+// tag derived from its key. When the target already holds that tag it
+// does nothing (a hit), unless [WithForce].
+func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	sum := &Result{Seconds: map[string]float64{}}
+	phase := func(name string, since time.Time) { sum.Seconds[name] = time.Since(since).Seconds() }
+
+	target := o.target
+	if target == nil {
+		if target, err = publish.ParseTarget("oci:" + filepath.Join(dir, DefaultOCIDir)); err != nil {
+			return nil, err
+		}
+	}
+	sum.Target = target.String()
+	key, err := cachekey.ComputeDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	sum.Key = key.Key
+
+	var base publish.Artifact
+	var baseDigest *v1.Hash
+	if o.base != "" {
+		t := time.Now()
+		a, d, err := publish.ResolveBase(ctx, o.base, o.publishOpts...)
+		if err != nil {
+			return nil, err
+		}
+		base, baseDigest = a, &d
+		phase("base", t)
+	}
+	var bcSettings *buildcache.Settings
+	if o.buildCache != nil {
+		if bcSettings, err = o.buildCache(base); err != nil {
+			return nil, &BuildCacheError{err}
+		}
+	}
+	tag := Tag(key.Key, baseDigest, o.contents, bcSettings).String()
+	sum.Tag = tag
+
+	t := time.Now()
+	desc, err := target.Lookup(ctx, tag)
+	phase("lookup", t)
+	switch {
+	case err == nil && !o.force:
+		sum.Hit, sum.Ref, sum.Digest = true, target.Ref(tag, *desc), desc.Digest.String()
+		if err := adoptStamp(ctx, target, tag, *desc); err != nil {
+			return nil, err
+		}
+		phase("total", start)
+		return sum, nil
+	case err != nil && !errors.Is(err, publish.ErrNotFound):
+		return nil, err
+	}
+	var incomplete *publish.IncompleteError
+	if errors.As(err, &incomplete) {
+		fmt.Fprintf(o.stderr, "cachecheck: %v: building it again\n", err)
+	}
+	// Find an unwritable target before downloading and packing.
+	if err := publish.CheckWritable(target); err != nil {
+		return nil, fmt.Errorf("--to: %w", err)
+	}
+
+	t = time.Now()
+	res, err := modload.Download(ctx, dir, modload.WithEnv(GoWorkEnv(dir, key.Workspace)), modload.WithStallTimeout(o.stall), modload.WithProgress(func(p modload.Progress) {
+		o.progress(Progress{Phase: "download", Done: p.Done, Total: p.Total, Bytes: p.Bytes})
+	}))
+	if res != nil {
+		defer modload.RemoveAll(res.GoModCache)
+	}
+	if err != nil {
+		return nil, withPrivateHint(err)
+	}
+	phase("download", t)
+	sum.Modules = len(res.Modules)
+
+	t = time.Now()
+	o.progress(Progress{Phase: "verify", Total: len(res.Modules)})
+	// The trees are hashed as they are packed, against go.sum: what is
+	// published is what was verified, however the cache changes after this.
+	ver, err := modload.Verify(ctx, dir, res, modload.TreesWhenRead())
+	if err != nil {
+		return nil, err
+	}
+	phase("verify", t)
+
+	t = time.Now()
+	// Compress each layer once: keep the compressed bytes in a temporary
+	// file for the upload rather than compressing again.
+	spool, err := os.MkdirTemp("", "cachecheck-layers-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a directory for the layers: %w", err)
+	}
+	defer os.RemoveAll(spool)
+	layers, err := depsimage.Layers(res, ver,
+		depsimage.WithBuckets(o.layers),
+		depsimage.WithContents(o.contents),
+		depsimage.WithCompression(o.compression),
+		depsimage.WithSpoolDir(spool))
+	if err != nil {
+		return nil, err
+	}
+	packPhase := "pack"
+	if pp, ok := target.(publish.Prepusher); ok {
+		// Send each layer as soon as it is packed, while others pack.
+		packPhase = "pack+upload"
+		o.progress(Progress{Phase: packPhase, Total: len(layers)})
+		ls := make([]v1.Layer, len(layers))
+		for i, l := range depsimage.LargestFirst(layers) {
+			ls[i] = l.Layer
+		}
+		if err := pp.Prepush(ctx, ls); err != nil {
+			return nil, err
+		}
+	} else {
+		o.progress(Progress{Phase: packPhase, Total: len(layers)})
+		if _, err := depsimage.Pack(layers); err != nil {
+			return nil, err
+		}
+	}
+	mods := make([]module.Version, len(res.Modules))
+	for i, m := range res.Modules {
+		mods[i] = m.ModuleVersion()
+	}
+	md := depsimage.Metadata{
+		Key:          key.Key,
+		InputsDigest: depsimage.InputsDigest(key.Inputs),
+		GoVersion:    res.GoVersion,
+		Modules:      mods,
+		Version:      o.version,
+		Contents:     o.contents,
+		Layers:       len(layers),
+		MainModules:  MainModules(key),
+	}
+	if baseDigest != nil {
+		md.BaseDigest = baseDigest.String()
+	}
+	var art publish.Artifact
+	switch b := base.(type) {
+	case nil:
+		art, err = depsimage.Image(nil, layers, md)
+	case v1.ImageIndex:
+		art, err = depsimage.Index(b, layers, md)
+	case v1.Image:
+		art, err = depsimage.Image(b, layers, md)
+	}
+	if err != nil {
+		return nil, err
+	}
+	phase(packPhase, t)
+	if bcSettings != nil {
+		t = time.Now()
+		o.progress(Progress{Phase: "build-cache"})
+		sum.BuildCache = &BuildCache{}
+		img, cleanup, err := addBuildCache(ctx, dir, res, *bcSettings, art.(v1.Image), o.compression, spool, sum.BuildCache)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		art = img
+		phase("build-cache", t)
+	}
+
+	t = time.Now()
+	rep, err := target.Write(ctx, tag, art)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := target.(publish.Pruner); ok {
+		if err := p.WriteStamp(ctx, tag, publish.Stamp{Digest: rep.Digest, Published: time.Now()}); err != nil {
+			return nil, err
+		}
+	}
+	phase("publish", t)
+	for _, l := range layers {
+		sum.Bytes.Raw += l.RawSize
+		s, err := l.Size()
+		if err != nil {
+			return nil, err
+		}
+		sum.Bytes.Compressed += s
+	}
+	phase("total", start)
+	sum.Ref, sum.Digest = rep.Ref, rep.Digest.String()
+	sum.Layers.New, sum.Layers.Reused = rep.Counts()
+	sum.Bytes.Written = rep.BytesWritten
+	return sum, nil
+}
+
+// Tag returns the tag of the deps image of key on the base image of
+// baseDigest (nil for none) with contents and, when s is not nil, the
+// build cache of settings s.
+func Tag(key cachekey.Key, baseDigest *v1.Hash, contents string, s *buildcache.Settings) publish.Tag {
+	tag := publish.NewTag(key, baseDigest, contents)
+	if s != nil {
+		tag.BuildCache = buildcache.TagSuffix(*s)
+	}
+	return tag
+}
+
+// adoptStamp stamps the image warm found (a hit) when it has no stamp: an
+// image published before stamps, or whose stamp was lost, ages from now.
+func adoptStamp(ctx context.Context, t publish.Target, tag string, desc v1.Descriptor) error {
+	p, ok := t.(publish.Pruner)
+	if !ok {
+		return nil
+	}
+	_, err := p.ReadStamp(ctx, tag)
+	if !errors.Is(err, publish.ErrNotFound) {
+		return err
+	}
+	return p.WriteStamp(ctx, tag, publish.Stamp{Digest: desc.Digest, Published: time.Now()})
+}
