@@ -1,17 +1,11 @@
 package depsimage
 
 import (
-	"archive/tar"
-	"bytes"
 	"cmp"
-	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -19,12 +13,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cachecheck/cachecheck/internal/layer"
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/charlievieth/fastwalk"
+	"github.com/google/go-containerregistry/pkg/compression"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/zstd"
-	"github.com/klauspost/pgzip"
 	"golang.org/x/mod/module"
 )
 
@@ -304,17 +297,6 @@ func Layers(res *modload.Result, ver *modload.Verified, opts ...Option) ([]Layer
 			return nil, err
 		}
 	}
-	if o.concurrency == 0 {
-		o.concurrency = runtime.GOMAXPROCS(0)
-		if o.compression == Zstd {
-			// Pack and Prepush already compress GOMAXPROCS layers at once;
-			// a streaming zstd encoder per layer handing blocks to another
-			// goroutine only adds waits (measured on client-go, 5 interleaved
-			// runs of BenchmarkPack under load 18-19: 3-39% less
-			// wall time with one).
-			o.concurrency = 1
-		}
-	}
 	root := res.GoModCache
 	if root == "" {
 		return nil, fmt.Errorf("packing layers: no module cache")
@@ -454,6 +436,15 @@ func Layers(res *modload.Result, ver *modload.Verified, opts ...Option) ([]Layer
 		}
 	}
 
+	lopts := []layer.Option{
+		layer.WithDir(ModCacheDir),
+		layer.WithSource("module cache"),
+		layer.WithEpoch(o.epoch),
+		layer.WithCompression(compression.Compression(o.compression)),
+		layer.WithLevel(o.level),
+		layer.WithConcurrency(o.concurrency),
+		layer.WithSpoolDir(o.spoolDir),
+	}
 	var layers []Layer
 	order := append([]int{n + 1}, seq(n)...)
 	for i := range large {
@@ -502,7 +493,14 @@ func Layers(res *modload.Result, ver *modload.Verified, opts ...Option) ([]Layer
 		case g >= n+2:
 			name = "module " + large[g-n-2]
 		}
-		l := &cacheLayer{root: root, entries: all, opts: o, ver: ver}
+		lf := make([]layer.File, len(all))
+		for i, e := range all {
+			lf[i] = layer.File{Name: e.rel, Dir: e.dir, Mode: e.mode, Size: e.size}
+		}
+		l, err := layer.New(root, lf, append(lopts, layer.WithCheck(func() layer.Checker { return newVerifier(ver, root, all) }))...)
+		if err != nil {
+			return nil, err
+		}
 		layers = append(layers, Layer{Layer: l, Name: name, Modules: mods, Files: len(all), RawSize: raw})
 	}
 	return layers, nil
@@ -514,422 +512,6 @@ func seq(n int) []int {
 		s[i] = i
 	}
 	return s
-}
-
-// cacheLayer is a v1.Layer streamed from files of the module cache. Its
-// digests are computed by one pass that compresses, keeping the compressed
-// bytes in a spool file when the options name a spool directory;
-// Compressed reads that file, or else streams the files again, as
-// Uncompressed does.
-type cacheLayer struct {
-	root    string
-	entries []entry
-	opts    options
-	ver     *modload.Verified
-
-	once   sync.Once
-	digest v1.Hash
-	diffID v1.Hash
-	size   int64
-	spool  string // the file holding the compressed bytes, if any
-	err    error
-}
-
-var _ v1.Layer = (*cacheLayer)(nil)
-
-// writeTar writes the layer's tar stream to w.
-func (l *cacheLayer) writeTar(w io.Writer) error {
-	tw := tar.NewWriter(w)
-	epoch := l.opts.epoch
-	hdr := func(name string, dir bool, mode fs.FileMode, size int64) *tar.Header {
-		h := &tar.Header{Name: name, Mode: int64(mode), ModTime: epoch}
-		if dir {
-			h.Typeflag = tar.TypeDir
-			h.Name += "/"
-		} else {
-			h.Typeflag = tar.TypeReg
-			h.Size = size
-		}
-		return h
-	}
-	// The directories above the module cache.
-	for _, d := range []string{"go", "go/pkg", "go/pkg/mod"} {
-		if err := tw.WriteHeader(hdr(d, true, 0o755, 0)); err != nil {
-			return err
-		}
-	}
-	buf := make([]byte, 256<<10)
-	h := sha256.New()
-	var sum [sha256.Size]byte
-	trees := map[module.Version][]modload.FileHash{}
-	var order []module.Version
-	treeDir := map[module.Version]string{}
-	for _, e := range l.entries {
-		if err := tw.WriteHeader(hdr(ModCacheDir+"/"+e.rel, e.dir, e.mode, e.size)); err != nil {
-			return err
-		}
-		if e.dir {
-			continue
-		}
-		name := filepath.Join(l.root, filepath.FromSlash(e.rel))
-		var w io.Writer = tw
-		var small *bytes.Buffer
-		switch e.kind {
-		case kindMeta:
-		case kindZipHash, kindInfo:
-			if e.size > maxSmallFile {
-				return fmt.Errorf("packing %s: %d bytes is too large for a %s file", name, e.size, path.Ext(e.rel))
-			}
-			small = &bytes.Buffer{}
-			w = io.MultiWriter(tw, small)
-		default:
-			h.Reset()
-			w = io.MultiWriter(tw, h)
-		}
-		if err := copyFile(w, name, e.size, buf); err != nil {
-			return err
-		}
-		if e.kind != kindMeta && small == nil {
-			h.Sum(sum[:0])
-		}
-		var err error
-		switch e.kind {
-		case kindTree:
-			if _, ok := trees[e.mod]; !ok {
-				order = append(order, e.mod)
-				treeDir[e.mod] = filepath.Join(l.root, filepath.FromSlash(e.rel[:e.off-1]))
-			}
-			trees[e.mod] = append(trees[e.mod], modload.FileHash{Name: e.rel[e.off:], SHA256: sum})
-		case kindZip:
-			err = l.ver.CheckZip(e.mod, sum, name)
-		case kindGoMod:
-			err = l.ver.CheckGoMod(e.mod, sum, name)
-		case kindZipHash:
-			err = l.ver.CheckZipHash(e.mod, small.Bytes(), name)
-		case kindInfo:
-			err = checkInfo(e.mod, small.Bytes(), name)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	// A tree is checked whole: a file missing from it, or one too many,
-	// changes its hash as much as a changed file does.
-	for _, m := range order {
-		if err := l.ver.CheckTree(m, trees[m], treeDir[m]); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
-}
-
-// maxSmallFile bounds the .ziphash and .info files the packer reads into
-// memory to check them; the go command writes them under 200 bytes.
-const maxSmallFile = 64 << 10
-
-// checkInfo checks a .info file as the packer read it: the JSON the go
-// command writes, naming the version it belongs to. go.sum covers no .info
-// file, so this is all that can be checked; the go command reads only the
-// version and time from it.
-func checkInfo(m module.Version, data []byte, name string) error {
-	var info struct{ Version string }
-	if err := json.Unmarshal(data, &info); err != nil {
-		return fmt.Errorf("%s: %s is not a module info file: %v; refusing to publish it", m, name, err)
-	}
-	if info.Version != m.Version {
-		return fmt.Errorf("%s: %s names version %q; refusing to publish it", m, name, info.Version)
-	}
-	return nil
-}
-
-func copyFile(w io.Writer, name string, size int64, buf []byte) error {
-	f, err := os.Open(name)
-	if err != nil {
-		return fmt.Errorf("packing module cache: %w", err)
-	}
-	defer f.Close()
-	n, err := io.CopyBuffer(onlyWriter{w}, io.LimitReader(f, size+1), buf)
-	if err != nil {
-		return fmt.Errorf("packing %s: %w", name, err)
-	}
-	if n != size {
-		return fmt.Errorf("packing %s: file changed size while packing (%d bytes, was %d)", name, n, size)
-	}
-	return nil
-}
-
-// gzipPools keeps pgzip writers, whose block buffers are worth reusing
-// from one layer to the next, by level and concurrency.
-var gzipPools sync.Map // [2]int -> *sync.Pool
-
-func getGzip(w io.Writer, level, concurrency int) (*pgzip.Writer, error) {
-	p, _ := gzipPools.LoadOrStore([2]int{level, concurrency}, &sync.Pool{})
-	if gw, ok := p.(*sync.Pool).Get().(*pgzip.Writer); ok {
-		gw.Reset(w)
-		return gw, nil
-	}
-	gw, err := pgzip.NewWriterLevel(w, level)
-	if err != nil {
-		return nil, err
-	}
-	// The block size fixes the bytes; the number of blocks in flight only
-	// the speed and the memory.
-	if err := gw.SetConcurrency(1<<20, concurrency); err != nil {
-		return nil, err
-	}
-	return gw, nil
-}
-
-func putGzip(gw *pgzip.Writer, level, concurrency int) {
-	p, _ := gzipPools.Load([2]int{level, concurrency})
-	p.(*sync.Pool).Put(gw)
-}
-
-// zstdPools keeps zstd encoders, whose match tables and history buffers
-// are worth reusing from one layer to the next, by level and concurrency.
-var zstdPools sync.Map // [2]int -> *sync.Pool
-
-func getZstd(w io.Writer, level zstd.EncoderLevel, concurrency int) (*zstd.Encoder, error) {
-	p, _ := zstdPools.LoadOrStore([2]int{int(level), concurrency}, &sync.Pool{})
-	if zw, ok := p.(*sync.Pool).Get().(*zstd.Encoder); ok {
-		zw.Reset(w)
-		return zw, nil
-	}
-	// No frame checksum (xxhash64): the layer's sha256 digest, which every
-	// OCI client checks on pull, already covers the bytes; leaving it out
-	// saves 2% of the packing CPU.
-	return zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(concurrency), zstd.WithEncoderCRC(false))
-}
-
-func putZstd(zw *zstd.Encoder, level zstd.EncoderLevel, concurrency int) {
-	p, _ := zstdPools.Load([2]int{int(level), concurrency})
-	p.(*sync.Pool).Put(zw)
-}
-
-// onlyWriter hides io.ReaderFrom, so io.CopyBuffer uses the buffer it is
-// given rather than allocating one per file.
-type onlyWriter struct{ io.Writer }
-
-// compress writes the compressed tar stream to w.
-func (l *cacheLayer) compress(w io.Writer, diffID io.Writer) error {
-	var cw io.WriteCloser
-	switch l.opts.compression {
-	case Zstd:
-		level := zstd.SpeedDefault
-		if l.opts.level > 0 {
-			level = zstd.EncoderLevelFromZstd(l.opts.level)
-			if l.opts.level <= 4 {
-				level = zstd.EncoderLevel(l.opts.level)
-			}
-		}
-		zw, err := getZstd(w, level, l.opts.concurrency)
-		if err != nil {
-			return err
-		}
-		defer putZstd(zw, level, l.opts.concurrency)
-		cw = zw
-	default:
-		level := l.opts.level
-		if level <= 0 {
-			level = 6
-		}
-		gw, err := getGzip(w, level, l.opts.concurrency)
-		if err != nil {
-			return err
-		}
-		defer putGzip(gw, level, l.opts.concurrency)
-		cw = gw
-	}
-	if diffID == nil {
-		if err := l.writeTar(cw); err != nil {
-			cw.Close()
-			return err
-		}
-		return cw.Close()
-	}
-	// Reading the files, writing the tar and hashing it run in one
-	// goroutine, compressing in another: a layer far larger than the others
-	// would otherwise keep one CPU busy long after the rest are done.
-	err := pipe(l.writeTar, diffID, func(chunk []byte) error {
-		_, err := cw.Write(chunk)
-		return err
-	})
-	if err != nil {
-		cw.Close()
-		return err
-	}
-	return cw.Close()
-}
-
-// Chunks handed from the tar writer to the compressor: their size and how
-// many may be in flight per layer.
-const (
-	chunkSize  = 1 << 20
-	chunkDepth = 4
-)
-
-// errStopped ends the producer of a pipe whose consumer failed.
-var errStopped = errors.New("stopped")
-
-// pipe runs produce in its own goroutine, writing into chunks that it
-// hashes into h and that consume receives in order in the calling
-// goroutine. It returns the first error of either side.
-func pipe(produce func(io.Writer) error, h io.Writer, consume func([]byte) error) error {
-	c := &chunker{h: h, free: make(chan []byte, chunkDepth), full: make(chan []byte, chunkDepth), stop: make(chan struct{})}
-	for range chunkDepth {
-		c.free <- make([]byte, 0, chunkSize)
-	}
-	produced := make(chan error, 1)
-	go func() {
-		err := produce(c)
-		if err == nil {
-			err = c.flush()
-		}
-		close(c.full)
-		produced <- err
-	}()
-	var cerr error
-	for chunk := range c.full {
-		if cerr == nil {
-			if cerr = consume(chunk); cerr != nil {
-				close(c.stop)
-			}
-		}
-		c.free <- chunk[:0]
-	}
-	if perr := <-produced; cerr == nil && !errors.Is(perr, errStopped) {
-		return perr
-	}
-	return cerr
-}
-
-// chunker is the producer's side of a pipe.
-type chunker struct {
-	h          io.Writer
-	free, full chan []byte
-	stop       chan struct{}
-	cur        []byte
-}
-
-func (c *chunker) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		if c.cur == nil {
-			select {
-			case c.cur = <-c.free:
-			case <-c.stop:
-				return 0, errStopped
-			}
-		}
-		k := copy(c.cur[len(c.cur):cap(c.cur)], p)
-		c.cur, p = c.cur[:len(c.cur)+k], p[k:]
-		if len(c.cur) == cap(c.cur) {
-			if err := c.flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return n, nil
-}
-
-// flush hashes the current chunk and hands it over.
-func (c *chunker) flush() error {
-	if len(c.cur) == 0 {
-		return nil
-	}
-	c.h.Write(c.cur)
-	select {
-	case c.full <- c.cur:
-		c.cur = nil
-		return nil
-	case <-c.stop:
-		return errStopped
-	}
-}
-
-func (l *cacheLayer) compute() error {
-	l.once.Do(func() {
-		dh, uh := sha256.New(), sha256.New()
-		cnt := &counter{w: dh}
-		var spool *os.File
-		if l.opts.spoolDir != "" {
-			f, err := os.CreateTemp(l.opts.spoolDir, "layer-*.spool")
-			if err != nil {
-				l.err = fmt.Errorf("spooling layer: %w", err)
-				return
-			}
-			spool = f
-			cnt.w = io.MultiWriter(dh, f)
-		}
-		err := l.compress(cnt, uh)
-		if spool != nil {
-			if cerr := spool.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				os.Remove(spool.Name())
-			} else {
-				l.spool = spool.Name()
-			}
-		}
-		if err != nil {
-			l.err = err
-			return
-		}
-		l.digest = v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", dh.Sum(nil))}
-		l.diffID = v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", uh.Sum(nil))}
-		l.size = cnt.n
-	})
-	return l.err
-}
-
-type counter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *counter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// Digest returns the sha256 of the compressed layer.
-func (l *cacheLayer) Digest() (v1.Hash, error) { return l.digest, l.compute() }
-
-// DiffID returns the sha256 of the uncompressed layer.
-func (l *cacheLayer) DiffID() (v1.Hash, error) { return l.diffID, l.compute() }
-
-// Size returns the size of the compressed layer.
-func (l *cacheLayer) Size() (int64, error) { return l.size, l.compute() }
-
-// Compressed streams the compressed layer: from the spool file once the
-// digests are computed with a spool directory, else by compressing anew.
-func (l *cacheLayer) Compressed() (io.ReadCloser, error) {
-	if l.opts.spoolDir != "" {
-		if err := l.compute(); err != nil {
-			return nil, err
-		}
-		return os.Open(l.spool)
-	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(l.compress(pw, nil)) }()
-	return pr, nil
-}
-
-// Uncompressed streams the layer's tar.
-func (l *cacheLayer) Uncompressed() (io.ReadCloser, error) {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(l.writeTar(pw)) }()
-	return pr, nil
-}
-
-// MediaType returns the OCI layer media type of the compression.
-func (l *cacheLayer) MediaType() (types.MediaType, error) {
-	if l.opts.compression == Zstd {
-		return types.OCILayerZStd, nil
-	}
-	return types.OCILayer, nil
 }
 
 // Pack computes the digest of every layer, packing each once, as many

@@ -2,9 +2,9 @@ package depsimage
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"time"
+
+	"github.com/cachecheck/cachecheck/internal/layer"
 )
 
 // Contents says what of the module cache goes into the layers.
@@ -50,21 +50,15 @@ type options struct {
 }
 
 func defaultOptions() (options, error) {
+	epoch, err := layer.SourceDateEpoch()
 	o := options{
 		buckets:     DefaultBuckets,
 		contents:    DefaultContents,
 		compression: Gzip,
 		level:       -1,
-		epoch:       time.Unix(0, 0).UTC(),
+		epoch:       epoch,
 	}
-	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		sec, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return o, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970", s)
-		}
-		o.epoch = time.Unix(sec, 0).UTC()
-	}
-	return o, nil
+	return o, err
 }
 
 // WithBuckets sets the number of layers public modules are spread over, by
