@@ -197,12 +197,11 @@ func addBuildCache(ctx context.Context, dir string, res *modload.Result, s build
 		return nil, nil, fmt.Errorf("compiling the dependencies: %w", err)
 	}
 	cleanup := func() { os.RemoveAll(r.GoCache) }
-	l, err := buildcache.NewLayer(r, buildcache.WithCompression(compression))
+	l, err := buildcache.NewLayer(r, buildcache.WithCompression(compression), buildcache.WithSpoolDir(spool))
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	l.Layer = publish.Spool(l.Layer, spool)
 	size, err := l.Size()
 	if err != nil {
 		cleanup()
