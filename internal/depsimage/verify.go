@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/cachecheck/cachecheck/internal/layer"
 	"github.com/cachecheck/cachecheck/internal/modload"
@@ -117,4 +118,137 @@ func checkInfo(m module.Version, data []byte, name string) error {
 		return fmt.Errorf("%s: %s names version %q; refusing to publish it", m, name, info.Version)
 	}
 	return nil
+}
+
+// fileKind says what a file of the module cache is, and so how the packer
+// checks it against what was verified.
+type fileKind uint8
+
+const (
+	kindMeta    fileKind = iota // the checksum database cache: verified by the go command against its signed tree
+	kindTree                    // a file of an extracted module tree: hashed into the tree's h1
+	kindZip                     // cache/download/…/@v/V.zip: sha256 of the zip that was verified
+	kindGoMod                   // cache/download/…/@v/V.mod: h1 of go.mod in go.sum
+	kindZipHash                 // cache/download/…/@v/V.ziphash: go.sum's h1
+	kindInfo                    // cache/download/…/@v/V.info: JSON naming the version
+)
+
+// classifier says which files of a module cache go into the image: those
+// of the verified modules (their zips, .mod, .ziphash and .info files and
+// extracted trees), the .mod and .info files of the other versions go.sum
+// gives a go.mod hash for (the go command reads them to load the module
+// graph), and the checksum database cache. Everything else stays out,
+// whatever its name: the go command's own temporary state (lock files,
+// partial downloads, temporary files and directories, which it writes in
+// cache/download and beside the trees, never inside one), the VCS cache,
+// which holds clones of repositories and their remote URLs, version lists,
+// and modules nobody verified. Inside a verified tree every file is kept:
+// a module may ship any name (templates.tmpl, flake.lock).
+type classifier struct {
+	ver      *modload.Verified
+	zipsOnly bool
+	trees    map[string]module.Version // "escaped path@escaped version" of each verified module
+}
+
+func newClassifier(ver *modload.Verified, zipsOnly bool) *classifier {
+	c := &classifier{ver: ver, zipsOnly: zipsOnly, trees: map[string]module.Version{}}
+	for _, m := range ver.Modules() {
+		if m.Dir == "" {
+			continue
+		}
+		ep, err1 := module.EscapePath(m.Path)
+		ev, err2 := module.EscapeVersion(m.Version)
+		if err1 == nil && err2 == nil {
+			c.trees[ep+"@"+ev] = m.ModuleVersion()
+		}
+	}
+	return c
+}
+
+// treeRoot returns the extracted tree rel lies in, "escaped path@version",
+// and whether rel is in one (or is one).
+func treeRoot(rel string) (string, bool) {
+	at := strings.IndexByte(rel, '@')
+	if at < 0 {
+		return "", false
+	}
+	if end := strings.IndexByte(rel[at:], '/'); end >= 0 {
+		return rel[:at+end], true
+	}
+	return rel, true
+}
+
+// descend reports whether the walk enters the directory rel.
+func (c *classifier) descend(rel string) bool {
+	switch {
+	case rel == "cache", rel == "cache/download", strings.HasPrefix(rel, "cache/download/"):
+		return true
+	case strings.HasPrefix(rel, "cache/"):
+		return false // cache/vcs and whatever else the go command keeps there
+	case c.zipsOnly:
+		return false
+	}
+	root, ok := treeRoot(rel)
+	if !ok {
+		return true // a directory of module path elements
+	}
+	_, verified := c.trees[root]
+	return verified
+}
+
+// file says what the file rel is, and whether it goes into the image.
+func (c *classifier) file(rel string) (entry, bool) {
+	if r, ok := strings.CutPrefix(rel, "cache/download/"); ok {
+		if strings.HasPrefix(r, "sumdb/") {
+			return entry{kind: kindMeta}, true
+		}
+		i := strings.Index(r, "/@v/")
+		if i < 0 {
+			return entry{}, false
+		}
+		name := r[i+len("/@v/"):]
+		var kind fileKind
+		var ext string
+		for _, k := range []struct {
+			ext  string
+			kind fileKind
+		}{{".zip", kindZip}, {".mod", kindGoMod}, {".ziphash", kindZipHash}, {".info", kindInfo}} {
+			if strings.HasSuffix(name, k.ext) {
+				kind, ext = k.kind, k.ext
+				break
+			}
+		}
+		if ext == "" || strings.Contains(name, "/") {
+			return entry{}, false // lock files, partial and temporary files, version lists
+		}
+		p, err1 := module.UnescapePath(r[:i])
+		v, err2 := module.UnescapeVersion(strings.TrimSuffix(name, ext))
+		if err1 != nil || err2 != nil {
+			return entry{}, false
+		}
+		m := module.Version{Path: p, Version: v}
+		switch kind {
+		case kindGoMod, kindInfo:
+			if !c.ver.HasGoMod(m) && !c.ver.Downloaded(m) {
+				return entry{}, false
+			}
+		default:
+			if !c.ver.Downloaded(m) {
+				return entry{}, false
+			}
+		}
+		return entry{kind: kind, mod: m}, true
+	}
+	if strings.HasPrefix(rel, "cache/") || c.zipsOnly {
+		return entry{}, false
+	}
+	root, ok := treeRoot(rel)
+	if !ok || root == rel {
+		return entry{}, false // a file among module path elements, or beside the trees
+	}
+	m, ok := c.trees[root]
+	if !ok {
+		return entry{}, false
+	}
+	return entry{kind: kindTree, mod: m, off: len(root) + 1}, true
 }
