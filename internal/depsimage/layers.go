@@ -14,7 +14,6 @@ import (
 	"github.com/cachecheck/cachecheck/internal/layer"
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/charlievieth/fastwalk"
-	"github.com/google/go-containerregistry/pkg/compression"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/mod/module"
 )
@@ -181,15 +180,7 @@ func Layers(res *modload.Result, ver *modload.Verified, opts ...Option) ([]Layer
 			return nil, fmt.Errorf("%s: %s %s is missing from the module cache %s; run warm again", m, need.what, need.file, root)
 		}
 	}
-	lopts := []layer.Option{
-		layer.WithDir(ModCacheDir),
-		layer.WithSource("module cache"),
-		layer.WithEpoch(o.epoch),
-		layer.WithCompression(compression.Compression(o.compression)),
-		layer.WithLevel(o.level),
-		layer.WithConcurrency(o.concurrency),
-		layer.WithSpoolDir(o.spoolDir),
-	}
+	lopts := slices.Clip(append([]layer.Option{layer.WithDir(ModCacheDir), layer.WithSource("module cache")}, o.layer...))
 	var layers []Layer
 	for _, g := range plan(files, o.buckets, o.private, downloaded) {
 		dirs := map[string]bool{}
