@@ -1,10 +1,8 @@
 package buildcache
 
 import (
-	"archive/tar"
 	"bytes"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -16,12 +14,11 @@ import (
 
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/envlist"
+	"github.com/cachecheck/cachecheck/internal/layer"
 
 	"github.com/google/go-containerregistry/pkg/compression"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // KeepTime is the modification time of every cache entry in the layer.
@@ -129,6 +126,7 @@ type layerOptions struct {
 	compression string
 	level       int
 	epoch       time.Time
+	spoolDir    string
 }
 
 // WithCompression sets the compression of the layer, "gzip" or "zstd".
@@ -156,26 +154,26 @@ func WithEpoch(t time.Time) LayerOption {
 	return func(o *layerOptions) error { o.epoch = t.UTC(); return nil }
 }
 
-type file struct {
-	rel  string
-	dir  bool
-	size int64
+// WithSpoolDir keeps the layer's compressed bytes in a temporary file in
+// dir, written when NewLayer packs it, so that the upload reads the file
+// instead of compressing again. The file goes with dir. The default is "":
+// every read of Compressed compresses anew.
+func WithSpoolDir(dir string) LayerOption {
+	return func(o *layerOptions) error { o.spoolDir = dir; return nil }
 }
 
 // NewLayer packs the build cache of r into a layer at r.Settings.GoCache:
 // sorted entries, uid and gid 0, directories 0755 (all 256 of the go
 // command's subdirectories, so that it need not create them), files 0644,
-// cache entries with the modification time [KeepTime]. It streams the
-// files from the cache directory each time it is read.
+// cache entries with the modification time [KeepTime]. It reads the cache
+// once to compute the layer's digests, and streams the files from the cache
+// directory again each time it is read, unless spooled.
 func NewLayer(r *Result, opts ...LayerOption) (*Layer, error) {
-	o := layerOptions{compression: "gzip", level: -1, epoch: time.Unix(0, 0).UTC()}
-	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		sec, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970", s)
-		}
-		o.epoch = time.Unix(sec, 0).UTC()
+	epoch, err := layer.SourceDateEpoch()
+	if err != nil {
+		return nil, err
 	}
+	o := layerOptions{compression: "gzip", level: -1, epoch: epoch}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -185,12 +183,12 @@ func NewLayer(r *Result, opts ...LayerOption) (*Layer, error) {
 	if prefix == "" || prefix == "." || !fs.ValidPath(prefix) {
 		return nil, fmt.Errorf("build cache path %q: want an absolute directory", r.Settings.GoCache)
 	}
-	var files []file
+	var files []layer.File
 	var raw int64
 	for i := range 256 {
-		files = append(files, file{rel: fmt.Sprintf("%02x", i), dir: true})
+		files = append(files, layer.File{Name: fmt.Sprintf("%02x", i), Dir: true, Mode: 0o755})
 	}
-	err := filepath.WalkDir(r.GoCache, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(r.GoCache, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("reading build cache: %w", err)
 		}
@@ -208,81 +206,35 @@ func NewLayer(r *Result, opts ...LayerOption) (*Layer, error) {
 		if err != nil {
 			return fmt.Errorf("reading build cache: %w", err)
 		}
-		files = append(files, file{rel: filepath.ToSlash(rel), size: info.Size()})
+		f := layer.File{Name: filepath.ToSlash(rel), Mode: 0o644, Size: info.Size(), ModTime: KeepTime}
+		if f.Name == "README" {
+			f.ModTime = time.Time{} // the epoch
+		}
+		files = append(files, f)
 		raw += info.Size()
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.rel, b.rel) })
-	root := r.GoCache
-	opener := func() (io.ReadCloser, error) {
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(writeTar(pw, root, prefix, files, o.epoch)) }()
-		return pr, nil
+	slices.SortFunc(files, func(a, b layer.File) int { return strings.Compare(a.Name, b.Name) })
+	l, err := layer.New(r.GoCache, files,
+		layer.WithDir(prefix),
+		layer.WithSource("build cache"),
+		layer.WithEpoch(o.epoch),
+		layer.WithCompression(compression.Compression(o.compression)),
+		layer.WithLevel(o.level),
+		// The compression of tarball.LayerFromOpener, which packed this
+		// layer before: the same cache gives the same digest as then.
+		layer.WithTarballCompression(),
+		layer.WithSpoolDir(o.spoolDir))
+	if err == nil {
+		_, err = l.Digest()
 	}
-	lopts := []tarball.LayerOption{tarball.WithMediaType(types.OCILayer)}
-	if o.compression == "zstd" {
-		lopts = []tarball.LayerOption{tarball.WithCompression(compression.ZStd), tarball.WithMediaType(types.OCILayerZStd)}
-	}
-	if o.level > 0 {
-		lopts = append(lopts, tarball.WithCompressionLevel(o.level))
-	}
-	l, err := tarball.LayerFromOpener(opener, lopts...)
 	if err != nil {
 		return nil, fmt.Errorf("packing build cache: %w", err)
 	}
 	return &Layer{Layer: l, Path: prefix, Files: len(files) - 256, RawSize: raw}, nil
-}
-
-func writeTar(w io.Writer, root, prefix string, files []file, epoch time.Time) error {
-	tw := tar.NewWriter(w)
-	parts := strings.Split(prefix, "/")
-	for i := range parts {
-		h := &tar.Header{Typeflag: tar.TypeDir, Name: strings.Join(parts[:i+1], "/") + "/", Mode: 0o755, ModTime: epoch, Format: tar.FormatPAX}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-	}
-	buf := make([]byte, 256<<10)
-	for _, f := range files {
-		h := &tar.Header{Name: prefix + "/" + f.rel, Mode: 0o644, ModTime: KeepTime, Format: tar.FormatPAX}
-		switch {
-		case f.dir:
-			h.Typeflag, h.Name, h.Mode, h.ModTime = tar.TypeDir, h.Name+"/", 0o755, epoch
-		case f.rel == "README":
-			h.Typeflag, h.Size, h.ModTime = tar.TypeReg, f.size, epoch
-		default:
-			h.Typeflag, h.Size = tar.TypeReg, f.size
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if f.dir {
-			continue
-		}
-		if err := copyFile(tw, filepath.Join(root, filepath.FromSlash(f.rel)), f.size, buf); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
-}
-
-func copyFile(w io.Writer, name string, size int64, buf []byte) error {
-	f, err := os.Open(name)
-	if err != nil {
-		return fmt.Errorf("packing build cache: %w", err)
-	}
-	defer f.Close()
-	n, err := io.CopyBuffer(struct{ io.Writer }{w}, io.LimitReader(f, size+1), buf)
-	if err != nil {
-		return fmt.Errorf("packing %s: %w", name, err)
-	}
-	if n != size {
-		return fmt.Errorf("packing %s: file changed size while packing (%d bytes, was %d)", name, n, size)
-	}
-	return nil
 }
 
 // Image appends the build cache layer to img, a deps image: the config's

@@ -29,6 +29,9 @@ func TestDependencies(t *testing.T) {
 		{pkg: self + "cachekey", allowed: []string{self + "cachekey", "golang.org/x/mod/"}},
 		// reports renders; it holds no registry or image code.
 		{pkg: self + "reports/...", denied: []string{"github.com/google/go-containerregistry", self + "internal/publish", self + "internal/depsimage"}},
+		// layer writes tar streams and compresses them: no registry code,
+		// nothing of the project's.
+		{pkg: self + "internal/layer", allowed: []string{self + "internal/layer", "github.com/google/go-containerregistry/pkg/compression", "github.com/google/go-containerregistry/pkg/v1", "github.com/klauspost/"}, denied: []string{"github.com/google/go-containerregistry/pkg/v1/remote"}},
 		// analyzer reads Dockerfiles and logs; no registry code either.
 		{pkg: self + "analyzer/...", denied: []string{"github.com/google/go-containerregistry/pkg/v1/remote"}},
 		// buildlog reads builders' logs: the standard library and x/mod.

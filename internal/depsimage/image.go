@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/layer"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -74,8 +75,7 @@ func (md Metadata) created() (time.Time, error) {
 	if !md.Created.IsZero() {
 		return md.Created.UTC(), nil
 	}
-	o, err := defaultOptions()
-	return o.epoch, err
+	return layer.SourceDateEpoch()
 }
 
 // labels returns md as labels and annotations.

@@ -1,17 +1,9 @@
 package depsimage
 
 import (
-	"archive/tar"
-	"bytes"
 	"cmp"
-	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -19,12 +11,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cachecheck/cachecheck/internal/layer"
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/charlievieth/fastwalk"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/zstd"
-	"github.com/klauspost/pgzip"
 	"golang.org/x/mod/module"
 )
 
@@ -57,208 +47,6 @@ type entry struct {
 	off  int            // for a file of a tree: where its name in the tree starts in rel
 }
 
-// LargeModule is the size of a module's files in the cache (its zip and
-// extracted tree together) from which it gets a layer of its own rather than
-// a share of a bucket, so that bumping a small module never sends a giant
-// again. Measured on prometheus's module set (BenchmarkBuckets, 16 buckets,
-// 4 such modules, among them github.com/aws/aws-sdk-go at 344 MB): the bytes
-// re-sent after bumping one module average 11.8 MB (2.7% of the image)
-// with it against 27.8 MB (6.5%) without, and at most 79 MB (the largest
-// module's own layer) against 148 MB. A module's layer depends only on its
-// own size, so it stays put while other modules change.
-const LargeModule = 64 << 20
-
-// bucketOf returns the bucket of a module path: a stable hash of the path,
-// the same whatever the version, on any machine.
-func bucketOf(modPath string, n int) int {
-	h := fnv.New32a()
-	io.WriteString(h, modPath)
-	return int(h.Sum32() % uint32(n))
-}
-
-// ownerOf returns the module path a file of the module cache belongs to, or
-// "" for files that belong to no module (such as the checksum database
-// cache). rel is a slash path below the module cache.
-func ownerOf(rel string) string {
-	p, err := module.UnescapePath(escapedOwner(rel))
-	if err != nil {
-		return ""
-	}
-	return p
-}
-
-// escapedOwner returns the escaped module path in rel, the name of a file
-// of the module cache, or "" for files that belong to no module.
-func escapedOwner(rel string) string {
-	if r, ok := strings.CutPrefix(rel, "cache/download/"); ok {
-		if strings.HasPrefix(r, "sumdb/") {
-			return ""
-		}
-		i := strings.Index(r, "/@v/")
-		if i < 0 {
-			return ""
-		}
-		return r[:i]
-	}
-	if strings.HasPrefix(rel, "cache/") {
-		return ""
-	}
-	// An extracted tree: escaped/path@version/...
-	at := strings.Index(rel, "@")
-	if at < 0 {
-		return ""
-	}
-	return rel[:at]
-}
-
-// owners is ownerOf remembering its answers: a module has hundreds of
-// files, and unescaping and checking its path for each cost 0.07 s of the
-// walk of prometheus's module cache.
-type owners map[string]string
-
-func (o owners) of(rel string) string {
-	esc := escapedOwner(rel)
-	p, ok := o[esc]
-	if !ok {
-		p = ownerOf(rel)
-		o[esc] = p
-	}
-	return p
-}
-
-// fileKind says what a file of the module cache is, and so how the packer
-// checks it against what was verified.
-type fileKind uint8
-
-const (
-	kindMeta    fileKind = iota // the checksum database cache: verified by the go command against its signed tree
-	kindTree                    // a file of an extracted module tree: hashed into the tree's h1
-	kindZip                     // cache/download/…/@v/V.zip: sha256 of the zip that was verified
-	kindGoMod                   // cache/download/…/@v/V.mod: h1 of go.mod in go.sum
-	kindZipHash                 // cache/download/…/@v/V.ziphash: go.sum's h1
-	kindInfo                    // cache/download/…/@v/V.info: JSON naming the version
-)
-
-// classifier says which files of a module cache go into the image: those
-// of the verified modules (their zips, .mod, .ziphash and .info files and
-// extracted trees), the .mod and .info files of the other versions go.sum
-// gives a go.mod hash for (the go command reads them to load the module
-// graph), and the checksum database cache. Everything else stays out,
-// whatever its name: the go command's own temporary state (lock files,
-// partial downloads, temporary files and directories, which it writes in
-// cache/download and beside the trees, never inside one), the VCS cache,
-// which holds clones of repositories and their remote URLs, version lists,
-// and modules nobody verified. Inside a verified tree every file is kept:
-// a module may ship any name (templates.tmpl, flake.lock).
-type classifier struct {
-	ver      *modload.Verified
-	zipsOnly bool
-	trees    map[string]module.Version // "escaped path@escaped version" of each verified module
-}
-
-func newClassifier(ver *modload.Verified, zipsOnly bool) *classifier {
-	c := &classifier{ver: ver, zipsOnly: zipsOnly, trees: map[string]module.Version{}}
-	for _, m := range ver.Modules() {
-		if m.Dir == "" {
-			continue
-		}
-		ep, err1 := module.EscapePath(m.Path)
-		ev, err2 := module.EscapeVersion(m.Version)
-		if err1 == nil && err2 == nil {
-			c.trees[ep+"@"+ev] = m.ModuleVersion()
-		}
-	}
-	return c
-}
-
-// treeRoot returns the extracted tree rel lies in, "escaped path@version",
-// and whether rel is in one (or is one).
-func treeRoot(rel string) (string, bool) {
-	at := strings.IndexByte(rel, '@')
-	if at < 0 {
-		return "", false
-	}
-	if end := strings.IndexByte(rel[at:], '/'); end >= 0 {
-		return rel[:at+end], true
-	}
-	return rel, true
-}
-
-// descend reports whether the walk enters the directory rel.
-func (c *classifier) descend(rel string) bool {
-	switch {
-	case rel == "cache", rel == "cache/download", strings.HasPrefix(rel, "cache/download/"):
-		return true
-	case strings.HasPrefix(rel, "cache/"):
-		return false // cache/vcs and whatever else the go command keeps there
-	case c.zipsOnly:
-		return false
-	}
-	root, ok := treeRoot(rel)
-	if !ok {
-		return true // a directory of module path elements
-	}
-	_, verified := c.trees[root]
-	return verified
-}
-
-// file says what the file rel is, and whether it goes into the image.
-func (c *classifier) file(rel string) (entry, bool) {
-	if r, ok := strings.CutPrefix(rel, "cache/download/"); ok {
-		if strings.HasPrefix(r, "sumdb/") {
-			return entry{kind: kindMeta}, true
-		}
-		i := strings.Index(r, "/@v/")
-		if i < 0 {
-			return entry{}, false
-		}
-		name := r[i+len("/@v/"):]
-		var kind fileKind
-		var ext string
-		for _, k := range []struct {
-			ext  string
-			kind fileKind
-		}{{".zip", kindZip}, {".mod", kindGoMod}, {".ziphash", kindZipHash}, {".info", kindInfo}} {
-			if strings.HasSuffix(name, k.ext) {
-				kind, ext = k.kind, k.ext
-				break
-			}
-		}
-		if ext == "" || strings.Contains(name, "/") {
-			return entry{}, false // lock files, partial and temporary files, version lists
-		}
-		p, err1 := module.UnescapePath(r[:i])
-		v, err2 := module.UnescapeVersion(strings.TrimSuffix(name, ext))
-		if err1 != nil || err2 != nil {
-			return entry{}, false
-		}
-		m := module.Version{Path: p, Version: v}
-		switch kind {
-		case kindGoMod, kindInfo:
-			if !c.ver.HasGoMod(m) && !c.ver.Downloaded(m) {
-				return entry{}, false
-			}
-		default:
-			if !c.ver.Downloaded(m) {
-				return entry{}, false
-			}
-		}
-		return entry{kind: kind, mod: m}, true
-	}
-	if strings.HasPrefix(rel, "cache/") || c.zipsOnly {
-		return entry{}, false
-	}
-	root, ok := treeRoot(rel)
-	if !ok || root == rel {
-		return entry{}, false // a file among module path elements, or beside the trees
-	}
-	m, ok := c.trees[root]
-	if !ok {
-		return entry{}, false
-	}
-	return entry{kind: kindTree, mod: m, off: len(root) + 1}, true
-}
-
 // normMode keeps what the go command chose (read-only trees, executable
 // bits) and drops what the umask and the owner chose.
 func normMode(m fs.FileMode, dir bool) fs.FileMode {
@@ -282,9 +70,10 @@ func normMode(m fs.FileMode, dir bool) fs.FileMode {
 // Layers packs the module cache of res into layers: one per non-empty
 // bucket of public modules, one of modules matching the private patterns
 // and one of the rest of the cache (the checksum database cache), in that
-// order, the fixed one first. A module lands in the same bucket whatever its
-// version. The layers are streamed from the cache when read, never held in
-// memory; their bytes depend only on the files and the options.
+// order, the fixed one first (see [plan]). A module lands in the same
+// bucket whatever its version. The layers are streamed from the cache when
+// read, never held in memory; their bytes depend only on the files and the
+// options (see [layer.New]).
 //
 // Only what ver verified goes in (see [classifier]), and every file is
 // checked against ver as it is read for the layer: a tree's files hash to
@@ -302,17 +91,6 @@ func Layers(res *modload.Result, ver *modload.Verified, opts ...Option) ([]Layer
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
-		}
-	}
-	if o.concurrency == 0 {
-		o.concurrency = runtime.GOMAXPROCS(0)
-		if o.compression == Zstd {
-			// Pack and Prepush already compress GOMAXPROCS layers at once;
-			// a streaming zstd encoder per layer handing blocks to another
-			// goroutine only adds waits (measured on client-go, 5 interleaved
-			// runs of BenchmarkPack under load 18-19: 3-39% less
-			// wall time with one).
-			o.concurrency = 1
 		}
 	}
 	root := res.GoModCache
@@ -333,20 +111,7 @@ func Layers(res *modload.Result, ver *modload.Verified, opts ...Option) ([]Layer
 		downloaded[m.Path] = append(downloaded[m.Path], m.ModuleVersion())
 	}
 
-	// Buckets 0..n-1 are public modules, n the private ones, n+1 the rest,
-	// n+2... the large modules.
-	n := o.buckets
-	type owned struct {
-		entry
-		owner string
-	}
-	var files []owned
-	ownerSize := map[string]int64{}
-	groups := make([][]entry, n+2)
-	groupMods := make([]map[module.Version]bool, n+2)
-	for i := range groupMods {
-		groupMods[i] = map[module.Version]bool{}
-	}
+	var files []entry
 	// Walk the cache with several goroutines: stat-ing 77,000 files one
 	// after another took 0.48 s of a 5 s warm of prometheus's module set,
 	// with a CPU idle. The order of the walk does not matter: every layer
@@ -393,7 +158,7 @@ func Layers(res *modload.Result, ver *modload.Verified, opts ...Option) ([]Layer
 		}
 		e, _ := cls.file(rel)
 		e.rel, e.mode, e.size = rel, normMode(info.Mode().Perm(), false), info.Size()
-		files = append(files, owned{entry: e})
+		files = append(files, e)
 		if e.kind != kindMeta && e.kind != kindTree {
 			seen[part{e.mod, e.kind}] = true
 		}
@@ -415,58 +180,11 @@ func Layers(res *modload.Result, ver *modload.Verified, opts ...Option) ([]Layer
 			return nil, fmt.Errorf("%s: %s %s is missing from the module cache %s; run warm again", m, need.what, need.file, root)
 		}
 	}
-	own := owners{}
-	for i := range files {
-		f := &files[i]
-		f.owner = own.of(f.rel)
-		ownerSize[f.owner] += f.size
-	}
-	// A module of LargeModule bytes or more gets a layer of its own, after
-	// the buckets, so that bumping a module that shares its bucket does
-	// not send it again.
-	var large []string
-	for owner, size := range ownerSize {
-		if owner != "" && size >= LargeModule && !(o.private != "" && module.MatchPrefixPatterns(o.private, owner)) {
-			large = append(large, owner)
-		}
-	}
-	slices.Sort(large)
-	for range large {
-		groups = append(groups, nil)
-		groupMods = append(groupMods, map[module.Version]bool{})
-	}
-	for _, f := range files {
-		g := n + 1
-		switch {
-		case f.owner == "":
-		case o.private != "" && module.MatchPrefixPatterns(o.private, f.owner):
-			g = n
-		default:
-			if i, ok := slices.BinarySearch(large, f.owner); ok {
-				g = n + 2 + i
-			} else {
-				g = bucketOf(f.owner, n)
-			}
-		}
-		groups[g] = append(groups[g], f.entry)
-		for _, v := range downloaded[f.owner] {
-			groupMods[g][v] = true
-		}
-	}
-
+	lopts := slices.Clip(append([]layer.Option{layer.WithDir(ModCacheDir), layer.WithSource("module cache")}, o.layer...))
 	var layers []Layer
-	order := append([]int{n + 1}, seq(n)...)
-	for i := range large {
-		order = append(order, n+2+i)
-	}
-	order = append(order, n)
-	for _, g := range order {
-		files := groups[g]
-		if len(files) == 0 {
-			continue
-		}
+	for _, g := range plan(files, o.buckets, o.private, downloaded) {
 		dirs := map[string]bool{}
-		for _, f := range files {
+		for _, f := range g.files {
 			for d := path.Dir(f.rel); d != "."; d = path.Dir(d) {
 				if dirs[d] {
 					break
@@ -475,461 +193,25 @@ func Layers(res *modload.Result, ver *modload.Verified, opts ...Option) ([]Layer
 			}
 		}
 		var raw int64
-		for _, f := range files {
+		for _, f := range g.files {
 			raw += f.size
 		}
-		all := slices.Clip(slices.Clone(files))
+		all := slices.Clip(slices.Clone(g.files))
 		for d := range dirs {
 			all = append(all, entry{rel: d, dir: true, mode: dirMode[d]})
 		}
 		slices.SortFunc(all, func(a, b entry) int { return strings.Compare(a.rel, b.rel) })
-		mods := make([]module.Version, 0, len(groupMods[g]))
-		for v := range groupMods[g] {
-			mods = append(mods, v)
+		lf := make([]layer.File, len(all))
+		for i, e := range all {
+			lf[i] = layer.File{Name: e.rel, Dir: e.dir, Mode: e.mode, Size: e.size}
 		}
-		slices.SortFunc(mods, func(a, b module.Version) int {
-			if c := strings.Compare(a.Path, b.Path); c != 0 {
-				return c
-			}
-			return strings.Compare(a.Version, b.Version)
-		})
-		name := "module cache metadata"
-		switch {
-		case g < n:
-			name = fmt.Sprintf("modules %02d of %02d", g+1, n)
-		case g == n:
-			name = "private modules"
-		case g >= n+2:
-			name = "module " + large[g-n-2]
-		}
-		l := &cacheLayer{root: root, entries: all, opts: o, ver: ver}
-		layers = append(layers, Layer{Layer: l, Name: name, Modules: mods, Files: len(all), RawSize: raw})
-	}
-	return layers, nil
-}
-
-func seq(n int) []int {
-	s := make([]int, n)
-	for i := range s {
-		s[i] = i
-	}
-	return s
-}
-
-// cacheLayer is a v1.Layer streamed from files of the module cache. Its
-// digests are computed by one pass that compresses, keeping the compressed
-// bytes in a spool file when the options name a spool directory;
-// Compressed reads that file, or else streams the files again, as
-// Uncompressed does.
-type cacheLayer struct {
-	root    string
-	entries []entry
-	opts    options
-	ver     *modload.Verified
-
-	once   sync.Once
-	digest v1.Hash
-	diffID v1.Hash
-	size   int64
-	spool  string // the file holding the compressed bytes, if any
-	err    error
-}
-
-var _ v1.Layer = (*cacheLayer)(nil)
-
-// writeTar writes the layer's tar stream to w.
-func (l *cacheLayer) writeTar(w io.Writer) error {
-	tw := tar.NewWriter(w)
-	epoch := l.opts.epoch
-	hdr := func(name string, dir bool, mode fs.FileMode, size int64) *tar.Header {
-		h := &tar.Header{Name: name, Mode: int64(mode), ModTime: epoch}
-		if dir {
-			h.Typeflag = tar.TypeDir
-			h.Name += "/"
-		} else {
-			h.Typeflag = tar.TypeReg
-			h.Size = size
-		}
-		return h
-	}
-	// The directories above the module cache.
-	for _, d := range []string{"go", "go/pkg", "go/pkg/mod"} {
-		if err := tw.WriteHeader(hdr(d, true, 0o755, 0)); err != nil {
-			return err
-		}
-	}
-	buf := make([]byte, 256<<10)
-	h := sha256.New()
-	var sum [sha256.Size]byte
-	trees := map[module.Version][]modload.FileHash{}
-	var order []module.Version
-	treeDir := map[module.Version]string{}
-	for _, e := range l.entries {
-		if err := tw.WriteHeader(hdr(ModCacheDir+"/"+e.rel, e.dir, e.mode, e.size)); err != nil {
-			return err
-		}
-		if e.dir {
-			continue
-		}
-		name := filepath.Join(l.root, filepath.FromSlash(e.rel))
-		var w io.Writer = tw
-		var small *bytes.Buffer
-		switch e.kind {
-		case kindMeta:
-		case kindZipHash, kindInfo:
-			if e.size > maxSmallFile {
-				return fmt.Errorf("packing %s: %d bytes is too large for a %s file", name, e.size, path.Ext(e.rel))
-			}
-			small = &bytes.Buffer{}
-			w = io.MultiWriter(tw, small)
-		default:
-			h.Reset()
-			w = io.MultiWriter(tw, h)
-		}
-		if err := copyFile(w, name, e.size, buf); err != nil {
-			return err
-		}
-		if e.kind != kindMeta && small == nil {
-			h.Sum(sum[:0])
-		}
-		var err error
-		switch e.kind {
-		case kindTree:
-			if _, ok := trees[e.mod]; !ok {
-				order = append(order, e.mod)
-				treeDir[e.mod] = filepath.Join(l.root, filepath.FromSlash(e.rel[:e.off-1]))
-			}
-			trees[e.mod] = append(trees[e.mod], modload.FileHash{Name: e.rel[e.off:], SHA256: sum})
-		case kindZip:
-			err = l.ver.CheckZip(e.mod, sum, name)
-		case kindGoMod:
-			err = l.ver.CheckGoMod(e.mod, sum, name)
-		case kindZipHash:
-			err = l.ver.CheckZipHash(e.mod, small.Bytes(), name)
-		case kindInfo:
-			err = checkInfo(e.mod, small.Bytes(), name)
-		}
+		l, err := layer.New(root, lf, append(lopts, layer.WithCheck(func() layer.Checker { return newVerifier(ver, root, all) }))...)
 		if err != nil {
-			return err
-		}
-	}
-	// A tree is checked whole: a file missing from it, or one too many,
-	// changes its hash as much as a changed file does.
-	for _, m := range order {
-		if err := l.ver.CheckTree(m, trees[m], treeDir[m]); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
-}
-
-// maxSmallFile bounds the .ziphash and .info files the packer reads into
-// memory to check them; the go command writes them under 200 bytes.
-const maxSmallFile = 64 << 10
-
-// checkInfo checks a .info file as the packer read it: the JSON the go
-// command writes, naming the version it belongs to. go.sum covers no .info
-// file, so this is all that can be checked; the go command reads only the
-// version and time from it.
-func checkInfo(m module.Version, data []byte, name string) error {
-	var info struct{ Version string }
-	if err := json.Unmarshal(data, &info); err != nil {
-		return fmt.Errorf("%s: %s is not a module info file: %v; refusing to publish it", m, name, err)
-	}
-	if info.Version != m.Version {
-		return fmt.Errorf("%s: %s names version %q; refusing to publish it", m, name, info.Version)
-	}
-	return nil
-}
-
-func copyFile(w io.Writer, name string, size int64, buf []byte) error {
-	f, err := os.Open(name)
-	if err != nil {
-		return fmt.Errorf("packing module cache: %w", err)
-	}
-	defer f.Close()
-	n, err := io.CopyBuffer(onlyWriter{w}, io.LimitReader(f, size+1), buf)
-	if err != nil {
-		return fmt.Errorf("packing %s: %w", name, err)
-	}
-	if n != size {
-		return fmt.Errorf("packing %s: file changed size while packing (%d bytes, was %d)", name, n, size)
-	}
-	return nil
-}
-
-// gzipPools keeps pgzip writers, whose block buffers are worth reusing
-// from one layer to the next, by level and concurrency.
-var gzipPools sync.Map // [2]int -> *sync.Pool
-
-func getGzip(w io.Writer, level, concurrency int) (*pgzip.Writer, error) {
-	p, _ := gzipPools.LoadOrStore([2]int{level, concurrency}, &sync.Pool{})
-	if gw, ok := p.(*sync.Pool).Get().(*pgzip.Writer); ok {
-		gw.Reset(w)
-		return gw, nil
-	}
-	gw, err := pgzip.NewWriterLevel(w, level)
-	if err != nil {
-		return nil, err
-	}
-	// The block size fixes the bytes; the number of blocks in flight only
-	// the speed and the memory.
-	if err := gw.SetConcurrency(1<<20, concurrency); err != nil {
-		return nil, err
-	}
-	return gw, nil
-}
-
-func putGzip(gw *pgzip.Writer, level, concurrency int) {
-	p, _ := gzipPools.Load([2]int{level, concurrency})
-	p.(*sync.Pool).Put(gw)
-}
-
-// zstdPools keeps zstd encoders, whose match tables and history buffers
-// are worth reusing from one layer to the next, by level and concurrency.
-var zstdPools sync.Map // [2]int -> *sync.Pool
-
-func getZstd(w io.Writer, level zstd.EncoderLevel, concurrency int) (*zstd.Encoder, error) {
-	p, _ := zstdPools.LoadOrStore([2]int{int(level), concurrency}, &sync.Pool{})
-	if zw, ok := p.(*sync.Pool).Get().(*zstd.Encoder); ok {
-		zw.Reset(w)
-		return zw, nil
-	}
-	// No frame checksum (xxhash64): the layer's sha256 digest, which every
-	// OCI client checks on pull, already covers the bytes; leaving it out
-	// saves 2% of the packing CPU.
-	return zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(concurrency), zstd.WithEncoderCRC(false))
-}
-
-func putZstd(zw *zstd.Encoder, level zstd.EncoderLevel, concurrency int) {
-	p, _ := zstdPools.Load([2]int{int(level), concurrency})
-	p.(*sync.Pool).Put(zw)
-}
-
-// onlyWriter hides io.ReaderFrom, so io.CopyBuffer uses the buffer it is
-// given rather than allocating one per file.
-type onlyWriter struct{ io.Writer }
-
-// compress writes the compressed tar stream to w.
-func (l *cacheLayer) compress(w io.Writer, diffID io.Writer) error {
-	var cw io.WriteCloser
-	switch l.opts.compression {
-	case Zstd:
-		level := zstd.SpeedDefault
-		if l.opts.level > 0 {
-			level = zstd.EncoderLevelFromZstd(l.opts.level)
-			if l.opts.level <= 4 {
-				level = zstd.EncoderLevel(l.opts.level)
-			}
-		}
-		zw, err := getZstd(w, level, l.opts.concurrency)
-		if err != nil {
-			return err
-		}
-		defer putZstd(zw, level, l.opts.concurrency)
-		cw = zw
-	default:
-		level := l.opts.level
-		if level <= 0 {
-			level = 6
-		}
-		gw, err := getGzip(w, level, l.opts.concurrency)
-		if err != nil {
-			return err
-		}
-		defer putGzip(gw, level, l.opts.concurrency)
-		cw = gw
-	}
-	if diffID == nil {
-		if err := l.writeTar(cw); err != nil {
-			cw.Close()
-			return err
-		}
-		return cw.Close()
-	}
-	// Reading the files, writing the tar and hashing it run in one
-	// goroutine, compressing in another: a layer far larger than the others
-	// would otherwise keep one CPU busy long after the rest are done.
-	err := pipe(l.writeTar, diffID, func(chunk []byte) error {
-		_, err := cw.Write(chunk)
-		return err
-	})
-	if err != nil {
-		cw.Close()
-		return err
-	}
-	return cw.Close()
-}
-
-// Chunks handed from the tar writer to the compressor: their size and how
-// many may be in flight per layer.
-const (
-	chunkSize  = 1 << 20
-	chunkDepth = 4
-)
-
-// errStopped ends the producer of a pipe whose consumer failed.
-var errStopped = errors.New("stopped")
-
-// pipe runs produce in its own goroutine, writing into chunks that it
-// hashes into h and that consume receives in order in the calling
-// goroutine. It returns the first error of either side.
-func pipe(produce func(io.Writer) error, h io.Writer, consume func([]byte) error) error {
-	c := &chunker{h: h, free: make(chan []byte, chunkDepth), full: make(chan []byte, chunkDepth), stop: make(chan struct{})}
-	for range chunkDepth {
-		c.free <- make([]byte, 0, chunkSize)
-	}
-	produced := make(chan error, 1)
-	go func() {
-		err := produce(c)
-		if err == nil {
-			err = c.flush()
-		}
-		close(c.full)
-		produced <- err
-	}()
-	var cerr error
-	for chunk := range c.full {
-		if cerr == nil {
-			if cerr = consume(chunk); cerr != nil {
-				close(c.stop)
-			}
-		}
-		c.free <- chunk[:0]
-	}
-	if perr := <-produced; cerr == nil && !errors.Is(perr, errStopped) {
-		return perr
-	}
-	return cerr
-}
-
-// chunker is the producer's side of a pipe.
-type chunker struct {
-	h          io.Writer
-	free, full chan []byte
-	stop       chan struct{}
-	cur        []byte
-}
-
-func (c *chunker) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		if c.cur == nil {
-			select {
-			case c.cur = <-c.free:
-			case <-c.stop:
-				return 0, errStopped
-			}
-		}
-		k := copy(c.cur[len(c.cur):cap(c.cur)], p)
-		c.cur, p = c.cur[:len(c.cur)+k], p[k:]
-		if len(c.cur) == cap(c.cur) {
-			if err := c.flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return n, nil
-}
-
-// flush hashes the current chunk and hands it over.
-func (c *chunker) flush() error {
-	if len(c.cur) == 0 {
-		return nil
-	}
-	c.h.Write(c.cur)
-	select {
-	case c.full <- c.cur:
-		c.cur = nil
-		return nil
-	case <-c.stop:
-		return errStopped
-	}
-}
-
-func (l *cacheLayer) compute() error {
-	l.once.Do(func() {
-		dh, uh := sha256.New(), sha256.New()
-		cnt := &counter{w: dh}
-		var spool *os.File
-		if l.opts.spoolDir != "" {
-			f, err := os.CreateTemp(l.opts.spoolDir, "layer-*.spool")
-			if err != nil {
-				l.err = fmt.Errorf("spooling layer: %w", err)
-				return
-			}
-			spool = f
-			cnt.w = io.MultiWriter(dh, f)
-		}
-		err := l.compress(cnt, uh)
-		if spool != nil {
-			if cerr := spool.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				os.Remove(spool.Name())
-			} else {
-				l.spool = spool.Name()
-			}
-		}
-		if err != nil {
-			l.err = err
-			return
-		}
-		l.digest = v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", dh.Sum(nil))}
-		l.diffID = v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", uh.Sum(nil))}
-		l.size = cnt.n
-	})
-	return l.err
-}
-
-type counter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *counter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// Digest returns the sha256 of the compressed layer.
-func (l *cacheLayer) Digest() (v1.Hash, error) { return l.digest, l.compute() }
-
-// DiffID returns the sha256 of the uncompressed layer.
-func (l *cacheLayer) DiffID() (v1.Hash, error) { return l.diffID, l.compute() }
-
-// Size returns the size of the compressed layer.
-func (l *cacheLayer) Size() (int64, error) { return l.size, l.compute() }
-
-// Compressed streams the compressed layer: from the spool file once the
-// digests are computed with a spool directory, else by compressing anew.
-func (l *cacheLayer) Compressed() (io.ReadCloser, error) {
-	if l.opts.spoolDir != "" {
-		if err := l.compute(); err != nil {
 			return nil, err
 		}
-		return os.Open(l.spool)
+		layers = append(layers, Layer{Layer: l, Name: g.name, Modules: g.mods, Files: len(all), RawSize: raw})
 	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(l.compress(pw, nil)) }()
-	return pr, nil
-}
-
-// Uncompressed streams the layer's tar.
-func (l *cacheLayer) Uncompressed() (io.ReadCloser, error) {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(l.writeTar(pw)) }()
-	return pr, nil
-}
-
-// MediaType returns the OCI layer media type of the compression.
-func (l *cacheLayer) MediaType() (types.MediaType, error) {
-	if l.opts.compression == Zstd {
-		return types.OCILayerZStd, nil
-	}
-	return types.OCILayer, nil
+	return layers, nil
 }
 
 // Pack computes the digest of every layer, packing each once, as many

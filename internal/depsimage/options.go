@@ -2,9 +2,10 @@ package depsimage
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"time"
+
+	"github.com/cachecheck/cachecheck/internal/layer"
+	"github.com/google/go-containerregistry/pkg/compression"
 )
 
 // Contents says what of the module cache goes into the layers.
@@ -39,32 +40,31 @@ const DefaultContents = ContentsFull
 type Option func(*options) error
 
 type options struct {
-	buckets     int
-	contents    string
-	compression string
-	level       int
-	epoch       time.Time
-	private     string
-	concurrency int
-	spoolDir    string
+	buckets  int
+	contents string
+	private  string
+	layer    []layer.Option // how to write the layers, after the defaults
 }
 
 func defaultOptions() (options, error) {
-	o := options{
-		buckets:     DefaultBuckets,
-		contents:    DefaultContents,
-		compression: Gzip,
-		level:       -1,
-		epoch:       time.Unix(0, 0).UTC(),
-	}
-	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		sec, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return o, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970", s)
+	epoch, err := layer.SourceDateEpoch()
+	return options{
+		buckets:  DefaultBuckets,
+		contents: DefaultContents,
+		layer:    []layer.Option{layer.WithEpoch(epoch)},
+	}, err
+}
+
+// layerOption returns the Option passing opt on to layer.New, failing at
+// once as opt would there.
+func layerOption(opt layer.Option) Option {
+	return func(o *options) error {
+		if _, err := layer.New("", nil, opt); err != nil {
+			return err
 		}
-		o.epoch = time.Unix(sec, 0).UTC()
+		o.layer = append(o.layer, opt)
+		return nil
 	}
-	return o, nil
 }
 
 // WithBuckets sets the number of layers public modules are spread over, by
@@ -94,26 +94,20 @@ func WithContents(c string) Option {
 // WithCompression sets the compression of the layers, [Gzip] or [Zstd].
 // The default is [Gzip], which every registry and runtime reads.
 func WithCompression(c string) Option {
-	return func(o *options) error {
-		if c != Gzip && c != Zstd {
-			return fmt.Errorf("compression %q: want %q or %q", c, Gzip, Zstd)
-		}
-		o.compression = c
-		return nil
-	}
+	return layerOption(layer.WithCompression(compression.Compression(c)))
 }
 
 // WithCompressionLevel sets the compression level: for gzip 1-9, for zstd
 // 1-4 (fastest, default, better, best). The default is gzip's 6 and zstd's
 // default (about zstd -3).
 func WithCompressionLevel(level int) Option {
-	return func(o *options) error { o.level = level; return nil }
+	return layerOption(layer.WithLevel(level))
 }
 
 // WithEpoch sets the modification time of every entry. The default is
 // SOURCE_DATE_EPOCH when set, else the Unix epoch.
 func WithEpoch(t time.Time) Option {
-	return func(o *options) error { o.epoch = t.UTC(); return nil }
+	return layerOption(layer.WithEpoch(t))
 }
 
 // WithPrivate sets the GOPRIVATE-style patterns of modules that go into the
@@ -128,13 +122,7 @@ func WithPrivate(patterns string) Option {
 // whose layers Pack and the registry's Prepush already compress GOMAXPROCS
 // at a time.
 func WithConcurrency(n int) Option {
-	return func(o *options) error {
-		if n < 0 {
-			return fmt.Errorf("concurrency %d is negative", n)
-		}
-		o.concurrency = n
-		return nil
-	}
+	return layerOption(layer.WithConcurrency(n))
 }
 
 // WithSpoolDir keeps each layer's compressed bytes in a temporary file in
@@ -143,5 +131,5 @@ func WithConcurrency(n int) Option {
 // size, never memory; the files go with dir. The default is "": nothing is
 // kept and every read of Compressed compresses anew.
 func WithSpoolDir(dir string) Option {
-	return func(o *options) error { o.spoolDir = dir; return nil }
+	return layerOption(layer.WithSpoolDir(dir))
 }

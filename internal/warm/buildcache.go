@@ -8,7 +8,6 @@ import (
 
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/modload"
-	"github.com/cachecheck/cachecheck/internal/publish"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -33,12 +32,11 @@ func addBuildCache(ctx context.Context, dir string, res *modload.Result, s build
 		return nil, nil, fmt.Errorf("compiling the dependencies: %w", err)
 	}
 	cleanup := func() { os.RemoveAll(r.GoCache) }
-	l, err := buildcache.NewLayer(r, buildcache.WithCompression(compression))
+	l, err := buildcache.NewLayer(r, buildcache.WithCompression(compression), buildcache.WithSpoolDir(spool))
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	l.Layer = publish.Spool(l.Layer, spool)
 	size, err := l.Size()
 	if err != nil {
 		cleanup()

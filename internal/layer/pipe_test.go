@@ -1,4 +1,4 @@
-package depsimage
+package layer
 
 import (
 	"bytes"
