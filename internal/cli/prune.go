@@ -172,6 +172,9 @@ func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return usageErrorf("--to: %v", err)
 	}
+	if err := checkLayout(t, o.to); err != nil {
+		return err
+	}
 	target, ok := t.(publish.Pruner)
 	if !ok {
 		return usageErrorf("prune: %s holds one image and is replaced whole by warm; prune a registry repository or an OCI layout (oci:DIR)", o.to)
@@ -332,6 +335,9 @@ func (o *pruneOptions) runGC(ctx context.Context, io IO) error {
 	if err != nil {
 		return usageErrorf("--to: %v", err)
 	}
+	if err := checkLayout(t, o.to); err != nil {
+		return err
+	}
 	c, ok := t.(publish.Collector)
 	if !ok {
 		return usageErrorf("prune: --gc collects the garbage of an OCI layout (oci:DIR); a registry collects its own (distribution: 'registry garbage-collect')")
@@ -388,4 +394,21 @@ func (o *pruneOptions) printGC(io IO, doc *gcDoc) error {
 	}
 	_, err := fmt.Fprintf(io.Out, "%s %d unused blobs and %d temporary files (%s) from %s\n", verb, doc.Blobs, doc.Temporary, byteSize(doc.Bytes), doc.Target)
 	return err
+}
+
+// checkLayout fails for an OCI layout that is not there: pruning it would
+// say "removed 0 of 0" of a directory that was probably mistyped.
+func checkLayout(t publish.Target, to string) error {
+	e, ok := t.(interface{ Exists() (bool, error) })
+	if !ok {
+		return nil
+	}
+	exists, err := e.Exists()
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return fmt.Errorf("prune: no OCI layout at %s (no index.json there); check --to, or warm into it first", strings.TrimPrefix(to, "oci:"))
+	}
+	return nil
 }

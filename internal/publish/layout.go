@@ -424,3 +424,26 @@ func (t *layoutTarget) List(ctx context.Context) ([]Entry, error) {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Tag.String() < entries[j].Tag.String() })
 	return entries, nil
 }
+
+// Exists reports whether the layout is there: its directory holds an
+// index.json. A missing layout reads as an empty one everywhere else, which
+// suits a lookup (a miss) but not a prune, where it means a wrong --to.
+func (t *layoutTarget) Exists() (bool, error) {
+	fi, err := os.Stat(t.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reading OCI layout: %w", err)
+	case !fi.IsDir():
+		return false, fmt.Errorf("OCI layout %s is not a directory; name the layout's directory", t.dir)
+	}
+	_, err = os.Stat(filepath.Join(t.dir, "index.json"))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("reading OCI layout index: %w", err)
+}
