@@ -14,14 +14,14 @@ import (
 // took. It is plain data: the command fills it, the renderers print it, and
 // its JSON form (with ProtocolVersion) can be read back and rendered again.
 type Report struct {
-	ProtocolVersion int         `json:"protocol_version"`
-	Base            string      `json:"base"` // the base revision, as given
-	Head            string      `json:"head"` // the head revision, or "." for the work tree
-	Keys            Keys        `json:"keys"`
-	Deps            Deps        `json:"deps_image"`
-	Dockerfile      *Dockerfile `json:"dockerfile,omitempty"`
-	Timings         []Timing    `json:"timings,omitempty"`
-	Bench           *Bench      `json:"bench,omitempty"`
+	Header
+	Base       string      `json:"base"` // the base revision, as given
+	Head       string      `json:"head"` // the head revision, or "." for the work tree
+	Keys       Keys        `json:"keys"`
+	Deps       Deps        `json:"deps_image"`
+	Dockerfile *Dockerfile `json:"dockerfile,omitempty"`
+	Timings    []Timing    `json:"timings,omitempty"`
+	Bench      *Bench      `json:"bench,omitempty"`
 }
 
 // Keys compares the dependency keys of base and head.
@@ -188,7 +188,7 @@ func ReadReport(r io.Reader) (*Report, error) {
 	if err := dec.Decode(&rep); err != nil {
 		return nil, fmt.Errorf("reading report: %w", err)
 	}
-	if rep.ProtocolVersion != ProtocolVersion {
+	if rep.ProtocolVersion != ProtocolVersion || rep.DocKind != "" && rep.DocKind != rep.Kind() {
 		return nil, fmt.Errorf("reading report: protocol_version %d, want %d", rep.ProtocolVersion, ProtocolVersion)
 	}
 	return &rep, nil
@@ -196,7 +196,6 @@ func ReadReport(r io.Reader) (*Report, error) {
 
 // WriteJSON writes the report as one indented JSON document.
 func (r *Report) WriteJSON(w io.Writer) error {
-	r.ProtocolVersion = ProtocolVersion
 	if r.Keys.Changes == nil {
 		r.Keys.Changes = []string{}
 	}
@@ -208,11 +207,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 			d.Fixed = []*Finding{}
 		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
+	return writeJSON(w, r)
 }
+
+// Kind is "report".
+func (*Report) Kind() string { return "report" }
 
 // Condition is a --fail-on condition of a report.
 type Condition struct {
