@@ -45,7 +45,9 @@ func (h *Header) header() *Header { return h }
 
 // kinds are the documents Read knows, by Kind.
 var kinds = map[string]func() Doc{
-	"report": func() Doc { return new(Report) },
+	"report":   func() Doc { return new(Report) },
+	"prune":    func() Doc { return new(Prune) },
+	"prune-gc": func() Doc { return new(PruneGC) },
 }
 
 // Kinds returns the kinds of document Read knows, sorted.

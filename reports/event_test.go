@@ -9,7 +9,9 @@ import (
 // samples holds one filled-in document of every kind Read knows; a kind
 // without a sample fails TestReplay.
 var samples = map[string]func() Doc{
-	"report": func() Doc { return sampleReport() },
+	"report":   func() Doc { return sampleReport() },
+	"prune":    func() Doc { return samplePrune() },
+	"prune-gc": func() Doc { return samplePruneGC() },
 }
 
 // TestReplay writes every kind of document as JSON, reads it back, and

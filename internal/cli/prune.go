@@ -13,9 +13,8 @@ import (
 	"github.com/cachecheck/cachecheck/internal/modtree"
 	"github.com/cachecheck/cachecheck/internal/prune"
 	"github.com/cachecheck/cachecheck/internal/publish"
+	"github.com/cachecheck/cachecheck/reports"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/spf13/pflag"
 )
 
@@ -107,32 +106,6 @@ cachecheck prune --to registry.example.com/team/app-deps --keep 3 --older-than 1
 	}
 }
 
-// pruneDoc is what prune did: the text table and the JSON document.
-type pruneDoc struct {
-	ProtocolVersion int          `json:"protocol_version"`
-	Target          string       `json:"target"`
-	DryRun          bool         `json:"dry_run"`
-	Keep            int          `json:"keep"`
-	OlderThan       string       `json:"older_than"`
-	Now             time.Time    `json:"now"`
-	Images          []pruneImage `json:"images"`
-	Removed         int          `json:"removed"`
-	Kept            int          `json:"kept"`
-	Stamped         int          `json:"stamped"`
-}
-
-type pruneImage struct {
-	Tag       string     `json:"tag"`
-	Digest    string     `json:"digest"`
-	Module    string     `json:"module"`
-	Published *time.Time `json:"published,omitempty"`
-	// Action is "removed", "would remove" or "kept".
-	Action string `json:"action"`
-	Reason string `json:"reason"`
-	// Stamped reports whether prune wrote the image's missing stamp.
-	Stamped bool `json:"stamped,omitempty"`
-}
-
 func (o *pruneOptions) validate(args []string) error {
 	if err := o.registry.validate(); err != nil {
 		return err
@@ -206,10 +179,10 @@ func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 		images = append(images, img)
 		descs[tag] = e.Descriptor
 	}
-	doc := &pruneDoc{ProtocolVersion: protocolVersion, Target: target.String(), DryRun: o.dryRun, Keep: o.keep, OlderThan: o.olderThan.String(), Now: now.UTC()}
+	doc := &reports.Prune{Target: target.String(), DryRun: o.dryRun, Keep: o.keep, OlderThan: o.olderThan.String(), Now: now.UTC()}
 	var failure error
 	for _, d := range prune.Decide(images, prune.Policy{Keep: o.keep, OlderThan: o.olderThan.d, Protect: protect, Now: now}) {
-		pi := pruneImage{Tag: d.Tag, Digest: d.Digest, Module: d.Module, Action: "kept", Reason: d.Reason}
+		pi := reports.PrunedImage{Tag: d.Tag, Digest: d.Digest, Module: d.Module, Action: "kept", Reason: d.Reason}
 		if !d.Published.IsZero() {
 			p := d.Published.UTC()
 			pi.Published = &p
@@ -246,39 +219,8 @@ func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 	return failure
 }
 
-func (o *pruneOptions) print(io IO, doc *pruneDoc) error {
-	if o.format.String() == "json" {
-		return writeJSON(io.Out, doc)
-	}
-	verb := "removed"
-	if doc.DryRun {
-		verb = "would remove"
-	}
-	var rows [][]string
-	for _, im := range doc.Images {
-		if im.Action == "kept" {
-			continue
-		}
-		rows = append(rows, []string{im.Tag, im.Module, prune.FormatAge(doc.Now.Sub(*im.Published)), im.Digest})
-	}
-	if len(rows) > 0 {
-		table := tablewriter.NewTable(io.Out, tablewriter.WithHeaderAutoFormat(tw.Off))
-		table.Header(verb, "module", "age", "digest")
-		for _, r := range rows {
-			if err := table.Append(r); err != nil {
-				return err
-			}
-		}
-		if err := table.Render(); err != nil {
-			return err
-		}
-	}
-	stamped := ""
-	if doc.Stamped > 0 {
-		stamped = fmt.Sprintf(" (stamped %d that had no publication time)", doc.Stamped)
-	}
-	_, err := fmt.Fprintf(io.Out, "%s %d of %d deps images in %s; kept %d%s\n", verb, doc.Removed, doc.Removed+doc.Kept, doc.Target, doc.Kept, stamped)
-	return err
+func (o *pruneOptions) print(io IO, doc reports.Doc) error {
+	return reports.Write(io.Out, reports.Format(o.format.String()), doc)
 }
 
 // treeKeys returns the current keys of the modules and workspaces under
@@ -304,21 +246,6 @@ func treeKeys(dir string) ([]cachekey.Key, error) {
 // gcDefaultAge is how old a file must be for --gc to remove it when
 // --older-than is not given.
 const gcDefaultAge = 10 * time.Minute
-
-// gcDoc is what prune --gc did: the text table and the JSON document.
-type gcDoc struct {
-	ProtocolVersion int          `json:"protocol_version"`
-	Target          string       `json:"target"`
-	DryRun          bool         `json:"dry_run"`
-	OlderThan       string       `json:"older_than"`
-	Now             time.Time    `json:"now"`
-	Files           []prune.File `json:"files"`
-	Blobs           int          `json:"blobs"`
-	Temporary       int          `json:"temporary"`
-	Bytes           int64        `json:"bytes"`
-	// Broken lists the tags that name missing or damaged blobs.
-	Broken []string `json:"broken,omitempty"`
-}
 
 // runGC collects the garbage of an OCI layout.
 func (o *pruneOptions) runGC(ctx context.Context, io IO) error {
@@ -347,11 +274,9 @@ func (o *pruneOptions) runGC(ctx context.Context, io IO) error {
 	if err != nil && len(files) == 0 {
 		return err
 	}
-	doc := &gcDoc{ProtocolVersion: protocolVersion, Target: c.String(), DryRun: o.dryRun, OlderThan: prune.FormatAge(age), Now: now.UTC(), Files: files, Broken: broken}
-	if doc.Files == nil {
-		doc.Files = []prune.File{}
-	}
+	doc := &reports.PruneGC{Target: c.String(), DryRun: o.dryRun, OlderThan: prune.FormatAge(age), Now: now.UTC(), Files: []reports.GCFile{}, Broken: broken}
 	for _, f := range files {
+		doc.Files = append(doc.Files, reports.GCFile{Path: f.Path, Digest: f.Digest, Temp: f.Temp, Size: f.Size, ModTime: f.ModTime})
 		if f.Temp {
 			doc.Temporary++
 		} else {
@@ -359,40 +284,14 @@ func (o *pruneOptions) runGC(ctx context.Context, io IO) error {
 		}
 		doc.Bytes += f.Size
 	}
-	if perr := o.printGC(io, doc); err == nil {
+	if perr := o.print(io, doc); err == nil {
 		err = perr
 	}
-	return err
-}
-
-func (o *pruneOptions) printGC(io IO, doc *gcDoc) error {
-	if o.format.String() == "json" {
-		return writeJSON(io.Out, doc)
-	}
-	verb := "removed"
-	if doc.DryRun {
-		verb = "would remove"
-	}
-	if len(doc.Files) > 0 {
-		table := tablewriter.NewTable(io.Out, tablewriter.WithHeaderAutoFormat(tw.Off))
-		table.Header(verb, "kind", "size", "age")
-		for _, f := range doc.Files {
-			kind := "unused blob"
-			if f.Temp {
-				kind = "temporary file"
-			}
-			if err := table.Append([]string{f.Path, kind, byteSize(f.Size), prune.FormatAge(doc.Now.Sub(f.ModTime))}); err != nil {
-				return err
-			}
-		}
-		if err := table.Render(); err != nil {
-			return err
+	if o.format.String() == "text" {
+		for _, warning := range doc.BrokenWarnings() {
+			fmt.Fprintln(io.Err, warning)
 		}
 	}
-	for _, tag := range doc.Broken {
-		fmt.Fprintf(io.Err, "cachecheck: %s: tag %s names missing blobs; the next warm of its key rebuilds it\n", doc.Target, tag)
-	}
-	_, err := fmt.Fprintf(io.Out, "%s %d unused blobs and %d temporary files (%s) from %s\n", verb, doc.Blobs, doc.Temporary, byteSize(doc.Bytes), doc.Target)
 	return err
 }
 
