@@ -45,9 +45,10 @@ func (h *Header) header() *Header { return h }
 
 // kinds are the documents Read knows, by Kind.
 var kinds = map[string]func() Doc{
-	"report":   func() Doc { return new(Report) },
-	"prune":    func() Doc { return new(Prune) },
-	"prune-gc": func() Doc { return new(PruneGC) },
+	"report":     func() Doc { return new(Report) },
+	"prune":      func() Doc { return new(Prune) },
+	"prune-gc":   func() Doc { return new(PruneGC) },
+	"prediction": func() Doc { return new(Prediction) },
 }
 
 // Kinds returns the kinds of document Read knows, sorted.

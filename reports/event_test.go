@@ -9,9 +9,10 @@ import (
 // samples holds one filled-in document of every kind Read knows; a kind
 // without a sample fails TestReplay.
 var samples = map[string]func() Doc{
-	"report":   func() Doc { return sampleReport() },
-	"prune":    func() Doc { return samplePrune() },
-	"prune-gc": func() Doc { return samplePruneGC() },
+	"report":     func() Doc { return sampleReport() },
+	"prune":      func() Doc { return samplePrune() },
+	"prune-gc":   func() Doc { return samplePruneGC() },
+	"prediction": func() Doc { return sampleReport().Dockerfile.Prediction },
 }
 
 // TestReplay writes every kind of document as JSON, reads it back, and

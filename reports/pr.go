@@ -120,27 +120,28 @@ type Dockerfile struct {
 	Introduced []*Finding `json:"introduced"` // in head, not in base
 	Fixed      []*Finding `json:"fixed"`      // in base, not in head
 	Remaining  int        `json:"remaining"`  // in both
-	Stages     []Stage    `json:"stages,omitempty"`
-	// FirstMiss names the first instruction predicted to rebuild and why,
-	// empty when every layer is reused.
-	FirstMiss string `json:"first_miss,omitempty"`
-	// DownloadReused says whether the module download layer is reused;
-	// nil when the Dockerfile has no download step.
-	DownloadReused *bool `json:"download_reused,omitempty"`
+	// Prediction is the layer cache of a head build after a base build;
+	// nil when the base has no Dockerfile.
+	Prediction *Prediction `json:"prediction,omitempty"`
 }
 
-// Stage is the prediction for one build stage.
-type Stage struct {
-	Name  string          `json:"name"`
-	Steps []PredictedStep `json:"steps"`
+// firstMiss is "Dockerfile:3 COPY go.mod go.sum ./ misses: go.sum
+// changed", or "" when every layer is reused or nothing was predicted.
+func (d *Dockerfile) firstMiss() string {
+	if d.Prediction == nil || d.Prediction.FirstMiss == nil {
+		return ""
+	}
+	fm := d.Prediction.FirstMiss
+	return fmt.Sprintf("%s:%d %s", d.File, fm.Line, fm.Reason)
 }
 
-// PredictedStep is one instruction, predicted reused (Hit) or rebuilt.
-type PredictedStep struct {
-	Line        int    `json:"line"`
-	Instruction string `json:"instruction"`
-	Hit         bool   `json:"hit"`
-	Reason      string `json:"reason,omitempty"`
+// downloadReused says whether the module download layer is reused; nil
+// when there is no prediction or no download step.
+func (d *Dockerfile) downloadReused() *bool {
+	if d.Prediction == nil {
+		return nil
+	}
+	return d.Prediction.ModuleDownloadReused
 }
 
 // Timing is one build, read from its log.
@@ -363,8 +364,8 @@ func (r *Report) Verdict() string {
 		default:
 			parts = append(parts, "no new Dockerfile findings")
 		}
-		if d.DownloadReused != nil {
-			if *d.DownloadReused {
+		if reused := d.downloadReused(); reused != nil {
+			if *reused {
 				parts = append(parts, "module download layer reused")
 			} else {
 				parts = append(parts, "module download layer rebuilt")
@@ -383,7 +384,7 @@ func (r *Report) ok() bool {
 		return false
 	}
 	if d := r.Dockerfile; d != nil {
-		if len(d.Introduced) > 0 || (d.DownloadReused != nil && !*d.DownloadReused) {
+		if reused := d.downloadReused(); len(d.Introduced) > 0 || (reused != nil && !*reused) {
 			return false
 		}
 	}

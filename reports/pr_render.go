@@ -49,22 +49,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "Fixed findings:\n\n")
 			mdFindings(&b, d.Fixed)
 		}
-		if len(d.Stages) > 0 {
+		if p := d.Prediction; p != nil && len(p.Stages) > 0 {
 			fmt.Fprintf(&b, "Predicted layer cache of a head build after a base build:\n\n")
-			fmt.Fprintf(&b, "| stage | line | instruction | cache | why |\n| --- | ---: | --- | --- | --- |\n")
-			for _, s := range d.Stages {
-				for _, st := range s.Steps {
-					cache := "HIT"
-					if !st.Hit {
-						cache = "**MISS**"
-					}
-					fmt.Fprintf(&b, "| %s | %d | `%s` | %s | %s |\n", mdCell(s.Name), st.Line, mdCode(st.Instruction), cache, mdCell(st.Reason))
-				}
-			}
+			p.writeMarkdownTable(&b)
 			b.WriteString("\n")
 		}
-		if d.FirstMiss != "" {
-			fmt.Fprintf(&b, "First miss: %s\n", mdCell(d.FirstMiss))
+		if fm := d.firstMiss(); fm != "" {
+			fmt.Fprintf(&b, "First miss: %s\n", mdCell(fm))
 		}
 		b.WriteString("\n</details>\n")
 	}
@@ -137,24 +128,13 @@ func (r *Report) WriteText(w io.Writer) error {
 				return err
 			}
 		}
-		if len(d.Stages) > 0 {
-			t := NewTable(&b)
-			t.Header("STAGE", "LINE", "INSTRUCTION", "CACHE", "WHY")
-			for _, s := range d.Stages {
-				for _, st := range s.Steps {
-					cache := "HIT"
-					if !st.Hit {
-						cache = "MISS"
-					}
-					t.Append(s.Name, fmt.Sprint(st.Line), st.Instruction, cache, st.Reason)
-				}
-			}
-			if err := t.Render(); err != nil {
+		if p := d.Prediction; p != nil && len(p.Stages) > 0 {
+			if err := p.writeTable(&b); err != nil {
 				return err
 			}
 		}
-		if d.FirstMiss != "" {
-			fmt.Fprintf(&b, "First miss: %s\n", d.FirstMiss)
+		if fm := d.firstMiss(); fm != "" {
+			fmt.Fprintf(&b, "First miss: %s\n", fm)
 		}
 	}
 	if r.Bench != nil {
@@ -294,10 +274,10 @@ func (d *Dockerfile) summary() string {
 	if len(parts) == 0 {
 		parts = append(parts, "no new findings")
 	}
-	if d.FirstMiss != "" {
-		at, _, _ := strings.Cut(d.FirstMiss, " ")
+	if fm := d.firstMiss(); fm != "" {
+		at, _, _ := strings.Cut(fm, " ")
 		parts = append(parts, "first miss at "+at)
-	} else if len(d.Stages) > 0 {
+	} else if d.Prediction != nil && len(d.Prediction.Stages) > 0 {
 		parts = append(parts, "every layer reused")
 	}
 	return strings.Join(parts, ", ")

@@ -44,13 +44,15 @@ func sampleReport() *Report {
 			Introduced: []*Finding{{Rule: "CC001", Slug: "source-before-download", Severity: Warning, File: "Dockerfile", Line: 4,
 				Message: `"COPY . ." copies the source before "go mod download"`, Fix: "COPY go.mod go.sum ./ first | then download"}},
 			Remaining: 1,
-			Stages: []Stage{{Name: "build", Steps: []PredictedStep{
-				{Line: 1, Instruction: "FROM golang:1.23 AS build", Hit: true},
-				{Line: 3, Instruction: "COPY go.mod go.sum ./", Hit: false, Reason: "go.mod, go.sum changed"},
-				{Line: 4, Instruction: "RUN go mod download", Hit: false, Reason: "an earlier step missed"},
-			}}},
-			FirstMiss:      "Dockerfile:3 COPY go.mod go.sum ./ misses: go.mod, go.sum changed",
-			DownloadReused: &no,
+			Prediction: &Prediction{
+				Base: "main", Head: "work tree", ModuleDownloadReused: &no,
+				Stages: []PredictedStage{{Stage: "build", Line: 1, Steps: []PredictedStep{
+					{Index: 1, Kind: "FROM", Line: 1, Text: "FROM golang:1.23 AS build", Cache: "HIT"},
+					{Index: 2, Kind: "COPY", Line: 3, Text: "COPY go.mod go.sum ./", Cache: "MISS", Reason: "go.mod, go.sum changed", Changed: []string{"go.mod", "go.sum"}, ChangedCount: 2},
+					{Index: 3, Kind: "RUN", Line: 4, Text: "RUN   go mod download", Cache: "MISS", Reason: "an earlier step missed", ModuleDownload: true},
+				}}},
+				FirstMiss: &StepRef{Stage: "build", Line: 3, Reason: "COPY go.mod go.sum ./ misses: go.mod, go.sum changed"},
+			},
 		},
 		Timings: []Timing{
 			{Name: "base", Builder: "buildkit", Seconds: 40, Timed: true, Steps: []Step{{Name: "RUN go mod download", Stage: "build", Seconds: 30}, {Name: "RUN go build", Stage: "build", Seconds: 10}}},

@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/internal/gitfs"
@@ -83,112 +81,32 @@ func (o *analyzeOptions) runPredict(ctx context.Context, w io.Writer, dir string
 	if err != nil {
 		return err
 	}
+	format := reports.Text // as before, --format sarif prints the text too
 	if o.format.String() == "json" {
-		return writeJSON(w, predictionDoc(names, p))
+		format = reports.JSON
 	}
-	return renderPrediction(w, names, p)
+	return reports.Write(w, format, predictionDoc(names, p))
 }
 
-type predictionJSON struct {
-	ProtocolVersion      int                    `json:"protocol_version"`
-	Base                 string                 `json:"base"`
-	Head                 string                 `json:"head"`
-	ModuleDownloadReused *bool                  `json:"module_download_reused"`
-	Stages               []stagePredictionJSON  `json:"stages"`
-	FirstMiss            *stepPredictionJSONRef `json:"first_miss"`
-}
-
-type stagePredictionJSON struct {
-	Stage string               `json:"stage"`
-	Line  int                  `json:"line"`
-	Steps []stepPredictionJSON `json:"steps"`
-}
-
-type stepPredictionJSON struct {
-	Index          int      `json:"index"`
-	Kind           string   `json:"kind"`
-	Line           int      `json:"line"`
-	Text           string   `json:"text"`
-	Cache          string   `json:"cache"`
-	Reason         string   `json:"reason,omitempty"`
-	Changed        []string `json:"changed,omitempty"`
-	ChangedCount   int      `json:"changed_count,omitempty"`
-	ModuleDownload bool     `json:"module_download,omitempty"`
-}
-
-type stepPredictionJSONRef struct {
-	Stage  string `json:"stage"`
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
-}
-
-func cacheWord(hit bool) string {
-	if hit {
-		return "HIT"
-	}
-	return "MISS"
-}
-
-func predictionDoc(names [2]string, p *analyzer.Prediction) predictionJSON {
-	doc := predictionJSON{ProtocolVersion: protocolVersion, Base: names[0], Head: names[1], Stages: []stagePredictionJSON{}}
+// predictionDoc is the document of a prediction, for analyze --base and
+// the Dockerfile section of report: names are base's and head's.
+func predictionDoc(names [2]string, p *analyzer.Prediction) *reports.Prediction {
+	doc := &reports.Prediction{Base: names[0], Head: names[1], Stages: []reports.PredictedStage{}}
 	if reused, found := p.ModuleDownloadReused(); found {
 		doc.ModuleDownloadReused = &reused
 	}
 	for _, st := range p.Stages {
-		sj := stagePredictionJSON{Stage: st.Stage, Line: st.Line}
+		ps := reports.PredictedStage{Stage: st.Stage, Line: st.Line}
 		for _, s := range st.Steps {
-			sj.Steps = append(sj.Steps, stepPredictionJSON{s.Index, s.Kind, s.Line, s.Text, cacheWord(s.Hit), s.Reason, s.Changed, s.ChangedCount, s.ModuleDownload})
+			ps.Steps = append(ps.Steps, reports.PredictedStep{
+				Index: s.Index, Kind: s.Kind, Line: s.Line, Text: s.Text, Cache: reports.CacheWord(s.Hit),
+				Reason: s.Reason, Changed: s.Changed, ChangedCount: s.ChangedCount, ModuleDownload: s.ModuleDownload,
+			})
 		}
 		if fm := st.FirstMiss(); fm != nil && doc.FirstMiss == nil {
-			doc.FirstMiss = &stepPredictionJSONRef{st.Stage, fm.Line, fm.Reason}
+			doc.FirstMiss = &reports.StepRef{Stage: st.Stage, Line: fm.Line, Reason: fm.Reason}
 		}
-		doc.Stages = append(doc.Stages, sj)
+		doc.Stages = append(doc.Stages, ps)
 	}
 	return doc
-}
-
-func renderPrediction(w io.Writer, names [2]string, p *analyzer.Prediction) error {
-	fmt.Fprintf(w, "layer cache of %s after building %s (predicted as BuildKit decides):\n", names[1], names[0])
-	t := reports.NewTable(w, reports.ColumnWidth{Column: 2, Width: 48}, reports.ColumnWidth{Column: 4, Width: 60})
-	t.Header("STAGE", "LINE", "INSTRUCTION", "CACHE", "WHY")
-	for _, st := range p.Stages {
-		for _, s := range st.Steps {
-			why := ""
-			if !s.Hit {
-				why = s.Reason
-			}
-			if err := t.Append(st.Stage, strconv.Itoa(s.Line), oneLine(s.Text), cacheWord(s.Hit), why); err != nil {
-				return fmt.Errorf("rendering the prediction: %w", err)
-			}
-		}
-	}
-	if err := t.Render(); err != nil {
-		return fmt.Errorf("rendering the prediction: %w", err)
-	}
-	first := "none: every layer is reused"
-	for _, st := range p.Stages {
-		if fm := st.FirstMiss(); fm != nil {
-			first = fmt.Sprintf("stage %s line %d: %s", st.Stage, fm.Line, fm.Reason)
-			break
-		}
-	}
-	fmt.Fprintf(w, "first miss: %s\n", first)
-	switch reused, found := p.ModuleDownloadReused(); {
-	case !found:
-		fmt.Fprintln(w, "module download layer: none (no RUN go mod download)")
-	case reused:
-		fmt.Fprintln(w, "module download layer: reused")
-	default:
-		_, err := fmt.Fprintln(w, "module download layer: rebuilt")
-		return err
-	}
-	return nil
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 90 {
-		s = s[:87] + "..."
-	}
-	return s
 }

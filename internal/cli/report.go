@@ -324,6 +324,7 @@ func (o *reportOptions) dockerfileName() string {
 func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Dockerfile, *analyzer.Build, error) {
 	file := o.dockerfileName()
 	var builds [2]*analyzer.Build
+	var names [2]string
 	var findings [2][]*reports.Finding
 	for i, side := range []struct{ flag, spec string }{{"--base", o.base}, {"--head", o.head}} {
 		s, err := openSide(ctx, side.flag, side.spec, dir)
@@ -344,7 +345,7 @@ func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Do
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
 		}
-		builds[i] = b
+		builds[i], names[i] = b, s.name
 		for j := range found {
 			findings[i] = append(findings[i], &found[j])
 		}
@@ -358,23 +359,7 @@ func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Do
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, st := range p.Stages {
-		rs := reports.Stage{Name: st.Stage}
-		for _, s := range st.Steps {
-			why := ""
-			if !s.Hit {
-				why = s.Reason
-			}
-			rs.Steps = append(rs.Steps, reports.PredictedStep{Line: s.Line, Instruction: oneLine(s.Text), Hit: s.Hit, Reason: why})
-		}
-		if fm := st.FirstMiss(); fm != nil && d.FirstMiss == "" {
-			d.FirstMiss = fmt.Sprintf("%s:%d %s", file, fm.Line, fm.Reason)
-		}
-		d.Stages = append(d.Stages, rs)
-	}
-	if reused, found := p.ModuleDownloadReused(); found {
-		d.DownloadReused = &reused
-	}
+	d.Prediction = predictionDoc(names, p)
 	return d, builds[1], nil
 }
 
