@@ -14,6 +14,7 @@ const (
 	Text     Format = "text"
 	Markdown Format = "markdown"
 	JSON     Format = "json"
+	SARIF    Format = "sarif"
 )
 
 // A Doc is what one cachecheck command reports: a warm, a key, a prune, a
@@ -34,6 +35,12 @@ type MarkdownDoc interface {
 	WriteMarkdown(io.Writer) error
 }
 
+// A SARIFDoc is a Doc that has a SARIF form: findings, for code scanning.
+type SARIFDoc interface {
+	Doc
+	WriteSARIF(io.Writer) error
+}
+
 // Header opens every JSON document this package writes: the protocol
 // version and the kind of document. Doc types embed it.
 type Header struct {
@@ -49,6 +56,7 @@ var kinds = map[string]func() Doc{
 	"prune":      func() Doc { return new(Prune) },
 	"prune-gc":   func() Doc { return new(PruneGC) },
 	"prediction": func() Doc { return new(Prediction) },
+	"findings":   func() Doc { return new(Document) },
 }
 
 // Kinds returns the kinds of document Read knows, sorted.
@@ -62,7 +70,8 @@ func Kinds() []string {
 }
 
 // Write renders d in the format f. JSON is one indented document with
-// its Header filled in; markdown is refused for a kind that has none.
+// its Header filled in; markdown and SARIF are refused for a kind that has
+// none.
 func Write(w io.Writer, f Format, d Doc) error {
 	switch f {
 	case Text, "":
@@ -73,10 +82,16 @@ func Write(w io.Writer, f Format, d Doc) error {
 			return fmt.Errorf("a %s document has no markdown form; use text or json", d.Kind())
 		}
 		return md.WriteMarkdown(w)
+	case SARIF:
+		sd, ok := d.(SARIFDoc)
+		if !ok {
+			return fmt.Errorf("a %s document has no SARIF form; use text or json", d.Kind())
+		}
+		return sd.WriteSARIF(w)
 	case JSON:
 		return writeJSON(w, d)
 	}
-	return fmt.Errorf("unknown format %q: want text, markdown or json", f)
+	return fmt.Errorf("unknown format %q: want text, markdown, json or sarif", f)
 }
 
 func writeJSON(w io.Writer, d Doc) error {

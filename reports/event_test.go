@@ -13,6 +13,7 @@ var samples = map[string]func() Doc{
 	"prune":      func() Doc { return samplePrune() },
 	"prune-gc":   func() Doc { return samplePruneGC() },
 	"prediction": func() Doc { return sampleReport().Dockerfile.Prediction },
+	"findings":   func() Doc { return sampleFindings() },
 }
 
 // TestReplay writes every kind of document as JSON, reads it back, and
@@ -43,6 +44,9 @@ func TestReplay(t *testing.T) {
 			formats := []Format{JSON, Text}
 			if _, ok := orig.(MarkdownDoc); ok {
 				formats = append(formats, Markdown)
+			}
+			if _, ok := orig.(SARIFDoc); ok {
+				formats = append(formats, SARIF)
 			}
 			for _, f := range formats {
 				var want, got bytes.Buffer

@@ -88,19 +88,63 @@ func (h *textHandler) Flush() error {
 	return err
 }
 
-// Document is the JSON form of a run; it can be read back with ReadJSON
-// and replayed into any Handler.
+// Document is the JSON form of a run, a Doc of kind "findings": the tool,
+// the rules its findings refer to and the findings. It can be read back
+// with ReadJSON or Read, and replayed into any Handler; Write renders it
+// as text, JSON or SARIF.
 type Document struct {
-	ProtocolVersion int        `json:"protocol_version"`
-	Tool            Meta       `json:"tool"`
-	Rules           []*Rule    `json:"rules"`
-	Findings        []*Finding `json:"findings"`
+	Header
+	Tool     Meta       `json:"tool"`
+	Rules    []*Rule    `json:"rules"`
+	Findings []*Finding `json:"findings"`
+}
+
+// Kind is "findings".
+func (*Document) Kind() string { return "findings" }
+
+// MarshalJSON writes the document as the findings JSON always was: with
+// <, > and & escaped (\u003c, \u003e, \u0026), as encoding/json does by
+// default, and empty lists as [].
+func (d *Document) MarshalJSON() ([]byte, error) {
+	type plain Document
+	q := plain(*d)
+	if q.Rules == nil {
+		q.Rules = []*Rule{}
+	}
+	if q.Findings == nil {
+		q.Findings = []*Finding{}
+	}
+	return json.Marshal(&q)
+}
+
+// WriteText renders the findings as the text handler does.
+func (d *Document) WriteText(w io.Writer) error { return d.replay(NewText(w)) }
+
+// WriteSARIF renders the findings as a SARIF log, with the document's
+// rules.
+func (d *Document) WriteSARIF(w io.Writer) error { return d.replay(NewSARIF(w, d.meta())) }
+
+// meta is the document's tool, with its rules.
+func (d *Document) meta() Meta {
+	m := d.Tool
+	m.Rules = d.Rules
+	return m
+}
+
+// replay sends the findings to h and flushes it.
+func (d *Document) replay(h Handler) error {
+	for _, f := range d.Findings {
+		if err := h.Finding(f); err != nil {
+			return err
+		}
+	}
+	return h.Flush()
 }
 
 // NewJSON returns a Handler that writes one indented JSON Document with
 // the findings and the rules they refer to.
 func NewJSON(w io.Writer, meta Meta) Handler {
-	return &jsonHandler{w: w, doc: Document{ProtocolVersion: ProtocolVersion, Tool: meta, Rules: []*Rule{}, Findings: []*Finding{}}}
+	return &jsonHandler{w: w, doc: Document{Tool: meta, Rules: []*Rule{}, Findings: []*Finding{}}}
 }
 
 type jsonHandler struct {
@@ -133,9 +177,7 @@ func (h *jsonHandler) Flush() error {
 		_, j := h.doc.Tool.rule(b.ID)
 		return i - j
 	})
-	enc := json.NewEncoder(h.w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(h.doc)
+	return writeJSON(h.w, &h.doc)
 }
 
 // ReadJSON reads a Document written by the JSON handler and replays its
@@ -149,15 +191,10 @@ func ReadJSON(r io.Reader, h func(Meta) Handler) error {
 	if doc.ProtocolVersion != ProtocolVersion {
 		return fmt.Errorf("reading findings JSON: protocol_version %d, want %d", doc.ProtocolVersion, ProtocolVersion)
 	}
-	meta := doc.Tool
-	meta.Rules = doc.Rules
-	out := h(meta)
-	for _, f := range doc.Findings {
-		if err := out.Finding(f); err != nil {
-			return err
-		}
+	if doc.DocKind != "" && doc.DocKind != doc.Kind() {
+		return fmt.Errorf("reading findings JSON: it is a %q document, not %q", doc.DocKind, doc.Kind())
 	}
-	return out.Flush()
+	return doc.replay(h(doc.meta()))
 }
 
 // NewSARIF returns a Handler that writes a SARIF 2.1.0 log for code

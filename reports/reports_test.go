@@ -77,3 +77,73 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
+
+// sampleFindings is the findings document of a run with findings of two
+// rules.
+func sampleFindings() *Document {
+	return &Document{
+		Tool:  Meta{Tool: "cachecheck", Version: "v1.2.3"},
+		Rules: testMeta.Rules,
+		Findings: []*Finding{
+			{Rule: "CC002", Slug: "b", Severity: Error, File: "Dockerfile", Line: 3, EndLine: 4, Stage: "build",
+				Message: `"RUN go build && go test" has <no> cache mount`, Fix: "add --mount=type=cache"},
+			{Rule: "CC001", Slug: "a", Severity: Warning, File: "build/api.Dockerfile", Line: 7, EndLine: 7, Message: "m2", Fix: "f2"},
+		},
+	}
+}
+
+// TestFindingsDoc checks that the findings document renders through Write
+// as the handlers render the same findings, in every format, and that
+// its JSON keeps the HTML escapes the findings JSON always had.
+func TestFindingsDoc(t *testing.T) {
+	doc := sampleFindings()
+	meta := doc.Tool
+	meta.Rules = doc.Rules
+	for _, tc := range []struct {
+		format Format
+		h      func(*bytes.Buffer) Handler
+	}{
+		{Text, func(w *bytes.Buffer) Handler { return NewText(w) }},
+		{JSON, func(w *bytes.Buffer) Handler { return NewJSON(w, meta) }},
+		{SARIF, func(w *bytes.Buffer) Handler { return NewSARIF(w, meta) }},
+	} {
+		t.Run(string(tc.format), func(t *testing.T) {
+			var want, got bytes.Buffer
+			h := tc.h(&want)
+			for _, f := range doc.Findings {
+				if err := h.Finding(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := h.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if err := Write(&got, tc.format, sampleFindings()); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("Write(%s) differs from the handler:\n%s\nwant:\n%s", tc.format, got.String(), want.String())
+			}
+		})
+	}
+	var js bytes.Buffer
+	if err := Write(&js, JSON, doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"kind": "findings"`, `go build \u0026\u0026 go test`, `\u003cno\u003e`} {
+		if !strings.Contains(js.String(), want) {
+			t.Errorf("findings JSON has no %s:\n%s", want, js.String())
+		}
+	}
+	if err := Write(&js, SARIF, samplePrune()); err == nil || !strings.Contains(err.Error(), "no SARIF form") {
+		t.Errorf("Write(SARIF, prune) = %v, want an error saying it has no SARIF form", err)
+	}
+	// A document written before "kind" still reads.
+	var old bytes.Buffer
+	if err := ReadJSON(strings.NewReader(`{"protocol_version": 1, "tool": {"name": "cachecheck"}, "rules": [], "findings": []}`), func(Meta) Handler { return NewText(&old) }); err != nil || old.String() != "no findings\n" {
+		t.Errorf("ReadJSON of a document without kind: %v, %q", err, old.String())
+	}
+	if err := ReadJSON(strings.NewReader(`{"protocol_version": 1, "kind": "prune"}`), func(Meta) Handler { return NewText(&js) }); err == nil {
+		t.Error(`ReadJSON read a "prune" document as findings`)
+	}
+}
