@@ -45,7 +45,12 @@ func (h *Header) header() *Header { return h }
 
 // kinds are the documents Read knows, by Kind.
 var kinds = map[string]func() Doc{
-	"report": func() Doc { return new(Report) },
+	"report":   func() Doc { return new(Report) },
+	"warm":     func() Doc { return new(Warm) },
+	"warm-all": func() Doc { return new(WarmAll) },
+	"ref":      func() Doc { return new(Ref) },
+	"key":      func() Doc { return new(Key) },
+	"key-diff": func() Doc { return new(KeyDiff) },
 }
 
 // Kinds returns the kinds of document Read knows, sorted.

@@ -9,7 +9,12 @@ import (
 // samples holds one filled-in document of every kind Read knows; a kind
 // without a sample fails TestReplay.
 var samples = map[string]func() Doc{
-	"report": func() Doc { return sampleReport() },
+	"report":   func() Doc { return sampleReport() },
+	"warm":     func() Doc { return sampleWarm() },
+	"warm-all": func() Doc { return sampleWarmAll() },
+	"ref":      func() Doc { return sampleRef() },
+	"key":      func() Doc { return sampleKey() },
+	"key-diff": func() Doc { return sampleKeyDiff() },
 }
 
 // TestReplay writes every kind of document as JSON, reads it back, and
