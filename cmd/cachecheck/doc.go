@@ -124,7 +124,7 @@ build cache was compiled for.
 Render reads a JSON document that a cachecheck command printed with --format
 json (from FILE, or from standard input for -) and writes it again: as the
 text the command prints without --format json, as markdown for the kinds
-that have it (report, warm, warm-all, key-diff), or as JSON. The document's
+that have it (such as report, warm, warm-all and key-diff), or as JSON. The document's
 "kind" (below) says which command wrote it; a document of another
 protocol_version, or without a kind, is refused. The model is govulncheck's
 -mode convert: a CI job keeps one JSON file and renders it where it is

@@ -27,8 +27,8 @@ func newRenderCommand() *command {
 Render reads a JSON document that a cachecheck command printed with
 --format json, from FILE or, for -, from standard input, and writes it again
 in --format: text gives what the command printed without --format json,
-markdown a pull request comment (for the kinds that have one: report, warm,
-warm --all and key --diff), json the document itself. A CI job can so keep
+markdown a pull request comment (for the kinds that have one, such as
+report, warm and key --diff), json the document itself. A CI job can so keep
 one JSON file of a run and show it in several places.
 
 The document's "kind" says which command wrote it: ` + strings.Join(reports.Kinds(), ", ") + `.
