@@ -57,6 +57,11 @@ var kinds = map[string]func() Doc{
 	"prune-gc":   func() Doc { return new(PruneGC) },
 	"prediction": func() Doc { return new(Prediction) },
 	"findings":   func() Doc { return new(Document) },
+	"warm":       func() Doc { return new(Warm) },
+	"warm-all":   func() Doc { return new(WarmAll) },
+	"ref":        func() Doc { return new(Ref) },
+	"key":        func() Doc { return new(Key) },
+	"key-diff":   func() Doc { return new(KeyDiff) },
 }
 
 // Kinds returns the kinds of document Read knows, sorted.

@@ -14,6 +14,11 @@ var samples = map[string]func() Doc{
 	"prune-gc":   func() Doc { return samplePruneGC() },
 	"prediction": func() Doc { return sampleReport().Dockerfile.Prediction },
 	"findings":   func() Doc { return sampleFindings() },
+	"warm":       func() Doc { return sampleWarm() },
+	"warm-all":   func() Doc { return sampleWarmAll() },
+	"ref":        func() Doc { return sampleRef() },
+	"key":        func() Doc { return sampleKey() },
+	"key-diff":   func() Doc { return sampleKeyDiff() },
 }
 
 // TestReplay writes every kind of document as JSON, reads it back, and

@@ -2,10 +2,11 @@ package reports
 
 import (
 	"fmt"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 	"io"
 	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 )
 
 // Prune is what `cachecheck prune` did to the deps images of a target.
@@ -48,7 +49,7 @@ func (p *Prune) WriteText(w io.Writer) error {
 		}
 		age := "-"
 		if im.Published != nil {
-			age = formatAge(p.Now.Sub(*im.Published))
+			age = FormatAge(p.Now.Sub(*im.Published))
 		}
 		rows = append(rows, []string{im.Tag, im.Module, age, im.Digest})
 	}
@@ -101,10 +102,10 @@ func (g *PruneGC) WriteText(w io.Writer) error {
 		if f.Temp {
 			kind = "temporary file"
 		}
-		rows = append(rows, []string{f.Path, kind, decimalBytes(f.Size), formatAge(g.Now.Sub(f.ModTime))})
+		rows = append(rows, []string{f.Path, kind, ByteSize(f.Size), FormatAge(g.Now.Sub(f.ModTime))})
 	}
 	return writeRemoval(w, []string{removalVerb(g.DryRun), "kind", "size", "age"}, rows,
-		fmt.Sprintf("%s %d unused blobs and %d temporary files (%s) from %s", removalVerb(g.DryRun), g.Blobs, g.Temporary, decimalBytes(g.Bytes), g.Target))
+		fmt.Sprintf("%s %d unused blobs and %d temporary files (%s) from %s", removalVerb(g.DryRun), g.Blobs, g.Temporary, ByteSize(g.Bytes), g.Target))
 }
 
 // BrokenWarnings returns one warning line per broken tag, as the command
@@ -141,25 +142,9 @@ func writeRemoval(w io.Writer, header []string, rows [][]string, summary string)
 	return err
 }
 
-// decimalBytes says n bytes in decimal units as the cli does (its
-// byteSize): "512 B", "1.5 kB", "2.0 GB".
-func decimalBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
-
-// formatAge formats d in days and hours, or smaller units under a day:
-// "3d", "3d4h", "5h0m0s"; it is internal/prune.FormatAge, which reports
-// may not import.
-func formatAge(d time.Duration) string {
+// FormatAge formats d in days and hours, or smaller units under a day:
+// "3d", "3d4h", "5h0m0s".
+func FormatAge(d time.Duration) string {
 	if d < 0 {
 		d = 0
 	}

@@ -17,6 +17,7 @@ The commands are:
 	key      compute the dependency cache key of a Go module or workspace
 	prune    delete the deps images no branch needs any more
 	ref      print the reference of the deps image for a Go module
+	render   render the JSON of a cachecheck command again as text, markdown or JSON
 	report   say what a pull request does to the build cache
 	version  print the cachecheck version
 	warm     build and publish the deps-only image of a Go module
@@ -25,7 +26,7 @@ Run 'cachecheck help <command>' for a command's flags and examples.
 
 # cachecheck key
 
-	cachecheck key [--format text|json] [--explain] [--diff OTHER] [DIR]
+	cachecheck key [--format text|markdown|json] [--explain] [--diff OTHER] [DIR]
 
 Key computes the dependency cache key of the Go module or workspace in DIR
 (default "."), from the files alone: no network and no go command. The key
@@ -57,12 +58,14 @@ without touching the work tree), and prints one line per changed input:
 	  replace ./sdk: go.mod changed
 	  go.sum: +4 -4 entries
 
+With --diff, --format markdown writes the same for a pull request comment.
+
 # cachecheck warm
 
 	cachecheck warm [--to TARGET] [--base REF] [--force] [--layers N] [--contents full|zips]
 	                [--compression gzip|zstd] [--build-cache [--build-flags FLAGS] [--dockerfile FILE]]
 	                [--insecure] [--timeout DURATION] [--download-timeout DURATION]
-	                [--format text|json] [-q] [DIR]
+	                [--format text|markdown|json] [-q] [DIR]
 
 Warm computes the key of DIR and looks its tag up in TARGET (a registry
 repository, oci:DIR or tarball:FILE; default oci:DIR/.cachecheck/oci). On a
@@ -113,6 +116,23 @@ build, or --build-flags, with the Go release of --base); --nearest then
 considers only images with the same build cache, and without --build-cache
 only images without one. Its JSON says, in "build_cache", what the image's
 build cache was compiled for.
+
+# cachecheck render
+
+	cachecheck render [--format text|markdown|json] FILE
+
+Render reads a JSON document that a cachecheck command printed with --format
+json (from FILE, or from standard input for -) and writes it again: as the
+text the command prints without --format json, as markdown for the kinds
+that have it (such as report, warm, warm-all and key-diff), or as JSON. The document's
+"kind" (below) says which command wrote it; a document of another
+protocol_version, or without a kind, is refused. The model is govulncheck's
+-mode convert: a CI job keeps one JSON file and renders it where it is
+shown.
+
+	cachecheck key --diff origin/main --format json > key.json
+	cachecheck render key.json                     # what key --diff printed
+	cachecheck render --format markdown key.json   # for the pull request
 
 # cachecheck prune
 
@@ -174,18 +194,35 @@ deps image.
 # Output formats
 
 --format text (the default) prints for people; --format json prints one
-JSON document with a "protocol_version" field (now 1). Fields are only ever
-added within a protocol version. For key:
+JSON document with a "protocol_version" field (now 1) and a "kind", which
+names its shape: "key", "key-diff", "warm", "warm-all", "ref", "report", ….
+Fields are only ever added within a protocol version, with one exception
+made when the kinds came: report's "dockerfile" section holds its layer-cache
+prediction as a "prediction" document, the one analyze --base prints, in
+place of its former "stages", "first_miss" and "download_reused". For key:
 
-	{"protocol_version": 1, "key": "ck1-…", "dir": ".", "workspace": false, "inputs": ["schema 1", …]}
+	{"protocol_version": 1, "kind": "key", "key": "ck1-…", "dir": ".", "workspace": false, "inputs": ["schema 1", …]}
 
-and for key --diff:
+for key --diff:
 
-	{"protocol_version": 1, "old": {"key": "ck1-…", "source": "HEAD"}, "new": {…}, "same": false, "changes": ["go 1.22 -> 1.23", …]}
+	{"protocol_version": 1, "kind": "key-diff", "old": {"key": "ck1-…", "source": "HEAD"}, "new": {…}, "same": false, "changes": ["go 1.22 -> 1.23", …]}
+
+for warm (each unit of warm --all, kind "warm-all", holds one in "warm"):
+
+	{"protocol_version": 1, "kind": "warm", "key": "ck1-…", "tag": "ck1-…", "target": "…", "ref": "…", "digest": "sha256:…",
+	 "hit": false, "modules": 41, "layers": {"new": 3, "reused": 13}, "bytes": {"raw": …, "compressed": …, "written": …},
+	 "seconds": {"download": 3.5, …, "total": 46.4}, "build_cache": {…}}
+
+and for ref:
+
+	{"protocol_version": 1, "kind": "ref", "key": "ck1-…", "tag": "ck1-…", "target": "…", "ref": "…",
+	 "match": "exact|nearest|fallback", "shared_modules": 41, "wanted_modules": 43, "build_cache": null}
+
+'cachecheck render' renders any of them again (see above).
 
 analyze also writes SARIF 2.1.0 (--format sarif) for code-scanning
-annotations; report and bench also write markdown for pull-request comments.
-The JSON of analyze, report and bench can be read back and rendered again.
+annotations; report, bench, warm and key --diff also write markdown for
+pull-request comments.
 
 Errors go to standard error as one line starting with "cachecheck: ", naming
 the file and line (go.mod:12: …) or the module (path@version: …).

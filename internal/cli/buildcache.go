@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,17 +25,6 @@ type buildCacheFlags struct {
 	enabled    bool
 	buildFlags string
 	dockerfile string
-}
-
-// buildCacheSummary is what the build cache layer holds.
-type buildCacheSummary struct {
-	Settings string `json:"settings"`
-	Digest   string `json:"settings_digest"`
-	Packages int    `json:"packages"`
-	Bytes    struct {
-		Raw        int64 `json:"raw"`
-		Compressed int64 `json:"compressed"`
-	} `json:"bytes"`
 }
 
 // register adds --build-cache (with the help text enabled), --build-flags
@@ -134,30 +122,6 @@ func (f *buildCacheFlags) settingsFor(b *analyzer.Build, file string, base publi
 		}
 	}
 	return &s, nil
-}
-
-// imageBuildCache is what the labels of a deps image say of its build
-// cache.
-type imageBuildCache struct {
-	settings buildcache.Settings
-	Settings string `json:"settings"`
-	Digest   string `json:"settings_digest"`
-	Packages int    `json:"packages"`
-}
-
-// readBuildCache reads the build cache labels of a deps image; nil when it
-// has no build cache.
-func readBuildCache(img v1.Image) (*imageBuildCache, error) {
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading the image config: %w", err)
-	}
-	s, ok, err := buildcache.ReadSettings(cf.Config.Labels)
-	if err != nil || !ok {
-		return nil, err
-	}
-	n, _ := strconv.Atoi(cf.Config.Labels[buildcache.LabelPackages])
-	return &imageBuildCache{settings: s, Settings: s.String(), Digest: s.Digest(), Packages: n}, nil
 }
 
 // imageGoVersion returns the Go release of an image from the GOLANG_VERSION

@@ -57,6 +57,7 @@ func commands() []*command {
 		newPruneCommand(),
 		newReportCommand(),
 		newRefCommand(),
+		newRenderCommand(),
 		newWarmCommand(),
 		newVersionCommand(),
 	}

@@ -9,10 +9,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/gitfs"
+	"github.com/cachecheck/cachecheck/reports"
 	"github.com/spf13/pflag"
 )
 
@@ -26,15 +26,15 @@ type keyOptions struct {
 }
 
 func newKeyCommand() *command {
-	o := &keyOptions{format: newEnum("text", "text", "json")}
+	o := &keyOptions{format: newEnum("text", "text", "markdown", "json")}
 	fs := pflag.NewFlagSet("key", pflag.ContinueOnError)
-	fs.Var(o.format, "format", "output format: text or json")
+	fs.Var(o.format, "format", "output format: text, json, or with --diff markdown (for a pull request comment)")
 	fs.BoolVar(&o.explain, "explain", false, "print the canonical inputs the key hashes, one per line")
 	fs.StringVar(&o.diff, "diff", "", "explain how the inputs differ from `OTHER`: a directory, or a git revision of DIR's repository")
 	return &command{
 		name:    "key",
 		summary: "compute the dependency cache key of a Go module or workspace",
-		usage:   "[--format text|json] [--explain] [--diff OTHER] [DIR]",
+		usage:   "[--format text|markdown|json] [--explain] [--diff OTHER] [DIR]",
 		help: `
 Key computes the dependency cache key of the Go module or workspace in DIR
 (default "."), from go.mod, go.sum, go.work, go.work.sum and the go.mod of
@@ -74,6 +74,9 @@ func (o *keyOptions) validate(args []string) error {
 	if o.diff != "" && o.explain {
 		return usageErrorf("key: --explain and --diff do not go together; run them one after the other")
 	}
+	if o.format.String() == "markdown" && o.diff == "" {
+		return usageErrorf("key: --format markdown is for --diff; give --diff OTHER, or --format text or json")
+	}
 	return nil
 }
 
@@ -93,20 +96,8 @@ func (o *keyOptions) run(ctx context.Context, io IO, args []string) error {
 		}
 		return printKeyDiff(io.Out, o.format.String(), keySource{name, other}, keySource{dir, res})
 	}
-	switch o.format.String() {
-	case "json":
-		return writeJSON(io.Out, keyJSON(dir, res))
-	default:
-		if o.explain {
-			for _, line := range res.Inputs {
-				fmt.Fprintln(io.Out, line)
-			}
-			_, err := fmt.Fprintf(io.Out, "key %s\n", res.Key)
-			return err
-		}
-		_, err := fmt.Fprintln(io.Out, res.Key)
-		return err
-	}
+	doc := &reports.Key{Key: res.Key, Dir: filepath.ToSlash(dir), Workspace: res.Workspace, Inputs: res.Inputs, Explain: o.explain}
+	return reports.Write(io.Out, reports.Format(o.format.String()), doc)
 }
 
 // computeOther computes the key of other, given as flag: a directory, or
@@ -153,45 +144,15 @@ func openRevision(ctx context.Context, dir, flag, rev string) (*gitfs.FS, error)
 	return tree, nil
 }
 
-type keyDoc struct {
-	ProtocolVersion int          `json:"protocol_version"`
-	Key             cachekey.Key `json:"key"`
-	Dir             string       `json:"dir"`
-	Workspace       bool         `json:"workspace"`
-	Inputs          []string     `json:"inputs"`
-}
-
-func keyJSON(dir string, res *cachekey.Result) keyDoc {
-	return keyDoc{protocolVersion, res.Key, filepath.ToSlash(dir), res.Workspace, res.Inputs}
-}
-
+// printKeyDiff writes how the inputs of old and new differ, in format.
 func printKeyDiff(w io.Writer, format string, old, new keySource) error {
-	changes := cachekey.Diff(old.Result, new.Result)
-	if format == "json" {
-		type side struct {
-			Key    cachekey.Key `json:"key"`
-			Source string       `json:"source"`
-		}
-		return writeJSON(w, struct {
-			ProtocolVersion int      `json:"protocol_version"`
-			Old             side     `json:"old"`
-			New             side     `json:"new"`
-			Same            bool     `json:"same"`
-			Changes         []string `json:"changes"`
-		}{protocolVersion, side{old.Result.Key, old.Name}, side{new.Result.Key, new.Name},
-			old.Result.Key == new.Result.Key, nonNil(changes)})
+	doc := &reports.KeyDiff{
+		Old:     reports.KeySide{Key: old.Result.Key, Source: old.Name},
+		New:     reports.KeySide{Key: new.Result.Key, Source: new.Name},
+		Same:    old.Result.Key == new.Result.Key,
+		Changes: nonNil(cachekey.Diff(old.Result, new.Result)),
 	}
-	if old.Result.Key == new.Result.Key {
-		_, err := fmt.Fprintf(w, "same key %s for %s and %s\n", new.Result.Key, old.Name, new.Name)
-		return err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "key %s (%s) -> %s (%s)\n", old.Result.Key, old.Name, new.Result.Key, new.Name)
-	for _, c := range changes {
-		fmt.Fprintf(&b, "  %s\n", c)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return reports.Write(w, reports.Format(format), doc)
 }
 
 func nonNil(s []string) []string {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/cachecheck/cachecheck/cachekey"
@@ -10,6 +9,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/cachecheck/cachecheck/internal/warm"
+	"github.com/cachecheck/cachecheck/reports"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 )
@@ -79,22 +79,6 @@ cachecheck ref --to registry.example.com/team/app-deps --base registry.example.c
 	}
 }
 
-type refDoc struct {
-	ProtocolVersion int          `json:"protocol_version"`
-	Key             cachekey.Key `json:"key"`
-	Tag             string       `json:"tag"`
-	Target          string       `json:"target"`
-	Ref             string       `json:"ref"`
-	// Match is "exact", "nearest" or "fallback".
-	Match string `json:"match"`
-	// Shared and Wanted count modules for a nearest match.
-	Shared int `json:"shared_modules,omitempty"`
-	Wanted int `json:"wanted_modules,omitempty"`
-	// BuildCache is what the image's labels say of its build cache; nil
-	// when it has none, or for the fallback (not read).
-	BuildCache *imageBuildCache `json:"build_cache"`
-}
-
 func (o *refOptions) validate(args []string) error {
 	if err := o.registry.validate(); err != nil {
 		return err
@@ -138,31 +122,24 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 	if settings != nil {
 		tag.BuildCache = buildcache.TagSuffix(*settings)
 	}
-	doc := refDoc{ProtocolVersion: protocolVersion, Key: key.Key, Tag: tag.String(), Target: target.String()}
-	desc, err := target.Lookup(ctx, tag.String())
-	switch {
-	case err == nil:
-		doc.Ref, doc.Match = target.Ref(tag.String(), *desc), "exact"
-		return o.print(io, doc, func() (v1.Image, error) { return target.Image(ctx, tag.String(), *desc) })
-	case !errors.Is(err, publish.ErrNotFound):
+	doc := &reports.Ref{Key: key.Key, Tag: tag.String(), Target: target.String()}
+	found, err := warm.Lookup(ctx, target, tag, key, warm.WithNearest(o.nearest))
+	if found != nil && found.Incomplete != nil {
+		fmt.Fprintf(io.Err, "cachecheck: %v; 'cachecheck warm' rebuilds it\n", found.Incomplete)
+	}
+	if err != nil {
 		return err
 	}
-	var incomplete *publish.IncompleteError
-	if errors.As(err, &incomplete) {
-		fmt.Fprintf(io.Err, "cachecheck: %v; 'cachecheck warm' rebuilds it\n", err)
-	}
-	if o.nearest {
-		near, err := warm.Nearest(ctx, target, tag, key)
-		if err != nil {
-			return err
-		}
-		if near != nil {
-			doc.Ref, doc.Match = target.Ref(near.Tag.String(), near.Descriptor), "nearest"
-			doc.Shared, doc.Wanted = near.Shared, near.Wanted
-			fmt.Fprintf(io.Err, "cachecheck: no deps image for %s in %s; nearest is %s, holding %d of the %d modules go.sum names\n",
-				tag, target, near.Tag, near.Shared, near.Wanted)
-			return o.print(io, doc, near.Image)
-		}
+	switch found.Match {
+	case warm.MatchExact:
+		doc.Ref, doc.Match = found.Ref, "exact"
+		return o.print(io, doc, found)
+	case warm.MatchNearest:
+		doc.Ref, doc.Match = found.Ref, "nearest"
+		doc.Shared, doc.Wanted = found.Shared, found.Wanted
+		fmt.Fprintf(io.Err, "cachecheck: no deps image for %s in %s; nearest is %s, holding %d of the %d modules go.sum names\n",
+			tag, target, found.Tag, found.Shared, found.Wanted)
+		return o.print(io, doc, found)
 	}
 	if o.fallback != "" {
 		fmt.Fprintf(io.Err, "cachecheck: no deps image for %s in %s; using the fallback %s\n", tag, target, o.fallback)
@@ -180,22 +157,20 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 }
 
 // print prints the reference, or with --format json the document with
-// the build cache of the image (read with image, nil for none).
-func (o *refOptions) print(io IO, doc refDoc, image func() (v1.Image, error)) error {
-	if o.format.String() == "json" {
-		if image != nil {
-			img, err := image()
-			if err != nil {
-				return fmt.Errorf("reading %s: %w", doc.Ref, err)
-			}
-			if doc.BuildCache, err = readBuildCache(img); err != nil {
-				return fmt.Errorf("reading %s: %w", doc.Ref, err)
-			}
+// the build cache of the image found (nil for the fallback) read from its
+// labels.
+func (o *refOptions) print(io IO, doc *reports.Ref, found *warm.Found) error {
+	format := reports.Format(o.format.String())
+	if format == reports.JSON && found != nil {
+		bc, err := found.BuildCache()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", doc.Ref, err)
 		}
-		return writeJSON(io.Out, doc)
+		if bc != nil {
+			doc.BuildCache = &reports.RefBuildCache{Settings: bc.Settings.String(), Digest: bc.Settings.Digest(), Packages: bc.Packages}
+		}
 	}
-	_, err := fmt.Fprintln(io.Out, doc.Ref)
-	return err
+	return reports.Write(io.Out, format, doc)
 }
 
 // checkBase checks the syntax of a base image reference given as flag ("" for none):

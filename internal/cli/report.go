@@ -246,42 +246,36 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 		tag.BuildCache = buildcache.TagSuffix(*settings)
 	}
 	d := reports.Deps{Target: target.String()}
-	var image func() (v1.Image, error)
-	desc, err := target.Lookup(ctx, tag.String())
+	found, err := warm.Lookup(ctx, target, tag, key)
+	var nearErr *warm.NearestError
 	switch {
-	case err == nil:
-		d.Checked, d.Hit, d.Ref = true, true, target.Ref(tag.String(), *desc)
-		image = func() (v1.Image, error) { return target.Image(ctx, tag.String(), *desc) }
-	case !errors.Is(err, publish.ErrNotFound):
+	case errors.As(err, &nearErr):
+		d.Checked, d.Note = true, err.Error()
+		return d
+	case err != nil:
 		d.Note = fmt.Sprintf("%s could not be checked: %v", target, err)
 		return d
+	}
+	d.Checked = true
+	switch found.Match {
+	case warm.MatchExact:
+		d.Hit, d.Ref = true, found.Ref
+	case warm.MatchNearest:
+		d.Nearest = &reports.NearestImage{Ref: found.Ref, Shared: found.Shared, Total: found.Wanted}
 	default:
-		d.Checked = true
-		near, err := warm.Nearest(ctx, target, tag, key)
-		if err != nil {
-			d.Note = fmt.Sprintf("listing %s for the nearest image: %v", target, err)
-			return d
-		}
-		if near == nil {
-			return d
-		}
-		d.Nearest = &reports.NearestImage{Ref: target.Ref(near.Tag.String(), near.Descriptor), Shared: near.Shared, Total: near.Wanted}
-		image = near.Image
+		return d
 	}
 	// Only an image tagged with a build cache can hold one: read no more
 	// for the others.
 	if tag.BuildCache == "" {
 		return d
 	}
-	img, err := image()
-	if err == nil {
-		var bc *imageBuildCache
-		if bc, err = readBuildCache(img); err == nil && bc != nil {
-			d.BuildCache = compareBuildCache(bc, head, o.dockerfileName())
-		}
-	}
-	if err != nil {
+	bc, err := found.BuildCache()
+	switch {
+	case err != nil:
 		d.Note = fmt.Sprintf("reading the build cache labels of the image: %v", err)
+	case bc != nil:
+		d.BuildCache = compareBuildCache(bc, head, o.dockerfileName())
 	}
 	return d
 }
@@ -289,8 +283,8 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 // compareBuildCache describes the build cache of a deps image and how each
 // go build of the head Dockerfile b (nil for none), named file, compares
 // with it: the comparison of rule CC012.
-func compareBuildCache(bc *imageBuildCache, b *analyzer.Build, file string) *reports.BuildCache {
-	out := &reports.BuildCache{Settings: bc.Settings, Packages: bc.Packages, Builds: []reports.GoBuild{}}
+func compareBuildCache(bc *warm.ImageBuildCache, b *analyzer.Build, file string) *reports.BuildCache {
+	out := &reports.BuildCache{Settings: bc.Settings.String(), Packages: bc.Packages, Builds: []reports.GoBuild{}}
 	if b == nil {
 		return out
 	}
@@ -300,7 +294,7 @@ func compareBuildCache(bc *imageBuildCache, b *analyzer.Build, file string) *rep
 			Command:  gb.Command,
 			Settings: gb.Settings.String(),
 		}
-		for _, diff := range gb.Settings.Differences(bc.settings) {
+		for _, diff := range gb.Settings.Differences(bc.Settings) {
 			rb.Mismatches = append(rb.Mismatches, reports.SettingMismatch{Setting: diff.Setting, Build: diff.BuildWords(), Cache: diff.CacheWords()})
 		}
 		out.Mismatch = out.Mismatch || len(rb.Mismatches) > 0

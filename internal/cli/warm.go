@@ -9,13 +9,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/cachecheck/cachecheck/internal/warm"
-	"github.com/olekukonko/tablewriter"
+	"github.com/cachecheck/cachecheck/reports"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
@@ -40,14 +39,14 @@ type warmOptions struct {
 	jobs        int
 	jobsSet     func() bool
 	// warmFunc, when set, replaces warm in runAll (tests).
-	warmFunc func(ctx context.Context, dir string) (*warmSummary, error)
+	warmFunc func(ctx context.Context, dir string) (*reports.Warm, error)
 }
 
 func newWarmCommand() *command {
 	o := &warmOptions{
 		contents:    newEnum(depsimage.DefaultContents, depsimage.ContentsFull, depsimage.ContentsZips),
 		compression: newEnum(depsimage.Gzip, depsimage.Gzip, depsimage.Zstd),
-		format:      newEnum("text", "text", "json"),
+		format:      newEnum("text", "text", "markdown", "json"),
 	}
 	fs := pflag.NewFlagSet("warm", pflag.ContinueOnError)
 	fs.StringVar(&o.to, "to", "", "publish to `TARGET`: a registry repository (HOST/PATH), oci:DIR or tarball:FILE (default oci:DIR/"+defaultOCIDir+")")
@@ -58,7 +57,7 @@ func newWarmCommand() *command {
 	fs.IntVar(&o.layers, "layers", depsimage.DefaultBuckets, "spread public modules over `N` layers by a stable hash of their path")
 	fs.Var(o.contents, "contents", "what goes in: full (zips and extracted trees) or zips (the go command extracts on first use)")
 	fs.Var(o.compression, "compression", "layer compression: gzip (read everywhere) or zstd (faster, needs a recent runtime)")
-	fs.Var(o.format, "format", "output format: text or json")
+	fs.Var(o.format, "format", "output format: text, markdown (for a pull request comment) or json")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference; no progress")
 	o.buildCache.register(fs, "warm", "add a layer with the dependencies compiled into a Go build cache (GOCACHE), for the build settings of the Dockerfile's go build", true)
 	fs.BoolVar(&o.all, "all", false, "warm every Go module and workspace under DIR (see below)")
@@ -130,29 +129,6 @@ func targetFor(to, dir string, opts ...publish.Option) (publish.Target, error) {
 	return t, nil
 }
 
-// warmSummary is what warm did: the text table and the JSON document.
-type warmSummary struct {
-	ProtocolVersion int          `json:"protocol_version"`
-	Key             cachekey.Key `json:"key"`
-	Tag             string       `json:"tag"`
-	Target          string       `json:"target"`
-	Ref             string       `json:"ref"`
-	Digest          string       `json:"digest"`
-	Hit             bool         `json:"hit"`
-	Modules         int          `json:"modules"`
-	Layers          struct {
-		New    int `json:"new"`
-		Reused int `json:"reused"`
-	} `json:"layers"`
-	Bytes struct {
-		Raw        int64 `json:"raw"`
-		Compressed int64 `json:"compressed"`
-		Written    int64 `json:"written"`
-	} `json:"bytes"`
-	Seconds    map[string]float64 `json:"seconds"`
-	BuildCache *buildCacheSummary `json:"build_cache,omitempty"`
-}
-
 func (o *warmOptions) validate(args []string) error {
 	if err := maxArgs("warm", args, 1); err != nil {
 		return err
@@ -195,7 +171,7 @@ func (o *warmOptions) run(ctx context.Context, io IO, args []string) error {
 
 // warm warms the module or workspace in dir and says what it did. Notes
 // that are not errors go to stderr.
-func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stderr stdio.Writer) (*warmSummary, error) {
+func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stderr stdio.Writer) (*reports.Warm, error) {
 	target, err := targetFor(o.to, dir, o.registry.options(publish.WithProgress(func(p publish.Progress) {
 		prog.set("publish %s", byteProgress(p.Complete, p.Total))
 	}))...)
@@ -224,79 +200,38 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 	return newWarmSummary(res), nil
 }
 
-// newWarmSummary maps warm's result to the JSON document.
-func newWarmSummary(r *warm.Result) *warmSummary {
-	sum := &warmSummary{
-		ProtocolVersion: protocolVersion,
-		Key:             r.Key,
-		Tag:             r.Tag,
-		Target:          r.Target,
-		Ref:             r.Ref,
-		Digest:          r.Digest,
-		Hit:             r.Hit,
-		Modules:         r.Modules,
-		Seconds:         r.Seconds,
+// newWarmSummary maps warm's result to its document. The document
+// carries its Header, as a part of warm --all's document too.
+func newWarmSummary(r *warm.Result) *reports.Warm {
+	sum := &reports.Warm{
+		Key:     r.Key,
+		Tag:     r.Tag,
+		Target:  r.Target,
+		Ref:     r.Ref,
+		Digest:  r.Digest,
+		Hit:     r.Hit,
+		Modules: r.Modules,
+		Layers:  reports.WarmLayers{New: r.Layers.New, Reused: r.Layers.Reused},
+		Bytes:   reports.WarmBytes{Raw: r.Bytes.Raw, Compressed: r.Bytes.Compressed, Written: r.Bytes.Written},
+		Seconds: r.Seconds,
 	}
-	sum.Layers.New, sum.Layers.Reused = r.Layers.New, r.Layers.Reused
-	sum.Bytes.Raw, sum.Bytes.Compressed, sum.Bytes.Written = r.Bytes.Raw, r.Bytes.Compressed, r.Bytes.Written
+	sum.Header = reports.Header{ProtocolVersion: reports.ProtocolVersion, DocKind: sum.Kind()}
 	if bc := r.BuildCache; bc != nil {
-		sum.BuildCache = &buildCacheSummary{Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages}
+		sum.BuildCache = &reports.WarmBuildCache{Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages}
 		sum.BuildCache.Bytes.Raw, sum.BuildCache.Bytes.Compressed = bc.Bytes.Raw, bc.Bytes.Compressed
 	}
 	return sum
 }
 
-func (o *warmOptions) print(io IO, sum *warmSummary) error {
-	if o.format.String() == "json" {
-		return writeJSON(io.Out, sum)
-	}
-	if o.quiet {
-		_, err := fmt.Fprintln(io.Out, sum.Ref)
-		return err
-	}
-	if sum.Hit {
-		_, err := fmt.Fprintf(io.Out, "hit: %s already holds %s\n%s\n", sum.Target, sum.Tag, sum.Ref)
-		return err
-	}
-	fmt.Fprintf(io.Out, "published %s to %s\n%s\n", sum.Tag, sum.Target, sum.Ref)
-	tw := tablewriter.NewTable(io.Out)
-	rows := [][]any{
-		{"modules", fmt.Sprint(sum.Modules)},
-		{"layers", fmt.Sprintf("%d new, %d reused", sum.Layers.New, sum.Layers.Reused)},
-		{"bytes raw", byteSize(sum.Bytes.Raw)},
-		{"bytes compressed", byteSize(sum.Bytes.Compressed)},
-		{"bytes written", byteSize(sum.Bytes.Written)},
-	}
-	if bc := sum.BuildCache; bc != nil {
-		rows = append(rows, []any{"build cache", fmt.Sprintf("%d packages, %s raw, %s compressed", bc.Packages, byteSize(bc.Bytes.Raw), byteSize(bc.Bytes.Compressed))},
-			[]any{"build settings", bc.Settings})
-	}
-	for _, p := range []string{"base", "lookup", "download", "verify", "pack", "pack+upload", "build-cache", "publish", "total"} {
-		if s, ok := sum.Seconds[p]; ok {
-			rows = append(rows, []any{"seconds " + p, fmt.Sprintf("%.2f", s)})
-		}
-	}
-	for _, r := range rows {
-		if err := tw.Append(r...); err != nil {
-			return err
-		}
-	}
-	return tw.Render()
+// print writes what warm did in the --format asked; with -q, the text is
+// the reference alone.
+func (o *warmOptions) print(io IO, sum *reports.Warm) error {
+	sum.Quiet = o.quiet
+	return reports.Write(io.Out, reports.Format(o.format.String()), sum)
 }
 
 // byteSize formats n bytes with a decimal unit.
-func byteSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
+func byteSize(n int64) string { return reports.ByteSize(n) }
 
 func byteProgress(done, total int64) string {
 	if total <= 0 {

@@ -11,8 +11,7 @@ import (
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/modtree"
 	"github.com/cachecheck/cachecheck/internal/warm"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/cachecheck/cachecheck/reports"
 )
 
 // defaultJobs is how many modules warm --all warms at once.
@@ -26,31 +25,6 @@ func (o *warmOptions) validateAll() error {
 		return usageErrorf("warm: --jobs applies to --all only; add --all to warm every module under the directory")
 	}
 	return nil
-}
-
-// allDoc is what warm --all did: the summary table and the JSON document.
-type allDoc struct {
-	ProtocolVersion int        `json:"protocol_version"`
-	Root            string     `json:"root"`
-	Jobs            int        `json:"jobs"`
-	Units           []*allUnit `json:"units"`
-	Built           int        `json:"built"`
-	Hit             int        `json:"hit"`
-	Failed          int        `json:"failed"`
-	Seconds         float64    `json:"seconds"`
-}
-
-type allUnit struct {
-	// Dir is relative to the root, in slash form.
-	Dir       string   `json:"dir"`
-	Workspace bool     `json:"workspace"`
-	Modules   []string `json:"main_modules,omitempty"`
-	// Result is "hit", "built" or "failed".
-	Result  string       `json:"result"`
-	Key     cachekey.Key `json:"key,omitzero"`
-	Warm    *warmSummary `json:"warm,omitempty"`
-	Error   string       `json:"error,omitempty"`
-	Seconds float64      `json:"seconds"`
 }
 
 // runAll warms every module and workspace under root, o.jobs at a time,
@@ -72,16 +46,16 @@ func (o *warmOptions) runAll(ctx context.Context, io IO, root string) error {
 	}
 	warmDir := o.warmFunc
 	if warmDir == nil {
-		warmDir = func(ctx context.Context, dir string) (*warmSummary, error) {
+		warmDir = func(ctx context.Context, dir string) (*reports.Warm, error) {
 			return o.warm(ctx, dir, &progress{}, io.Err)
 		}
 	}
-	doc := &allDoc{ProtocolVersion: protocolVersion, Root: root, Jobs: o.jobs}
+	doc := &reports.WarmAll{Root: root, Jobs: o.jobs}
 	var mu sync.Mutex // guards io.Err
 	sem := make(chan struct{}, o.jobs)
 	var wg sync.WaitGroup
 	for _, u := range units {
-		au := &allUnit{Dir: u.Dir, Workspace: u.Workspace}
+		au := &reports.WarmUnit{Dir: u.Dir, Workspace: u.Workspace}
 		doc.Units = append(doc.Units, au)
 		wg.Add(1)
 		go func() {
@@ -138,48 +112,9 @@ func (o *warmOptions) runAll(ctx context.Context, io IO, root string) error {
 	return nil
 }
 
-func (o *warmOptions) printAll(io IO, doc *allDoc) error {
-	if o.format.String() == "json" {
-		return writeJSON(io.Out, doc)
-	}
-	if o.quiet {
-		for _, u := range doc.Units {
-			if u.Warm != nil {
-				fmt.Fprintf(io.Out, "%s %s\n", u.Dir, u.Warm.Ref)
-			}
-		}
-		return nil
-	}
-	table := tablewriter.NewTable(io.Out, tablewriter.WithHeaderAutoFormat(tw.Off))
-	table.Header("dir", "module", "key", "result", "modules", "bytes", "seconds")
-	for _, u := range doc.Units {
-		mods, bytes := "-", "-"
-		if u.Warm != nil && !u.Warm.Hit {
-			mods, bytes = fmt.Sprint(u.Warm.Modules), byteSize(u.Warm.Bytes.Compressed)
-		}
-		key := "-"
-		if !u.Key.IsZero() {
-			key = u.Key.String()
-		}
-		if err := table.Append(u.Dir, moduleLabel(u), key, u.Result, mods, bytes, fmt.Sprintf("%.2f", u.Seconds)); err != nil {
-			return err
-		}
-	}
-	if err := table.Render(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(io.Out, "%d built, %d hit, %d failed in %.1f s (%d at a time)\n", doc.Built, doc.Hit, doc.Failed, doc.Seconds, doc.Jobs)
-	return err
-}
-
-// moduleLabel names a unit's module, or its workspace's modules.
-func moduleLabel(u *allUnit) string {
-	switch {
-	case len(u.Modules) == 0:
-		return "-"
-	case u.Workspace:
-		return "go.work: " + strings.Join(u.Modules, ", ")
-	default:
-		return u.Modules[0]
-	}
+// printAll writes what warm --all did in the --format asked; with -q,
+// the text is a "DIR REF" line per unit warmed.
+func (o *warmOptions) printAll(io IO, doc *reports.WarmAll) error {
+	doc.Quiet = o.quiet
+	return reports.Write(io.Out, reports.Format(o.format.String()), doc)
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cachecheck/cachecheck/reports"
 )
 
 // TestWarmAllJobs checks that warm --all runs at most --jobs warms at once,
@@ -32,7 +34,7 @@ func TestWarmAllJobs(t *testing.T) {
 			var mu sync.Mutex
 			running, peak, calls := 0, 0, 0
 			o := &warmOptions{format: newEnum("text", "text", "json"), all: true, jobs: jobs, jobsSet: func() bool { return true }}
-			o.warmFunc = func(ctx context.Context, dir string) (*warmSummary, error) {
+			o.warmFunc = func(ctx context.Context, dir string) (*reports.Warm, error) {
 				mu.Lock()
 				running++
 				calls++
@@ -45,7 +47,7 @@ func TestWarmAllJobs(t *testing.T) {
 				if filepath.Base(dir) == "m3" {
 					return nil, errors.New("m3 is broken")
 				}
-				return &warmSummary{Tag: "ck1-x", Modules: 2}, nil
+				return &reports.Warm{Tag: "ck1-x", Modules: 2}, nil
 			}
 			var stdout, stderr bytes.Buffer
 			err := o.runAll(context.Background(), IO{Out: &stdout, Err: &stderr}, root)

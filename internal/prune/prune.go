@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/reports"
 )
 
 // Image is one deps image in a target.
@@ -99,22 +100,8 @@ func Decide(images []Image, p Policy) []Decision {
 	return out
 }
 
-// FormatAge formats d in days and hours, or smaller units under a day:
-// "3d", "3d4h", "5h0m0s".
-func FormatAge(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	day := 24 * time.Hour
-	if d < day {
-		return d.Round(time.Second).String()
-	}
-	days, hours := d/day, (d%day)/time.Hour
-	if hours == 0 {
-		return fmt.Sprintf("%dd", days)
-	}
-	return fmt.Sprintf("%dd%dh", days, hours)
-}
+// FormatAge formats d as [reports.FormatAge] does: "3d", "3d4h", "5h0m0s".
+func FormatAge(d time.Duration) string { return reports.FormatAge(d) }
 
 // ParseAge parses a duration as time.ParseDuration does, also accepting a
 // number of days with the suffix "d" ("30d", "1d12h").

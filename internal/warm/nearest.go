@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/publish"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Near is the published deps image nearest to a key.
@@ -75,4 +78,135 @@ func Nearest(ctx context.Context, target publish.Target, tag publish.Tag, key *c
 		}
 	}
 	return best, nil
+}
+
+// Match says what [Lookup] found.
+type Match string
+
+const (
+	// MatchExact is the image tagged for the key.
+	MatchExact Match = "exact"
+	// MatchNearest is the image of another key that holds the most of
+	// the key's modules (see [Nearest]).
+	MatchNearest Match = "nearest"
+	// MatchNone is nothing found.
+	MatchNone Match = "none"
+)
+
+// Found is what [Lookup] found for a tag in a target.
+type Found struct {
+	// Match is how the image was found; MatchNone leaves Entry and
+	// Ref zero.
+	Match Match
+	// Entry is the image found: for MatchExact the tag looked up.
+	publish.Entry
+	// Ref is the reference to the image, as [publish.Target.Ref]
+	// gives it.
+	Ref string
+	// Shared and Wanted count modules for MatchNearest: how many of the
+	// modules go.sum names (Wanted) the image holds.
+	Shared, Wanted int
+	// Incomplete is set when the target holds the tag looked up, but not
+	// all of its blobs: the image was passed over, and a warm rebuilds it.
+	Incomplete *publish.IncompleteError
+}
+
+// NearestError is [Lookup] failing to search the target for the nearest
+// image, once it knew the exact tag missing.
+type NearestError struct {
+	Target string
+	Err    error
+}
+
+func (e *NearestError) Error() string {
+	return fmt.Sprintf("listing %s for the nearest image: %v", e.Target, e.Err)
+}
+
+func (e *NearestError) Unwrap() error { return e.Err }
+
+// LookupOption configures [Lookup].
+type LookupOption func(*lookupOptions)
+
+type lookupOptions struct {
+	nearest bool
+}
+
+// WithNearest says whether Lookup searches for the nearest image when
+// the target does not hold the tag. The default is true.
+func WithNearest(on bool) LookupOption {
+	return func(o *lookupOptions) { o.nearest = on }
+}
+
+// Lookup finds the deps image for key's tag in target: the image tagged
+// tag (a complete one), else the nearest (see [Nearest]), else none. An
+// error is the target failing to answer; searching for the nearest image
+// fails with a [*NearestError].
+func Lookup(ctx context.Context, target publish.Target, tag publish.Tag, key *cachekey.Result, opts ...LookupOption) (*Found, error) {
+	o := lookupOptions{nearest: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	name := tag.String()
+	desc, err := target.Lookup(ctx, name)
+	switch {
+	case err == nil:
+		return &Found{
+			Match: MatchExact,
+			Entry: publish.Entry{Tag: tag, Descriptor: *desc, Image: func() (v1.Image, error) {
+				return target.Image(ctx, name, *desc)
+			}},
+			Ref: target.Ref(name, *desc),
+		}, nil
+	case !errors.Is(err, publish.ErrNotFound):
+		return nil, err
+	}
+	f := &Found{Match: MatchNone}
+	errors.As(err, &f.Incomplete)
+	if !o.nearest {
+		return f, nil
+	}
+	near, err := Nearest(ctx, target, tag, key)
+	if err != nil {
+		return f, &NearestError{Target: target.String(), Err: err}
+	}
+	if near != nil {
+		f.Match, f.Entry, f.Ref = MatchNearest, near.Entry, target.Ref(near.Tag.String(), near.Descriptor)
+		f.Shared, f.Wanted = near.Shared, near.Wanted
+	}
+	return f, nil
+}
+
+// ImageBuildCache is what the labels of a deps image say of its build
+// cache: the settings it was compiled for and how many packages it holds.
+type ImageBuildCache struct {
+	Settings buildcache.Settings
+	Packages int
+}
+
+// ReadBuildCache reads the build cache labels of a deps image; nil when
+// it has no build cache.
+func ReadBuildCache(img v1.Image) (*ImageBuildCache, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the image config: %w", err)
+	}
+	s, ok, err := buildcache.ReadSettings(cf.Config.Labels)
+	if err != nil || !ok {
+		return nil, err
+	}
+	n, _ := strconv.Atoi(cf.Config.Labels[buildcache.LabelPackages])
+	return &ImageBuildCache{Settings: s, Packages: n}, nil
+}
+
+// BuildCache reads the build cache labels of the image found; nil when
+// it has none, or nothing was found.
+func (f *Found) BuildCache() (*ImageBuildCache, error) {
+	if f.Match == MatchNone {
+		return nil, nil
+	}
+	img, err := f.Image()
+	if err != nil {
+		return nil, err
+	}
+	return ReadBuildCache(img)
 }

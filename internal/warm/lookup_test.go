@@ -1,0 +1,188 @@
+package warm_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/buildcache"
+	"github.com/cachecheck/cachecheck/internal/depsimage"
+	"github.com/cachecheck/cachecheck/internal/publish"
+	"github.com/cachecheck/cachecheck/internal/warm"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/mod/module"
+)
+
+// keyOf computes the key of a module requiring mods (path@version), with
+// a go.sum line for the content of each.
+func keyOf(t *testing.T, mods ...string) *cachekey.Result {
+	t.Helper()
+	var gomod, gosum strings.Builder
+	gomod.WriteString("module example.com/app\n\ngo 1.22\n")
+	for i, m := range mods {
+		path, version, _ := strings.Cut(m, "@")
+		fmt.Fprintf(&gomod, "require %s %s\n", path, version)
+		h := fmt.Sprintf("h1:%043d=", i)
+		fmt.Fprintf(&gosum, "%s %s %s\n%s %s/go.mod %s\n", path, version, h, path, version, h)
+	}
+	res, err := cachekey.Compute(fstest.MapFS{
+		"app/go.mod": {Data: []byte(gomod.String())},
+		"app/go.sum": {Data: []byte(gosum.String())},
+	}, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// publishDeps writes a deps image of key holding mods under tag, with the
+// build cache labels of s when not nil.
+func publishDeps(t *testing.T, target publish.Target, tag publish.Tag, key *cachekey.Result, s *buildcache.Settings, mods ...string) {
+	t.Helper()
+	md := depsimage.Metadata{Key: key.Key, InputsDigest: depsimage.InputsDigest(key.Inputs), Contents: depsimage.DefaultContents}
+	for _, m := range mods {
+		path, version, _ := strings.Cut(m, "@")
+		md.Modules = append(md.Modules, module.Version{Path: path, Version: version})
+	}
+	img, err := depsimage.Image(nil, nil, md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != nil {
+		labels := buildcache.Labels(*s)
+		labels[buildcache.LabelPackages] = "57"
+		if img, err = depsimage.Label(img, func(*v1.ConfigFile) {}, labels, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := target.Write(context.Background(), tag.String(), img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLookup looks keys up in go-containerregistry's in-memory registry:
+// the key published (exact), a key sharing modules with one published
+// (nearest, unless WithNearest(false)), and keys sharing nothing, or only
+// images on another build cache (none).
+func TestLookup(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	target, err := publish.ParseTarget(strings.TrimPrefix(srv.URL, "http://")+"/app-deps", publish.WithInsecure(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := buildcache.Settings{GoVersion: "go1.26.8", GOOS: "linux", GOARCH: "amd64", CGOEnabled: "0", Trimpath: true}
+	settings.Normalize()
+
+	published := keyOf(t, "example.com/a@v1.0.0", "example.com/b@v1.0.0", "example.com/c@v1.0.0")
+	publishDeps(t, target, warm.Tag(published.Key, nil, depsimage.DefaultContents, nil), published, nil,
+		"example.com/a@v1.0.0", "example.com/b@v1.0.0", "example.com/c@v1.0.0")
+	withCache := keyOf(t, "example.com/d@v1.0.0")
+	publishDeps(t, target, warm.Tag(withCache.Key, nil, depsimage.DefaultContents, &settings), withCache, &settings, "example.com/d@v1.0.0")
+
+	bumped := keyOf(t, "example.com/a@v1.1.0", "example.com/b@v1.0.0", "example.com/c@v1.0.0")
+	unrelated := keyOf(t, "example.com/z@v1.0.0")
+	dBumped := keyOf(t, "example.com/d@v1.0.0", "example.com/e@v1.0.0")
+	for _, tc := range []struct {
+		name     string
+		key      *cachekey.Result
+		settings *buildcache.Settings
+		opts     []warm.LookupOption
+		match    warm.Match
+		tag      *cachekey.Result // the key of the image found
+		shared   int
+		wanted   int
+		packages int // of the build cache found; 0 for none
+	}{
+		{name: "exact", key: published, match: warm.MatchExact, tag: published},
+		{name: "exact with build cache", key: withCache, settings: &settings, match: warm.MatchExact, tag: withCache, packages: 57},
+		{name: "nearest", key: bumped, match: warm.MatchNearest, tag: published, shared: 2, wanted: 3},
+		{name: "nearest with build cache", key: dBumped, settings: &settings, match: warm.MatchNearest, tag: withCache, shared: 1, wanted: 2, packages: 57},
+		{name: "nearest off", key: bumped, opts: []warm.LookupOption{warm.WithNearest(false)}, match: warm.MatchNone},
+		{name: "none shared", key: unrelated, match: warm.MatchNone},
+		// The image of d has a build cache: it is no candidate without one.
+		{name: "none on this build cache", key: dBumped, match: warm.MatchNone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tag := warm.Tag(tc.key.Key, nil, depsimage.DefaultContents, tc.settings)
+			found, err := warm.Lookup(context.Background(), target, tag, tc.key, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found.Match != tc.match || found.Shared != tc.shared || found.Wanted != tc.wanted || found.Incomplete != nil {
+				t.Errorf("Lookup = %s, %d of %d modules, incomplete %v; want %s, %d of %d", found.Match, found.Shared, found.Wanted, found.Incomplete, tc.match, tc.shared, tc.wanted)
+			}
+			bc, err := found.BuildCache()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.match == warm.MatchNone {
+				if found.Ref != "" || bc != nil {
+					t.Errorf("Lookup found nothing, but Ref = %q, build cache %+v", found.Ref, bc)
+				}
+				return
+			}
+			want := warm.Tag(tc.tag.Key, nil, depsimage.DefaultContents, tc.settings)
+			if found.Tag != want {
+				t.Errorf("found %s, want %s", found.Tag, want)
+			}
+			if wantRef := target.Ref(want.String(), found.Descriptor); found.Ref != wantRef || !strings.Contains(found.Ref, want.String()+"@sha256:") {
+				t.Errorf("Ref = %q, want %q", found.Ref, wantRef)
+			}
+			switch {
+			case tc.packages == 0 && bc != nil:
+				t.Errorf("build cache %+v, want none", bc)
+			case tc.packages != 0 && (bc == nil || bc.Packages != tc.packages || bc.Settings.Digest() != settings.Digest()):
+				t.Errorf("build cache %+v, want %d packages for %s", bc, tc.packages, settings)
+			}
+		})
+	}
+}
+
+// TestLookupErrors: a registry refusing the manifest fails the lookup;
+// one refusing the list of tags fails the search for the nearest image
+// with a NearestError.
+func TestLookupErrors(t *testing.T) {
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	key := keyOf(t, "example.com/a@v1.0.0")
+	tag := warm.Tag(key.Key, nil, depsimage.DefaultContents, nil)
+	for _, tc := range []struct {
+		name, refuse string // the requests refused, by path
+		nearest      bool
+	}{
+		{"manifest", "/manifests/", false},
+		{"tags", "/tags/list", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.Contains(r.URL.Path, tc.refuse) {
+					http.Error(w, `{"errors":[{"code":"DENIED","message":"no"}]}`, http.StatusForbidden)
+					return
+				}
+				reg.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			target, err := publish.ParseTarget(strings.TrimPrefix(srv.URL, "http://")+"/app-deps", publish.WithInsecure(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			found, err := warm.Lookup(context.Background(), target, tag, key)
+			var ne *warm.NearestError
+			if err == nil || errors.As(err, &ne) != tc.nearest {
+				t.Fatalf("Lookup = %+v, %v; want an error, a NearestError: %v", found, err, tc.nearest)
+			}
+			if tc.nearest && (found == nil || found.Match != warm.MatchNone || !strings.Contains(err.Error(), "listing "+target.String()+" for the nearest image: ")) {
+				t.Errorf("Lookup = %+v, %v; want no match and the listing error", found, err)
+			}
+		})
+	}
+}
