@@ -21,7 +21,7 @@ import (
 // failing (bench fails), with the real warm against an in-memory registry.
 func TestCLIDepsBuildCacheRefused(t *testing.T) {
 	f := modloadtest.NewFixture(t, "v1.0.0")
-	setFixtureEnv(t, f)
+	f.Setenv(t)
 	host := memRegistry(t)
 	// A Go image of another release than the go command's.
 	img, err := random.Image(200, 1)

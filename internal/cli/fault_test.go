@@ -84,7 +84,7 @@ func TestFaultHarness(t *testing.T) {
 	defer p.Close()
 	p.Hold = 10 * time.Second
 	f := modloadtest.NewFixture(t, "v1.0.0")
-	setFixtureEnv(t, f)
+	f.Setenv(t)
 	t.Setenv("CACHECHECK_TIMEOUT", "")
 	repo := fmt.Sprintf("faults/run-%d", time.Now().UnixNano())
 	to := p.Host + "/" + repo

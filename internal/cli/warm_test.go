@@ -22,18 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// setFixtureEnv makes the go command Download runs use the fixture's proxy.
-func setFixtureEnv(t *testing.T, f *modloadtest.Fixture) {
-	for _, kv := range f.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "GOPROXY", "GOSUMDB", "GOFLAGS", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOTOOLCHAIN", "GOWORK":
-			t.Setenv(k, v)
-		}
-	}
-	t.Setenv("SOURCE_DATE_EPOCH", "")
-}
-
 func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -78,7 +66,7 @@ func platformImage(t *testing.T, arch string) mutate.IndexAddendum {
 // on each, tagged with the base digest, and ref --base finds it.
 func TestWarmMultiPlatformBase(t *testing.T) {
 	f := modloadtest.NewFixture(t, "v1.0.0")
-	setFixtureEnv(t, f)
+	f.Setenv(t)
 	base := mutate.AppendManifests(empty.Index, platformImage(t, "amd64"), platformImage(t, "arm64"))
 	baseDir := filepath.Join(t.TempDir(), "base")
 	p, err := layout.Write(baseDir, empty.Index)
@@ -155,7 +143,7 @@ func TestWarmMultiPlatformBase(t *testing.T) {
 // publishes to the same registry.
 func TestWarmRegistryBase(t *testing.T) {
 	f := modloadtest.NewFixture(t, "v1.0.0")
-	setFixtureEnv(t, f)
+	f.Setenv(t)
 	host := memRegistry(t)
 	baseImg, err := random.Image(500, 3)
 	if err != nil {

@@ -14,24 +14,12 @@ import (
 	"github.com/cachecheck/cachecheck/internal/warm"
 )
 
-// setFixtureEnv makes the go command of the warm use the fixture's proxy.
-func setFixtureEnv(t *testing.T, f *modloadtest.Fixture) {
-	for _, kv := range f.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "GOPROXY", "GOSUMDB", "GOFLAGS", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOTOOLCHAIN", "GOWORK":
-			t.Setenv(k, v)
-		}
-	}
-	t.Setenv("SOURCE_DATE_EPOCH", "")
-}
-
 // TestImageAndNearest warms a module into an OCI layout (built, then a
 // hit, then built again with WithForce) and finds that image as the
 // nearest of a module that bumped one requirement.
 func TestImageAndNearest(t *testing.T) {
 	f := modloadtest.NewFixture(t, "v1.0.0")
-	setFixtureEnv(t, f)
+	f.Setenv(t)
 	target, err := publish.ParseTarget("oci:" + filepath.Join(t.TempDir(), "oci"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package modloadtest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -58,4 +59,19 @@ func main() { fmt.Println(a.A(), b.B(), p.P()) }
 `,
 	})
 	return f
+}
+
+// Setenv sets the fixture's go environment (its proxy, checksum database,
+// flags and private patterns) in the test's process environment, for code
+// that runs the go command with os.Environ, and clears SOURCE_DATE_EPOCH.
+func (f *Fixture) Setenv(t *testing.T) {
+	t.Helper()
+	for _, kv := range f.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "GOPROXY", "GOSUMDB", "GOFLAGS", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOTOOLCHAIN", "GOWORK":
+			t.Setenv(k, v)
+		}
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "")
 }
