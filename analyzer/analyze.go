@@ -417,13 +417,26 @@ func cacheDirs(in *Instruction, user string) (modcache, gocache, uidOpt string) 
 	return modcache, gocache, uidOpt
 }
 
+// hasCacheMount reports whether a cache mount holds the directory target:
+// a mount on it or on a parent (/root/.cache holds /root/.cache/go-build,
+// GOPATH holds GOPATH/pkg/mod).
 func hasCacheMount(mounts []*instructions.Mount, target string) bool {
+	return cacheMountOn(mounts, target) != nil
+}
+
+// cacheMountOn returns the cache mount that holds the directory target,
+// or nil.
+func cacheMountOn(mounts []*instructions.Mount, target string) *instructions.Mount {
+	target = path.Clean(target)
 	for _, m := range mounts {
-		if m.Type == instructions.MountTypeCache && path.Clean(m.Target) == path.Clean(target) {
-			return true
+		if m.Type != instructions.MountTypeCache || m.Target == "" {
+			continue
+		}
+		if t := path.Clean(m.Target); t == target || t == "/" || strings.HasPrefix(target, t+"/") {
+			return m
 		}
 	}
-	return false
+	return nil
 }
 
 // otherMounts describes cache mounts on other directories, which are often
@@ -634,7 +647,8 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 		return
 	}
 	var need []string
-	if !hasCacheMount(mounts, gocache) {
+	// go mod tidy and go mod vendor compile nothing.
+	if compiles(c) && !hasCacheMount(mounts, gocache) {
 		need = append(need, "--mount=type=cache,target="+gocache+uid)
 	}
 	needMod := !vendored && !modVendor && (f.download == nil || f.dlMount) && !hasCacheMount(mounts, modcache)
