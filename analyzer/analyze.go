@@ -457,16 +457,19 @@ func otherMounts(mounts []*instructions.Mount) string {
 // checkDownload runs the rules about the download step: CC001, CC002,
 // CC004 and the download half of CC005.
 func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c goCall, flags string) {
+	mods := a.stageMods(f)
 	// CC001: source copied before the download.
 	for _, cf := range f.copies {
 		if a.copiesSource(cf) {
-			a.add(ruleSourceBeforeDownload, st, cf.in.Line, cf.in.EndLine,
-				fmt.Sprintf("%q copies source code before go mod download at line %d: every code change downloads all modules again", cf.in.Text, in.Line),
+			sev, msg := ruleSourceBeforeDownload.Severity, fmt.Sprintf("%q copies source code before go mod download at line %d: every code change downloads all modules again", cf.in.Text, in.Line)
+			if a.noRequirements(mods) {
+				sev, msg = reports.Info, fmt.Sprintf("%q copies source code before go mod download at line %d; the module has no requirements, so this costs nothing until it gets one", cf.in.Text, in.Line)
+			}
+			a.addSev(ruleSourceBeforeDownload, sev, st, cf.in.Line, cf.in.EndLine, msg,
 				"copy only the module files first (COPY go.mod go.sum ./), RUN go mod download, then copy the source")
 			break
 		}
 	}
-	mods := a.stageMods(f)
 	// CC002: go.sum or go.work.sum left behind.
 	for _, p := range mods {
 		sum := strings.TrimSuffix(p, path.Base(p)) + map[string]string{"go.mod": "go.sum", "go.work": "go.work.sum"}[path.Base(p)]
@@ -511,6 +514,22 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 			}
 		}
 	}
+}
+
+// noRequirements reports whether the module files mods are known to
+// require nothing (no require directive, no go.sum): then a download
+// fetches nothing.
+func (a *analysis) noRequirements(mods []string) bool {
+	if a.b.Context == nil || len(mods) == 0 {
+		return false
+	}
+	for _, p := range mods {
+		m := a.readMod(p)
+		if m.mod == nil || len(m.mod.Require) > 0 || a.existsInContext(path.Join(path.Dir(p), "go.sum")) {
+			return false
+		}
+	}
+	return true
 }
 
 // copiesSource reports whether a copy brings Go source into the image:
@@ -874,9 +893,12 @@ func (a *analysis) checkToolchain() {
 				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
 					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes golang:%d.%d%s)", m[1], need.major, need.minor, need.major, need.minor, suffix)
 				}
-				a.add(ruleToolchain, root, root.Line, root.EndLine,
-					fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need),
-					fix)
+				sev, msg := ruleToolchain.Severity, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
+				if have.less(goVersion{major: 1, minor: 21}) {
+					// Toolchain switching came with Go 1.21.
+					sev, msg = reports.Error, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s, which predates toolchain switching (Go 1.21) and downloads nothing: the build fails with \"go.mod requires go >= %s\"", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
+				}
+				a.addSev(ruleToolchain, sev, root, root.Line, root.EndLine, msg, fix)
 				break
 			}
 			break
