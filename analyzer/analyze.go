@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -53,17 +54,75 @@ type analysis struct {
 	findings []Finding
 	facts    []*stageFacts
 	mods     map[string]*modInfo
+	images   map[imageKey]*imageFacts
+}
+
+type imageKey struct{ ref, platform string }
+
+// imageFacts is what is known of a base image's environment.
+type imageFacts struct {
+	env  map[string]string
+	user string
+	// known is false when env is a guess: the config was not read.
+	known bool
+}
+
+// image returns what is known of the environment of the image stage root
+// starts from, reading its config once through WithImageConfig.
+func (a *analysis) image(root *Stage) *imageFacts {
+	k := imageKey{root.Base, root.Platform}
+	if im, ok := a.images[k]; ok {
+		return im
+	}
+	im := &imageFacts{env: imageEnv(root.Base)}
+	switch {
+	case isDockerHubGolang(root.Base):
+		im.known = true
+	case a.o.imageConfig != nil && root.Base != "scratch" && !strings.Contains(root.Base+root.Platform, "$"):
+		if c, err := a.o.imageConfig(root.Base, root.Platform); err == nil && c != nil {
+			im.env, im.user, im.known = map[string]string{}, c.User, true
+			for _, kv := range c.Env {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					im.env[k] = v
+				}
+			}
+			break
+		}
+		fallthrough
+	default:
+		if a.isDepsImage(root) {
+			// As internal/depsimage writes its config.
+			im.env, im.known = map[string]string{"GOPATH": "/go", "GOMODCACHE": "/go/pkg/mod"}, true
+		}
+	}
+	if a.images == nil {
+		a.images = map[imageKey]*imageFacts{}
+	}
+	a.images[k] = im
+	return im
+}
+
+// isDepsImage reports whether the image stage root starts from the
+// dependency image of WithDepsImage: that image, another tag of its
+// repository, or a FROM naming DEPS_IMAGE.
+func (a *analysis) isDepsImage(root *Stage) bool {
+	ref := a.o.depsImage
+	if ref == "" || root.BaseStage >= 0 {
+		return false
+	}
+	return root.Base == ref || imageRepo(root.Base) == imageRepo(ref) || strings.Contains(root.Text, "DEPS_IMAGE")
 }
 
 // stageFacts is what a stage has done by its end, including what it
 // inherited from the stage it is built on.
 type stageFacts struct {
 	copies   []copyFact
-	download *Instruction // the first go mod download in the chain
-	dlMount  bool         // the download used a module cache mount
-	built    bool         // a go build ran (CC003 is reported once)
-	user     string       // the USER in effect
-	mods     modSet       // the module files of copies, see stageMods
+	download *Instruction    // the first go mod download in the chain
+	dlMount  bool            // the download used a module cache mount
+	built    bool            // a go build ran (CC003 is reported once)
+	user     string          // the USER in effect; "" for the image's
+	envSet   map[string]bool // the variables an ENV instruction set
+	mods     modSet          // the module files of copies, see stageMods
 }
 
 type copyFact struct {
@@ -112,12 +171,13 @@ func (a *analysis) detectBuildKit() bool {
 
 func (a *analysis) run() {
 	for _, st := range a.b.Stages {
-		f := &stageFacts{user: "root"}
+		f := &stageFacts{}
 		if st.BaseStage >= 0 {
 			base := a.facts[st.BaseStage]
 			*f = *base
 			f.copies = slices.Clone(base.copies)
 			f.mods = modSet{}
+			f.envSet = maps.Clone(base.envSet)
 		}
 		a.facts = append(a.facts, f)
 		a.walkStage(st, f)
@@ -168,6 +228,10 @@ func (a *analysis) walkStage(st *Stage, f *stageFacts) {
 		case *instructions.EnvCommand:
 			for _, kv := range c.Env {
 				a.checkCredentialVar(st, in, "ENV", kv.Key, kv.Value)
+				if f.envSet == nil {
+					f.envSet = map[string]bool{}
+				}
+				f.envSet[kv.Key] = true
 			}
 		case *instructions.CopyCommand, *instructions.AddCommand:
 			ci, _ := in.Copy()
@@ -355,7 +419,7 @@ func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 	if len(calls) == 0 {
 		return
 	}
-	modcache, gocache, uid := cacheDirs(in, f.user)
+	modcache, gocache, uid, assumed := a.cacheDirs(st, in, f)
 	mounts := in.Mounts()
 	goflags, _ := scopeVar(in, "GOFLAGS")
 	for _, c := range calls {
@@ -369,18 +433,70 @@ func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 			a.checkDownload(st, in, f, c, goflags+" "+script)
 			if a.buildKit && !f.dlMount {
 				a.add(ruleNoCacheMount, st, in.Line, in.EndLine,
-					fmt.Sprintf("go mod download runs without a cache mount on the module cache %s%s", modcache, otherMounts(mounts)),
+					fmt.Sprintf("go mod download runs without a cache mount on the module cache %s%s%s", modcache, otherMounts(mounts), assumed.note(true, false)),
 					fmt.Sprintf("add --mount=type=cache,target=%s%s to this RUN", modcache, uid))
 			}
 		case isBuild(c):
-			a.checkBuild(st, in, f, c, goflags+" "+script, mounts, modcache, gocache, uid)
+			a.checkBuild(st, in, f, c, goflags+" "+script, mounts, cacheDirs{modcache, gocache, uid, assumed})
 		}
 	}
 }
 
-func cacheDirs(in *Instruction, user string) (modcache, gocache, uidOpt string) {
-	home, ok := scopeVar(in, "HOME")
-	uidOpt = ""
+// cacheDirs are the module and build cache directories of a RUN and the
+// uid option its cache mounts need.
+type cacheDirs struct {
+	modcache, gocache, uidOpt string
+	assumed                   assumption
+}
+
+// assumption says which cache directories were not read from the
+// Dockerfile or the image config but assumed, and of which image.
+type assumption struct {
+	modcache, gocache bool
+	image             string
+}
+
+// note returns the words to add to a message about the module cache
+// (mod) and the build cache (build): "" when none of them is assumed.
+func (s assumption) note(mod, build bool) string {
+	var what []string
+	if mod && s.modcache {
+		what = append(what, "GOMODCACHE")
+	}
+	if build && s.gocache {
+		what = append(what, "GOCACHE")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s assumed: the config of %s was not read)", strings.Join(what, " and "), s.image)
+}
+
+// cacheDirs returns GOMODCACHE and GOCACHE for a RUN in stage st, from
+// the ENV instructions, the base image's environment and the build
+// arguments in that order, then Go's defaults under the user's home.
+func (a *analysis) cacheDirs(st *Stage, in *Instruction, f *stageFacts) (modcache, gocache, uidOpt string, assumed assumption) {
+	root := a.rootImage(st)
+	im := a.image(root)
+	// lookup returns the value of k and whether it is known rather than
+	// guessed.
+	lookup := func(k string) (string, bool, bool) {
+		if f.envSet[k] {
+			return in.Env[k], true, true
+		}
+		if v, ok := im.env[k]; ok && v != "" {
+			return v, true, im.known
+		}
+		if v, ok := in.Args[k]; ok && v != "" {
+			return v, true, true
+		}
+		return "", false, im.known
+	}
+	user := f.user
+	if user == "" {
+		user = im.user
+	}
+	home, ok, homeKnown := lookup("HOME")
 	if !ok || home == "" {
 		name, _, _ := strings.Cut(user, ":")
 		switch n, err := strconv.Atoi(name); {
@@ -399,27 +515,28 @@ func cacheDirs(in *Instruction, user string) (modcache, gocache, uidOpt string) 
 			uidOpt = ",uid=<uid of " + name + ">"
 		}
 	}
-	if v, ok := scopeVar(in, "GOMODCACHE"); ok && v != "" {
-		modcache = v
-	} else if v, ok := scopeVar(in, "GOPATH"); ok && v != "" {
+	var known bool
+	if v, ok, k := lookup("GOMODCACHE"); ok {
+		modcache, known = v, k
+	} else if v, ok, k := lookup("GOPATH"); ok {
 		first, _, _ := strings.Cut(v, ":")
-		modcache = path.Join(first, "pkg/mod")
+		modcache, known = path.Join(first, "pkg/mod"), k
 	} else {
-		modcache = path.Join(home, "go/pkg/mod")
+		modcache, known = path.Join(home, "go/pkg/mod"), homeKnown
 	}
-	if v, ok := scopeVar(in, "GOCACHE"); ok && v != "" {
-		gocache = v
-	} else if v, ok := scopeVar(in, "XDG_CACHE_HOME"); ok && v != "" {
-		gocache = path.Join(v, "go-build")
+	assumed.modcache = !known
+	if v, ok, k := lookup("GOCACHE"); ok {
+		gocache, known = v, k
+	} else if v, ok, k := lookup("XDG_CACHE_HOME"); ok {
+		gocache, known = path.Join(v, "go-build"), k
 	} else {
-		gocache = path.Join(home, ".cache/go-build")
+		gocache, known = path.Join(home, ".cache/go-build"), homeKnown
 	}
-	return modcache, gocache, uidOpt
+	assumed.gocache = !known
+	assumed.image = root.Base
+	return modcache, gocache, uidOpt, assumed
 }
 
-// hasCacheMount reports whether a cache mount holds the directory target:
-// a mount on it or on a parent (/root/.cache holds /root/.cache/go-build,
-// GOPATH holds GOPATH/pkg/mod).
 func hasCacheMount(mounts []*instructions.Mount, target string) bool {
 	return cacheMountOn(mounts, target) != nil
 }
@@ -644,7 +761,8 @@ var modVendorRE = regexp.MustCompile(`-mod[= ]vendor\b`)
 
 // checkBuild runs the rules about a go build: CC003, the -mod=vendor half
 // of CC005 and the build half of CC006.
-func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCall, flags string, mounts []*instructions.Mount, modcache, gocache, uid string) {
+func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCall, flags string, mounts []*instructions.Mount, dirs cacheDirs) {
+	modcache, gocache, uid := dirs.modcache, dirs.gocache, dirs.uidOpt
 	mods := a.stageMods(f)
 	vendored := false
 	for _, p := range mods {
@@ -683,7 +801,7 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 		sev = reports.Warning
 		msg = fmt.Sprintf("go mod download at line %d kept the modules in a cache mount, not in the image; go %s without the same mount on %s downloads them again", f.download.Line, c.sub, modcache)
 	}
-	a.addSev(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg+otherMounts(mounts), "add "+strings.Join(need, " ")+" to this RUN")
+	a.addSev(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg+otherMounts(mounts)+dirs.assumed.note(needMod, len(need) > 1 || !needMod), "add "+strings.Join(need, " ")+" to this RUN")
 }
 
 func mountTargets(flags []string) []string {
@@ -812,7 +930,7 @@ func (a *analysis) checkCgo() {
 		}
 		root := chain[0]
 		name, tag := splitImage(root.Base)
-		hasCC := !(name == "golang" && strings.Contains(tag, "alpine"))
+		hasCC := !(isGolangImage(name) && strings.Contains(tag, "alpine"))
 		for _, s := range chain {
 			for _, in := range s.Instructions {
 				if installCRE.MatchString(in.Script()) {
@@ -858,7 +976,7 @@ func (a *analysis) checkToolchain() {
 			}
 			root := a.rootImage(st)
 			name, tag := splitImage(root.Base)
-			if name != "golang" || reported[root.Index] {
+			if !isGolangImage(name) || reported[root.Index] {
 				break
 			}
 			have, ok := imageGoVersion(tag)
@@ -886,12 +1004,12 @@ func (a *analysis) checkToolchain() {
 				if j := strings.IndexByte(tag, '-'); j >= 0 {
 					suffix = tag[j:]
 				}
-				fix := fmt.Sprintf("FROM golang:%d.%d%s", need.major, need.minor, suffix)
+				fix := fmt.Sprintf("FROM %s:%d.%d%s", imageRepo(root.Base), need.major, need.minor, suffix)
 				if root.Name != "" {
 					fix += " AS " + root.Name
 				}
 				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
-					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes golang:%d.%d%s)", m[1], need.major, need.minor, need.major, need.minor, suffix)
+					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes %s:%d.%d%s)", m[1], need.major, need.minor, imageRepo(root.Base), need.major, need.minor, suffix)
 				}
 				sev, msg := ruleToolchain.Severity, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
 				if have.less(goVersion{major: 1, minor: 21}) {

@@ -32,6 +32,8 @@ func txtarFS(ar *txtar.Archive) fstest.MapFS {
 //	dockerfile NAME      the Dockerfile's name (default Dockerfile)
 //	deps-image REF       run with WithDepsImage(REF)
 //	deps-settings LINE   run with WithDepsImageSettings(gosettings.Parse(LINE))
+//	image REF K=V...     WithImageConfig reads image REF with that Env
+//	                     (the other images cannot be read)
 //	# TEXT               a comment
 //
 // Any other line fails the test, so a misspelled directive is not ignored.
@@ -45,6 +47,7 @@ type ruleCase struct {
 	dockerfile string
 	depsImage  string
 	depsSet    string
+	images     map[string][]string
 	fsys       fstest.MapFS
 }
 
@@ -92,11 +95,16 @@ func loadRuleCases(t *testing.T) []ruleCase {
 				c.dockerfile = f[1]
 			case len(f) >= 1 && f[0] == "deps-settings":
 				c.depsSet = strings.TrimSpace(strings.TrimPrefix(line, "deps-settings"))
+			case len(f) >= 2 && f[0] == "image":
+				if c.images == nil {
+					c.images = map[string][]string{}
+				}
+				c.images[f[1]] = f[2:]
 			case len(f) == 2 && f[0] == "deps-image":
 				c.depsImage = f[1]
 			case len(f) == 0 || strings.HasPrefix(f[0], "#"):
 			default:
-				t.Fatalf("%s: %q is not a directive (want ID LINE, not ID, sev ID LINE SEV, msg ID TEXT, count ID N, dockerfile NAME, deps-image REF, deps-settings LINE, # comment)", file, line)
+				t.Fatalf("%s: %q is not a directive (want ID LINE, not ID, sev ID LINE SEV, msg ID TEXT, count ID N, dockerfile NAME, deps-image REF, deps-settings LINE, image REF K=V..., # comment)", file, line)
 			}
 		}
 		if len(c.want)+len(c.not)+len(c.sev)+len(c.count) == 0 {
@@ -118,6 +126,15 @@ func TestRules(t *testing.T) {
 			var opts []Option
 			if tc.depsImage != "" {
 				opts = append(opts, WithDepsImage(tc.depsImage))
+			}
+			if tc.images != nil {
+				opts = append(opts, WithImageConfig(func(ref, platform string) (*ImageConfig, error) {
+					env, ok := tc.images[ref]
+					if !ok {
+						return nil, fmt.Errorf("image %s not in the fixture", ref)
+					}
+					return &ImageConfig{Env: env}, nil
+				}))
 			}
 			if tc.depsSet != "" {
 				s, err := gosettings.Parse(tc.depsSet)
