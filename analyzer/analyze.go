@@ -122,6 +122,7 @@ type stageFacts struct {
 	built    bool            // a go build ran (CC003 is reported once)
 	user     string          // the USER in effect; "" for the image's
 	envSet   map[string]bool // the variables an ENV instruction set
+	fromDeps bool            // the stage starts from the deps image
 	mods     modSet          // the module files of copies, see stageMods
 }
 
@@ -179,6 +180,7 @@ func (a *analysis) run() {
 			f.mods = modSet{}
 			f.envSet = maps.Clone(base.envSet)
 		}
+		f.fromDeps = a.isDepsImage(a.rootImage(st))
 		a.facts = append(a.facts, f)
 		a.walkStage(st, f)
 	}
@@ -422,6 +424,9 @@ func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 	modcache, gocache, uid, assumed := a.cacheDirs(st, in, f)
 	mounts := in.Mounts()
 	goflags, _ := scopeVar(in, "GOFLAGS")
+	if f.fromDeps {
+		a.checkDepsMount(st, in, calls[0], mounts, modcache, gocache)
+	}
 	for _, c := range calls {
 		switch {
 		case isDownload(c):
@@ -431,7 +436,7 @@ func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 			f.download = in
 			f.dlMount = hasCacheMount(mounts, modcache)
 			a.checkDownload(st, in, f, c, goflags+" "+script)
-			if a.buildKit && !f.dlMount {
+			if a.buildKit && !f.dlMount && !f.fromDeps {
 				a.add(ruleNoCacheMount, st, in.Line, in.EndLine,
 					fmt.Sprintf("go mod download runs without a cache mount on the module cache %s%s%s", modcache, otherMounts(mounts), assumed.note(true, false)),
 					fmt.Sprintf("add --mount=type=cache,target=%s%s to this RUN", modcache, uid))
@@ -475,6 +480,23 @@ func (s assumption) note(mod, build bool) string {
 // cacheDirs returns GOMODCACHE and GOCACHE for a RUN in stage st, from
 // the ENV instructions, the base image's environment and the build
 // arguments in that order, then Go's defaults under the user's home.
+// checkDepsMount runs the second half of CC011: in a stage that starts
+// from the deps image, a cache mount on the module cache (or on GOPATH or
+// a parent) hides the modules the image holds.
+func (a *analysis) checkDepsMount(st *Stage, in *Instruction, c goCall, mounts []*instructions.Mount, modcache, gocache string) {
+	m := cacheMountOn(mounts, modcache)
+	if m == nil {
+		return
+	}
+	fix := fmt.Sprintf("drop --mount=type=cache,target=%s from this RUN: the modules are in the deps image", m.Target)
+	if !hasCacheMount(mounts, gocache) || path.Clean(m.Target) != path.Clean(modcache) {
+		fix += fmt.Sprintf("; to keep a build cache across builds, mount only GOCACHE: --mount=type=cache,target=%s", gocache)
+	}
+	a.addSev(ruleDepsImage, reports.Error, st, in.Line, in.EndLine,
+		fmt.Sprintf("stage %s starts from the deps image %s, but the cache mount on %s hides its module cache %s: go %s starts from the mount's contents, so it downloads every module again, or fails offline", st.Ref(), a.rootImage(st).Base, m.Target, modcache, c.sub),
+		fix)
+}
+
 func (a *analysis) cacheDirs(st *Stage, in *Instruction, f *stageFacts) (modcache, gocache, uidOpt string, assumed assumption) {
 	root := a.rootImage(st)
 	im := a.image(root)
@@ -575,9 +597,10 @@ func otherMounts(mounts []*instructions.Mount) string {
 // CC004 and the download half of CC005.
 func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c goCall, flags string) {
 	mods := a.stageMods(f)
-	// CC001: source copied before the download.
+	// CC001: source copied before the download; from the deps image the
+	// download finds every module in the image.
 	for _, cf := range f.copies {
-		if a.copiesSource(cf) {
+		if !f.fromDeps && a.copiesSource(cf) {
 			sev, msg := ruleSourceBeforeDownload.Severity, fmt.Sprintf("%q copies source code before go mod download at line %d: every code change downloads all modules again", cf.in.Text, in.Line)
 			if a.noRequirements(mods) {
 				sev, msg = reports.Info, fmt.Sprintf("%q copies source code before go mod download at line %d; the module has no requirements, so this costs nothing until it gets one", cf.in.Text, in.Line)
@@ -774,7 +797,7 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 			fmt.Sprintf("go %s uses -mod=vendor but there is no vendor/modules.txt beside %s in the build context", c.sub, mods[0]),
 			"run go mod vendor and commit vendor/ (and do not exclude it in .dockerignore), or drop -mod=vendor and download modules")
 	}
-	if f.download == nil && !vendored && !modVendor && len(mods) > 0 && !f.built {
+	if f.download == nil && !f.fromDeps && !vendored && !modVendor && len(mods) > 0 && !f.built {
 		f.built = true
 		a.add(ruleNoDownloadStep, st, in.Line, in.EndLine,
 			fmt.Sprintf("go %s fetches modules itself after the source is copied: every code change downloads all modules again", c.sub),
@@ -788,7 +811,7 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 	if compiles(c) && !hasCacheMount(mounts, gocache) {
 		need = append(need, "--mount=type=cache,target="+gocache+uid)
 	}
-	needMod := !vendored && !modVendor && (f.download == nil || f.dlMount) && !hasCacheMount(mounts, modcache)
+	needMod := !vendored && !modVendor && !f.fromDeps && (f.download == nil || f.dlMount) && !hasCacheMount(mounts, modcache)
 	if needMod {
 		need = append([]string{"--mount=type=cache,target=" + modcache + uid}, need...)
 	}

@@ -46,8 +46,8 @@ var (
 		Summary: "the go or toolchain directive is newer than the builder image's Go and GOTOOLCHAIN is unset",
 		Help:    "The go command then downloads a newer toolchain at build time, on every cold build. Use a builder image with that Go version."}
 	ruleDepsImage = &Rule{ID: "CC011", Slug: "use-deps-image", Severity: reports.Info,
-		Summary: "a builder stage could start FROM the published dependency image",
-		Help:    "Starting the builder stage from the image that already holds the module cache skips the download on every cold builder."}
+		Summary: "a builder stage could start FROM the published dependency image, or one that does hides its modules under a cache mount",
+		Help:    "Starting the builder stage from the image that already holds the module cache skips the download on every cold builder. In a stage that starts from it, a cache mount on GOMODCACHE, GOPATH or a parent hides those modules (error): the go command downloads them all again, or fails offline; mount only GOCACHE there."}
 	ruleBuildCacheMismatch = &Rule{ID: "CC012", Slug: "build-cache-mismatch", Severity: reports.Warning,
 		Summary: "a go build does not match the settings the deps image's build cache was compiled with, or a cache mount hides that cache",
 		Help:    "Compiled packages are reused only when the Go release, GOOS/GOARCH/GOAMD64, CGO_ENABLED, -trimpath, build tags, compile flags and (without -trimpath) the module cache path are all the same; otherwise go build silently compiles every dependency again. A cache mount on GOCACHE starts from its own contents, not the image's."}
