@@ -251,6 +251,7 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 	switch {
 	case err == nil:
 		d.Checked, d.Hit, d.Ref = true, true, target.Ref(tag.String(), *desc)
+		d.Hidden = hiddenModules(head, d.Ref)
 		image = func() (v1.Image, error) { return target.Image(ctx, tag.String(), *desc) }
 	case !errors.Is(err, publish.ErrNotFound):
 		d.Note = fmt.Sprintf("%s could not be checked: %v", target, err)
@@ -284,6 +285,26 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 		d.Note = fmt.Sprintf("reading the build cache labels of the image: %v", err)
 	}
 	return d
+}
+
+// hiddenModules returns the positions of the RUN instructions of head (nil
+// for none) whose cache mount hides the module cache of the deps image ref
+// in a stage that starts from it: CC011 at error level.
+func hiddenModules(head *analyzer.Build, ref string) []string {
+	if head == nil {
+		return nil
+	}
+	found, err := analyzer.Analyze(head, analyzer.WithDepsImage(ref))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, f := range found {
+		if f.Rule == "CC011" && f.Severity == reports.Error {
+			out = append(out, fmt.Sprintf("%s:%d", f.File, f.Line))
+		}
+	}
+	return out
 }
 
 // compareBuildCache describes the build cache of a deps image and how each
