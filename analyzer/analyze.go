@@ -123,13 +123,17 @@ type stageFacts struct {
 	user     string          // the USER in effect; "" for the image's
 	envSet   map[string]bool // the variables an ENV instruction set
 	fromDeps bool            // the stage starts from the deps image
+	workdir  string          // the WORKDIR in effect, absolute; "" for /
+	replaced bool            // CC004 ran for a build without a download
 	mods     modSet          // the module files of copies, see stageMods
 }
 
 type copyFact struct {
-	in    *Instruction
-	srcs  []string // cleaned context paths
-	files []string // context files copied
+	in      *Instruction
+	srcs    []string // cleaned context paths
+	files   []string // context files copied
+	dest    string   // the destination in the image, absolute
+	rawDest string   // the destination as written
 }
 
 func (a *analysis) add(r *Rule, stage *Stage, line, end int, msg, fix string) {
@@ -235,13 +239,21 @@ func (a *analysis) walkStage(st *Stage, f *stageFacts) {
 				}
 				f.envSet[kv.Key] = true
 			}
+		case *instructions.WorkdirCommand:
+			f.workdir = path.Join("/", f.workdir, c.Path)
+			if path.IsAbs(c.Path) {
+				f.workdir = path.Clean(c.Path)
+			}
 		case *instructions.CopyCommand, *instructions.AddCommand:
 			ci, _ := in.Copy()
 			if !ci.FromContext() || ci.Inline {
 				continue
 			}
 			files, _ := a.b.Sources(in)
-			cf := copyFact{in: in, files: files}
+			cf := copyFact{in: in, files: files, rawDest: ci.Dest, dest: path.Join("/", f.workdir, ci.Dest)}
+			if path.IsAbs(ci.Dest) {
+				cf.dest = path.Clean(ci.Dest)
+			}
 			for _, s := range ci.Sources {
 				if !isURL(s) {
 					cf.srcs = append(cf.srcs, CleanSource(s))
@@ -639,9 +651,10 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 				fmt.Sprintf("copy both: COPY %s %s %s", p, sum, destOf(cp)))
 		}
 	}
-	// CC004: local replacements and workspace modules.
-	for _, p := range mods {
-		a.checkLocalDirs(st, in, f, p)
+	// CC004: local replacements and workspace modules of the main
+	// module.
+	for _, p := range a.mainModFiles(f.copies, mods, goDir(f.workdir, in.Script()), workOff(in, in.Script())) {
+		a.checkLocalDirs(st, in, f, p, false)
 	}
 	// CC005: vendor/ in use but the Dockerfile downloads.
 	if !strings.Contains(c.args+" "+flags, "-mod=mod") {
@@ -716,7 +729,10 @@ func (a *analysis) existsInContext(p string) bool {
 
 // checkLocalDirs reports the local replace directories of go.mod p, or the
 // use directories of go.work p, that are not in the image at the download.
-func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p string) {
+//
+// With never (a build without a download step), only the directories
+// that can never be in the image are reported.
+func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p string, never bool) {
 	m := a.readMod(p)
 	type dirRef struct {
 		dir, what string
@@ -751,16 +767,17 @@ func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p s
 		dir := path.Join(path.Dir(p), r.dir)
 		if dir == ".." || strings.HasPrefix(dir, "../") {
 			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
-				fmt.Sprintf("%s: %s lies outside the build context, so go mod download fails", where, dir),
+				fmt.Sprintf("%s: %s lies outside the build context, so no COPY can bring it in: go mod download and go build always fail", where, dir),
 				"build from a context that contains both directories (docker build -f <dir>/Dockerfile <common parent>) or publish the module and require a version")
 			continue
 		}
 		gomod := path.Join(dir, "go.mod")
-		if a.copied(f.copies, gomod) {
+		excluded := a.existsInContext(gomod) && a.b.Excluded(gomod)
+		if never && !excluded || a.copied(f.copies, gomod) {
 			continue
 		}
 		switch {
-		case a.existsInContext(gomod) && a.b.Excluded(gomod):
+		case excluded:
 			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s is excluded by %s, so go mod download fails", where, gomod, a.b.IgnoreFile),
 				fmt.Sprintf("add !%s to %s", dir, a.b.IgnoreFile))
@@ -792,6 +809,14 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 		vendored = vendored || a.vendored(p)
 	}
 	modVendor := modVendorRE.MatchString(c.args + " " + flags)
+	if f.download == nil && !f.replaced && !vendored && !modVendor {
+		// CC004 without a download step: a directory outside the
+		// context breaks the build as well.
+		f.replaced = true
+		for _, p := range a.mainModFiles(f.copies, mods, goDir(f.workdir, in.Script()), workOff(in, in.Script())) {
+			a.checkLocalDirs(st, in, f, p, true)
+		}
+	}
 	if modVendor && !vendored && len(mods) > 0 {
 		a.addSev(ruleVendorMismatch, reports.Error, st, in.Line, in.EndLine,
 			fmt.Sprintf("go %s uses -mod=vendor but there is no vendor/modules.txt beside %s in the build context", c.sub, mods[0]),
