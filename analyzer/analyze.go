@@ -55,6 +55,7 @@ type analysis struct {
 	facts    []*stageFacts
 	mods     map[string]*modInfo
 	images   map[imageKey]*imageFacts
+	gits     *[]string // gitDirs, once listed
 }
 
 type imageKey struct{ ref, platform string }
@@ -125,6 +126,7 @@ type stageFacts struct {
 	fromDeps bool            // the stage starts from the deps image
 	workdir  string          // the WORKDIR in effect, absolute; "" for /
 	replaced bool            // CC004 ran for a build without a download
+	gitSent  map[string]bool // the .git directories CC009 reported
 	mods     modSet          // the module files of copies, see stageMods
 }
 
@@ -183,6 +185,7 @@ func (a *analysis) run() {
 			f.copies = slices.Clone(base.copies)
 			f.mods = modSet{}
 			f.envSet = maps.Clone(base.envSet)
+			f.gitSent = maps.Clone(base.gitSent)
 		}
 		f.fromDeps = a.isDepsImage(a.rootImage(st))
 		a.facts = append(a.facts, f)
@@ -260,7 +263,7 @@ func (a *analysis) walkStage(st *Stage, f *stageFacts) {
 				}
 			}
 			f.copies = append(f.copies, cf)
-			a.checkDockerignore(st, in, cf)
+			a.checkDockerignore(st, in, cf, f)
 		case *instructions.RunCommand:
 			a.checkRun(st, in, f)
 		}
@@ -920,19 +923,46 @@ func (a *analysis) checkCredentialRun(st *Stage, in *Instruction, script string)
 	}
 }
 
-func (a *analysis) checkDockerignore(st *Stage, in *Instruction, cf copyFact) {
-	if !slices.Contains(cf.srcs, ".") {
-		return
-	}
-	switch {
-	case a.b.Ignore == nil:
-		a.add(ruleDockerignore, st, in.Line, in.EndLine,
-			fmt.Sprintf("%q copies the whole context and there is no .dockerignore: .git and build outputs bust the cache of this layer on every commit", in.Text),
-			"add a .dockerignore with at least: .git")
-	case !a.b.Excluded(".git"):
-		a.add(ruleDockerignore, st, in.Line, in.EndLine,
-			fmt.Sprintf("%q copies the whole context and %s does not exclude .git: every commit busts the cache of this layer", in.Text, a.b.IgnoreFile),
-			fmt.Sprintf("add the line .git to %s", a.b.IgnoreFile))
+// checkDockerignore runs CC009: a copy that sends a .git directory into
+// the image, once per stage and directory.
+func (a *analysis) checkDockerignore(st *Stage, in *Instruction, cf copyFact, f *stageFacts) {
+	for _, d := range a.gitsCopied(cf) {
+		if f.gitSent[d] {
+			continue
+		}
+		if f.gitSent == nil {
+			f.gitSent = map[string]bool{}
+		}
+		f.gitSent[d] = true
+		g := path.Join(d, ".git")
+		what := fmt.Sprintf("%q copies %s", in.Text, g)
+		if d == "." {
+			what = fmt.Sprintf("%q copies the whole context", in.Text)
+		}
+		if use, why := a.gitUse(st); use != nil {
+			// Excluding .git would break the build: keep it out of the
+			// download layer instead.
+			if f.download != nil {
+				a.addSev(ruleDockerignore, reports.Info, st, in.Line, in.EndLine,
+					fmt.Sprintf("%s with %s, which changes on every commit; the build needs it (line %d runs %s), and the module download layer at line %d comes before it", what, g, use.Line, why, f.download.Line),
+					fmt.Sprintf("nothing to change for the download; to stop every commit rebuilding this layer, pass what line %d reads as a build argument (--build-arg VERSION=$(git describe --tags)) and add %s to %s", use.Line, g, cmp.Or(a.b.IgnoreFile, ".dockerignore")))
+				continue
+			}
+			a.add(ruleDockerignore, st, in.Line, in.EndLine,
+				fmt.Sprintf("%s with %s before the module download: every commit busts the cache of this layer and of every step after it; the build needs %s (line %d runs %s), so excluding it in .dockerignore would break that step", what, g, g, use.Line, why),
+				"keep .git out of the download layer instead: COPY only go.mod and go.sum before RUN go mod download, and copy the rest after it")
+			continue
+		}
+		switch {
+		case a.b.Ignore == nil:
+			a.add(ruleDockerignore, st, in.Line, in.EndLine,
+				fmt.Sprintf("%s and there is no .dockerignore: %s and build outputs bust the cache of this layer on every commit", what, g),
+				"add a .dockerignore with at least: "+g)
+		default:
+			a.add(ruleDockerignore, st, in.Line, in.EndLine,
+				fmt.Sprintf("%s and %s does not exclude %s: every commit busts the cache of this layer", what, a.b.IgnoreFile, g),
+				fmt.Sprintf("add the line %s to %s", g, a.b.IgnoreFile))
+		}
 	}
 }
 

@@ -40,8 +40,8 @@ var (
 		Summary: "the final stage is scratch or distroless/static but the Go build does not disable cgo",
 		Help:    "With cgo enabled (the default where a C compiler is installed) a binary using net or os/user links the C library dynamically and does not start on an image without one. Build with CGO_ENABLED=0."}
 	ruleDockerignore = &Rule{ID: "CC009", Slug: "copy-all-without-dockerignore", Severity: reports.Warning,
-		Summary: "COPY . . with no .dockerignore, or one that does not exclude .git",
-		Help:    "Without a .dockerignore excluding .git, every commit changes the copied files and busts the cache of this layer and everything after it."}
+		Summary: "a COPY sends a .git directory into the image: no .dockerignore, or one that does not exclude it",
+		Help:    "Without a .dockerignore excluding .git (the context's, or a subdirectory's checkout), every commit changes the copied files and busts the cache of this layer and everything after it. When the build reads .git (git describe, -buildvcs=true), keep it out of the module download layer instead."}
 	ruleToolchain = &Rule{ID: "CC010", Slug: "toolchain-newer-than-image", Severity: reports.Warning,
 		Summary: "the go or toolchain directive is newer than the builder image's Go and GOTOOLCHAIN is unset",
 		Help:    "The go command then downloads a newer toolchain at build time, on every cold build. Use a builder image with that Go version."}
