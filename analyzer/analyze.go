@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -53,23 +54,88 @@ type analysis struct {
 	findings []Finding
 	facts    []*stageFacts
 	mods     map[string]*modInfo
+	images   map[imageKey]*imageFacts
+	gits     *[]string // gitDirs, once listed
+}
+
+type imageKey struct{ ref, platform string }
+
+// imageFacts is what is known of a base image's environment.
+type imageFacts struct {
+	env  map[string]string
+	user string
+	// known is false when env is a guess: the config was not read.
+	known bool
+}
+
+// image returns what is known of the environment of the image stage root
+// starts from, reading its config once through WithImageConfig.
+func (a *analysis) image(root *Stage) *imageFacts {
+	k := imageKey{root.Base, root.Platform}
+	if im, ok := a.images[k]; ok {
+		return im
+	}
+	im := &imageFacts{env: imageEnv(root.Base)}
+	switch {
+	case isDockerHubGolang(root.Base):
+		im.known = true
+	case a.o.imageConfig != nil && root.Base != "scratch" && !strings.Contains(root.Base+root.Platform, "$"):
+		if c, err := a.o.imageConfig(root.Base, root.Platform); err == nil && c != nil {
+			im.env, im.user, im.known = map[string]string{}, c.User, true
+			for _, kv := range c.Env {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					im.env[k] = v
+				}
+			}
+			break
+		}
+		fallthrough
+	default:
+		if a.isDepsImage(root) {
+			// As internal/depsimage writes its config.
+			im.env, im.known = map[string]string{"GOPATH": "/go", "GOMODCACHE": "/go/pkg/mod"}, true
+		}
+	}
+	if a.images == nil {
+		a.images = map[imageKey]*imageFacts{}
+	}
+	a.images[k] = im
+	return im
+}
+
+// isDepsImage reports whether the image stage root starts from the
+// dependency image of WithDepsImage: that image, another tag of its
+// repository, or a FROM naming DEPS_IMAGE.
+func (a *analysis) isDepsImage(root *Stage) bool {
+	ref := a.o.depsImage
+	if ref == "" || root.BaseStage >= 0 {
+		return false
+	}
+	return root.Base == ref || imageRepo(root.Base) == imageRepo(ref) || strings.Contains(root.Text, "DEPS_IMAGE")
 }
 
 // stageFacts is what a stage has done by its end, including what it
 // inherited from the stage it is built on.
 type stageFacts struct {
 	copies   []copyFact
-	download *Instruction // the first go mod download in the chain
-	dlMount  bool         // the download used a module cache mount
-	built    bool         // a go build ran (CC003 is reported once)
-	user     string       // the USER in effect
-	mods     modSet       // the module files of copies, see stageMods
+	download *Instruction    // the first go mod download in the chain
+	dlMount  bool            // the download used a module cache mount
+	built    bool            // a go build ran (CC003 is reported once)
+	user     string          // the USER in effect; "" for the image's
+	envSet   map[string]bool // the variables an ENV instruction set
+	fromDeps bool            // the stage starts from the deps image
+	workdir  string          // the WORKDIR in effect, absolute; "" for /
+	replaced bool            // CC004 ran for a build without a download
+	gitSent  map[string]bool // the .git directories CC009 reported
+	mods     modSet          // the module files of copies, see stageMods
 }
 
 type copyFact struct {
-	in    *Instruction
-	srcs  []string // cleaned context paths
-	files []string // context files copied
+	in      *Instruction
+	srcs    []string // cleaned context paths
+	files   []string // context files copied
+	dest    string   // the destination in the image, absolute
+	rawDest string   // the destination as written
 }
 
 func (a *analysis) add(r *Rule, stage *Stage, line, end int, msg, fix string) {
@@ -112,13 +178,16 @@ func (a *analysis) detectBuildKit() bool {
 
 func (a *analysis) run() {
 	for _, st := range a.b.Stages {
-		f := &stageFacts{user: "root"}
+		f := &stageFacts{}
 		if st.BaseStage >= 0 {
 			base := a.facts[st.BaseStage]
 			*f = *base
 			f.copies = slices.Clone(base.copies)
 			f.mods = modSet{}
+			f.envSet = maps.Clone(base.envSet)
+			f.gitSent = maps.Clone(base.gitSent)
 		}
+		f.fromDeps = a.isDepsImage(a.rootImage(st))
 		a.facts = append(a.facts, f)
 		a.walkStage(st, f)
 	}
@@ -168,6 +237,15 @@ func (a *analysis) walkStage(st *Stage, f *stageFacts) {
 		case *instructions.EnvCommand:
 			for _, kv := range c.Env {
 				a.checkCredentialVar(st, in, "ENV", kv.Key, kv.Value)
+				if f.envSet == nil {
+					f.envSet = map[string]bool{}
+				}
+				f.envSet[kv.Key] = true
+			}
+		case *instructions.WorkdirCommand:
+			f.workdir = path.Join("/", f.workdir, c.Path)
+			if path.IsAbs(c.Path) {
+				f.workdir = path.Clean(c.Path)
 			}
 		case *instructions.CopyCommand, *instructions.AddCommand:
 			ci, _ := in.Copy()
@@ -175,14 +253,17 @@ func (a *analysis) walkStage(st *Stage, f *stageFacts) {
 				continue
 			}
 			files, _ := a.b.Sources(in)
-			cf := copyFact{in: in, files: files}
+			cf := copyFact{in: in, files: files, rawDest: ci.Dest, dest: path.Join("/", f.workdir, ci.Dest)}
+			if path.IsAbs(ci.Dest) {
+				cf.dest = path.Clean(ci.Dest)
+			}
 			for _, s := range ci.Sources {
 				if !isURL(s) {
 					cf.srcs = append(cf.srcs, CleanSource(s))
 				}
 			}
 			f.copies = append(f.copies, cf)
-			a.checkDockerignore(st, in, cf)
+			a.checkDockerignore(st, in, cf, f)
 		case *instructions.RunCommand:
 			a.checkRun(st, in, f)
 		}
@@ -355,9 +436,12 @@ func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 	if len(calls) == 0 {
 		return
 	}
-	modcache, gocache, uid := cacheDirs(in, f.user)
+	modcache, gocache, uid, assumed := a.cacheDirs(st, in, f)
 	mounts := in.Mounts()
 	goflags, _ := scopeVar(in, "GOFLAGS")
+	if f.fromDeps {
+		a.checkDepsMount(st, in, calls[0], mounts, modcache, gocache)
+	}
 	for _, c := range calls {
 		switch {
 		case isDownload(c):
@@ -367,20 +451,89 @@ func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 			f.download = in
 			f.dlMount = hasCacheMount(mounts, modcache)
 			a.checkDownload(st, in, f, c, goflags+" "+script)
-			if a.buildKit && !f.dlMount {
+			if a.buildKit && !f.dlMount && !f.fromDeps {
 				a.add(ruleNoCacheMount, st, in.Line, in.EndLine,
-					fmt.Sprintf("go mod download runs without a cache mount on the module cache %s%s", modcache, otherMounts(mounts)),
+					fmt.Sprintf("go mod download runs without a cache mount on the module cache %s%s%s", modcache, otherMounts(mounts), assumed.note(true, false)),
 					fmt.Sprintf("add --mount=type=cache,target=%s%s to this RUN", modcache, uid))
 			}
 		case isBuild(c):
-			a.checkBuild(st, in, f, c, goflags+" "+script, mounts, modcache, gocache, uid)
+			a.checkBuild(st, in, f, c, goflags+" "+script, mounts, cacheDirs{modcache, gocache, uid, assumed})
 		}
 	}
 }
 
-func cacheDirs(in *Instruction, user string) (modcache, gocache, uidOpt string) {
-	home, ok := scopeVar(in, "HOME")
-	uidOpt = ""
+// cacheDirs are the module and build cache directories of a RUN and the
+// uid option its cache mounts need.
+type cacheDirs struct {
+	modcache, gocache, uidOpt string
+	assumed                   assumption
+}
+
+// assumption says which cache directories were not read from the
+// Dockerfile or the image config but assumed, and of which image.
+type assumption struct {
+	modcache, gocache bool
+	image             string
+}
+
+// note returns the words to add to a message about the module cache
+// (mod) and the build cache (build): "" when none of them is assumed.
+func (s assumption) note(mod, build bool) string {
+	var what []string
+	if mod && s.modcache {
+		what = append(what, "GOMODCACHE")
+	}
+	if build && s.gocache {
+		what = append(what, "GOCACHE")
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s assumed: the config of %s was not read)", strings.Join(what, " and "), s.image)
+}
+
+// cacheDirs returns GOMODCACHE and GOCACHE for a RUN in stage st, from
+// the ENV instructions, the base image's environment and the build
+// arguments in that order, then Go's defaults under the user's home.
+// checkDepsMount runs the second half of CC011: in a stage that starts
+// from the deps image, a cache mount on the module cache (or on GOPATH or
+// a parent) hides the modules the image holds.
+func (a *analysis) checkDepsMount(st *Stage, in *Instruction, c goCall, mounts []*instructions.Mount, modcache, gocache string) {
+	m := cacheMountOn(mounts, modcache)
+	if m == nil {
+		return
+	}
+	fix := fmt.Sprintf("drop --mount=type=cache,target=%s from this RUN: the modules are in the deps image", m.Target)
+	if !hasCacheMount(mounts, gocache) || path.Clean(m.Target) != path.Clean(modcache) {
+		fix += fmt.Sprintf("; to keep a build cache across builds, mount only GOCACHE: --mount=type=cache,target=%s", gocache)
+	}
+	a.addSev(ruleDepsImage, reports.Error, st, in.Line, in.EndLine,
+		fmt.Sprintf("stage %s starts from the deps image %s, but the cache mount on %s hides its module cache %s: go %s starts from the mount's contents, so it downloads every module again, or fails offline", st.Ref(), a.rootImage(st).Base, m.Target, modcache, c.sub),
+		fix)
+}
+
+func (a *analysis) cacheDirs(st *Stage, in *Instruction, f *stageFacts) (modcache, gocache, uidOpt string, assumed assumption) {
+	root := a.rootImage(st)
+	im := a.image(root)
+	// lookup returns the value of k and whether it is known rather than
+	// guessed.
+	lookup := func(k string) (string, bool, bool) {
+		if f.envSet[k] {
+			return in.Env[k], true, true
+		}
+		if v, ok := im.env[k]; ok && v != "" {
+			return v, true, im.known
+		}
+		if v, ok := in.Args[k]; ok && v != "" {
+			return v, true, true
+		}
+		return "", false, im.known
+	}
+	user := f.user
+	if user == "" {
+		user = im.user
+	}
+	home, ok, homeKnown := lookup("HOME")
 	if !ok || home == "" {
 		name, _, _ := strings.Cut(user, ":")
 		switch n, err := strconv.Atoi(name); {
@@ -399,31 +552,45 @@ func cacheDirs(in *Instruction, user string) (modcache, gocache, uidOpt string) 
 			uidOpt = ",uid=<uid of " + name + ">"
 		}
 	}
-	if v, ok := scopeVar(in, "GOMODCACHE"); ok && v != "" {
-		modcache = v
-	} else if v, ok := scopeVar(in, "GOPATH"); ok && v != "" {
+	var known bool
+	if v, ok, k := lookup("GOMODCACHE"); ok {
+		modcache, known = v, k
+	} else if v, ok, k := lookup("GOPATH"); ok {
 		first, _, _ := strings.Cut(v, ":")
-		modcache = path.Join(first, "pkg/mod")
+		modcache, known = path.Join(first, "pkg/mod"), k
 	} else {
-		modcache = path.Join(home, "go/pkg/mod")
+		modcache, known = path.Join(home, "go/pkg/mod"), homeKnown
 	}
-	if v, ok := scopeVar(in, "GOCACHE"); ok && v != "" {
-		gocache = v
-	} else if v, ok := scopeVar(in, "XDG_CACHE_HOME"); ok && v != "" {
-		gocache = path.Join(v, "go-build")
+	assumed.modcache = !known
+	if v, ok, k := lookup("GOCACHE"); ok {
+		gocache, known = v, k
+	} else if v, ok, k := lookup("XDG_CACHE_HOME"); ok {
+		gocache, known = path.Join(v, "go-build"), k
 	} else {
-		gocache = path.Join(home, ".cache/go-build")
+		gocache, known = path.Join(home, ".cache/go-build"), homeKnown
 	}
-	return modcache, gocache, uidOpt
+	assumed.gocache = !known
+	assumed.image = root.Base
+	return modcache, gocache, uidOpt, assumed
 }
 
 func hasCacheMount(mounts []*instructions.Mount, target string) bool {
+	return cacheMountOn(mounts, target) != nil
+}
+
+// cacheMountOn returns the cache mount that holds the directory target,
+// or nil.
+func cacheMountOn(mounts []*instructions.Mount, target string) *instructions.Mount {
+	target = path.Clean(target)
 	for _, m := range mounts {
-		if m.Type == instructions.MountTypeCache && path.Clean(m.Target) == path.Clean(target) {
-			return true
+		if m.Type != instructions.MountTypeCache || m.Target == "" {
+			continue
+		}
+		if t := path.Clean(m.Target); t == target || t == "/" || strings.HasPrefix(target, t+"/") {
+			return m
 		}
 	}
-	return false
+	return nil
 }
 
 // otherMounts describes cache mounts on other directories, which are often
@@ -444,16 +611,20 @@ func otherMounts(mounts []*instructions.Mount) string {
 // checkDownload runs the rules about the download step: CC001, CC002,
 // CC004 and the download half of CC005.
 func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c goCall, flags string) {
-	// CC001: source copied before the download.
+	mods := a.stageMods(f)
+	// CC001: source copied before the download; from the deps image the
+	// download finds every module in the image.
 	for _, cf := range f.copies {
-		if a.copiesSource(cf) {
-			a.add(ruleSourceBeforeDownload, st, cf.in.Line, cf.in.EndLine,
-				fmt.Sprintf("%q copies source code before go mod download at line %d: every code change downloads all modules again", cf.in.Text, in.Line),
+		if !f.fromDeps && a.copiesSource(cf) {
+			sev, msg := ruleSourceBeforeDownload.Severity, fmt.Sprintf("%q copies source code before go mod download at line %d: every code change downloads all modules again", cf.in.Text, in.Line)
+			if a.noRequirements(mods) {
+				sev, msg = reports.Info, fmt.Sprintf("%q copies source code before go mod download at line %d; the module has no requirements, so this costs nothing until it gets one", cf.in.Text, in.Line)
+			}
+			a.addSev(ruleSourceBeforeDownload, sev, st, cf.in.Line, cf.in.EndLine, msg,
 				"copy only the module files first (COPY go.mod go.sum ./), RUN go mod download, then copy the source")
 			break
 		}
 	}
-	mods := a.stageMods(f)
 	// CC002: go.sum or go.work.sum left behind.
 	for _, p := range mods {
 		sum := strings.TrimSuffix(p, path.Base(p)) + map[string]string{"go.mod": "go.sum", "go.work": "go.work.sum"}[path.Base(p)]
@@ -483,9 +654,10 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 				fmt.Sprintf("copy both: COPY %s %s %s", p, sum, destOf(cp)))
 		}
 	}
-	// CC004: local replacements and workspace modules.
-	for _, p := range mods {
-		a.checkLocalDirs(st, in, f, p)
+	// CC004: local replacements and workspace modules of the main
+	// module.
+	for _, p := range a.mainModFiles(f.copies, mods, goDir(f.workdir, in.Script()), workOff(in, in.Script())) {
+		a.checkLocalDirs(st, in, f, p, false)
 	}
 	// CC005: vendor/ in use but the Dockerfile downloads.
 	if !strings.Contains(c.args+" "+flags, "-mod=mod") {
@@ -498,6 +670,22 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 			}
 		}
 	}
+}
+
+// noRequirements reports whether the module files mods are known to
+// require nothing (no require directive, no go.sum): then a download
+// fetches nothing.
+func (a *analysis) noRequirements(mods []string) bool {
+	if a.b.Context == nil || len(mods) == 0 {
+		return false
+	}
+	for _, p := range mods {
+		m := a.readMod(p)
+		if m.mod == nil || len(m.mod.Require) > 0 || a.existsInContext(path.Join(path.Dir(p), "go.sum")) {
+			return false
+		}
+	}
+	return true
 }
 
 // copiesSource reports whether a copy brings Go source into the image:
@@ -544,7 +732,10 @@ func (a *analysis) existsInContext(p string) bool {
 
 // checkLocalDirs reports the local replace directories of go.mod p, or the
 // use directories of go.work p, that are not in the image at the download.
-func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p string) {
+//
+// With never (a build without a download step), only the directories
+// that can never be in the image are reported.
+func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p string, never bool) {
 	m := a.readMod(p)
 	type dirRef struct {
 		dir, what string
@@ -579,16 +770,17 @@ func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p s
 		dir := path.Join(path.Dir(p), r.dir)
 		if dir == ".." || strings.HasPrefix(dir, "../") {
 			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
-				fmt.Sprintf("%s: %s lies outside the build context, so go mod download fails", where, dir),
+				fmt.Sprintf("%s: %s lies outside the build context, so no COPY can bring it in: go mod download and go build always fail", where, dir),
 				"build from a context that contains both directories (docker build -f <dir>/Dockerfile <common parent>) or publish the module and require a version")
 			continue
 		}
 		gomod := path.Join(dir, "go.mod")
-		if a.copied(f.copies, gomod) {
+		excluded := a.existsInContext(gomod) && a.b.Excluded(gomod)
+		if never && !excluded || a.copied(f.copies, gomod) {
 			continue
 		}
 		switch {
-		case a.existsInContext(gomod) && a.b.Excluded(gomod):
+		case excluded:
 			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s is excluded by %s, so go mod download fails", where, gomod, a.b.IgnoreFile),
 				fmt.Sprintf("add !%s to %s", dir, a.b.IgnoreFile))
@@ -612,19 +804,28 @@ var modVendorRE = regexp.MustCompile(`-mod[= ]vendor\b`)
 
 // checkBuild runs the rules about a go build: CC003, the -mod=vendor half
 // of CC005 and the build half of CC006.
-func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCall, flags string, mounts []*instructions.Mount, modcache, gocache, uid string) {
+func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCall, flags string, mounts []*instructions.Mount, dirs cacheDirs) {
+	modcache, gocache, uid := dirs.modcache, dirs.gocache, dirs.uidOpt
 	mods := a.stageMods(f)
 	vendored := false
 	for _, p := range mods {
 		vendored = vendored || a.vendored(p)
 	}
 	modVendor := modVendorRE.MatchString(c.args + " " + flags)
+	if f.download == nil && !f.replaced && !vendored && !modVendor {
+		// CC004 without a download step: a directory outside the
+		// context breaks the build as well.
+		f.replaced = true
+		for _, p := range a.mainModFiles(f.copies, mods, goDir(f.workdir, in.Script()), workOff(in, in.Script())) {
+			a.checkLocalDirs(st, in, f, p, true)
+		}
+	}
 	if modVendor && !vendored && len(mods) > 0 {
 		a.addSev(ruleVendorMismatch, reports.Error, st, in.Line, in.EndLine,
 			fmt.Sprintf("go %s uses -mod=vendor but there is no vendor/modules.txt beside %s in the build context", c.sub, mods[0]),
 			"run go mod vendor and commit vendor/ (and do not exclude it in .dockerignore), or drop -mod=vendor and download modules")
 	}
-	if f.download == nil && !vendored && !modVendor && len(mods) > 0 && !f.built {
+	if f.download == nil && !f.fromDeps && !vendored && !modVendor && len(mods) > 0 && !f.built {
 		f.built = true
 		a.add(ruleNoDownloadStep, st, in.Line, in.EndLine,
 			fmt.Sprintf("go %s fetches modules itself after the source is copied: every code change downloads all modules again", c.sub),
@@ -634,10 +835,11 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 		return
 	}
 	var need []string
-	if !hasCacheMount(mounts, gocache) {
+	// go mod tidy and go mod vendor compile nothing.
+	if compiles(c) && !hasCacheMount(mounts, gocache) {
 		need = append(need, "--mount=type=cache,target="+gocache+uid)
 	}
-	needMod := !vendored && !modVendor && (f.download == nil || f.dlMount) && !hasCacheMount(mounts, modcache)
+	needMod := !vendored && !modVendor && !f.fromDeps && (f.download == nil || f.dlMount) && !hasCacheMount(mounts, modcache)
 	if needMod {
 		need = append([]string{"--mount=type=cache,target=" + modcache + uid}, need...)
 	}
@@ -650,7 +852,7 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 		sev = reports.Warning
 		msg = fmt.Sprintf("go mod download at line %d kept the modules in a cache mount, not in the image; go %s without the same mount on %s downloads them again", f.download.Line, c.sub, modcache)
 	}
-	a.addSev(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg+otherMounts(mounts), "add "+strings.Join(need, " ")+" to this RUN")
+	a.addSev(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg+otherMounts(mounts)+dirs.assumed.note(needMod, len(need) > 1 || !needMod), "add "+strings.Join(need, " ")+" to this RUN")
 }
 
 func mountTargets(flags []string) []string {
@@ -721,19 +923,46 @@ func (a *analysis) checkCredentialRun(st *Stage, in *Instruction, script string)
 	}
 }
 
-func (a *analysis) checkDockerignore(st *Stage, in *Instruction, cf copyFact) {
-	if !slices.Contains(cf.srcs, ".") {
-		return
-	}
-	switch {
-	case a.b.Ignore == nil:
-		a.add(ruleDockerignore, st, in.Line, in.EndLine,
-			fmt.Sprintf("%q copies the whole context and there is no .dockerignore: .git and build outputs bust the cache of this layer on every commit", in.Text),
-			"add a .dockerignore with at least: .git")
-	case !a.b.Excluded(".git"):
-		a.add(ruleDockerignore, st, in.Line, in.EndLine,
-			fmt.Sprintf("%q copies the whole context and %s does not exclude .git: every commit busts the cache of this layer", in.Text, a.b.IgnoreFile),
-			fmt.Sprintf("add the line .git to %s", a.b.IgnoreFile))
+// checkDockerignore runs CC009: a copy that sends a .git directory into
+// the image, once per stage and directory.
+func (a *analysis) checkDockerignore(st *Stage, in *Instruction, cf copyFact, f *stageFacts) {
+	for _, d := range a.gitsCopied(cf) {
+		if f.gitSent[d] {
+			continue
+		}
+		if f.gitSent == nil {
+			f.gitSent = map[string]bool{}
+		}
+		f.gitSent[d] = true
+		g := path.Join(d, ".git")
+		what := fmt.Sprintf("%q copies %s", in.Text, g)
+		if d == "." {
+			what = fmt.Sprintf("%q copies the whole context", in.Text)
+		}
+		if use, why := a.gitUse(st); use != nil {
+			// Excluding .git would break the build: keep it out of the
+			// download layer instead.
+			if f.download != nil {
+				a.addSev(ruleDockerignore, reports.Info, st, in.Line, in.EndLine,
+					fmt.Sprintf("%s with %s, which changes on every commit; the build needs it (line %d runs %s), and the module download layer at line %d comes before it", what, g, use.Line, why, f.download.Line),
+					fmt.Sprintf("nothing to change for the download; to stop every commit rebuilding this layer, pass what line %d reads as a build argument (--build-arg VERSION=$(git describe --tags)) and add %s to %s", use.Line, g, cmp.Or(a.b.IgnoreFile, ".dockerignore")))
+				continue
+			}
+			a.add(ruleDockerignore, st, in.Line, in.EndLine,
+				fmt.Sprintf("%s with %s before the module download: every commit busts the cache of this layer and of every step after it; the build needs %s (line %d runs %s), so excluding it in .dockerignore would break that step", what, g, g, use.Line, why),
+				"keep .git out of the download layer instead: COPY only go.mod and go.sum before RUN go mod download, and copy the rest after it")
+			continue
+		}
+		switch {
+		case a.b.Ignore == nil:
+			a.add(ruleDockerignore, st, in.Line, in.EndLine,
+				fmt.Sprintf("%s and there is no .dockerignore: %s and build outputs bust the cache of this layer on every commit", what, g),
+				"add a .dockerignore with at least: "+g)
+		default:
+			a.add(ruleDockerignore, st, in.Line, in.EndLine,
+				fmt.Sprintf("%s and %s does not exclude %s: every commit busts the cache of this layer", what, a.b.IgnoreFile, g),
+				fmt.Sprintf("add the line %s to %s", g, a.b.IgnoreFile))
+		}
 	}
 }
 
@@ -779,7 +1008,7 @@ func (a *analysis) checkCgo() {
 		}
 		root := chain[0]
 		name, tag := splitImage(root.Base)
-		hasCC := !(name == "golang" && strings.Contains(tag, "alpine"))
+		hasCC := !(isGolangImage(name) && strings.Contains(tag, "alpine"))
 		for _, s := range chain {
 			for _, in := range s.Instructions {
 				if installCRE.MatchString(in.Script()) {
@@ -825,7 +1054,7 @@ func (a *analysis) checkToolchain() {
 			}
 			root := a.rootImage(st)
 			name, tag := splitImage(root.Base)
-			if name != "golang" || reported[root.Index] {
+			if !isGolangImage(name) || reported[root.Index] {
 				break
 			}
 			have, ok := imageGoVersion(tag)
@@ -853,16 +1082,19 @@ func (a *analysis) checkToolchain() {
 				if j := strings.IndexByte(tag, '-'); j >= 0 {
 					suffix = tag[j:]
 				}
-				fix := fmt.Sprintf("FROM golang:%d.%d%s", need.major, need.minor, suffix)
+				fix := fmt.Sprintf("FROM %s:%d.%d%s", imageRepo(root.Base), need.major, need.minor, suffix)
 				if root.Name != "" {
 					fix += " AS " + root.Name
 				}
 				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
-					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes golang:%d.%d%s)", m[1], need.major, need.minor, need.major, need.minor, suffix)
+					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes %s:%d.%d%s)", m[1], need.major, need.minor, imageRepo(root.Base), need.major, need.minor, suffix)
 				}
-				a.add(ruleToolchain, root, root.Line, root.EndLine,
-					fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need),
-					fix)
+				sev, msg := ruleToolchain.Severity, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
+				if have.less(goVersion{major: 1, minor: 21}) {
+					// Toolchain switching came with Go 1.21.
+					sev, msg = reports.Error, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s, which predates toolchain switching (Go 1.21) and downloads nothing: the build fails with \"go.mod requires go >= %s\"", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
+				}
+				a.addSev(ruleToolchain, sev, root, root.Line, root.EndLine, msg, fix)
 				break
 			}
 			break

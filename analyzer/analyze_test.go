@@ -26,9 +26,14 @@ func txtarFS(ar *txtar.Archive) fstest.MapFS {
 //
 //	want ID LINE         a finding of rule ID at LINE must be reported
 //	not ID               no finding of rule ID may be reported
+//	sev ID LINE SEV      the finding of rule ID at LINE has severity SEV
+//	msg ID TEXT          a finding of rule ID has TEXT in its message
+//	count ID N           exactly N findings of rule ID are reported
 //	dockerfile NAME      the Dockerfile's name (default Dockerfile)
 //	deps-image REF       run with WithDepsImage(REF)
 //	deps-settings LINE   run with WithDepsImageSettings(gosettings.Parse(LINE))
+//	image REF K=V...     WithImageConfig reads image REF with that Env
+//	                     (the other images cannot be read)
 //	# TEXT               a comment
 //
 // Any other line fails the test, so a misspelled directive is not ignored.
@@ -36,9 +41,13 @@ type ruleCase struct {
 	file       string
 	want       []string // "ID:LINE"
 	not        []string
+	sev        map[string]string // "ID:LINE" -> severity
+	msg        [][2]string       // rule ID, text
+	count      map[string]int
 	dockerfile string
 	depsImage  string
 	depsSet    string
+	images     map[string][]string
 	fsys       fstest.MapFS
 }
 
@@ -65,18 +74,40 @@ func loadRuleCases(t *testing.T) []ruleCase {
 				c.want = append(c.want, f[1]+":"+f[2])
 			case len(f) == 2 && f[0] == "not":
 				c.not = append(c.not, f[1])
+			case len(f) == 4 && f[0] == "sev":
+				if c.sev == nil {
+					c.sev = map[string]string{}
+				}
+				c.sev[f[1]+":"+f[2]] = f[3]
+			case len(f) >= 3 && f[0] == "msg":
+				_, text, _ := strings.Cut(strings.TrimSpace(line)[len("msg "):], " ")
+				c.msg = append(c.msg, [2]string{f[1], strings.TrimSpace(text)})
+			case len(f) == 3 && f[0] == "count":
+				n, err := strconv.Atoi(f[2])
+				if err != nil {
+					t.Fatalf("%s: bad line in %q", file, line)
+				}
+				if c.count == nil {
+					c.count = map[string]int{}
+				}
+				c.count[f[1]] = n
 			case len(f) == 2 && f[0] == "dockerfile":
 				c.dockerfile = f[1]
 			case len(f) >= 1 && f[0] == "deps-settings":
 				c.depsSet = strings.TrimSpace(strings.TrimPrefix(line, "deps-settings"))
+			case len(f) >= 2 && f[0] == "image":
+				if c.images == nil {
+					c.images = map[string][]string{}
+				}
+				c.images[f[1]] = f[2:]
 			case len(f) == 2 && f[0] == "deps-image":
 				c.depsImage = f[1]
 			case len(f) == 0 || strings.HasPrefix(f[0], "#"):
 			default:
-				t.Fatalf("%s: %q is not a directive (want ID LINE, not ID, dockerfile NAME, deps-image REF, deps-settings LINE, # comment)", file, line)
+				t.Fatalf("%s: %q is not a directive (want ID LINE, not ID, sev ID LINE SEV, msg ID TEXT, count ID N, dockerfile NAME, deps-image REF, deps-settings LINE, image REF K=V..., # comment)", file, line)
 			}
 		}
-		if len(c.want)+len(c.not) == 0 {
+		if len(c.want)+len(c.not)+len(c.sev)+len(c.count) == 0 {
 			t.Fatalf("%s: no want or not lines", file)
 		}
 		cases = append(cases, c)
@@ -96,6 +127,15 @@ func TestRules(t *testing.T) {
 			if tc.depsImage != "" {
 				opts = append(opts, WithDepsImage(tc.depsImage))
 			}
+			if tc.images != nil {
+				opts = append(opts, WithImageConfig(func(ref, platform string) (*ImageConfig, error) {
+					env, ok := tc.images[ref]
+					if !ok {
+						return nil, fmt.Errorf("image %s not in the fixture", ref)
+					}
+					return &ImageConfig{Env: env}, nil
+				}))
+			}
 			if tc.depsSet != "" {
 				s, err := gosettings.Parse(tc.depsSet)
 				if err != nil {
@@ -109,10 +149,14 @@ func TestRules(t *testing.T) {
 			}
 			got := map[string]bool{}
 			rules := map[string]bool{}
+			sevs := map[string]string{}
+			counts := map[string]int{}
 			var all []string
 			for _, f := range findings {
 				got[fmt.Sprintf("%s:%d", f.Rule, f.Line)] = true
 				rules[f.Rule] = true
+				sevs[fmt.Sprintf("%s:%d", f.Rule, f.Line)] = f.Severity.String()
+				counts[f.Rule]++
 				all = append(all, fmt.Sprintf("%s:%d %s: %s [fix: %s]", f.Rule, f.Line, f.Severity, f.Message, f.Fix))
 				if f.Message == "" || f.Fix == "" || f.File != tc.dockerfile || f.Line < 1 || f.EndLine < f.Line {
 					t.Errorf("incomplete finding %+v", f)
@@ -126,6 +170,27 @@ func TestRules(t *testing.T) {
 			for _, n := range tc.not {
 				if rules[n] {
 					t.Errorf("unexpected finding of %s", n)
+				}
+			}
+			for at, want := range tc.sev {
+				if got, ok := sevs[at]; ok && got != want {
+					t.Errorf("finding %s has severity %s, want %s", at, got, want)
+				} else if !ok {
+					t.Errorf("missing finding %s (want severity %s)", at, want)
+				}
+			}
+			for _, m := range tc.msg {
+				found := false
+				for _, f := range findings {
+					found = found || f.Rule == m[0] && strings.Contains(f.Message, m[1])
+				}
+				if !found {
+					t.Errorf("no finding of %s says %q", m[0], m[1])
+				}
+			}
+			for id, n := range tc.count {
+				if counts[id] != n {
+					t.Errorf("%d findings of %s, want %d", counts[id], id, n)
 				}
 			}
 			if t.Failed() {

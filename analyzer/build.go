@@ -386,10 +386,37 @@ func (b *Build) resolveStage(i int, s *instructions.Stage, x *expander, o *loadO
 
 // imageEnv returns the environment that well-known Go base images set.
 func imageEnv(ref string) map[string]string {
-	if name, _ := splitImage(ref); name == "golang" {
+	if name, _ := splitImage(ref); isGolangImage(name) {
 		return map[string]string{"GOPATH": "/go"}
 	}
 	return nil
+}
+
+// isGolangImage reports whether the repository name (from splitImage) is
+// the golang image or a copy of it: "golang", or any path ending in
+// "/golang" such as an internal mirror's "mirror/golang".
+func isGolangImage(name string) bool {
+	return name == "golang" || strings.HasSuffix(name, "/golang")
+}
+
+// isDockerHubGolang reports whether ref is Docker Hub's own golang image,
+// whose environment is known without reading its config.
+func isDockerHubGolang(ref string) bool {
+	name, _ := splitImage(ref)
+	if name != "golang" {
+		return false
+	}
+	first, _, ok := strings.Cut(ref, "/")
+	return !ok || first == "library" || first == "docker.io" || first == "index.docker.io"
+}
+
+// imageRepo returns ref without its tag and digest.
+func imageRepo(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 func startLine(r []parser.Range) int {

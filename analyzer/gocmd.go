@@ -8,7 +8,7 @@ import (
 
 // goCommandRE finds go command invocations in a shell script: "go build",
 // "/usr/local/go/bin/go mod download", "CGO_ENABLED=0 go build".
-var goCommandRE = regexp.MustCompile(`(?:^|[\s;&|(` + "`" + `])(?:[\w./-]*/)?go\s+(mod\s+download|mod\s+vendor|mod\s+tidy|build|install|test|get|run|generate|vet|list)\b([^;&|\n]*)`)
+var goCommandRE = regexp.MustCompile(`(?:^|[\s;&|(` + "`" + `])(?:[\w./-]*/)?go\s+(mod\s+download|mod\s+vendor|mod\s+tidy|mod\s+verify|build|install|test|get|run|generate|vet|list)\b([^;&|\n]*)`)
 
 // goCall is one go command in a RUN.
 type goCall struct {
@@ -27,6 +27,10 @@ func goCalls(script string) []goCall {
 }
 
 func isDownload(c goCall) bool { return c.sub == "mod download" }
+
+// compiles reports whether c can compile packages and so uses GOCACHE:
+// go mod download, tidy, vendor and verify do not.
+func compiles(c goCall) bool { return !strings.HasPrefix(c.sub, "mod ") }
 
 // isBuild reports whether c compiles packages and so needs the modules.
 func isBuild(c goCall) bool {

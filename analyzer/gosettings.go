@@ -33,7 +33,7 @@ func (b *Build) GoBuilds() []GoBuild {
 			root = b.Stages[root.BaseStage]
 		}
 		goVersion := ""
-		if name, tag := splitImage(root.Base); name == "golang" {
+		if name, tag := splitImage(root.Base); isGolangImage(name) {
 			if v, ok := imageGoVersion(tag); ok {
 				goVersion = "go" + v.String()
 			}

@@ -88,6 +88,7 @@ func WithBuildArgs(args map[string]string) LoadOption {
 type Option func(*options) error
 
 type options struct {
+	imageConfig  ImageConfigFunc
 	depsImage    string
 	depsSettings *gosettings.Settings
 	disabled     map[string]bool
@@ -121,6 +122,31 @@ func WithDepsImageSettings(s gosettings.Settings) Option {
 		o.depsSettings = &s
 		return nil
 	}
+}
+
+// ImageConfig is what Analyze uses of an image's config: its environment
+// and user.
+type ImageConfig struct {
+	// Env holds NAME=VALUE entries, as in an OCI image config.
+	Env []string
+	// User is the config's user, "" for root.
+	User string
+}
+
+// ImageConfigFunc returns the config of the image ref for platform (a
+// FROM --platform value such as "linux/arm64", "" for the default). It
+// returns an error when the image cannot be read.
+type ImageConfigFunc func(ref, platform string) (*ImageConfig, error)
+
+// WithImageConfig gives Analyze a function that reads base images'
+// configs, called at most once per image and platform for the images
+// stages start from (other than Docker Hub's golang, whose environment is
+// known). The module and build cache directories then come from the
+// image's GOPATH, GOMODCACHE, GOCACHE, HOME and user; when an image cannot
+// be read, the findings say which directory is assumed. The default is
+// none: no image is read.
+func WithImageConfig(f ImageConfigFunc) Option {
+	return func(o *options) error { o.imageConfig = f; return nil }
 }
 
 // WithDisabled turns off rules by ID or slug. The default is all rules on.

@@ -40,14 +40,14 @@ var (
 		Summary: "the final stage is scratch or distroless/static but the Go build does not disable cgo",
 		Help:    "With cgo enabled (the default where a C compiler is installed) a binary using net or os/user links the C library dynamically and does not start on an image without one. Build with CGO_ENABLED=0."}
 	ruleDockerignore = &Rule{ID: "CC009", Slug: "copy-all-without-dockerignore", Severity: reports.Warning,
-		Summary: "COPY . . with no .dockerignore, or one that does not exclude .git",
-		Help:    "Without a .dockerignore excluding .git, every commit changes the copied files and busts the cache of this layer and everything after it."}
+		Summary: "a COPY sends a .git directory into the image: no .dockerignore, or one that does not exclude it",
+		Help:    "Without a .dockerignore excluding .git (the context's, or a subdirectory's checkout), every commit changes the copied files and busts the cache of this layer and everything after it. When the build reads .git (git describe, -buildvcs=true), keep it out of the module download layer instead."}
 	ruleToolchain = &Rule{ID: "CC010", Slug: "toolchain-newer-than-image", Severity: reports.Warning,
 		Summary: "the go or toolchain directive is newer than the builder image's Go and GOTOOLCHAIN is unset",
 		Help:    "The go command then downloads a newer toolchain at build time, on every cold build. Use a builder image with that Go version."}
 	ruleDepsImage = &Rule{ID: "CC011", Slug: "use-deps-image", Severity: reports.Info,
-		Summary: "a builder stage could start FROM the published dependency image",
-		Help:    "Starting the builder stage from the image that already holds the module cache skips the download on every cold builder."}
+		Summary: "a builder stage could start FROM the published dependency image, or one that does hides its modules under a cache mount",
+		Help:    "Starting the builder stage from the image that already holds the module cache skips the download on every cold builder. In a stage that starts from it, a cache mount on GOMODCACHE, GOPATH or a parent hides those modules (error): the go command downloads them all again, or fails offline; mount only GOCACHE there."}
 	ruleBuildCacheMismatch = &Rule{ID: "CC012", Slug: "build-cache-mismatch", Severity: reports.Warning,
 		Summary: "a go build does not match the settings the deps image's build cache was compiled with, or a cache mount hides that cache",
 		Help:    "Compiled packages are reused only when the Go release, GOOS/GOARCH/GOAMD64, CGO_ENABLED, -trimpath, build tags, compile flags and (without -trimpath) the module cache path are all the same; otherwise go build silently compiles every dependency again. A cache mount on GOCACHE starts from its own contents, not the image's."}

@@ -45,6 +45,11 @@ type Deps struct {
 	// BuildCache is the Go build cache of the image found (Ref, or else
 	// Nearest); nil when it has none.
 	BuildCache *BuildCache `json:"build_cache,omitempty"`
+	// Hidden are the positions ("Dockerfile:12") of the head Dockerfile's
+	// RUN instructions, in stages that start from the deps image, whose
+	// cache mount on the module cache hides the image's modules (rule
+	// CC011): there the image is of no use.
+	Hidden []string `json:"module_cache_hidden,omitempty"`
 }
 
 // BuildCache is the Go build cache (GOCACHE) a deps image holds, as its
@@ -285,8 +290,11 @@ func (r *Report) Failures(conds []Condition) []string {
 				out = append(out, fmt.Sprintf("%s: %d new Dockerfile %s", c, n, plural(n, "finding", "findings")))
 			}
 		case "deps-miss":
-			if r.Deps.Checked && !r.Deps.Hit {
+			switch {
+			case r.Deps.Checked && !r.Deps.Hit:
 				out = append(out, fmt.Sprintf("%s: no deps image for key %s", c, r.Keys.Head))
+			case len(r.Deps.Hidden) > 0:
+				out = append(out, fmt.Sprintf("%s: a cache mount at %s hides the deps image's modules", c, andList(r.Deps.Hidden)))
 			}
 		case "build-cache-mismatch":
 			if bc := r.Deps.BuildCache; bc != nil && bc.Mismatch {
@@ -340,6 +348,8 @@ func (r *Report) Verdict() string {
 	switch {
 	case !r.Deps.Checked:
 		parts = append(parts, "deps image not checked")
+	case r.Deps.Hit && len(r.Deps.Hidden) > 0:
+		parts = append(parts, fmt.Sprintf("deps image published but hidden by a cache mount at %s", andList(r.Deps.Hidden)))
 	case r.Deps.Hit:
 		parts = append(parts, "deps image ready")
 	case r.Deps.Nearest != nil:
@@ -377,7 +387,7 @@ func (r *Report) Verdict() string {
 
 // ok reports whether the report has nothing to warn about.
 func (r *Report) ok() bool {
-	if r.Deps.Checked && !r.Deps.Hit {
+	if r.Deps.Checked && !r.Deps.Hit || len(r.Deps.Hidden) > 0 {
 		return false
 	}
 	if bc := r.Deps.BuildCache; bc != nil && bc.Mismatch {

@@ -203,6 +203,8 @@ func (r *Report) depsSummary() string {
 	switch {
 	case !r.Deps.Checked:
 		return "not checked"
+	case r.Deps.Hit && len(r.Deps.Hidden) > 0:
+		return "published, but a cache mount hides its modules"
 	case r.Deps.Hit && r.Deps.BuildCache != nil && r.Deps.BuildCache.Mismatch:
 		return "ready, its build cache does not match the go build"
 	case r.Deps.Hit && r.Deps.BuildCache != nil:
@@ -236,6 +238,12 @@ func (r *Report) depsDetail(md bool) string {
 		if n := r.Deps.Nearest; n != nil {
 			fmt.Fprintf(&b, "Nearest published image: %s, holding %d of the %d modules; the build downloads the other %d.\n", code(n.Ref), n.Shared, n.Total, n.Total-n.Shared)
 		}
+	}
+	if len(r.Deps.Hidden) > 0 {
+		if md {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "The cache mount at %s is on the module cache of a stage that starts from the deps image: it hides the image's modules, so the build downloads them all again or fails offline. Drop that mount, or mount only GOCACHE there (rule CC011).\n", andList(r.Deps.Hidden))
 	}
 	if bc := r.Deps.BuildCache; bc != nil {
 		sep := "" // markdown: a blank line between paragraphs

@@ -164,3 +164,37 @@ func TestConditions(t *testing.T) {
 		}
 	}
 }
+
+// TestReportHiddenModules checks a published deps image whose modules a
+// cache mount of the head Dockerfile hides: the verdict, the summary and
+// --fail-on deps-miss say so, and the JSON replays it.
+func TestReportHiddenModules(t *testing.T) {
+	r := &Report{Base: "main", Head: ".", Keys: Keys{Same: true, Base: "ck1-x", Head: "ck1-x"},
+		Deps: Deps{Checked: true, Hit: true, Target: "127.0.0.1:5000/app-deps", Ref: "127.0.0.1:5000/app-deps:ck1-x@sha256:00", Hidden: []string{"Dockerfile:5", "Dockerfile:9"}}}
+	if v := r.Verdict(); strings.Contains(v, "ready") || !strings.Contains(v, "deps image published but hidden by a cache mount at Dockerfile:5 and Dockerfile:9") {
+		t.Errorf("verdict %q", v)
+	}
+	if r.ok() {
+		t.Error("ok() is true")
+	}
+	c, err := ParseCondition("deps-miss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.Failures([]Condition{c}); len(f) != 1 || !strings.Contains(f[0], "Dockerfile:5 and Dockerfile:9 hides") {
+		t.Errorf("failures %q", f)
+	}
+	var js, md1, md2 bytes.Buffer
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadReport(bytes.NewReader(js.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.WriteMarkdown(&md1)
+	back.WriteMarkdown(&md2)
+	if md1.String() != md2.String() || !strings.Contains(md1.String(), "<summary>Deps image: published, but a cache mount hides its modules</summary>") {
+		t.Errorf("markdown:\n%s\nreplayed:\n%s", md1.String(), md2.String())
+	}
+}

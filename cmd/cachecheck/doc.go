@@ -152,13 +152,17 @@ missing, which the next warm rebuilds.
 # cachecheck analyze
 
 	cachecheck analyze [--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY]
-	                   [--disable ID,...] [--deps-image REF] [--build-arg NAME=VALUE] [CONTEXT]
+	                   [--disable ID,...] [--deps-image REF] [--resolve-bases [--insecure] [--timeout D]]
+	                   [--build-arg NAME=VALUE] [CONTEXT]
 	cachecheck analyze --base REV [--head REV] [--file Dockerfile] [--format text|json] [CONTEXT]
 
 Analyze reads the Dockerfile with BuildKit's parser, the build context after
 .dockerignore, and the go.mod/go.work files it copies, and reports findings
 with stable IDs (CC001…), a severity, the line and a fix; 'cachecheck help
 analyze' lists the rules. A "# cachecheck:ignore ID" comment silences one.
+Cache directories come from the Dockerfile's ENV and the base image's
+environment, read from its registry for --deps-image and, with
+--resolve-bases, for every base; a finding says when one is assumed.
 With --base it predicts, instruction by instruction, which layers a build of
 the head reuses after a build of the base, and why the first miss misses.
 

@@ -20,9 +20,12 @@ type analyzeOptions struct {
 	failOn    *enumValue
 	disable   []string
 	depsImage string
-	buildArgs []string
-	base      string // --base: predict the layer cache against this revision or directory
-	head      string
+	// resolveBases reads every base image's config from its registry.
+	resolveBases bool
+	registry     registryFlags
+	buildArgs    []string
+	base         string // --base: predict the layer cache against this revision or directory
+	head         string
 }
 
 func newAnalyzeCommand() *command {
@@ -36,13 +39,15 @@ func newAnalyzeCommand() *command {
 	fs.Var(o.failOn, "fail-on", "exit with code 3 when a finding is at or above this severity: error, warning, info or none")
 	fs.StringSliceVar(&o.disable, "disable", nil, "turn off rules, by `ID` or slug (comma-separated or repeated)")
 	fs.StringVar(&o.depsImage, "deps-image", "", "the published dependency image `REF`; suggests the FROM line for the builder stage")
+	fs.BoolVar(&o.resolveBases, "resolve-bases", false, "read the config of each base image from its registry (GOPATH, GOMODCACHE, GOCACHE, USER) rather than assume it; Docker Hub's golang is known and not read")
+	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registries of --deps-image and --resolve-bases")
 	fs.StringArrayVar(&o.buildArgs, "build-arg", nil, "a build argument `NAME=VALUE`, as docker build takes it (repeatable)")
 	fs.StringVar(&o.base, "base", "", "predict which layers a build reuses after building `REV` (a git revision or a directory); see 'Layer-cache prediction'")
 	fs.StringVar(&o.head, "head", "", "with --base, the git revision or directory `REV` to build next (default: the work tree)")
 	return &command{
 		name:    "analyze",
 		summary: "check how a Dockerfile's layer cache treats the Go module download",
-		usage:   "[--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY] [--disable ID,...] [--deps-image REF] [--base REV [--head REV]] [CONTEXT]",
+		usage:   "[--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY] [--disable ID,...] [--deps-image REF] [--resolve-bases] [--base REV [--head REV]] [CONTEXT]",
 		help: `
 Analyze reads a Dockerfile with BuildKit's parser, its build context CONTEXT
 (default ".") after .dockerignore (or <Dockerfile>.dockerignore beside a named
@@ -56,6 +61,13 @@ directive newer than the builder image, and (with --deps-image) the FROM
 line that starts the builder from the published dependency image and, when
 that image holds a build cache (warm --build-cache), every go build whose
 settings differ from those the cache was compiled with (CC012).
+
+The module and build cache directories (for cache mounts) come from the
+Dockerfile's ENV, then the base image's environment: Docker Hub's golang
+and any image whose repository path ends in /golang set GOPATH=/go. The
+configs of the --deps-image and, with --resolve-bases, of every other base
+image are read from their registries, each within --timeout; a finding
+says when a directory is assumed because the config was not read.
 
 Each finding has a rule ID (CC001...), a severity, the Dockerfile line and a
 fix. A comment "# cachecheck:ignore ID" on the line before an instruction,
@@ -88,6 +100,9 @@ cachecheck analyze --base HEAD~1 --head HEAD`,
 }
 
 func (o *analyzeOptions) validate(args []string) error {
+	if err := o.registry.validate(); err != nil {
+		return err
+	}
 	if err := maxArgs("analyze", args, 1); err != nil {
 		return err
 	}
@@ -134,10 +149,16 @@ func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	aopts := []analyzer.Option{analyzer.WithDisabled(o.disable...)}
+	if o.depsImage != "" || o.resolveBases {
+		c := &imageConfigs{ctx: ctx, reg: &o.registry, stderr: io.Err, allow: func(ref string) bool {
+			return o.resolveBases || ref == o.depsImage
+		}}
+		aopts = append(aopts, analyzer.WithImageConfig(c.lookup))
+	}
 	if o.depsImage != "" {
 		aopts = append(aopts, analyzer.WithDepsImage(o.depsImage))
 		// The build settings of its build cache, if it has one (CC012).
-		switch s, ok, err := depsImageSettings(ctx, o.depsImage); {
+		switch s, ok, err := depsImageSettings(ctx, o.depsImage, o.registry.options()...); {
 		case err != nil:
 			fmt.Fprintf(io.Err, "cachecheck: note: reading --deps-image %s: %v; build settings not compared\n", o.depsImage, err)
 		case ok:

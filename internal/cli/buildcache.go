@@ -141,10 +141,10 @@ func imageGoVersion(img v1.Image) (string, error) {
 
 // depsImageSettings reads the build settings recorded in the deps image
 // ref; ok is false when it has no build cache.
-func depsImageSettings(ctx context.Context, ref string) (s buildcache.Settings, ok bool, err error) {
+func depsImageSettings(ctx context.Context, ref string, opts ...publish.Option) (s buildcache.Settings, ok bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	a, _, err := publish.ResolveBase(ctx, ref)
+	a, _, err := publish.ResolveBase(ctx, ref, opts...)
 	if err != nil {
 		return s, false, err
 	}

@@ -260,6 +260,7 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 	switch found.Match {
 	case warm.MatchExact:
 		d.Hit, d.Ref = true, found.Ref
+		d.Hidden = hiddenModules(head, d.Ref)
 	case warm.MatchNearest:
 		d.Nearest = &reports.NearestImage{Ref: found.Ref, Shared: found.Shared, Total: found.Wanted}
 	default:
@@ -278,6 +279,26 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 		d.BuildCache = compareBuildCache(bc, head, o.dockerfileName())
 	}
 	return d
+}
+
+// hiddenModules returns the positions of the RUN instructions of head (nil
+// for none) whose cache mount hides the module cache of the deps image ref
+// in a stage that starts from it: CC011 at error level.
+func hiddenModules(head *analyzer.Build, ref string) []string {
+	if head == nil {
+		return nil
+	}
+	found, err := analyzer.Analyze(head, analyzer.WithDepsImage(ref))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, f := range found {
+		if f.Rule == "CC011" && f.Severity == reports.Error {
+			out = append(out, fmt.Sprintf("%s:%d", f.File, f.Line))
+		}
+	}
+	return out
 }
 
 // compareBuildCache describes the build cache of a deps image and how each
