@@ -11,6 +11,7 @@ import (
 
 	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // A RUN often builds through make or a script ("RUN make build", "RUN
@@ -31,8 +32,11 @@ const (
 	// maxFollowFiles bounds the files read for one RUN.
 	maxFollowFiles = 64
 	// maxFollowSteps bounds the shell commands and make rules visited for
-	// one RUN.
+	// a whole Dockerfile.
 	maxFollowSteps = 20000
+	// maxFollowBytes bounds the bytes of Makefiles and scripts read for a
+	// whole Dockerfile.
+	maxFollowBytes = 8 << 20
 	// maxFollowedRuns bounds the RUN instructions followed into make or a
 	// script in one Dockerfile.
 	maxFollowedRuns = 256
@@ -90,6 +94,22 @@ type followCache struct {
 	layouts  map[int]*stageLayout
 	runs     map[*Instruction]*followed
 	followed int
+	work     int64 // left of maxMakeWork
+	workSet  bool
+	steps    int   // of maxFollowSteps
+	bytes    int64 // of maxFollowBytes
+	// firstBuild is, per stage index, the index of its first
+	// instruction with a go build on the RUN line, or -1.
+	firstBuild map[int]int
+}
+
+// makeWork returns the Build's budget of Makefile expansion work.
+func (b *Build) makeWork() *int64 {
+	c := &b.behind
+	if !c.workSet {
+		c.work, c.workSet = maxMakeWork, true
+	}
+	return &c.work
 }
 
 // runCalls returns the go commands of a RUN: those on its command line and
@@ -102,10 +122,14 @@ func (b *Build) runCalls(st *Stage, in *Instruction) []goCall {
 		return calls
 	}
 	for _, c := range fw.calls {
-		// A go command of a sh -c string that the RUN line's own
-		// scan already found is not counted twice.
-		if c.from.where == "" && slices.ContainsFunc(calls, func(d goCall) bool { return d.from == nil && d.sub == c.sub }) {
-			continue
+		// A go command of a sh -c string that the RUN line's own scan
+		// already found is counted once, as followed: with its
+		// environment.
+		if c.from.where == "" {
+			if i := slices.IndexFunc(calls, func(d goCall) bool { return d.from == nil && d.sub == c.sub }); i >= 0 {
+				calls[i] = c
+				continue
+			}
 		}
 		calls = append(calls, c)
 	}
@@ -160,16 +184,18 @@ type follower struct {
 	out    *followed
 	read   map[string]bool // context files read
 	nfiles int
-	steps  int
+	parser *syntax.Parser
 }
 
 // step counts one command or rule visited; false once over the bound.
 func (f *follower) step() bool {
-	f.steps++
-	if f.steps == maxFollowSteps {
-		f.opaque(fmt.Sprintf("not read to the end: more than %d commands and rules", maxFollowSteps))
+	c := &f.b.behind
+	if c.steps < maxFollowSteps {
+		c.steps++
+		return true
 	}
-	return f.steps < maxFollowSteps
+	f.opaque(fmt.Sprintf("not read to the end: more than %d commands and rules", maxFollowSteps))
+	return false
 }
 
 func (f *follower) opaque(why string) {
@@ -201,6 +227,11 @@ func (f *follower) readFile(p string) (name string, data []byte, why string) {
 	}
 	if fi.Size() > maxFollowFileSize {
 		return "", nil, fmt.Sprintf("%s not read: larger than %s", name, byteSize(maxFollowFileSize))
+	}
+	if c := &f.b.behind; c.bytes+fi.Size() > maxFollowBytes {
+		return "", nil, fmt.Sprintf("%s not read: the Makefiles and scripts read for this Dockerfile pass %s", name, byteSize(maxFollowBytes))
+	} else {
+		c.bytes += fi.Size()
 	}
 	data, err = fs.ReadFile(f.b.Context, name)
 	if err != nil {
@@ -487,21 +518,27 @@ func (a *analysis) checkOpaque(st *Stage, in *Instruction, f *stageFacts, calls 
 // builtBefore reports whether a go build ran in the stage (or the stages
 // it is built on) before in: a later step then runs what it built.
 func (a *analysis) builtBefore(st *Stage, in *Instruction) bool {
-	for s, stop := st, in; s != nil; {
-		for _, x := range s.Instructions {
-			if x == stop {
-				break
-			}
-			if slices.ContainsFunc(goCalls(x.Script()), isBuild) {
-				return true
-			}
+	c := &a.b.behind
+	if c.firstBuild == nil {
+		c.firstBuild = map[int]int{}
+	}
+	upto := slices.Index(st.Instructions, in)
+	for s := st; ; {
+		first, ok := c.firstBuild[s.Index]
+		if !ok {
+			first = slices.IndexFunc(s.Instructions, func(x *Instruction) bool {
+				return slices.ContainsFunc(goCalls(x.Script()), isBuild)
+			})
+			c.firstBuild[s.Index] = first
+		}
+		if first >= 0 && first < upto {
+			return true
 		}
 		if s.BaseStage < 0 || s.BaseStage >= s.Index {
-			break
+			return false
 		}
-		s, stop = a.b.Stages[s.BaseStage], nil
+		s, upto = a.b.Stages[s.BaseStage], maxBound
 	}
-	return false
 }
 
 // runBuild is a go build or go install of a RUN, with where it is.

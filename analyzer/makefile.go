@@ -32,9 +32,10 @@ const (
 	// maxMakeLines bounds the lines read by one make invocation, over
 	// all its files.
 	maxMakeLines = 200000
-	// maxMakeWork bounds the work of expanding variables in one make
-	// invocation: each reference counts one, each byte produced one.
-	maxMakeWork = maxTotalExpansion
+	// maxMakeWork bounds the work of expanding Makefile variables for
+	// a whole Dockerfile: each reference counts one, each byte produced
+	// one.
+	maxMakeWork = 2 << 20
 )
 
 // makeVar is a make variable.
@@ -62,6 +63,7 @@ type makeLine struct {
 }
 
 type makeRule struct {
+	stem    string // of a static pattern rule
 	prereqs []string
 	recipe  []makeLine
 	defined bool // the current definition has given a recipe
@@ -82,6 +84,7 @@ type targetVar struct {
 // makeDB is one make invocation: the Makefiles read and their rules.
 type makeDB struct {
 	f         *follower
+	depth     int // of make and script invocations
 	cwd       string
 	via       string
 	vars      map[string]*makeVar
@@ -91,12 +94,13 @@ type makeDB struct {
 	first     string
 	exportAll bool
 	oneShell  bool
-	work      int64
+	work      *int64 // the Build's budget, see maxMakeWork
 	lines     int
 	expanding map[string]bool
 	reading   []string // files being read, for include cycles
 	visited   map[string]bool
 	notes     []string
+	baseEnv   map[string]string // the environment of recipes without target-specific variables
 }
 
 // expCtx is what an expansion sees besides the variables: automatic
@@ -125,35 +129,34 @@ func (f *follower) runMake(args []string, env map[string]string, cwd string, dep
 	}
 	var files, goals []string
 	var cmdVars []string
-	arg := func(i *int, a, long string) (string, bool) {
-		switch {
-		case a == "-"+long[:1] || long != "" && a == "--"+long:
-			if *i+1 < len(args) {
-				*i++
-				return args[*i], true
-			}
-			return "", false
-		case len(long) > 1 && strings.HasPrefix(a, "--"+long+"="):
-			return a[len(long)+3:], true
-		case strings.HasPrefix(a, "-"+long[:1]) && len(a) > 2 && a[1] != '-':
-			return a[2:], true
-		}
-		return "", false
-	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if v, ok := arg(&i, a, "directory"); ok && (strings.HasPrefix(a, "-C") || strings.HasPrefix(a, "--directory")) {
+		// val reads the value of an option: "-C dir", "-Cdir", "--directory=dir".
+		val := func(short, long string) (string, bool) {
+			switch {
+			case a == short || a == long:
+				if i+1 < len(args) {
+					i++
+					return args[i], true
+				}
+				return "", false
+			case strings.HasPrefix(a, long+"="):
+				return a[len(long)+1:], true
+			case strings.HasPrefix(a, short) && !strings.HasPrefix(a, "--"):
+				return a[len(short):], true
+			}
+			return "", false
+		}
+		if v, ok := val("-C", "--directory"); ok {
 			cwd = absPath(cwd, v)
 			continue
 		}
-		if strings.HasPrefix(a, "-f") || strings.HasPrefix(a, "--file") || strings.HasPrefix(a, "--makefile") {
-			long := "file"
-			if strings.HasPrefix(a, "--makefile") {
-				long = "makefile"
-			}
-			if v, ok := arg(&i, a, long); ok {
-				files = append(files, absPath(cwd, v))
-			}
+		if v, ok := val("-f", "--file"); ok {
+			files = append(files, absPath(cwd, v))
+			continue
+		}
+		if v, ok := val("-f", "--makefile"); ok {
+			files = append(files, absPath(cwd, v))
 			continue
 		}
 		switch {
@@ -172,8 +175,8 @@ func (f *follower) runMake(args []string, env map[string]string, cwd string, dep
 			goals = append(goals, a)
 		}
 	}
-	m := &makeDB{f: f, cwd: cwd, via: via, vars: map[string]*makeVar{}, rules: map[string]*makeRule{},
-		tvars: map[string][]targetVar{}, work: maxMakeWork, expanding: map[string]bool{}, visited: map[string]bool{}}
+	m := &makeDB{f: f, cwd: cwd, via: via, depth: depth, vars: map[string]*makeVar{}, rules: map[string]*makeRule{},
+		tvars: map[string][]targetVar{}, work: f.b.makeWork(), expanding: map[string]bool{}, visited: map[string]bool{}}
 	for k, v := range env {
 		m.vars[k] = &makeVar{value: v, simple: true, origin: originEnv, fromEnv: true}
 	}
@@ -663,10 +666,10 @@ func (m *makeDB) ruleLine(t, file string, line int) []*makeRule {
 		case ".EXPORT_ALL_VARIABLES":
 			m.exportAll = true
 		}
-		pre := prereqs
+		pre, stem := prereqs, ""
 		if staticPat != "" {
-			stem, ok := matchPattern(staticPat, tg)
-			if !ok {
+			var ok bool
+			if stem, ok = matchPattern(staticPat, tg); !ok {
 				continue
 			}
 			pre = substPattern(prereqs, stem)
@@ -686,6 +689,9 @@ func (m *makeDB) ruleLine(t, file string, line int) []*makeRule {
 		}
 		r.prereqs = append(r.prereqs, pre...)
 		r.defined = false
+		if stem != "" {
+			r.stem = stem
+		}
 		out = append(out, r)
 	}
 	if hasRecipe && recipe != "" {
@@ -720,7 +726,7 @@ func (m *makeDB) build(t string, overlay map[string]*makeVar, depth int, goal bo
 	stem := ""
 	r := m.rules[t]
 	if r != nil {
-		prereqs, recipe = r.prereqs, r.recipe
+		prereqs, recipe, stem = r.prereqs, r.recipe, r.stem
 	}
 	if r == nil || len(r.recipe) == 0 {
 		for _, p := range m.patterns {
@@ -761,10 +767,18 @@ func (m *makeDB) build(t string, overlay map[string]*makeVar, depth int, goal bo
 	}
 	all := strings.Join(prereqs, " ")
 	x := &expCtx{overlay: overlay, auto: map[string]string{"@": t, "<": first, "^": strings.Join(uniq(prereqs), " "), "+": all, "?": all, "*": stem}}
-	env := m.exports(x)
+	var env map[string]string
+	if len(overlay) == 0 {
+		if m.baseEnv == nil {
+			m.baseEnv = m.exports(x)
+		}
+		env = m.baseEnv
+	} else {
+		env = m.exports(x)
+	}
 	run := func(text string, l makeLine) {
 		text = strings.TrimLeft(text, " \t@-+")
-		m.f.runShell(text, l.file, l.line-1, newShellState(env, m.cwd), depth/4+1, false, m.via)
+		m.f.runShell(text, l.file, l.line-1, newShellState(env, m.cwd), m.depth, false, m.via)
 	}
 	if m.oneShell {
 		var lines []string
@@ -836,15 +850,19 @@ func sortedKeys(m map[string]*makeVar) []string {
 
 // spend counts n units of expansion work; false once over the bound.
 func (m *makeDB) spend(n int) bool {
-	m.work -= int64(n)
-	if m.work < 0 {
-		if m.work+int64(n) >= 0 {
-			m.note(fmt.Sprintf("variables not expanded further: their expansion takes more than %d steps (a variable that refers to others many times grows exponentially)", maxMakeWork))
+	*m.work -= int64(n)
+	if *m.work < 0 {
+		if *m.work+int64(n) >= 0 {
+			m.note(overWork)
 		}
 		return false
 	}
 	return true
 }
+
+var overWork = fmt.Sprintf("variables not expanded further: their expansion takes more than %d steps (a variable that refers to others many times grows exponentially)", maxMakeWork)
+
+var overDepth = fmt.Sprintf("variable references nested more than %d deep not expanded", maxMakeExpandDepth)
 
 // expand expands the variable references and functions of s.
 func (m *makeDB) expand(s string, x *expCtx) string {
@@ -925,7 +943,8 @@ var makeFuncs = map[string]bool{"subst": true, "patsubst": true, "strip": true, 
 // ref expands the inside of $(...) or ${...}.
 func (m *makeDB) ref(inner string, open byte, x *expCtx) string {
 	if x.depth >= maxMakeExpandDepth {
-		m.note(fmt.Sprintf("variable references nested more than %d deep not expanded", maxMakeExpandDepth))
+		m.spend(1)
+		m.note(overDepth)
 		return ""
 	}
 	fn, args := firstWordFunc(inner)
@@ -947,7 +966,6 @@ func (m *makeDB) ref(inner string, open byte, x *expCtx) string {
 	}
 	// A variable, maybe with a substitution: $(VAR:.go=.o).
 	y := *x
-	y.depth++
 	name, subst := inner, ""
 	hasSubst := false
 	if k := indexTop(inner, ':'); k >= 0 {
@@ -1007,7 +1025,8 @@ func (m *makeDB) lookup(name string, x *expCtx) string {
 		x = &expCtx{}
 	}
 	if x.depth >= maxMakeExpandDepth {
-		m.note(fmt.Sprintf("variable references nested more than %d deep not expanded", maxMakeExpandDepth))
+		m.spend(1)
+		m.note(overDepth)
 		return ""
 	}
 	m.expanding[name] = true
@@ -1151,7 +1170,7 @@ func (m *makeDB) function(fn, argText string, x *expCtx) string {
 		name := strings.TrimSpace(arg(0))
 		var out []string
 		for _, w := range words(1) {
-			if m.work < 0 {
+			if *m.work < 0 {
 				break
 			}
 			y := *x

@@ -20,7 +20,7 @@ var followHintRE = regexp.MustCompile(`\b(g?make|sh|bash|dash|ash|zsh|ksh|source
 // shellState is what a shell knows while a script runs: its variables,
 // which of them are exported, its functions and its directory.
 type shellState struct {
-	vars     map[string]string // known values; an unknown value is absent
+	vars     map[string]string // values; unknownValue for one not known
 	exported map[string]bool
 	funcs    map[string]*syntax.Stmt
 	cwd      string
@@ -42,7 +42,7 @@ func newShellState(env map[string]string, cwd string) *shellState {
 func (sh *shellState) env() map[string]string {
 	out := map[string]string{}
 	for k := range sh.exported {
-		if v, ok := sh.vars[k]; ok {
+		if v, ok := sh.vars[k]; ok && v != unknownValue {
 			out[k] = v
 		}
 	}
@@ -74,8 +74,10 @@ func (f *follower) runShell(src, file string, lineBase int, sh *shellState, dept
 		f.opaque(fmt.Sprintf("%s not read: make and scripts nested more than %d deep", via, maxFollowDepth))
 		return
 	}
-	p := syntax.NewParser(syntax.Variant(syntax.LangBash))
-	prog, err := p.Parse(strings.NewReader(src), file)
+	if f.parser == nil {
+		f.parser = syntax.NewParser(syntax.Variant(syntax.LangBash))
+	}
+	prog, err := f.parser.Parse(strings.NewReader(src), file)
 	if err != nil {
 		if !top {
 			where := file
@@ -168,7 +170,7 @@ func (r *shellRun) stmt(s *syntax.Stmt, sh *shellState) {
 			items = append(items, strings.Fields(v)...)
 		}
 		if !known || len(items) == 0 || len(items) > 8 {
-			delete(sh.vars, wi.Name.Value)
+			sh.vars[wi.Name.Value] = unknownValue
 			r.stmts(c.Do, sh)
 			return
 		}
@@ -213,7 +215,7 @@ func (r *shellRun) assign(a *syntax.Assign, sh *shellState, export bool) {
 	if v, ok := r.assignValue(a, sh); ok {
 		sh.vars[name] = v
 	} else {
-		delete(sh.vars, name)
+		sh.vars[name] = unknownValue
 	}
 }
 
@@ -226,8 +228,8 @@ func (r *shellRun) assignValue(a *syntax.Assign, sh *shellState) (string, bool) 
 		v, ok, _ = r.word(a.Value, sh)
 	}
 	if a.Append {
-		old, had := sh.vars[a.Name.Value]
-		return old + v, ok && had
+		old := sh.vars[a.Name.Value]
+		return old + v, ok && old != unknownValue
 	}
 	return v, ok
 }
@@ -292,21 +294,17 @@ func (r *shellRun) param(x *syntax.ParamExp, sh *shellState) (string, bool) {
 		return "", false // $1, $@, $?: not tracked
 	}
 	v, set := sh.vars[name]
-	if !set && !sh.exported[name] && x.Exp == nil {
-		// Unset: the shell expands it to nothing. A variable whose
-		// value became unknown was deleted but is still exported.
-		return "", true
+	if v == unknownValue {
+		return "", false
 	}
 	if x.Exp == nil {
-		return v, set
+		// Unset: the shell expands it to nothing.
+		return v, true
 	}
 	switch x.Exp.Op {
 	case syntax.DefaultUnset, syntax.DefaultUnsetOrNull:
 		if set && (v != "" || x.Exp.Op == syntax.DefaultUnset) {
 			return v, true
-		}
-		if !set && sh.exported[name] {
-			return "", false
 		}
 		if x.Exp.Word == nil {
 			return "", true
@@ -641,7 +639,11 @@ func (r *shellRun) goCommand(args []string, tmp map[string]string, s *syntax.Stm
 		quoted = append(quoted, shellQuote(a))
 	}
 	text = append(text, quoted...)
-	c := goCall{sub: sub, args: " " + strings.Join(quoted, " "), from: &behind{
+	argText := ""
+	if len(quoted) > 0 {
+		argText = " " + strings.Join(quoted, " ")
+	}
+	c := goCall{sub: sub, args: argText, from: &behind{
 		where: r.at(s),
 		via:   r.via,
 		text:  strings.Join(text, " "),
