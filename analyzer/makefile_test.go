@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 )
 
 // followCase is a RUN followed into Makefiles and scripts: the go commands
@@ -357,4 +359,85 @@ func TestFollowManyRuns(t *testing.T) {
 		t.Error("no findings")
 	}
 	t.Logf("%d findings in %v", len(findings), time.Since(start))
+}
+
+// TestFindingsBehindMake checks that a finding about a go command behind
+// make or a script stays on the RUN line and names where the command is.
+func TestFindingsBehindMake(t *testing.T) {
+	for _, tc := range []struct {
+		fixture, rule string
+		line          int
+		message       string
+	}{
+		{"CC001_make_deps", "CC001", 3, "(go mod download at Makefile:4, run by make deps)"},
+		{"CC008_make_cgo", "CC008", 5, "(go build at Makefile:5, run by make build)"},
+		{"CC006_script_no_mount", "CC006", 7, "go build runs without a cache mount on /root/.cache/go-build (the cache mount on /go/pkg/mod is elsewhere) (go build at scripts/build.sh:4, run by ./scripts/build.sh)"},
+		{"CC012_make", "CC012", 4, "-trimpath: the cache was built with it, the build does not use it"},
+		{"CC012_make", "CC012", 4, "(go build at Makefile:3, run by make)"},
+		{"CC005_make_vendor", "CC005", 6, "go build uses -mod=vendor but there is no vendor/modules.txt beside go.mod in the build context (go build at Makefile:4, run by make)"},
+		{"CC013_ok_readable", "CC003", 4, "go build fetches modules itself after the source is copied: every code change downloads all modules again (go build at Makefile:7, run by make)"},
+		{"CC013_missing_makefile", "CC013", 4, "make build: there is no Makefile in /src: Makefile is excluded by .dockerignore, so the COPY at line 3 does not put it at /src/Makefile"},
+	} {
+		t.Run(tc.fixture+"/"+tc.rule, func(t *testing.T) {
+			var c ruleCase
+			for _, rc := range loadRuleCases(t) {
+				if strings.HasSuffix(rc.file, "/"+tc.fixture+".txtar") {
+					c = rc
+				}
+			}
+			if c.fsys == nil {
+				t.Fatalf("no fixture %s", tc.fixture)
+			}
+			b, err := Load(c.fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var opts []Option
+			if c.depsSet != "" {
+				s, err := gosettings.Parse(c.depsSet)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, WithDepsImageSettings(s))
+			}
+			findings, err := Analyze(b, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []string
+			for _, f := range findings {
+				if f.Rule == tc.rule && f.Line == tc.line && strings.Contains(f.Message, tc.message) {
+					return
+				}
+				all = append(all, fmt.Sprintf("%s:%d %s", f.Rule, f.Line, f.Message))
+			}
+			t.Errorf("no %s finding at line %d saying %q:\n%s", tc.rule, tc.line, tc.message, strings.Join(all, "\n"))
+		})
+	}
+}
+
+// TestGoBuildsBehindMake checks the build settings that CC012 and warm
+// --build-cache read from a go build behind make and a script.
+func TestGoBuildsBehindMake(t *testing.T) {
+	fsys := fstest.MapFS{
+		"Dockerfile":   {Data: []byte("FROM --platform=linux/arm64 golang:1.22.3 AS build\nWORKDIR /src\nCOPY . .\nRUN make release\nRUN ./hack/tool.sh\n")},
+		"go.mod":       {Data: []byte(goModule)},
+		"Makefile":     {Data: []byte("export CGO_ENABLED := 0\nGOFLAGS ?= -trimpath\nTAGS = netgo osusergo\nrelease:\n\tgo build $(GOFLAGS) -tags '$(TAGS)' -o bin/app ./cmd/app\n")},
+		"hack/tool.sh": {Data: []byte("#!/bin/sh\nGOAMD64=v3 GOARCH=amd64 go install -gcflags=all=-N ./tools/x\n")},
+	}
+	b, err := Load(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, gb := range b.GoBuilds() {
+		got = append(got, fmt.Sprintf("%d %s %v %s via %s: %s", gb.Instruction.Line, gb.Command, gb.Packages, gb.Where, gb.Via, gb.Settings))
+	}
+	want := []string{
+		"4 build [./cmd/app] Makefile:5 via make release: go1.22.3 GOOS=linux GOARCH=arm64 CGO_ENABLED=0 GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build -trimpath -tags=netgo,osusergo",
+		"5 install [./tools/x] hack/tool.sh:2 via ./hack/tool.sh: go1.22.3 GOOS=linux GOARCH=amd64 GOAMD64=v3 GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build -gcflags=all=-N",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("GoBuilds:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -301,10 +301,26 @@ func (r *shellRun) param(x *syntax.ParamExp, sh *shellState) (string, bool) {
 		// Unset: the shell expands it to nothing.
 		return v, true
 	}
-	switch x.Exp.Op {
-	case syntax.DefaultUnset, syntax.DefaultUnsetOrNull:
-		if set && (v != "" || x.Exp.Op == syntax.DefaultUnset) {
+	switch op := x.Exp.Op; op {
+	case syntax.DefaultUnset, syntax.DefaultUnsetOrNull, syntax.AssignUnset, syntax.AssignUnsetOrNull:
+		if set && (v != "" || op == syntax.DefaultUnset || op == syntax.AssignUnset) {
 			return v, true
+		}
+		d, ok := "", true
+		if x.Exp.Word != nil {
+			d, ok, _ = r.word(x.Exp.Word, sh)
+		}
+		if op == syntax.AssignUnset || op == syntax.AssignUnsetOrNull {
+			if ok {
+				sh.vars[name] = d
+			} else {
+				sh.vars[name] = unknownValue
+			}
+		}
+		return d, ok
+	case syntax.AlternateUnset, syntax.AlternateUnsetOrNull:
+		if !set || v == "" && op == syntax.AlternateUnsetOrNull {
+			return "", true
 		}
 		if x.Exp.Word == nil {
 			return "", true
