@@ -818,6 +818,7 @@ func (a *analysis) checkCgo() {
 					fmt.Sprintf("go %s leaves cgo enabled (%s has a C compiler) but the final stage runs on %s: a binary using net or os/user will not start", build.sub, root.Base, a.rootImage(target).Base),
 					fmt.Sprintf("build with CGO_ENABLED=0: RUN CGO_ENABLED=0 go %s …, or ENV CGO_ENABLED=0 in stage %s", build.sub, s.Ref()))
 				a.locate(n, *build)
+				a.fixCgoBehind(n, *build, s)
 			}
 		}
 	}

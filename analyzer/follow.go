@@ -569,3 +569,23 @@ func (b *Build) runBuilds(st *Stage, in *Instruction, env map[string]string) []r
 	}
 	return out
 }
+
+// fixCgoBehind gives the CC008 findings from index n on a fix that works
+// for a go command behind make or a script: the environment, which make
+// and the shell pass on, or the file that sets CGO_ENABLED.
+func (a *analysis) fixCgoBehind(n int, c goCall, st *Stage) {
+	if c.from == nil {
+		return
+	}
+	fix := fmt.Sprintf("build with CGO_ENABLED=0: ENV CGO_ENABLED=0 in stage %s (make and the shell pass it on to go)", st.Ref())
+	if v, ok := c.from.env["CGO_ENABLED"]; ok && v != "0" {
+		file, _, _ := strings.Cut(c.from.where, ":")
+		if file == "" {
+			file = "the script"
+		}
+		fix = fmt.Sprintf("set CGO_ENABLED=0 where %s sets CGO_ENABLED=%s (%s runs go with it)", file, v, c.from.via)
+	}
+	for i := n; i < len(a.findings); i++ {
+		a.findings[i].Fix = fix
+	}
+}

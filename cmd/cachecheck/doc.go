@@ -139,6 +139,10 @@ Analyze reads the Dockerfile with BuildKit's parser, the build context after
 .dockerignore, and the go.mod/go.work files it copies, and reports findings
 with stable IDs (CC001…), a severity, the line and a fix; 'cachecheck help
 analyze' lists the rules. A "# cachecheck:ignore ID" comment silences one.
+A RUN that builds through make or a script (RUN make build, RUN ./build.sh,
+RUN bash -c '...') is followed into the Makefile or script in the build
+context, and the rules apply to the go commands found there; a step that
+cannot be read is reported as CC013.
 With --base it predicts, instruction by instruction, which layers a build of
 the head reuses after a build of the base, and why the first miss misses.
 
