@@ -46,6 +46,7 @@ func (h *Header) header() *Header { return h }
 // kinds are the documents Read knows, by Kind.
 var kinds = map[string]func() Doc{
 	"report": func() Doc { return new(Report) },
+	"bench":  func() Doc { return new(BenchRun) },
 }
 
 // Kinds returns the kinds of document Read knows, sorted.

@@ -10,6 +10,7 @@ import (
 // without a sample fails TestReplay.
 var samples = map[string]func() Doc{
 	"report": func() Doc { return sampleReport() },
+	"bench":  func() Doc { return replayBench() },
 }
 
 // TestReplay writes every kind of document as JSON, reads it back, and
