@@ -79,14 +79,14 @@ func (r *BenchRun) WriteText(w io.Writer) error {
 // request comment or a wiki.
 func (r *BenchRun) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### cachecheck bench: %s\n\n", benchMDCell(r.Builder))
+	fmt.Fprintf(&b, "### cachecheck bench: %s\n\n", mdCell(r.Builder))
 	fmt.Fprintf(&b, "| scenario | runs | median | min | max |\n| --- | ---: | ---: | ---: | ---: |\n")
 	for _, s := range r.Scenarios {
 		if s.Skipped != "" {
-			fmt.Fprintf(&b, "| %s | 0 | skipped | - | - |\n", benchMDCell(s.Title))
+			fmt.Fprintf(&b, "| %s | 0 | skipped | - | - |\n", mdCell(s.Title))
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", benchMDCell(s.Title), len(s.Runs), secs(s.Median), secs(s.Min), secs(s.Max))
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(s.Title), len(s.Runs), secs(s.Median), secs(s.Min), secs(s.Max))
 	}
 	if r.Speedup > 0 {
 		fmt.Fprintf(&b, "\n%s", r.speedupPhrase("**"))
@@ -100,7 +100,7 @@ func (r *BenchRun) WriteMarkdown(w io.Writer) error {
 	}
 	for _, s := range r.Scenarios {
 		if s.Skipped != "" {
-			fmt.Fprintf(&b, "\nSkipped *%s*: %s\n", benchMDCell(s.Title), benchMDCell(s.Skipped))
+			fmt.Fprintf(&b, "\nSkipped *%s*: %s\n", mdCell(s.Title), mdCell(s.Skipped))
 		}
 	}
 	b.WriteString("\n```\n" + r.bars() + "```\n")
@@ -111,11 +111,11 @@ func (r *BenchRun) WriteMarkdown(w io.Writer) error {
 		last := s.Runs[len(s.Runs)-1]
 		fmt.Fprintf(&b, "\n<details><summary>%s: steps of the last run (%s%s)</summary>\n\n", html.EscapeString(s.Title), secs(last.Seconds), html.EscapeString(compiledPhrase(last)))
 		if s.Note != "" {
-			fmt.Fprintf(&b, "Note: %s\n\n", benchMDCell(s.Note))
+			fmt.Fprintf(&b, "Note: %s\n\n", mdCell(s.Note))
 		}
 		b.WriteString("| stage | step | cache | seconds |\n| --- | --- | --- | ---: |\n")
 		for _, st := range last.Steps {
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %.1f |\n", benchMDCell(st.Stage), strings.ReplaceAll(benchMDCell(st.Instruction), "`", "'"), cachedWord(st.Cached), st.Seconds)
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %.1f |\n", mdCell(st.Stage), mdCode(st.Instruction), cachedWord(st.Cached), st.Seconds)
 		}
 		b.WriteString("\n</details>\n")
 	}
@@ -123,35 +123,18 @@ func (r *BenchRun) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-func benchMDCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
-}
-
-const benchBarWidth = 40
-
-// bars draws the scenario medians as text bars.
+// bars draws the scenario medians as text bars; a skipped scenario is a
+// "(skipped)" line.
 func (r *BenchRun) bars() string {
-	maxSec, maxLabel := 0.0, 0
+	var items []bar
 	for _, s := range r.Scenarios {
-		maxSec = math.Max(maxSec, s.Median)
-		maxLabel = max(maxLabel, len([]rune(s.Title)))
-	}
-	var b strings.Builder
-	for _, s := range r.Scenarios {
+		it := bar{label: s.Title, seconds: s.Median}
 		if s.Skipped != "" {
-			fmt.Fprintf(&b, "%-*s %s\n", maxLabel, s.Title, "(skipped)")
-			continue
+			it.note = "(skipped)"
 		}
-		n := 0
-		if maxSec > 0 {
-			n = int(math.Round(s.Median / maxSec * benchBarWidth))
-		}
-		if n == 0 && s.Median > 0 {
-			n = 1
-		}
-		fmt.Fprintf(&b, "%-*s %s%s %s\n", maxLabel, s.Title, strings.Repeat("█", n), strings.Repeat(" ", benchBarWidth-n), secs(s.Median))
+		items = append(items, it)
 	}
-	return b.String()
+	return renderBars(items)
 }
 
 // WriteSVG draws the scenario timings as horizontal bars: the median as

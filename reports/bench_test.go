@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -158,5 +159,73 @@ func TestReadBench(t *testing.T) {
 				t.Errorf("ReadBench read a different run:\n%s", b.String())
 			}
 		})
+	}
+}
+
+// TestBenchMarkdownEscapes names a builder, scenarios and steps after
+// markdown's and HTML's special characters: the pull-request comment must
+// keep its own <details> blocks only, and every table row its columns.
+func TestBenchMarkdownEscapes(t *testing.T) {
+	r := &BenchRun{Builder: "<details>", Runs: 1, Speedup: 2, Scenarios: []BenchScenario{
+		{Name: ScenarioCold, Title: "<details>", Median: 2, Min: 2, Max: 2, Note: "a|b <details>",
+			Runs: []BenchBuild{{Seconds: 2, Steps: []BenchStep{{Stage: "<details>", Instruction: "RUN echo '<details>' | cat"}, {Stage: "a|b", Instruction: "RUN a|b `x`", Cached: true}}}}},
+		{Name: ScenarioPrewarmed, Title: "a|b", Median: 1, Min: 1, Max: 1,
+			Runs: []BenchBuild{{Seconds: 1, Steps: []BenchStep{{Stage: "a\nb", Instruction: "<details>"}}}}},
+		{Name: ScenarioBuildCache, Title: "<details> a|b", Skipped: "a|b <details>\n</details>"},
+	}}
+	var b bytes.Buffer
+	if err := Write(&b, Markdown, r); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	codeSpan := regexp.MustCompile("`[^`\n]*`")
+	pipes := func(line string) int { return strings.Count(line, "|") - strings.Count(line, `\|`) }
+	var opened, closed, columns int
+	fenced := false
+	for i, line := range strings.Split(md, "\n") {
+		if line == "```" {
+			fenced = !fenced
+			continue
+		}
+		if fenced {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "<details><summary>"):
+			opened++
+			line = strings.TrimPrefix(line, "<details><summary>")
+			line = strings.TrimSuffix(line, "</summary>")
+		case line == "</details>":
+			closed++
+			continue
+		}
+		if text := codeSpan.ReplaceAllString(line, "``"); strings.Contains(text, "<details>") || strings.Contains(text, "</details>") || strings.Contains(text, "<summary>") {
+			t.Errorf("line %d has raw HTML of a name: %q", i+1, line)
+		}
+		if !strings.HasPrefix(line, "|") {
+			columns = 0
+			continue
+		}
+		n := pipes(line)
+		if columns == 0 {
+			columns = n // the header row
+		}
+		if n != columns {
+			t.Errorf("line %d has %d cell borders, its table %d: %q", i+1, n, columns, line)
+		}
+	}
+	if opened != 2 || closed != 2 {
+		t.Errorf("%d <details> and %d </details> blocks, want 2 of each (the two scenarios that ran)", opened, closed)
+	}
+	for _, want := range []string{"| a\\|b | 1 | 1.0s |", "| a\\|b | `RUN a\\|b 'x'` | hit |", "| &lt;details> | `RUN echo '<details>' \\| cat` |", "<details><summary>&lt;details&gt;: steps"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown has no %q:\n%s", want, md)
+		}
+	}
+	if t.Failed() {
+		t.Logf("markdown:\n%s", md)
+	}
+	if testing.Verbose() {
+		t.Log(md)
 	}
 }
