@@ -8,9 +8,11 @@ import (
 	"strings"
 )
 
-func secs(f float64) string { return fmt.Sprintf("%.1fs", f) }
+// benchSecs is a duration in a bench table or sentence: "40.0s".
+func benchSecs(f float64) string { return fmt.Sprintf("%.1fs", f) }
 
-func cachedWord(c bool) string {
+// benchCache is a step's cache column: "hit" or "miss".
+func benchCache(c bool) string {
 	if c {
 		return "hit"
 	}
@@ -33,7 +35,7 @@ func (r *BenchRun) WriteText(w io.Writer) error {
 			t.Append(s.Title, "0", "skipped", "-", "-")
 			continue
 		}
-		t.Append(s.Title, fmt.Sprint(len(s.Runs)), secs(s.Median), secs(s.Min), secs(s.Max))
+		t.Append(s.Title, fmt.Sprint(len(s.Runs)), benchSecs(s.Median), benchSecs(s.Min), benchSecs(s.Max))
 	}
 	if err := t.Render(); err != nil {
 		return err
@@ -58,14 +60,14 @@ func (r *BenchRun) WriteText(w io.Writer) error {
 			continue
 		}
 		last := s.Runs[len(s.Runs)-1]
-		fmt.Fprintf(&b, "\n%s (last run, %s%s):\n", s.Title, secs(last.Seconds), compiledPhrase(last))
+		fmt.Fprintf(&b, "\n%s (last run, %s%s):\n", s.Title, benchSecs(last.Seconds), compiledPhrase(last))
 		if s.Note != "" {
 			fmt.Fprintf(&b, "note: %s\n", s.Note)
 		}
 		t := NewTable(&b)
 		t.Header("STAGE", "STEP", "CACHE", "SECONDS")
 		for _, st := range last.Steps {
-			t.Append(st.Stage, st.Instruction, cachedWord(st.Cached), fmt.Sprintf("%.1f", st.Seconds))
+			t.Append(st.Stage, st.Instruction, benchCache(st.Cached), fmt.Sprintf("%.1f", st.Seconds))
 		}
 		if err := t.Render(); err != nil {
 			return err
@@ -86,7 +88,7 @@ func (r *BenchRun) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "| %s | 0 | skipped | - | - |\n", mdCell(s.Title))
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(s.Title), len(s.Runs), secs(s.Median), secs(s.Min), secs(s.Max))
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(s.Title), len(s.Runs), benchSecs(s.Median), benchSecs(s.Min), benchSecs(s.Max))
 	}
 	if r.Speedup > 0 {
 		fmt.Fprintf(&b, "\n%s", r.speedupPhrase("**"))
@@ -109,13 +111,13 @@ func (r *BenchRun) WriteMarkdown(w io.Writer) error {
 			continue
 		}
 		last := s.Runs[len(s.Runs)-1]
-		fmt.Fprintf(&b, "\n<details><summary>%s: steps of the last run (%s%s)</summary>\n\n", html.EscapeString(s.Title), secs(last.Seconds), html.EscapeString(compiledPhrase(last)))
+		fmt.Fprintf(&b, "\n<details><summary>%s: steps of the last run (%s%s)</summary>\n\n", html.EscapeString(s.Title), benchSecs(last.Seconds), html.EscapeString(compiledPhrase(last)))
 		if s.Note != "" {
 			fmt.Fprintf(&b, "Note: %s\n\n", mdCell(s.Note))
 		}
 		b.WriteString("| stage | step | cache | seconds |\n| --- | --- | --- | ---: |\n")
 		for _, st := range last.Steps {
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %.1f |\n", mdCell(st.Stage), mdCode(st.Instruction), cachedWord(st.Cached), st.Seconds)
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %.1f |\n", mdCell(st.Stage), mdCode(st.Instruction), benchCache(st.Cached), st.Seconds)
 		}
 		b.WriteString("\n</details>\n")
 	}
@@ -185,7 +187,7 @@ func (r *BenchRun) WriteSVG(w io.Writer) error {
 		if len(s.Runs) > 1 {
 			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#333333"/>`+"\n", x(s.Min), x(s.Max), y+barH/2, y+barH/2)
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`+"\n", math.Max(x(s.Median), x(s.Max))+6, y+barH-5, secs(s.Median))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`+"\n", math.Max(x(s.Median), x(s.Max))+6, y+barH-5, benchSecs(s.Median))
 	}
 	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#999999"/>`+"\n", left, left, top-6, top+rowH*len(r.Scenarios))
 	b.WriteString("</svg>\n")
