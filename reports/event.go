@@ -62,6 +62,7 @@ var kinds = map[string]func() Doc{
 	"ref":        func() Doc { return new(Ref) },
 	"key":        func() Doc { return new(Key) },
 	"key-diff":   func() Doc { return new(KeyDiff) },
+	"bench":      func() Doc { return new(BenchRun) },
 }
 
 // Kinds returns the kinds of document Read knows, sorted.

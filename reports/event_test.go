@@ -19,6 +19,7 @@ var samples = map[string]func() Doc{
 	"ref":        func() Doc { return sampleRef() },
 	"key":        func() Doc { return sampleKey() },
 	"key-diff":   func() Doc { return sampleKeyDiff() },
+	"bench":      func() Doc { return replayBench() },
 }
 
 // TestReplay writes every kind of document as JSON, reads it back, and

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
@@ -334,7 +335,7 @@ func (t *Timing) cached() int {
 func (b *Bench) bars() string {
 	var items []bar
 	for _, s := range b.Scenarios {
-		items = append(items, bar{s.Name, s.Median})
+		items = append(items, bar{label: s.Name, seconds: s.Median})
 	}
 	return renderBars(items)
 }
@@ -343,30 +344,40 @@ func timingBars(ts []Timing) string {
 	var items []bar
 	for _, t := range ts {
 		if t.Timed {
-			items = append(items, bar{t.Name, t.Seconds})
+			items = append(items, bar{label: t.Name, seconds: t.Seconds})
 		}
 	}
 	return renderBars(items)
 }
 
+// A bar is one line of a bar chart: a label and its seconds, or a note
+// in place of the bar ("(skipped)").
 type bar struct {
 	label   string
 	seconds float64
+	note    string
 }
 
-// barWidth is the length of the longest bar, in characters.
+// barWidth is the length of the longest bar, in characters, in every
+// chart of this package: a bench scenario's title (up to 40 characters),
+// the bar and the seconds fit in 80 columns.
 const barWidth = 30
 
 // renderBars draws one line per item: the label, a bar of block characters
-// proportional to the seconds, and the seconds.
+// proportional to the seconds, and the seconds; or the label and the
+// item's note.
 func renderBars(items []bar) string {
 	maxSec, maxLabel := 0.0, 0
 	for _, it := range items {
 		maxSec = math.Max(maxSec, it.seconds)
-		maxLabel = max(maxLabel, len(it.label))
+		maxLabel = max(maxLabel, utf8.RuneCountInString(it.label))
 	}
 	var b strings.Builder
 	for _, it := range items {
+		if it.note != "" {
+			fmt.Fprintf(&b, "%-*s %s\n", maxLabel, it.label, it.note)
+			continue
+		}
 		n := 0
 		if maxSec > 0 {
 			n = int(math.Round(it.seconds / maxSec * barWidth))

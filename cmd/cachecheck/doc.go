@@ -197,7 +197,8 @@ image warmed with a build cache for the Dockerfile's go build (skipped, with
 the reason, when warm refuses it; off with --no-build-cache), a one-file
 code change, and with --bump a dependency change. --builder go times the
 plain go command with and without the module cache and build cache from the
-deps image.
+deps image. --format json writes a document of "kind" "bench", which
+report --bench reads.
 
 # Output formats
 

@@ -22,21 +22,18 @@ import (
 	"golang.org/x/mod/module"
 )
 
-// ProtocolVersion is the version of the JSON document Result marshals to.
-const ProtocolVersion = 1
-
 // Scenario names, stable in the JSON document.
 const (
-	Cold         = "cold"          // no layer cache, the Dockerfile as it is
-	Prewarmed    = "prewarmed"     // no layer cache, FROM the deps image
-	BuildCache   = "buildcache"    // no layer cache, FROM the deps image with a build cache layer
-	CodeChange   = "code-change"   // layer cache warm, one Go file changed
-	BumpCold     = "bump-cold"     // a requirement bumped, no deps image
-	BumpNearest  = "bump-nearest"  // a requirement bumped, FROM the nearest older deps image
-	BumpFresh    = "bump-fresh"    // a requirement bumped, FROM a deps image warmed for it
-	GoCold       = "go-cold"       // --builder go: empty module cache and build cache
-	GoPrewarmed  = "go-prewarmed"  // --builder go: module cache from the deps image
-	GoBuildCache = "go-buildcache" // --builder go: module and build cache from the deps image
+	Cold         = reports.ScenarioCold         // no layer cache, the Dockerfile as it is
+	Prewarmed    = reports.ScenarioPrewarmed    // no layer cache, FROM the deps image
+	BuildCache   = reports.ScenarioBuildCache   // no layer cache, FROM the deps image with a build cache layer
+	CodeChange   = reports.ScenarioCodeChange   // layer cache warm, one Go file changed
+	BumpCold     = reports.ScenarioBumpCold     // a requirement bumped, no deps image
+	BumpNearest  = reports.ScenarioBumpNearest  // a requirement bumped, FROM the nearest older deps image
+	BumpFresh    = reports.ScenarioBumpFresh    // a requirement bumped, FROM a deps image warmed for it
+	GoCold       = reports.ScenarioGoCold       // --builder go: empty module cache and build cache
+	GoPrewarmed  = reports.ScenarioGoPrewarmed  // --builder go: module cache from the deps image
+	GoBuildCache = reports.ScenarioGoBuildCache // --builder go: module and build cache from the deps image
 )
 
 var titles = map[string]string{
@@ -52,94 +49,27 @@ var titles = map[string]string{
 	GoBuildCache: "module and build cache from the deps image",
 }
 
-// Result is what a bench measured; it marshals to the JSON document of
-// "cachecheck bench --format json".
-type Result struct {
-	ProtocolVersion int    `json:"protocol_version"`
-	Builder         string `json:"builder"`
-	Context         string `json:"context"`
-	Dockerfile      string `json:"dockerfile,omitempty"`
-	// DepsImage is the deps image the pre-warmed scenario built from.
-	DepsImage string     `json:"deps_image,omitempty"`
-	Bump      string     `json:"bump,omitempty"`
-	Runs      int        `json:"runs"`
-	Scenarios []Scenario `json:"scenarios"`
-	// Speedup is the median of the cold scenario over the median of the
-	// pre-warmed one; 0 when either is missing.
-	Speedup float64 `json:"speedup"`
-	// BuildCacheSpeedup is the median of the cold scenario over the median
-	// of the one with the build cache (buildcache, or go-buildcache for
-	// the go builder); 0 when either is missing or was skipped.
-	BuildCacheSpeedup float64 `json:"buildcache_speedup,omitempty"`
-}
+// Result is what a bench measured: the document of "cachecheck bench
+// --format json", which package reports renders.
+type Result = reports.BenchRun
 
 // Scenario is one scenario's runs and their median, min and max.
-type Scenario struct {
-	Name   string  `json:"name"`
-	Title  string  `json:"title"`
-	Median float64 `json:"median_seconds"`
-	Min    float64 `json:"min_seconds"`
-	Max    float64 `json:"max_seconds"`
-	Runs   []Build `json:"runs"`
-	// Image is the deps image the scenario built from, if any.
-	Image string `json:"image,omitempty"`
-	// Changed is the Go file the code-change scenario edits, relative to
-	// the context.
-	Changed string `json:"changed,omitempty"`
-	// Skipped says why the scenario did not run (it has no runs then):
-	// "the deps image cannot hold a build cache for this build: ...".
-	Skipped string `json:"skipped,omitempty"`
-	// Note says how the scenario's Dockerfile differs from the user's
-	// beyond its FROM, e.g. a cache mount on GOCACHE taken off.
-	Note string `json:"note,omitempty"`
-}
+type Scenario = reports.BenchScenario
 
 // Build is one build of a scenario.
-type Build struct {
-	Seconds float64 `json:"seconds"`
-	// Log is the file the builder's output was saved to, with --logs.
-	Log   string `json:"log,omitempty"`
-	Steps []Step `json:"steps,omitempty"`
-	// CompiledPackages is how many packages the go build steps compiled,
-	// when the builder's output shows it (go build -v); nil otherwise.
-	CompiledPackages *int `json:"compiled_packages,omitempty"`
-	// Compiled lists those packages, in the buildcache scenario only: the
-	// module's own, when the build cache served every dependency.
-	Compiled []string `json:"compiled,omitempty"`
-}
+type Build = reports.BenchBuild
 
 // Step is one Dockerfile step of a run, as the builder reported it.
-type Step struct {
-	Stage       string  `json:"stage"`
-	Instruction string  `json:"instruction"`
-	Cached      bool    `json:"cached"`
-	Seconds     float64 `json:"seconds"`
-	Error       string  `json:"error,omitempty"`
+type Step = reports.BenchStep
+
+// newResult returns the result of a bench with builder b.
+func newResult(b, context string, runs int) *Result {
+	return &Result{Header: reports.Header{ProtocolVersion: reports.ProtocolVersion}, Builder: b, Context: context, Runs: runs}
 }
 
-// Scenario returns the scenario named name, or nil.
-func (r *Result) Scenario(name string) *Scenario {
-	for i := range r.Scenarios {
-		if r.Scenarios[i].Name == name {
-			return &r.Scenarios[i]
-		}
-	}
-	return nil
-}
-
-// Bench converts the result into the summary a pull-request report shows.
-func (r *Result) Bench() *reports.Bench {
-	b := &reports.Bench{Builder: r.Builder, Speedup: r.Speedup}
-	for _, s := range r.Scenarios {
-		if s.Skipped != "" {
-			continue
-		}
-		b.Scenarios = append(b.Scenarios, reports.Scenario{Name: s.Title, Runs: len(s.Runs), Median: s.Median, Min: s.Min, Max: s.Max})
-	}
-	return b
-}
-
-func (r *Result) add(s Scenario) {
+// add appends s to r, its median, min and max and title filled in, and
+// computes r's speedups again.
+func add(r *Result, s Scenario) {
 	secs := make([]float64, len(s.Runs))
 	for i, run := range s.Runs {
 		secs[i] = run.Seconds
@@ -331,7 +261,8 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 		return nil, fmt.Errorf("creating a scratch directory: %w", err)
 	}
 	defer os.RemoveAll(scratch)
-	r := &runner{o: o, b: b, scratch: scratch, res: &Result{ProtocolVersion: ProtocolVersion, Builder: b.Name(), Context: contextDir, Dockerfile: o.dockerfile, Runs: o.runs, Bump: o.bump}}
+	r := &runner{o: o, b: b, scratch: scratch, res: newResult(b.Name(), contextDir, o.runs)}
+	r.res.Dockerfile, r.res.Bump = o.dockerfile, o.bump
 	if o.logDir != "" {
 		if err := os.MkdirAll(o.logDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating the log directory: %w", err)
@@ -480,7 +411,7 @@ func (r *runner) dockerfileFor(build *analyzer.Build, lines []string, ref, suffi
 // the layer cache (cold) or with it. lines, when not nil, are build's
 // Dockerfile lines edited (keeping their numbers).
 func (r *runner) scenario(ctx context.Context, sc Scenario, work string, build *analyzer.Build, lines []string, cold bool) error {
-	defer func() { r.res.add(sc) }()
+	defer func() { add(r.res, sc) }()
 	for i := 1; i <= r.o.runs; i++ {
 		df, args, err := r.dockerfileFor(build, lines, sc.Image, nonce())
 		if err != nil {
@@ -505,7 +436,7 @@ func (r *runner) buildCache(ctx context.Context, work string, build *analyzer.Bu
 	r.o.progress("deps image with build cache: warming or looking up")
 	ref, err := r.o.deps.Ensure(ctx, work, base, Warm{BuildCache: true, Dockerfile: r.dockerfilePath(work)})
 	if errors.Is(err, ErrNoBuildCache) {
-		r.res.add(Scenario{Name: BuildCache, Skipped: err.Error()})
+		add(r.res, Scenario{Name: BuildCache, Skipped: err.Error()})
 		return nil
 	}
 	if err != nil {
@@ -523,7 +454,7 @@ func (r *runner) buildCache(ctx context.Context, work string, build *analyzer.Bu
 // file per run and rebuilds with the cache.
 func (r *runner) codeChange(ctx context.Context, work string, build *analyzer.Build) error {
 	sc := Scenario{Name: CodeChange}
-	defer func() { r.res.add(sc) }()
+	defer func() { add(r.res, sc) }()
 	file, err := goFile(work, build)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 		return nil, fmt.Errorf("creating a scratch directory: %w", err)
 	}
 	defer removeAll(scratch)
-	res := &Result{ProtocolVersion: ProtocolVersion, Builder: "go", Context: dir, Runs: o.runs}
+	res := newResult("go", dir, o.runs)
 	work := filepath.Join(scratch, "module")
 	if err := os.CopyFS(work, os.DirFS(dir)); err != nil {
 		return nil, fmt.Errorf("copying the module %q: %w", dir, err)
@@ -56,12 +56,12 @@ func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	for i := 1; i <= o.runs; i++ {
 		b, err := g.build(ctx, GoCold, i, g.fresh("modcache"), g.fresh("gocache"), false)
 		if err != nil {
-			res.add(cold)
+			add(res, cold)
 			return res, err
 		}
 		cold.Runs = append(cold.Runs, *b)
 	}
-	res.add(cold)
+	add(res, cold)
 
 	o.progress("deps image: warming or looking up")
 	ref, err := o.deps.Ensure(ctx, work, "", Warm{BuildCache: true, BuildFlags: GoBuildFlags})
@@ -78,12 +78,12 @@ func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	for i := 1; i <= o.runs; i++ {
 		b, err := g.build(ctx, GoPrewarmed, i, modcache, g.fresh("gocache"), true)
 		if err != nil {
-			res.add(warm)
+			add(res, warm)
 			return res, err
 		}
 		warm.Runs = append(warm.Runs, *b)
 	}
-	res.add(warm)
+	add(res, warm)
 
 	// Each run starts from a copy of the image's build cache: the
 	// module's own packages are compiled every time, as in a CI build
@@ -92,17 +92,17 @@ func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	for i := 1; i <= o.runs; i++ {
 		gocache := g.fresh("gocache")
 		if err := os.CopyFS(gocache, os.DirFS(depsGocache)); err != nil {
-			res.add(both)
+			add(res, both)
 			return res, fmt.Errorf("copying the build cache: %w", err)
 		}
 		b, err := g.build(ctx, GoBuildCache, i, modcache, gocache, true)
 		if err != nil {
-			res.add(both)
+			add(res, both)
 			return res, err
 		}
 		both.Runs = append(both.Runs, *b)
 	}
-	res.add(both)
+	add(res, both)
 	return res, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/cachecheck/cachecheck/internal/warm"
+	"github.com/cachecheck/cachecheck/reports"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/spf13/pflag"
@@ -221,14 +222,7 @@ func (o *benchOptions) run(ctx context.Context, io IO, args []string) error {
 			return fmt.Errorf("writing the chart: %w", err)
 		}
 	}
-	switch o.format.String() {
-	case "json":
-		return res.WriteJSON(io.Out)
-	case "markdown":
-		return res.WriteMarkdown(io.Out)
-	default:
-		return res.WriteText(io.Out)
-	}
+	return reports.Write(io.Out, reports.Format(o.format.String()), res)
 }
 
 func (o *benchOptions) newBuilder() (builder.Builder, error) {

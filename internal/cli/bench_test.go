@@ -17,6 +17,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/builder"
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
 	"github.com/cachecheck/cachecheck/internal/testenv"
+	"github.com/cachecheck/cachecheck/reports"
 )
 
 // TestBenchBuilders runs "cachecheck bench -n 1" on the fixture service (39
@@ -98,7 +99,7 @@ func TestBenchBuilders(t *testing.T) {
 			if err := Run(ctx, append(args, svc), nil, &out, &errb); err != nil {
 				t.Fatalf("bench: %v\n%s", err, errb.String())
 			}
-			res, err := bench.ReadJSON(&out)
+			res, err := reports.ReadBench(&out)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,7 +15,6 @@ import (
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/cachekey"
-	"github.com/cachecheck/cachecheck/internal/bench"
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/cachecheck/cachecheck/internal/warm"
@@ -476,9 +475,9 @@ func readBench(file string) (*reports.Bench, error) {
 		return nil, fmt.Errorf("reading bench results: %w", err)
 	}
 	defer f.Close()
-	r, err := bench.ReadJSON(f)
+	r, err := reports.ReadBench(f)
 	if err != nil {
 		return nil, fmt.Errorf("bench results %s: %w", file, err)
 	}
-	return r.Bench(), nil
+	return r.Summary(), nil
 }

@@ -1,41 +1,18 @@
-package bench
+package reports
 
 import (
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
 	"math"
 	"strings"
-
-	"github.com/cachecheck/cachecheck/reports"
-	"github.com/olekukonko/tablewriter"
 )
 
-// WriteJSON writes the result as indented JSON.
-func (r *Result) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
+// benchSecs is a duration in a bench table or sentence: "40.0s".
+func benchSecs(f float64) string { return fmt.Sprintf("%.1fs", f) }
 
-// ReadJSON reads a result written by WriteJSON.
-func ReadJSON(rd io.Reader) (*Result, error) {
-	var r Result
-	if err := json.NewDecoder(rd).Decode(&r); err != nil {
-		return nil, fmt.Errorf("reading bench JSON: %w", err)
-	}
-	if r.ProtocolVersion != ProtocolVersion {
-		return nil, fmt.Errorf("reading bench JSON: protocol_version %d, want %d", r.ProtocolVersion, ProtocolVersion)
-	}
-	return &r, nil
-}
-
-func newTable(w io.Writer) *tablewriter.Table { return reports.NewTable(w) }
-
-func secs(f float64) string { return fmt.Sprintf("%.1fs", f) }
-
-func cachedWord(c bool) string {
+// benchCache is a step's cache column: "hit" or "miss".
+func benchCache(c bool) string {
 	if c {
 		return "hit"
 	}
@@ -44,21 +21,21 @@ func cachedWord(c bool) string {
 
 // WriteText writes the summary table, the speedup, and a step table per
 // scenario (from its last run).
-func (r *Result) WriteText(w io.Writer) error {
+func (r *BenchRun) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cachecheck bench: %s, %s, %d run(s) per scenario\n", r.Builder, r.Context, r.Runs)
 	if r.DepsImage != "" {
 		fmt.Fprintf(&b, "deps image: %s\n", r.DepsImage)
 	}
 	b.WriteString("\n")
-	t := newTable(&b)
+	t := NewTable(&b)
 	t.Header("SCENARIO", "RUNS", "MEDIAN", "MIN", "MAX")
 	for _, s := range r.Scenarios {
 		if s.Skipped != "" {
 			t.Append(s.Title, "0", "skipped", "-", "-")
 			continue
 		}
-		t.Append(s.Title, fmt.Sprint(len(s.Runs)), secs(s.Median), secs(s.Min), secs(s.Max))
+		t.Append(s.Title, fmt.Sprint(len(s.Runs)), benchSecs(s.Median), benchSecs(s.Min), benchSecs(s.Max))
 	}
 	if err := t.Render(); err != nil {
 		return err
@@ -83,14 +60,14 @@ func (r *Result) WriteText(w io.Writer) error {
 			continue
 		}
 		last := s.Runs[len(s.Runs)-1]
-		fmt.Fprintf(&b, "\n%s (last run, %s%s):\n", s.Title, secs(last.Seconds), compiledPhrase(last))
+		fmt.Fprintf(&b, "\n%s (last run, %s%s):\n", s.Title, benchSecs(last.Seconds), compiledPhrase(last))
 		if s.Note != "" {
 			fmt.Fprintf(&b, "note: %s\n", s.Note)
 		}
-		t := newTable(&b)
+		t := NewTable(&b)
 		t.Header("STAGE", "STEP", "CACHE", "SECONDS")
 		for _, st := range last.Steps {
-			t.Append(st.Stage, st.Instruction, cachedWord(st.Cached), fmt.Sprintf("%.1f", st.Seconds))
+			t.Append(st.Stage, st.Instruction, benchCache(st.Cached), fmt.Sprintf("%.1f", st.Seconds))
 		}
 		if err := t.Render(); err != nil {
 			return err
@@ -102,7 +79,7 @@ func (r *Result) WriteText(w io.Writer) error {
 
 // WriteMarkdown writes the same as WriteText as markdown, for a pull
 // request comment or a wiki.
-func (r *Result) WriteMarkdown(w io.Writer) error {
+func (r *BenchRun) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### cachecheck bench: %s\n\n", mdCell(r.Builder))
 	fmt.Fprintf(&b, "| scenario | runs | median | min | max |\n| --- | ---: | ---: | ---: | ---: |\n")
@@ -111,7 +88,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "| %s | 0 | skipped | - | - |\n", mdCell(s.Title))
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(s.Title), len(s.Runs), secs(s.Median), secs(s.Min), secs(s.Max))
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(s.Title), len(s.Runs), benchSecs(s.Median), benchSecs(s.Min), benchSecs(s.Max))
 	}
 	if r.Speedup > 0 {
 		fmt.Fprintf(&b, "\n%s", r.speedupPhrase("**"))
@@ -134,13 +111,13 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			continue
 		}
 		last := s.Runs[len(s.Runs)-1]
-		fmt.Fprintf(&b, "\n<details><summary>%s: steps of the last run (%s%s)</summary>\n\n", html.EscapeString(s.Title), secs(last.Seconds), html.EscapeString(compiledPhrase(last)))
+		fmt.Fprintf(&b, "\n<details><summary>%s: steps of the last run (%s%s)</summary>\n\n", html.EscapeString(s.Title), benchSecs(last.Seconds), html.EscapeString(compiledPhrase(last)))
 		if s.Note != "" {
 			fmt.Fprintf(&b, "Note: %s\n\n", mdCell(s.Note))
 		}
 		b.WriteString("| stage | step | cache | seconds |\n| --- | --- | --- | ---: |\n")
 		for _, st := range last.Steps {
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %.1f |\n", mdCell(st.Stage), strings.ReplaceAll(mdCell(st.Instruction), "`", "'"), cachedWord(st.Cached), st.Seconds)
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %.1f |\n", mdCell(st.Stage), mdCode(st.Instruction), benchCache(st.Cached), st.Seconds)
 		}
 		b.WriteString("\n</details>\n")
 	}
@@ -148,42 +125,25 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-func mdCell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
-}
-
-const barWidth = 40
-
-// bars draws the scenario medians as text bars.
-func (r *Result) bars() string {
-	maxSec, maxLabel := 0.0, 0
+// bars draws the scenario medians as text bars; a skipped scenario is a
+// "(skipped)" line.
+func (r *BenchRun) bars() string {
+	var items []bar
 	for _, s := range r.Scenarios {
-		maxSec = math.Max(maxSec, s.Median)
-		maxLabel = max(maxLabel, len([]rune(s.Title)))
-	}
-	var b strings.Builder
-	for _, s := range r.Scenarios {
+		it := bar{label: s.Title, seconds: s.Median}
 		if s.Skipped != "" {
-			fmt.Fprintf(&b, "%-*s %s\n", maxLabel, s.Title, "(skipped)")
-			continue
+			it.note = "(skipped)"
 		}
-		n := 0
-		if maxSec > 0 {
-			n = int(math.Round(s.Median / maxSec * barWidth))
-		}
-		if n == 0 && s.Median > 0 {
-			n = 1
-		}
-		fmt.Fprintf(&b, "%-*s %s%s %s\n", maxLabel, s.Title, strings.Repeat("█", n), strings.Repeat(" ", barWidth-n), secs(s.Median))
+		items = append(items, it)
 	}
-	return b.String()
+	return renderBars(items)
 }
 
 // WriteSVG draws the scenario timings as horizontal bars: the median as
 // the bar, the min-max range as a whisker. The SVG is written by hand
 // (a few rectangles and labels need no charting library) and is the same
 // bytes for the same result.
-func (r *Result) WriteSVG(w io.Writer) error {
+func (r *BenchRun) WriteSVG(w io.Writer) error {
 	const (
 		left, right, top, rowH, barH = 260, 90, 50, 34, 20
 		plotW                        = 480
@@ -211,7 +171,7 @@ func (r *Result) WriteSVG(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, `<text x="12" y="24" font-size="15" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
 	fmt.Fprintf(&b, `<text x="12" y="40" fill="#555555">median of %d run(s); whiskers: min to max</text>`+"\n", r.Runs)
-	colors := map[string]string{Cold: "#c0392b", GoCold: "#c0392b", BumpCold: "#c0392b", Prewarmed: "#27ae60", GoPrewarmed: "#27ae60", BumpFresh: "#27ae60", BumpNearest: "#8bc34a", BuildCache: "#16a085", CodeChange: "#2980b9", GoBuildCache: "#16a085"}
+	colors := map[string]string{ScenarioCold: "#c0392b", ScenarioGoCold: "#c0392b", ScenarioBumpCold: "#c0392b", ScenarioPrewarmed: "#27ae60", ScenarioGoPrewarmed: "#27ae60", ScenarioBumpFresh: "#27ae60", ScenarioBumpNearest: "#8bc34a", ScenarioBuildCache: "#16a085", ScenarioCodeChange: "#2980b9", ScenarioGoBuildCache: "#16a085"}
 	for i, s := range r.Scenarios {
 		y := top + i*rowH
 		color := colors[s.Name]
@@ -227,7 +187,7 @@ func (r *Result) WriteSVG(w io.Writer) error {
 		if len(s.Runs) > 1 {
 			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#333333"/>`+"\n", x(s.Min), x(s.Max), y+barH/2, y+barH/2)
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`+"\n", math.Max(x(s.Median), x(s.Max))+6, y+barH-5, secs(s.Median))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`+"\n", math.Max(x(s.Median), x(s.Max))+6, y+barH-5, benchSecs(s.Median))
 	}
 	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#999999"/>`+"\n", left, left, top-6, top+rowH*len(r.Scenarios))
 	b.WriteString("</svg>\n")
@@ -238,7 +198,7 @@ func (r *Result) WriteSVG(w io.Writer) error {
 // speedupPhrase says what pre-warming bought, the ratio between em marks:
 // "1.27× faster with pre-warming", or, when the pre-warmed median was not
 // shorter, "0.94×: no faster with pre-warming".
-func (r *Result) speedupPhrase(em string) string {
+func (r *BenchRun) speedupPhrase(em string) string {
 	if r.Speedup > 1 {
 		return fmt.Sprintf("%s%.2f×%s faster with pre-warming", em, r.Speedup, em)
 	}
@@ -248,7 +208,7 @@ func (r *Result) speedupPhrase(em string) string {
 // buildCachePhrase says what pre-warming with the build cache bought:
 // "2.10× faster with pre-warming and the build cache", or "0.94×: no
 // faster with ...".
-func (r *Result) buildCachePhrase(em string) string {
+func (r *BenchRun) buildCachePhrase(em string) string {
 	if r.BuildCacheSpeedup > 1 {
 		return fmt.Sprintf("%s%.2f×%s faster with pre-warming and the build cache", em, r.BuildCacheSpeedup, em)
 	}
@@ -257,7 +217,7 @@ func (r *Result) buildCachePhrase(em string) string {
 
 // compiledPhrase says how many packages the run's go build compiled,
 // "; go build compiled 2 packages", or "" when the log does not tell.
-func compiledPhrase(b Build) string {
+func compiledPhrase(b BenchBuild) string {
 	if b.CompiledPackages == nil {
 		return ""
 	}
