@@ -53,6 +53,7 @@ type analysis struct {
 	findings []Finding
 	facts    []*stageFacts
 	mods     map[string]*modInfo
+	workdir  map[*Instruction]string // see computeWorkdirs
 }
 
 // stageFacts is what a stage has done by its end, including what it
@@ -111,6 +112,7 @@ func (a *analysis) detectBuildKit() bool {
 }
 
 func (a *analysis) run() {
+	a.computeWorkdirs()
 	for _, st := range a.b.Stages {
 		f := &stageFacts{user: "root"}
 		if st.BaseStage >= 0 {
@@ -138,9 +140,13 @@ func (a *analysis) checkBuildCache() {
 	for _, gb := range a.b.GoBuilds() {
 		in := gb.Instruction
 		if hasCacheMount(in.Mounts(), gb.Settings.GoCache) {
-			a.add(ruleBuildCacheMismatch, gb.Stage, in.Line, in.EndLine,
-				fmt.Sprintf("go %s runs with a cache mount on GOCACHE %s, which hides the build cache of the deps image: every dependency is compiled again unless the mount already holds it", gb.Command, gb.Settings.GoCache),
-				fmt.Sprintf("remove --mount=type=cache,target=%s from this RUN when building FROM the deps image", gb.Settings.GoCache))
+			msg := fmt.Sprintf("go %s runs with a cache mount on GOCACHE %s, which hides the build cache of the deps image: every dependency is compiled again unless the mount already holds it", gb.Command, gb.Settings.GoCache)
+			if edits, ok := a.dropMountEdit(in, gb.Settings.GoCache); ok {
+				a.addFix(ruleBuildCacheMismatch, ruleBuildCacheMismatch.Severity, gb.Stage, in.Line, in.EndLine, msg, edits, "")
+			} else {
+				a.add(ruleBuildCacheMismatch, gb.Stage, in.Line, in.EndLine, msg,
+					fmt.Sprintf("remove --mount=type=cache,target=%s from this RUN when building FROM the deps image", gb.Settings.GoCache))
+			}
 		}
 		mm := gb.Settings.Mismatches(*cache)
 		if len(mm) == 0 {
@@ -368,9 +374,13 @@ func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 			f.dlMount = hasCacheMount(mounts, modcache)
 			a.checkDownload(st, in, f, c, goflags+" "+script)
 			if a.buildKit && !f.dlMount {
-				a.add(ruleNoCacheMount, st, in.Line, in.EndLine,
-					fmt.Sprintf("go mod download runs without a cache mount on the module cache %s%s", modcache, otherMounts(mounts)),
-					fmt.Sprintf("add --mount=type=cache,target=%s%s to this RUN", modcache, uid))
+				msg := fmt.Sprintf("go mod download runs without a cache mount on the module cache %s%s", modcache, otherMounts(mounts))
+				flag := fmt.Sprintf("--mount=type=cache,target=%s%s", modcache, uid)
+				if edits, ok := a.downloadMountFix(st, in, f, flag, modcache); ok {
+					a.addFix(ruleNoCacheMount, ruleNoCacheMount.Severity, st, in.Line, in.EndLine, msg, edits, "")
+				} else {
+					a.add(ruleNoCacheMount, st, in.Line, in.EndLine, msg, fmt.Sprintf("add %s to this RUN", flag))
+				}
 			}
 		case isBuild(c):
 			a.checkBuild(st, in, f, c, goflags+" "+script, mounts, modcache, gocache, uid)
@@ -447,9 +457,10 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 	// CC001: source copied before the download.
 	for _, cf := range f.copies {
 		if a.copiesSource(cf) {
-			a.add(ruleSourceBeforeDownload, st, cf.in.Line, cf.in.EndLine,
+			edits, note := a.sourceFirstFix(st, in, f, cf)
+			a.addFix(ruleSourceBeforeDownload, ruleSourceBeforeDownload.Severity, st, cf.in.Line, cf.in.EndLine,
 				fmt.Sprintf("%q copies source code before go mod download at line %d: every code change downloads all modules again", cf.in.Text, in.Line),
-				"copy only the module files first (COPY go.mod go.sum ./), RUN go mod download, then copy the source")
+				edits, note)
 			break
 		}
 	}
@@ -464,13 +475,14 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 		exists := a.existsInContext(sum)
 		switch {
 		case exists && a.b.Excluded(sum):
-			a.add(ruleSumMissing, st, cp.Line, cp.EndLine,
+			a.addFix(ruleSumMissing, ruleSumMissing.Severity, st, cp.Line, cp.EndLine,
 				fmt.Sprintf("%s is copied but %s is excluded by %s before go mod download at line %d", p, sum, a.b.IgnoreFile, in.Line),
-				fmt.Sprintf("remove the pattern that matches %s from %s", sum, a.b.IgnoreFile))
+				[]Edit{a.ignoreAppend("!" + sum)}, "")
 		case exists:
-			a.add(ruleSumMissing, st, cp.Line, cp.EndLine,
+			edits, note := a.sumFix(f.copies, p, sum)
+			a.addFix(ruleSumMissing, ruleSumMissing.Severity, st, cp.Line, cp.EndLine,
 				fmt.Sprintf("%s is copied without %s before go mod download at line %d", p, sum, in.Line),
-				fmt.Sprintf("copy both: COPY %s %s %s", p, sum, destOf(cp)))
+				edits, note)
 		case path.Base(p) == "go.mod" && a.b.Context != nil:
 			if m := a.readMod(p); m.mod != nil && len(m.mod.Require) > 0 {
 				a.add(ruleSumMissing, st, cp.Line, cp.EndLine,
@@ -478,9 +490,14 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 					fmt.Sprintf("run go mod tidy, commit %s and copy it with %s", sum, p))
 			}
 		case a.b.Context == nil && path.Base(p) == "go.mod":
+			_, note := a.sumFix(f.copies, p, sum)
+			if note == "" {
+				img, _, _ := a.placeIn(f.copies, p)
+				note = fmt.Sprintf("copy %s into %s beside it", sum, path.Dir(img))
+			}
 			a.add(ruleSumMissing, st, cp.Line, cp.EndLine,
 				fmt.Sprintf("%s is copied without %s before go mod download at line %d", p, sum, in.Line),
-				fmt.Sprintf("copy both: COPY %s %s %s", p, sum, destOf(cp)))
+				note)
 		}
 	}
 	// CC004: local replacements and workspace modules.
@@ -491,9 +508,12 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 	if !strings.Contains(c.args+" "+flags, "-mod=mod") {
 		for _, p := range mods {
 			if a.vendored(p) {
-				a.add(ruleVendorMismatch, st, in.Line, in.EndLine,
-					fmt.Sprintf("%s is in the build context, so go builds from vendor/; go mod download fetches modules the build does not use", path.Join(path.Dir(p), "vendor/modules.txt")),
-					"remove the go mod download step (and the module cache mount); copy vendor/ with the source")
+				msg := fmt.Sprintf("%s is in the build context, so go builds from vendor/; go mod download fetches modules the build does not use", path.Join(path.Dir(p), "vendor/modules.txt"))
+				if downloadOnly(in) {
+					a.addFix(ruleVendorMismatch, ruleVendorMismatch.Severity, st, in.Line, in.EndLine, msg, []Edit{{Line: in.Line, EndLine: in.EndLine}}, "")
+				} else {
+					a.add(ruleVendorMismatch, st, in.Line, in.EndLine, msg, "remove go mod download from this RUN (and its module cache mount); copy vendor/ with the source")
+				}
 				break
 			}
 		}
@@ -525,13 +545,6 @@ func (a *analysis) copyOf(copies []copyFact, p string) *Instruction {
 		}
 	}
 	return copies[0].in
-}
-
-func destOf(in *Instruction) string {
-	if c, ok := in.Copy(); ok && c.Dest != "" {
-		return c.Dest
-	}
-	return "./"
 }
 
 func (a *analysis) existsInContext(p string) bool {
@@ -589,21 +602,22 @@ func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p s
 		}
 		switch {
 		case a.existsInContext(gomod) && a.b.Excluded(gomod):
-			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
+			edits, note := a.localDirFix(st, in, f, p, dir, r.dir)
+			if edits != nil {
+				edits = append([]Edit{a.ignoreAppend("!" + dir)}, edits...)
+			}
+			a.addFix(ruleLocalReplace, ruleLocalReplace.Severity, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s is excluded by %s, so go mod download fails", where, gomod, a.b.IgnoreFile),
-				fmt.Sprintf("add !%s to %s", dir, a.b.IgnoreFile))
+				edits, note)
 		case a.b.Context != nil && !a.existsInContext(gomod):
 			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s is not in the build context, so go mod download fails", where, gomod),
 				fmt.Sprintf("add %s to the build context, or remove the %s line", gomod, strings.Fields(r.what)[0]))
 		default:
-			files := gomod
-			if sum := path.Join(dir, "go.sum"); a.b.Has(sum) {
-				files += " " + sum
-			}
-			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
+			edits, note := a.localDirFix(st, in, f, p, dir, r.dir)
+			a.addFix(ruleLocalReplace, ruleLocalReplace.Severity, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s is not copied before go mod download at line %d: a cold build fails while a warm cache hides it", where, gomod, in.Line),
-				fmt.Sprintf("COPY %s %s/ before line %d", files, path.Join(strings.TrimSuffix(destOf(a.copyOf(f.copies, p)), "/"), dir), in.Line))
+				edits, note)
 		}
 	}
 }
@@ -626,9 +640,10 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 	}
 	if f.download == nil && !vendored && !modVendor && len(mods) > 0 && !f.built {
 		f.built = true
-		a.add(ruleNoDownloadStep, st, in.Line, in.EndLine,
+		edits, note := a.noDownloadFix(st, in, f, modcache)
+		a.addFix(ruleNoDownloadStep, ruleNoDownloadStep.Severity, st, in.Line, in.EndLine,
 			fmt.Sprintf("go %s fetches modules itself after the source is copied: every code change downloads all modules again", c.sub),
-			fmt.Sprintf("before copying the source: COPY %s ./ and RUN go mod download", strings.Join(a.moduleFilesFor(mods), " ")))
+			edits, note)
 	}
 	if !a.buildKit {
 		return
@@ -650,6 +665,10 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 		sev = reports.Warning
 		msg = fmt.Sprintf("go mod download at line %d kept the modules in a cache mount, not in the image; go %s without the same mount on %s downloads them again", f.download.Line, c.sub, modcache)
 	}
+	if edits, ok := a.runFlagEdit(in, strings.Join(need, " ")); ok && !a.fromDepsImage(st) {
+		a.addFix(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg+otherMounts(mounts), edits, "")
+		return
+	}
 	a.addSev(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg+otherMounts(mounts), "add "+strings.Join(need, " ")+" to this RUN")
 }
 
@@ -659,22 +678,6 @@ func mountTargets(flags []string) []string {
 		t := strings.TrimPrefix(f, "--mount=type=cache,target=")
 		t, _, _ = strings.Cut(t, ",")
 		out = append(out, t)
-	}
-	return out
-}
-
-// moduleFilesFor lists the module files to copy before the download.
-func (a *analysis) moduleFilesFor(mods []string) []string {
-	var out []string
-	for _, p := range mods {
-		out = append(out, p)
-		sum := strings.TrimSuffix(p, path.Base(p)) + map[string]string{"go.mod": "go.sum", "go.work": "go.work.sum"}[path.Base(p)]
-		if a.b.Context == nil && path.Base(p) == "go.mod" || a.b.Has(sum) {
-			out = append(out, sum)
-		}
-		if len(out) >= 4 {
-			break
-		}
 	}
 	return out
 }
@@ -727,13 +730,13 @@ func (a *analysis) checkDockerignore(st *Stage, in *Instruction, cf copyFact) {
 	}
 	switch {
 	case a.b.Ignore == nil:
-		a.add(ruleDockerignore, st, in.Line, in.EndLine,
+		a.addFix(ruleDockerignore, ruleDockerignore.Severity, st, in.Line, in.EndLine,
 			fmt.Sprintf("%q copies the whole context and there is no .dockerignore: .git and build outputs bust the cache of this layer on every commit", in.Text),
-			"add a .dockerignore with at least: .git")
+			[]Edit{a.ignoreAppend(".git")}, "")
 	case !a.b.Excluded(".git"):
-		a.add(ruleDockerignore, st, in.Line, in.EndLine,
+		a.addFix(ruleDockerignore, ruleDockerignore.Severity, st, in.Line, in.EndLine,
 			fmt.Sprintf("%q copies the whole context and %s does not exclude .git: every commit busts the cache of this layer", in.Text, a.b.IgnoreFile),
-			fmt.Sprintf("add the line .git to %s", a.b.IgnoreFile))
+			[]Edit{a.ignoreAppend(".git")}, "")
 	}
 }
 
@@ -762,6 +765,7 @@ func (a *analysis) checkCgo() {
 		return
 	}
 	done := map[int]bool{}
+	cgoLine := map[int]int{}
 	for _, in := range target.Instructions {
 		c, ok := in.Copy()
 		if !ok || c.From == "" {
@@ -806,9 +810,16 @@ func (a *analysis) checkCgo() {
 				if v, _ := scopeVar(bin, "CGO_ENABLED"); v == "0" || cgoOffRE.MatchString(script) {
 					continue
 				}
-				a.add(ruleCgoStatic, s, bin.Line, bin.EndLine,
+				// One ENV before the first such build of the stage
+				// serves them all.
+				first, ok := cgoLine[s.Index]
+				if !ok {
+					first = bin.Line
+					cgoLine[s.Index] = first
+				}
+				a.addFix(ruleCgoStatic, ruleCgoStatic.Severity, s, bin.Line, bin.EndLine,
 					fmt.Sprintf("go %s leaves cgo enabled (%s has a C compiler) but the final stage runs on %s: a binary using net or os/user will not start", build.sub, root.Base, a.rootImage(target).Base),
-					fmt.Sprintf("build with CGO_ENABLED=0: RUN CGO_ENABLED=0 go %s …, or ENV CGO_ENABLED=0 in stage %s", build.sub, s.Ref()))
+					[]Edit{insertBefore(first, "ENV CGO_ENABLED=0")}, "")
 			}
 		}
 	}
@@ -853,16 +864,16 @@ func (a *analysis) checkToolchain() {
 				if j := strings.IndexByte(tag, '-'); j >= 0 {
 					suffix = tag[j:]
 				}
-				fix := fmt.Sprintf("FROM golang:%d.%d%s", need.major, need.minor, suffix)
-				if root.Name != "" {
-					fix += " AS " + root.Name
+				msg := fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
+				if edits, ok := a.toolchainFix(root, tag, need); ok {
+					a.addFix(ruleToolchain, ruleToolchain.Severity, root, root.Line, root.EndLine, msg, edits, "")
+					break
 				}
+				fix := fmt.Sprintf("use golang:%d.%d%s in the FROM at line %d", need.major, need.minor, suffix, root.Line)
 				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
 					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes golang:%d.%d%s)", m[1], need.major, need.minor, need.major, need.minor, suffix)
 				}
-				a.add(ruleToolchain, root, root.Line, root.EndLine,
-					fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need),
-					fix)
+				a.add(ruleToolchain, root, root.Line, root.EndLine, msg, fix)
 				break
 			}
 			break
@@ -903,9 +914,13 @@ func (a *analysis) checkDepsImage() {
 	if root.Name != "" {
 		as = " AS " + root.Name
 	}
-	a.add(ruleDepsImage, root, root.Line, root.EndLine,
-		fmt.Sprintf("stage %s starts from %s and runs go at line %d; the dependency image %s already holds the module cache", root.Ref(), root.Base, step.Line, ref),
-		fmt.Sprintf("%s%s%s (or ARG DEPS_IMAGE=%s before the first FROM and %s${DEPS_IMAGE}%s)", from, ref, as, ref, from, as))
+	msg := fmt.Sprintf("stage %s starts from %s and runs go at line %d; the dependency image %s already holds the module cache", root.Ref(), root.Base, step.Line, ref)
+	alt := fmt.Sprintf("ARG DEPS_IMAGE=%s before the first FROM and %s${DEPS_IMAGE}%s", ref, from, as)
+	if edits, ok := a.fromEdit(root, func(string) (string, bool) { return ref, true }); ok {
+		a.addFix(ruleDepsImage, ruleDepsImage.Severity, root, root.Line, root.EndLine, msg, edits, "or "+alt)
+		return
+	}
+	a.add(ruleDepsImage, root, root.Line, root.EndLine, msg, fmt.Sprintf("%s%s%s (or %s)", from, ref, as, alt))
 }
 
 var argRefRE = regexp.MustCompile(`\$\{?(\w+)`)
