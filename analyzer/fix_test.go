@@ -29,8 +29,8 @@ type fixCase struct {
 // exists.
 const realCorpus = "../testdata/dockerfiles/real"
 
-// fixCases gathers every context of the corpus: analyzer/testdata/corpus
-// and testdata/rules (one archive each, directives in the comment), the
+// fixCases gathers every context of the corpus: analyzer/testdata/corpus,
+// testdata/rules and testdata/fixes (one archive each, directives in the comment), the
 // contexts (directories holding a Dockerfile) of testdata/script/corpus_*
 // and the cases of testdata/dockerfiles/real (archives, or directories
 // holding a Dockerfile). Contexts that do not load are left out: there is
@@ -86,7 +86,7 @@ func fixCases(t *testing.T) []fixCase {
 			cases = append(cases, fixCase{name: file + ":" + path.Dir(name), fsys: m, dockerfile: "Dockerfile"})
 		}
 	}
-	for _, glob := range []string{"testdata/corpus/*.txtar", "testdata/rules/*.txtar", "../testdata/script/corpus_*.txtar", realCorpus + "/*.txtar", realCorpus + "/*/*.txtar"} {
+	for _, glob := range []string{"testdata/corpus/*.txtar", "testdata/rules/*.txtar", "testdata/fixes/*.txtar", "../testdata/script/corpus_*.txtar", realCorpus + "/*.txtar", realCorpus + "/*/*.txtar"} {
 		files, err := filepath.Glob(glob)
 		if err != nil {
 			t.Fatal(err)
@@ -370,5 +370,58 @@ func TestApplyFixes(t *testing.T) {
 		func(string) ([]byte, error) { return nil, errors.New("disk on fire") })
 	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("read error: %v", err)
+	}
+}
+
+// fixRounds applies the fixes of c, again on the result while some apply
+// (at most four rounds), and returns the fixed context.
+func fixRounds(t *testing.T, c fixCase) fstest.MapFS {
+	t.Helper()
+	fsys := c.fsys
+	for round := 0; round < 4; round++ {
+		_, findings, err := analyzeCase(c, fsys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fixed *Fixed
+		fsys, fixed = applyTo(t, fsys, findings)
+		if len(fixed.Applied) == 0 {
+			break
+		}
+	}
+	return fsys
+}
+
+// TestFixGolden applies every fix of each case of testdata/fixes (the
+// defect classes of fixes pasted as written) and compares the result with
+// the archive's NAME.fixed files.
+func TestFixGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/fixes/*.txtar")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fix cases: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			ar, err := txtar.ParseFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := fixCase{name: file, fsys: txtarFS(ar), dockerfile: "Dockerfile"}
+			got := fixRounds(t, c)
+			n := 0
+			for name, want := range c.fsys {
+				orig, ok := strings.CutSuffix(name, ".fixed")
+				if !ok {
+					continue
+				}
+				n++
+				if g := string(got[orig].Data); g != string(want.Data) {
+					t.Errorf("%s after the fixes:\n%s\nwant:\n%s", orig, g, want.Data)
+				}
+			}
+			if n == 0 {
+				t.Fatal("no NAME.fixed file in the archive")
+			}
+		})
 	}
 }
