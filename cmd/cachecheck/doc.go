@@ -132,13 +132,17 @@ missing, which the next warm rebuilds.
 # cachecheck analyze
 
 	cachecheck analyze [--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY]
-	                   [--disable ID,...] [--deps-image REF] [--build-arg NAME=VALUE] [CONTEXT]
+	                   [--disable ID,...] [--deps-image REF] [--build-arg NAME=VALUE] [--fix | --diff] [CONTEXT]
 	cachecheck analyze --base REV [--head REV] [--file Dockerfile] [--format text|json] [CONTEXT]
 
 Analyze reads the Dockerfile with BuildKit's parser, the build context after
 .dockerignore, and the go.mod/go.work files it copies, and reports findings
 with stable IDs (CC001…), a severity, the line and a fix; 'cachecheck help
 analyze' lists the rules. A "# cachecheck:ignore ID" comment silences one.
+A mechanical fix comes with edits (JSON "edits", SARIF "fixes"), which its
+fix text describes: --fix applies every finding's edits at once, analyzes
+the result again, and writes the Dockerfile (and .dockerignore) in place,
+atomically; --diff prints them as a unified diff and writes nothing.
 With --base it predicts, instruction by instruction, which layers a build of
 the head reuses after a build of the base, and why the first miss misses.
 
