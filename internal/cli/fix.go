@@ -75,7 +75,6 @@ func (o *overlayFS) Open(name string) (fs.File, error) {
 	return o.base.Open(name)
 }
 
-
 // memFile is an overlay file.
 type memFile struct {
 	*bytes.Reader
