@@ -251,6 +251,30 @@ func (a *analysis) moduleClosure(p string) (files []string, ok bool) {
 				return nil, false
 			}
 		}
+		// go mod download looks up a requirement of one workspace module
+		// by another at its version unless a replace points it at the
+		// directory: a download step would fail where go build works.
+		inWork := map[string]bool{}
+		for _, u := range m.work.Use {
+			if um := a.readMod(path.Join(path.Dir(p), u.Path, "go.mod")); um.mod != nil && um.mod.Module != nil {
+				inWork[um.mod.Module.Mod.Path] = true
+			}
+		}
+		for _, u := range m.work.Use {
+			um := a.readMod(path.Join(path.Dir(p), u.Path, "go.mod"))
+			replaced := map[string]bool{}
+			for _, r := range um.mod.Replace {
+				replaced[r.Old.Path] = true
+			}
+			for _, r := range m.work.Replace {
+				replaced[r.Old.Path] = true
+			}
+			for _, r := range um.mod.Require {
+				if inWork[r.Mod.Path] && !replaced[r.Mod.Path] {
+					return nil, false
+				}
+			}
+		}
 		if !replaces(p, m.work.Replace) {
 			return nil, false
 		}
