@@ -54,6 +54,7 @@ type analysis struct {
 	findings []Finding
 	facts    []*stageFacts
 	mods     map[string]*modInfo
+	workdir  map[*Instruction]string // see computeWorkdirs
 	images   map[imageKey]*imageFacts
 	gits     *[]string // gitDirs, once listed
 }
@@ -177,6 +178,7 @@ func (a *analysis) detectBuildKit() bool {
 }
 
 func (a *analysis) run() {
+	a.computeWorkdirs()
 	for _, st := range a.b.Stages {
 		f := &stageFacts{}
 		if st.BaseStage >= 0 {
@@ -210,9 +212,13 @@ func (a *analysis) checkBuildCache() {
 		marks = append(marks, buildMark{len(a.findings), gb})
 		in := gb.Instruction
 		if hasCacheMount(in.Mounts(), gb.Settings.GoCache) {
-			a.add(ruleBuildCacheMismatch, gb.Stage, in.Line, in.EndLine,
-				fmt.Sprintf("go %s runs with a cache mount on GOCACHE %s, which hides the build cache of the deps image: every dependency is compiled again unless the mount already holds it", gb.Command, gb.Settings.GoCache),
-				fmt.Sprintf("remove --mount=type=cache,target=%s from this RUN when building FROM the deps image", gb.Settings.GoCache))
+			msg := fmt.Sprintf("go %s runs with a cache mount on GOCACHE %s, which hides the build cache of the deps image: every dependency is compiled again unless the mount already holds it", gb.Command, gb.Settings.GoCache)
+			if edits, ok := a.dropMountEdit(in, gb.Settings.GoCache); ok {
+				a.addFix(ruleBuildCacheMismatch, ruleBuildCacheMismatch.Severity, gb.Stage, in.Line, in.EndLine, msg, edits, "")
+			} else {
+				a.add(ruleBuildCacheMismatch, gb.Stage, in.Line, in.EndLine, msg,
+					fmt.Sprintf("remove --mount=type=cache,target=%s from this RUN when building FROM the deps image", gb.Settings.GoCache))
+			}
 		}
 		mm := gb.Settings.Mismatches(*cache)
 		if len(mm) == 0 {
@@ -458,9 +464,13 @@ func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 			f.dlMount = hasCacheMount(mounts, modcache)
 			a.checkDownload(st, in, f, c, goflags+" "+script)
 			if a.buildKit && !f.dlMount && !f.fromDeps {
-				a.add(ruleNoCacheMount, st, in.Line, in.EndLine,
-					fmt.Sprintf("go mod download runs without a cache mount on the module cache %s%s%s", modcache, otherMounts(mounts), assumed.note(true, false)),
-					fmt.Sprintf("add --mount=type=cache,target=%s%s to this RUN", modcache, uid))
+				msg := fmt.Sprintf("go mod download runs without a cache mount on the module cache %s%s%s", modcache, otherMounts(mounts), assumed.note(true, false))
+				flag := fmt.Sprintf("--mount=type=cache,target=%s%s", modcache, uid)
+				if edits, ok := a.downloadMountFix(st, in, f, flag, modcache); ok {
+					a.addFix(ruleNoCacheMount, ruleNoCacheMount.Severity, st, in.Line, in.EndLine, msg, edits, "")
+				} else {
+					a.add(ruleNoCacheMount, st, in.Line, in.EndLine, msg, fmt.Sprintf("add %s to this RUN", flag))
+				}
 			}
 		case isBuild(c):
 			a.checkBuild(st, in, f, c, goflags+" "+script, mounts, cacheDirs{modcache, gocache, uid, assumed})
@@ -627,8 +637,8 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 			if a.noRequirements(mods) {
 				sev, msg = reports.Info, fmt.Sprintf("%q copies source code before go mod download at line %d; the module has no requirements, so this costs nothing until it gets one", cf.in.Text, in.Line)
 			}
-			a.addSev(ruleSourceBeforeDownload, sev, st, cf.in.Line, cf.in.EndLine, msg,
-				"copy only the module files first (COPY go.mod go.sum ./), RUN go mod download, then copy the source")
+			edits, note := a.sourceFirstFix(st, in, f, cf)
+			a.addFix(ruleSourceBeforeDownload, sev, st, cf.in.Line, cf.in.EndLine, msg, edits, note)
 			break
 		}
 	}
@@ -642,13 +652,14 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 		exists := a.existsInContext(sum)
 		switch {
 		case exists && a.b.Excluded(sum):
-			a.add(ruleSumMissing, st, cp.Line, cp.EndLine,
+			a.addFix(ruleSumMissing, ruleSumMissing.Severity, st, cp.Line, cp.EndLine,
 				fmt.Sprintf("%s is copied but %s is excluded by %s before go mod download at line %d", p, sum, a.b.IgnoreFile, in.Line),
-				fmt.Sprintf("remove the pattern that matches %s from %s", sum, a.b.IgnoreFile))
+				[]Edit{a.ignoreAppend("!" + sum)}, "")
 		case exists:
-			a.add(ruleSumMissing, st, cp.Line, cp.EndLine,
+			edits, note := a.sumFix(f.copies, p, sum)
+			a.addFix(ruleSumMissing, ruleSumMissing.Severity, st, cp.Line, cp.EndLine,
 				fmt.Sprintf("%s is copied without %s before go mod download at line %d", p, sum, in.Line),
-				fmt.Sprintf("copy both: COPY %s %s %s", p, sum, destOf(cp)))
+				edits, note)
 		case path.Base(p) == "go.mod" && a.b.Context != nil:
 			if m := a.readMod(p); m.mod != nil && len(m.mod.Require) > 0 {
 				a.add(ruleSumMissing, st, cp.Line, cp.EndLine,
@@ -656,9 +667,14 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 					fmt.Sprintf("run go mod tidy, commit %s and copy it with %s", sum, p))
 			}
 		case a.b.Context == nil && path.Base(p) == "go.mod":
+			_, note := a.sumFix(f.copies, p, sum)
+			if note == "" {
+				img, _, _ := a.placeIn(f.copies, p)
+				note = fmt.Sprintf("copy %s into %s beside it", sum, path.Dir(img))
+			}
 			a.add(ruleSumMissing, st, cp.Line, cp.EndLine,
 				fmt.Sprintf("%s is copied without %s before go mod download at line %d", p, sum, in.Line),
-				fmt.Sprintf("copy both: COPY %s %s %s", p, sum, destOf(cp)))
+				note)
 		}
 	}
 	// CC004: local replacements and workspace modules of the main
@@ -670,9 +686,12 @@ func (a *analysis) checkDownload(st *Stage, in *Instruction, f *stageFacts, c go
 	if !strings.Contains(c.args+" "+flags, "-mod=mod") {
 		for _, p := range mods {
 			if a.vendored(p) {
-				a.add(ruleVendorMismatch, st, in.Line, in.EndLine,
-					fmt.Sprintf("%s is in the build context, so go builds from vendor/; go mod download fetches modules the build does not use", path.Join(path.Dir(p), "vendor/modules.txt")),
-					"remove the go mod download step (and the module cache mount); copy vendor/ with the source")
+				msg := fmt.Sprintf("%s is in the build context, so go builds from vendor/; go mod download fetches modules the build does not use", path.Join(path.Dir(p), "vendor/modules.txt"))
+				if downloadOnly(in) {
+					a.addFix(ruleVendorMismatch, ruleVendorMismatch.Severity, st, in.Line, in.EndLine, msg, []Edit{{Line: in.Line, EndLine: in.EndLine}}, "")
+				} else {
+					a.add(ruleVendorMismatch, st, in.Line, in.EndLine, msg, "remove go mod download from this RUN (and its module cache mount); copy vendor/ with the source")
+				}
 				break
 			}
 		}
@@ -720,13 +739,6 @@ func (a *analysis) copyOf(copies []copyFact, p string) *Instruction {
 		}
 	}
 	return copies[0].in
-}
-
-func destOf(in *Instruction) string {
-	if c, ok := in.Copy(); ok && c.Dest != "" {
-		return c.Dest
-	}
-	return "./"
 }
 
 func (a *analysis) existsInContext(p string) bool {
@@ -788,21 +800,22 @@ func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p s
 		}
 		switch {
 		case excluded:
-			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
+			edits, note := a.localDirFix(st, in, f, p, dir, r.dir)
+			if edits != nil {
+				edits = append([]Edit{a.ignoreAppend("!" + dir)}, edits...)
+			}
+			a.addFix(ruleLocalReplace, ruleLocalReplace.Severity, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s is excluded by %s, so go mod download fails", where, gomod, a.b.IgnoreFile),
-				fmt.Sprintf("add !%s to %s", dir, a.b.IgnoreFile))
+				edits, note)
 		case a.b.Context != nil && !a.existsInContext(gomod):
 			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s is not in the build context, so go mod download fails", where, gomod),
 				fmt.Sprintf("add %s to the build context, or remove the %s line", gomod, strings.Fields(r.what)[0]))
 		default:
-			files := gomod
-			if sum := path.Join(dir, "go.sum"); a.b.Has(sum) {
-				files += " " + sum
-			}
-			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
+			edits, note := a.localDirFix(st, in, f, p, dir, r.dir)
+			a.addFix(ruleLocalReplace, ruleLocalReplace.Severity, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s is not copied before go mod download at line %d: a cold build fails while a warm cache hides it", where, gomod, in.Line),
-				fmt.Sprintf("COPY %s %s/ before line %d", files, path.Join(strings.TrimSuffix(destOf(a.copyOf(f.copies, p)), "/"), dir), in.Line))
+				edits, note)
 		}
 	}
 }
@@ -834,9 +847,10 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 	}
 	if f.download == nil && !f.fromDeps && !vendored && !modVendor && len(mods) > 0 && !f.built {
 		f.built = true
-		a.add(ruleNoDownloadStep, st, in.Line, in.EndLine,
+		edits, note := a.noDownloadFix(st, in, f, modcache)
+		a.addFix(ruleNoDownloadStep, ruleNoDownloadStep.Severity, st, in.Line, in.EndLine,
 			fmt.Sprintf("go %s fetches modules itself after the source is copied: every code change downloads all modules again", c.sub),
-			fmt.Sprintf("before copying the source: COPY %s ./ and RUN go mod download", strings.Join(a.moduleFilesFor(mods), " ")))
+			edits, note)
 	}
 	if !a.buildKit {
 		return
@@ -859,7 +873,12 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 		sev = reports.Warning
 		msg = fmt.Sprintf("go mod download at line %d kept the modules in a cache mount, not in the image; go %s without the same mount on %s downloads them again", f.download.Line, c.sub, modcache)
 	}
-	a.addSev(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg+otherMounts(mounts)+dirs.assumed.note(needMod, len(need) > 1 || !needMod), "add "+strings.Join(need, " ")+" to this RUN")
+	msg += otherMounts(mounts) + dirs.assumed.note(needMod, len(need) > 1 || !needMod)
+	if edits, ok := a.runFlagEdit(in, strings.Join(need, " ")); ok && !a.fromDepsImage(st) {
+		a.addFix(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg, edits, "")
+		return
+	}
+	a.addSev(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg, "add "+strings.Join(need, " ")+" to this RUN")
 }
 
 func mountTargets(flags []string) []string {
@@ -868,22 +887,6 @@ func mountTargets(flags []string) []string {
 		t := strings.TrimPrefix(f, "--mount=type=cache,target=")
 		t, _, _ = strings.Cut(t, ",")
 		out = append(out, t)
-	}
-	return out
-}
-
-// moduleFilesFor lists the module files to copy before the download.
-func (a *analysis) moduleFilesFor(mods []string) []string {
-	var out []string
-	for _, p := range mods {
-		out = append(out, p)
-		sum := strings.TrimSuffix(p, path.Base(p)) + map[string]string{"go.mod": "go.sum", "go.work": "go.work.sum"}[path.Base(p)]
-		if a.b.Context == nil && path.Base(p) == "go.mod" || a.b.Has(sum) {
-			out = append(out, sum)
-		}
-		if len(out) >= 4 {
-			break
-		}
 	}
 	return out
 }
@@ -962,13 +965,13 @@ func (a *analysis) checkDockerignore(st *Stage, in *Instruction, cf copyFact, f 
 		}
 		switch {
 		case a.b.Ignore == nil:
-			a.add(ruleDockerignore, st, in.Line, in.EndLine,
+			a.addFix(ruleDockerignore, ruleDockerignore.Severity, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s and there is no .dockerignore: %s and build outputs bust the cache of this layer on every commit", what, g),
-				"add a .dockerignore with at least: "+g)
+				[]Edit{a.ignoreAppend(g)}, "")
 		default:
-			a.add(ruleDockerignore, st, in.Line, in.EndLine,
+			a.addFix(ruleDockerignore, ruleDockerignore.Severity, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s and %s does not exclude %s: every commit busts the cache of this layer", what, a.b.IgnoreFile, g),
-				fmt.Sprintf("add the line %s to %s", g, a.b.IgnoreFile))
+				[]Edit{a.ignoreAppend(g)}, "")
 		}
 	}
 }
@@ -998,6 +1001,7 @@ func (a *analysis) checkCgo() {
 		return
 	}
 	done := map[int]bool{}
+	cgoLine := map[int]int{}
 	for _, in := range target.Instructions {
 		c, ok := in.Copy()
 		if !ok || c.From == "" {
@@ -1042,10 +1046,17 @@ func (a *analysis) checkCgo() {
 				if v, _ := scopeVar(bin, "CGO_ENABLED"); v == "0" || cgoOffRE.MatchString(build.script(script)) || build.cgoOff() {
 					continue
 				}
+				// One ENV before the first such build of the stage
+				// serves them all.
+				first, ok := cgoLine[s.Index]
+				if !ok {
+					first = bin.Line
+					cgoLine[s.Index] = first
+				}
 				n := len(a.findings)
-				a.add(ruleCgoStatic, s, bin.Line, bin.EndLine,
+				a.addFix(ruleCgoStatic, ruleCgoStatic.Severity, s, bin.Line, bin.EndLine,
 					fmt.Sprintf("go %s leaves cgo enabled (%s has a C compiler) but the final stage runs on %s: a binary using net or os/user will not start", build.sub, root.Base, a.rootImage(target).Base),
-					fmt.Sprintf("build with CGO_ENABLED=0: RUN CGO_ENABLED=0 go %s …, or ENV CGO_ENABLED=0 in stage %s", build.sub, s.Ref()))
+					[]Edit{insertBefore(first, "ENV CGO_ENABLED=0")}, "")
 				a.locate(n, *build)
 				a.fixCgoBehind(n, *build, s)
 			}
@@ -1092,17 +1103,18 @@ func (a *analysis) checkToolchain() {
 				if j := strings.IndexByte(tag, '-'); j >= 0 {
 					suffix = tag[j:]
 				}
-				fix := fmt.Sprintf("FROM %s:%d.%d%s", imageRepo(root.Base), need.major, need.minor, suffix)
-				if root.Name != "" {
-					fix += " AS " + root.Name
-				}
-				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
-					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes %s:%d.%d%s)", m[1], need.major, need.minor, imageRepo(root.Base), need.major, need.minor, suffix)
-				}
 				sev, msg := ruleToolchain.Severity, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
 				if have.less(goVersion{major: 1, minor: 21}) {
 					// Toolchain switching came with Go 1.21.
 					sev, msg = reports.Error, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s, which predates toolchain switching (Go 1.21) and downloads nothing: the build fails with \"go.mod requires go >= %s\"", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
+				}
+				if edits, ok := a.toolchainFix(root, tag, need); ok {
+					a.addFix(ruleToolchain, sev, root, root.Line, root.EndLine, msg, edits, "")
+					break
+				}
+				fix := fmt.Sprintf("use %s:%d.%d%s in the FROM at line %d", imageRepo(root.Base), need.major, need.minor, suffix, root.Line)
+				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
+					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes %s:%d.%d%s)", m[1], need.major, need.minor, imageRepo(root.Base), need.major, need.minor, suffix)
 				}
 				a.addSev(ruleToolchain, sev, root, root.Line, root.EndLine, msg, fix)
 				break
@@ -1145,9 +1157,13 @@ func (a *analysis) checkDepsImage() {
 	if root.Name != "" {
 		as = " AS " + root.Name
 	}
-	a.add(ruleDepsImage, root, root.Line, root.EndLine,
-		fmt.Sprintf("stage %s starts from %s and runs go at line %d; the dependency image %s already holds the module cache", root.Ref(), root.Base, step.Line, ref),
-		fmt.Sprintf("%s%s%s (or ARG DEPS_IMAGE=%s before the first FROM and %s${DEPS_IMAGE}%s)", from, ref, as, ref, from, as))
+	msg := fmt.Sprintf("stage %s starts from %s and runs go at line %d; the dependency image %s already holds the module cache", root.Ref(), root.Base, step.Line, ref)
+	alt := fmt.Sprintf("ARG DEPS_IMAGE=%s before the first FROM and %s${DEPS_IMAGE}%s", ref, from, as)
+	if edits, ok := a.fromEdit(root, func(string) (string, bool) { return ref, true }); ok {
+		a.addFix(ruleDepsImage, ruleDepsImage.Severity, root, root.Line, root.EndLine, msg, edits, "or "+alt)
+		return
+	}
+	a.add(ruleDepsImage, root, root.Line, root.EndLine, msg, fmt.Sprintf("%s%s%s (or %s)", from, ref, as, alt))
 }
 
 var argRefRE = regexp.MustCompile(`\$\{?(\w+)`)

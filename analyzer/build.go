@@ -43,6 +43,10 @@ type Build struct {
 	// Ignore holds the .dockerignore patterns; nil when there is no file.
 	Ignore *Ignore
 
+	// ignoreDefault names the .dockerignore a fix creates when there is
+	// none.
+	ignoreDefault string
+
 	filesOnce sync.Once
 	files     []string
 	filesErr  error

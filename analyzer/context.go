@@ -39,6 +39,7 @@ func Load(ctxFS fs.FS, opts ...LoadOption) (*Build, error) {
 		return nil, err
 	}
 	b.Context = ctxFS
+	b.ignoreDefault = path.Join(o.contextName, ".dockerignore")
 	// BuildKit: "<Dockerfile>.dockerignore" beside the Dockerfile first,
 	// then .dockerignore at the root of the context.
 	candidates := []struct {
@@ -73,6 +74,7 @@ type Ignore struct {
 	// (cleaned, "!" kept for exceptions).
 	Patterns []string
 	pm       *patternmatcher.PatternMatcher
+	lines    int // the lines of the file, for edits that append
 }
 
 // ParseIgnore parses .dockerignore text with Docker's own reader and
@@ -125,7 +127,7 @@ func parseIgnore(name string, data []byte) (*Ignore, error) {
 	if err != nil {
 		return nil, &ParseError{File: name, Err: fmt.Errorf("parsing ignore patterns: %w", err)}
 	}
-	return &Ignore{Patterns: patterns, pm: pm}, nil
+	return &Ignore{Patterns: patterns, pm: pm, lines: line}, nil
 }
 
 // checkIgnorePattern reports the error patternmatcher gives for pattern p,

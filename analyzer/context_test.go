@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -143,7 +144,7 @@ func TestGitContext(t *testing.T) {
 		t.Fatalf("findings: directory %v, git %v", got[0], got[1])
 	}
 	for i := range got[0] {
-		if got[0][i] != got[1][i] {
+		if !reflect.DeepEqual(got[0][i], got[1][i]) {
 			t.Errorf("finding %d: directory %+v, git %+v", i, got[0][i], got[1][i])
 		}
 	}

@@ -516,9 +516,14 @@ func (a *analysis) checkOpaque(st *Stage, in *Instruction, f *stageFacts, calls 
 	if len(mods) == 0 || slices.ContainsFunc(mods, a.vendored) || a.builtBefore(st, in) {
 		return
 	}
-	a.add(ruleOpaqueBuild, st, in.Line, in.EndLine,
+	modcache, _, _, _ := a.cacheDirs(st, in, f)
+	edits, note := a.noDownloadFix(st, in, f, modcache)
+	if note != "" {
+		note += "; or make the step readable (its Makefile or script in the build context)"
+	}
+	a.addFix(ruleOpaqueBuild, ruleOpaqueBuild.Severity, st, in.Line, in.EndLine,
 		fmt.Sprintf("this RUN runs a step that cachecheck cannot read, after the source is copied and with no go mod download before it, so it may download every module again on each code change: %s", strings.Join(fw.opaque, "; ")),
-		fmt.Sprintf("before copying the source: COPY %s ./ and RUN go mod download; or make the step readable (its Makefile or script in the build context)", strings.Join(a.moduleFilesFor(mods), " ")))
+		edits, note)
 }
 
 // builtBefore reports whether a go build ran in the stage (or the stages
@@ -583,15 +588,22 @@ func (a *analysis) fixCgoBehind(n int, c goCall, st *Stage) {
 	if c.from == nil {
 		return
 	}
-	fix := fmt.Sprintf("build with CGO_ENABLED=0: ENV CGO_ENABLED=0 in stage %s (make and the shell pass it on to go)", st.Ref())
-	if v, ok := c.from.env["CGO_ENABLED"]; ok && v != "0" {
-		file, _, _ := strings.Cut(c.from.where, ":")
-		if file == "" {
-			file = "the script"
+	v, ok := c.from.env["CGO_ENABLED"]
+	if !ok || v == "0" {
+		// The ENV edit serves: make and the shell pass it on to go.
+		for i := n; i < len(a.findings); i++ {
+			a.findings[i].Fix = a.fixText(a.findings[i].Edits, "make and the shell pass it on to go")
 		}
-		fix = fmt.Sprintf("set CGO_ENABLED=0 where %s sets CGO_ENABLED=%s (%s runs go with it)", file, v, c.from.via)
+		return
+	}
+	// The file sets its own value, which an ENV would not change: no
+	// edit of the Dockerfile fixes it.
+	file, _, _ := strings.Cut(c.from.where, ":")
+	if file == "" {
+		file = "the script"
 	}
 	for i := n; i < len(a.findings); i++ {
-		a.findings[i].Fix = fix
+		a.findings[i].Fix = fmt.Sprintf("set CGO_ENABLED=0 where %s sets CGO_ENABLED=%s (%s runs go with it)", file, v, c.from.via)
+		a.findings[i].Edits = nil
 	}
 }

@@ -71,7 +71,26 @@ type Finding struct {
 	Stage    string   `json:"stage,omitempty"` // the build stage, by name or index
 	Message  string   `json:"message"`
 	Fix      string   `json:"fix"`
+	// Edits, when the fix is mechanical, are the changes that make it;
+	// Fix is then their description. cachecheck analyze --fix applies them.
+	Edits []Edit `json:"edits,omitempty"`
 }
+
+// Edit is one change to a file that fixes a finding: it replaces lines
+// Line through EndLine with Text. EndLine = Line-1 inserts Text before
+// Line (Line one past the last line appends); Text "" removes the lines.
+// Text is whole lines, each ending in "\n".
+type Edit struct {
+	// File is "" for the finding's file, or another file by the name
+	// findings use (a .dockerignore), which may not exist yet.
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line"`
+	EndLine int    `json:"end_line"`
+	Text    string `json:"text"`
+}
+
+// Insert reports whether e inserts lines without replacing any.
+func (e Edit) Insert() bool { return e.EndLine < e.Line }
 
 // Position returns "file:line".
 func (f *Finding) Position() string { return fmt.Sprintf("%s:%d", f.File, f.Line) }

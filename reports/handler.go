@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -247,6 +248,25 @@ type (
 		Message             sarifText         `json:"message"`
 		Locations           []sarifLocation   `json:"locations"`
 		PartialFingerprints map[string]string `json:"partialFingerprints"`
+		Fixes               []sarifFix        `json:"fixes,omitempty"`
+	}
+	sarifFix struct {
+		Description     sarifText     `json:"description"`
+		ArtifactChanges []sarifChange `json:"artifactChanges"`
+	}
+	sarifChange struct {
+		ArtifactLocation sarifArtifact      `json:"artifactLocation"`
+		Replacements     []sarifReplacement `json:"replacements"`
+	}
+	sarifReplacement struct {
+		DeletedRegion   sarifEditRegion `json:"deletedRegion"`
+		InsertedContent *sarifText      `json:"insertedContent,omitempty"`
+	}
+	sarifEditRegion struct {
+		StartLine   int `json:"startLine"`
+		StartColumn int `json:"startColumn,omitempty"`
+		EndLine     int `json:"endLine,omitempty"`
+		EndColumn   int `json:"endColumn,omitempty"`
 	}
 	sarifLocation struct {
 		PhysicalLocation sarifPhysical `json:"physicalLocation"`
@@ -289,8 +309,36 @@ func (h *sarifHandler) Finding(f *Finding) error {
 		PartialFingerprints: map[string]string{
 			"cachecheckFinding/v1": hex.EncodeToString(sum[:16]),
 		},
+		Fixes: sarifFixes(f),
 	})
 	return nil
+}
+
+// sarifFixes turns the finding's edits into one SARIF fix: an insertion
+// is an empty region at column 1 of its line; a replacement deletes whole
+// lines, from column 1 of Line to column 1 of the line after EndLine.
+func sarifFixes(f *Finding) []sarifFix {
+	if len(f.Edits) == 0 {
+		return nil
+	}
+	var changes []sarifChange
+	for _, e := range f.Edits {
+		file := cmp.Or(e.File, f.File)
+		i := slices.IndexFunc(changes, func(c sarifChange) bool { return c.ArtifactLocation.URI == file })
+		if i < 0 {
+			changes = append(changes, sarifChange{ArtifactLocation: sarifArtifact{file}})
+			i = len(changes) - 1
+		}
+		r := sarifReplacement{DeletedRegion: sarifEditRegion{StartLine: e.Line, StartColumn: 1, EndLine: e.Line, EndColumn: 1}}
+		if !e.Insert() {
+			r.DeletedRegion.EndLine = e.EndLine + 1
+		}
+		if e.Text != "" {
+			r.InsertedContent = &sarifText{e.Text}
+		}
+		changes[i].Replacements = append(changes[i].Replacements, r)
+	}
+	return []sarifFix{{Description: sarifText{f.Fix}, ArtifactChanges: changes}}
 }
 
 func (h *sarifHandler) Flush() error {

@@ -93,7 +93,7 @@ func scanErr(sc *bufio.Scanner, line int) error {
 // stepName matches BuildKit's vertex names for Dockerfile instructions:
 // "[build 4/6] RUN go mod download".
 // A single-stage build has no stage name: "[2/2] RUN make".
-var stepName = regexp.MustCompile(`^\[(?:(\S+) )?(\d+)/(\d+)\] (.*)$`)
+var stepName = regexp.MustCompile(`^\[(?:(\S+) +)? *(\d+)/(\d+)\] (.*)$`)
 
 func parseStepName(name string) (Step, bool) {
 	m := stepName.FindStringSubmatch(name)

@@ -153,7 +153,7 @@ missing, which the next warm rebuilds.
 
 	cachecheck analyze [--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY]
 	                   [--disable ID,...] [--deps-image REF] [--resolve-bases [--insecure] [--timeout D]]
-	                   [--build-arg NAME=VALUE] [CONTEXT]
+	                   [--build-arg NAME=VALUE] [--fix | --diff] [CONTEXT]
 	cachecheck analyze --base REV [--head REV] [--file Dockerfile] [--format text|json] [CONTEXT]
 
 Analyze reads the Dockerfile with BuildKit's parser, the build context after
@@ -167,6 +167,10 @@ A RUN that builds through make or a script (RUN make build, RUN ./build.sh,
 RUN bash -c '...') is followed into the Makefile or script in the build
 context, and the rules apply to the go commands found there; a step that
 cannot be read is reported as CC013.
+A mechanical fix comes with edits (JSON "edits", SARIF "fixes"), which its
+fix text describes: --fix applies every finding's edits at once, analyzes
+the result again, and writes the Dockerfile (and .dockerignore) in place,
+atomically; --diff prints them as a unified diff and writes nothing.
 With --base it predicts, instruction by instruction, which layers a build of
 the head reuses after a build of the base, and why the first miss misses.
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,8 @@ type analyzeOptions struct {
 	buildArgs    []string
 	base         string // --base: predict the layer cache against this revision or directory
 	head         string
+	fix          bool // --fix: write the fixed Dockerfile
+	diff         bool // --diff: print the fixes as a unified diff
 }
 
 func newAnalyzeCommand() *command {
@@ -44,10 +47,12 @@ func newAnalyzeCommand() *command {
 	fs.StringArrayVar(&o.buildArgs, "build-arg", nil, "a build argument `NAME=VALUE`, as docker build takes it (repeatable)")
 	fs.StringVar(&o.base, "base", "", "predict which layers a build reuses after building `REV` (a git revision or a directory); see 'Layer-cache prediction'")
 	fs.StringVar(&o.head, "head", "", "with --base, the git revision or directory `REV` to build next (default: the work tree)")
+	fs.BoolVar(&o.fix, "fix", false, "apply every mechanical fix: rewrite the Dockerfile (and .dockerignore) in place, then report what is left")
+	fs.BoolVar(&o.diff, "diff", false, "print the mechanical fixes as a unified diff instead of the findings; write nothing")
 	return &command{
 		name:    "analyze",
 		summary: "check how a Dockerfile's layer cache treats the Go module download",
-		usage:   "[--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY] [--disable ID,...] [--deps-image REF] [--resolve-bases] [--base REV [--head REV]] [CONTEXT]",
+		usage:   "[--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY] [--disable ID,...] [--deps-image REF] [--resolve-bases] [--fix | --diff] [--base REV [--head REV]] [CONTEXT]",
 		help: `
 Analyze reads a Dockerfile with BuildKit's parser, its build context CONTEXT
 (default ".") after .dockerignore (or <Dockerfile>.dockerignore beside a named
@@ -74,6 +79,18 @@ fix. A comment "# cachecheck:ignore ID" on the line before an instruction,
 or inside it, silences that rule there; --disable turns a rule off.
 The exit code is 3 when a finding is at or above --fail-on (default error).
 
+Fixes: a finding whose fix is mechanical (the module files to copy and
+where, a moved download step, a cache mount, an ENV, a FROM line, a line of
+.dockerignore) carries edits, and its fix text describes them. --fix applies
+the edits of every finding at once, in memory, and analyzes the result again
+(up to four rounds, for fixes whose edits overlap), then writes each changed
+file in place: a temporary file beside it renamed over it, with its mode
+kept, so that a failure leaves the file as it was. It prints on stderr what
+it fixed, and the findings that are left in --format; the exit code is 0
+when every mechanical fix was applied and nothing at or above --fail-on is
+left, 3 otherwise. --diff prints the same changes as a unified diff and
+writes nothing; its exit code is that of analyze without it.
+
 Layer-cache prediction: with --base REV (and optionally --head REV; each a
 git revision of the repository holding CONTEXT, read without touching the
 work tree, or a directory), analyze predicts instead, step by step in each
@@ -91,6 +108,8 @@ cachecheck analyze -f build/api.Dockerfile .
 cachecheck analyze --format sarif --fail-on warning . > cachecheck.sarif
 cachecheck analyze --disable CC006,CC009
 cachecheck analyze --deps-image registry.example.com/api-deps:ck1-...
+cachecheck analyze --diff                   # what --fix would change
+cachecheck analyze --fix --fail-on warning  # fix, fail if a warning is left
 cachecheck analyze --base main              # main versus the work tree
 cachecheck analyze --base HEAD~1 --head HEAD`,
 		flags:    fs,
@@ -105,6 +124,14 @@ func (o *analyzeOptions) validate(args []string) error {
 	}
 	if err := maxArgs("analyze", args, 1); err != nil {
 		return err
+	}
+	switch {
+	case o.fix && o.diff:
+		return usageErrorf("analyze: --fix writes the fixes and --diff prints them; use one")
+	case (o.fix || o.diff) && o.base != "":
+		return usageErrorf("analyze: --fix and --diff do not apply to a prediction (--base)")
+	case o.diff && o.format.String() != "text":
+		return usageErrorf("analyze: --diff prints a unified diff; drop --format %s", o.format)
 	}
 	for _, id := range o.disable {
 		if analyzer.LookupRule(id) == nil {
@@ -139,12 +166,19 @@ func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 	} else if o.head != "" {
 		return usageErrorf("analyze: --head needs --base")
 	}
-	opts, err := dockerfileOptions(dir, o.file)
+	dirFS := func(d string) fs.FS { return os.DirFS(d) }
+	var ov *overlay
+	if o.fix || o.diff {
+		ov = newOverlay()
+		dirFS = ov.dirFS
+	}
+	opts, err := dockerfileOptions(dir, o.file, dirFS)
 	if err != nil {
 		return err
 	}
 	opts = append(opts, analyzer.WithBuildArgs(buildArgs))
-	b, err := analyzer.Load(os.DirFS(dir), opts...)
+	load := func() (*analyzer.Build, error) { return analyzer.Load(dirFS(dir), opts...) }
+	b, err := load()
 	if err != nil {
 		return err
 	}
@@ -169,6 +203,15 @@ func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	if ov != nil {
+		return o.runFix(io, ov, findings, func() ([]analyzer.Finding, error) {
+			b, err := load()
+			if err != nil {
+				return nil, err
+			}
+			return analyzer.Analyze(b, aopts...)
+		})
+	}
 	if err := renderFindings(io.Out, o.format.String(), findings); err != nil {
 		return err
 	}
@@ -177,7 +220,7 @@ func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 
 // dockerfileOptions finds the Dockerfile the way docker build does: --file
 // relative to the working directory, else CONTEXT/Dockerfile.
-func dockerfileOptions(dir, file string) ([]analyzer.LoadOption, error) {
+func dockerfileOptions(dir, file string, dirFS func(string) fs.FS) ([]analyzer.LoadOption, error) {
 	display := file
 	if file == "" {
 		file = filepath.Join(dir, "Dockerfile")
@@ -203,7 +246,7 @@ func dockerfileOptions(dir, file string) ([]analyzer.LoadOption, error) {
 		return []analyzer.LoadOption{analyzer.WithDockerfile(nil, filepath.ToSlash(rel)), analyzer.WithDisplayName(display), ctxName}, nil
 	}
 	return []analyzer.LoadOption{
-		analyzer.WithDockerfile(os.DirFS(filepath.Dir(absFile)), filepath.Base(absFile)),
+		analyzer.WithDockerfile(dirFS(filepath.Dir(absFile)), filepath.Base(absFile)),
 		analyzer.WithDisplayName(display), ctxName,
 	}, nil
 }
