@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 	"github.com/cachecheck/cachecheck/reports"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"golang.org/x/mod/modfile"
@@ -301,12 +302,12 @@ func (m *modInfo) goVersion() string {
 
 // required returns the Go version the module needs (the newer of the go
 // and toolchain directives) and the directive's line.
-func (m *modInfo) required() (goVersion, int, bool) {
-	var best goVersion
+func (m *modInfo) required() (gosettings.Version, int, bool) {
+	var best gosettings.Version
 	var line int
 	found := false
 	consider := func(s string, l int) {
-		if v, ok := parseGoVersion(s); ok && (!found || best.less(v)) {
+		if v, ok := gosettings.ParseVersion(s); ok && (!found || best.Compare(v) < 0) {
 			best, line, found = v, l, true
 		}
 	}
@@ -329,14 +330,17 @@ func (m *modInfo) required() (goVersion, int, bool) {
 	return best, line, found
 }
 
+// go114 is the first Go version that builds from vendor/ when it is there.
+var go114, _ = gosettings.ParseVersion("1.14")
+
 // vendored reports whether the module of go.mod p builds from vendor/: a
 // vendor/modules.txt in the context and go 1.14 or later.
 func (a *analysis) vendored(p string) bool {
 	if path.Base(p) != "go.mod" || !a.b.Has(path.Join(path.Dir(p), "vendor/modules.txt")) {
 		return false
 	}
-	v, ok := parseGoVersion(a.readMod(p).goVersion())
-	return ok && !v.less(goVersion{major: 1, minor: 14})
+	v, ok := gosettings.ParseVersion(a.readMod(p).goVersion())
+	return ok && v.Compare(go114) >= 0
 }
 
 // scopeVar returns the value of variable k for a RUN: ENV wins over ARG.
@@ -828,7 +832,7 @@ func (a *analysis) checkToolchain() {
 			if name != "golang" || reported[root.Index] {
 				break
 			}
-			have, ok := imageGoVersion(tag)
+			have, ok := gosettings.ParseVersion(tag)
 			if !ok {
 				break
 			}
@@ -845,7 +849,7 @@ func (a *analysis) checkToolchain() {
 			}
 			for _, p := range a.modFiles(upto) {
 				need, line, ok := a.readMod(p).required()
-				if !ok || !have.less(need) {
+				if !ok || !imageOlder(have, need) {
 					continue
 				}
 				reported[root.Index] = true
@@ -853,12 +857,12 @@ func (a *analysis) checkToolchain() {
 				if j := strings.IndexByte(tag, '-'); j >= 0 {
 					suffix = tag[j:]
 				}
-				fix := fmt.Sprintf("FROM golang:%d.%d%s", need.major, need.minor, suffix)
+				fix := fmt.Sprintf("FROM golang:%s%s", need.Lang(), suffix)
 				if root.Name != "" {
 					fix += " AS " + root.Name
 				}
 				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
-					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes golang:%d.%d%s)", m[1], need.major, need.minor, need.major, need.minor, suffix)
+					fix = fmt.Sprintf("ARG %s=%s before the first FROM (the image becomes golang:%s%s)", m[1], need.Lang(), need.Lang(), suffix)
 				}
 				a.add(ruleToolchain, root, root.Line, root.EndLine,
 					fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need),

@@ -34,7 +34,7 @@ func (b *Build) GoBuilds() []GoBuild {
 		}
 		goVersion := ""
 		if name, tag := splitImage(root.Base); name == "golang" {
-			if v, ok := imageGoVersion(tag); ok {
+			if v, ok := gosettings.ParseVersion(tag); ok {
 				goVersion = "go" + v.String()
 			}
 		}
