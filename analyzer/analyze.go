@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 	"github.com/cachecheck/cachecheck/reports"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"golang.org/x/mod/modfile"
@@ -391,12 +392,12 @@ func (m *modInfo) goVersion() string {
 
 // required returns the Go version the module needs (the newer of the go
 // and toolchain directives) and the directive's line.
-func (m *modInfo) required() (goVersion, int, bool) {
-	var best goVersion
+func (m *modInfo) required() (gosettings.Version, int, bool) {
+	var best gosettings.Version
 	var line int
 	found := false
 	consider := func(s string, l int) {
-		if v, ok := parseGoVersion(s); ok && (!found || best.less(v)) {
+		if v, ok := gosettings.ParseVersion(s); ok && (!found || best.Compare(v) < 0) {
 			best, line, found = v, l, true
 		}
 	}
@@ -419,14 +420,17 @@ func (m *modInfo) required() (goVersion, int, bool) {
 	return best, line, found
 }
 
+// go114 is the first Go version that builds from vendor/ when it is there.
+var go114, _ = gosettings.ParseVersion("1.14")
+
 // vendored reports whether the module of go.mod p builds from vendor/: a
 // vendor/modules.txt in the context and go 1.14 or later.
 func (a *analysis) vendored(p string) bool {
 	if path.Base(p) != "go.mod" || !a.b.Has(path.Join(path.Dir(p), "vendor/modules.txt")) {
 		return false
 	}
-	v, ok := parseGoVersion(a.readMod(p).goVersion())
-	return ok && !v.less(goVersion{major: 1, minor: 14})
+	v, ok := gosettings.ParseVersion(a.readMod(p).goVersion())
+	return ok && v.Compare(go114) >= 0
 }
 
 // scopeVar returns the value of variable k for a RUN: ENV wins over ARG.
@@ -1064,6 +1068,9 @@ func (a *analysis) checkCgo() {
 	}
 }
 
+// go121 is the first Go release that switches toolchains.
+var go121, _ = gosettings.ParseVersion("1.21")
+
 // checkToolchain runs CC010 on every stage that builds or downloads.
 func (a *analysis) checkToolchain() {
 	reported := map[int]bool{}
@@ -1078,7 +1085,7 @@ func (a *analysis) checkToolchain() {
 			if !isGolangImage(name) || reported[root.Index] {
 				break
 			}
-			have, ok := imageGoVersion(tag)
+			have, ok := gosettings.ParseVersion(tag)
 			if !ok {
 				break
 			}
@@ -1095,7 +1102,7 @@ func (a *analysis) checkToolchain() {
 			}
 			for _, p := range a.modFiles(upto) {
 				need, line, ok := a.readMod(p).required()
-				if !ok || !have.less(need) {
+				if !ok || !imageOlder(have, need) {
 					continue
 				}
 				reported[root.Index] = true
@@ -1104,7 +1111,7 @@ func (a *analysis) checkToolchain() {
 					suffix = tag[j:]
 				}
 				sev, msg := ruleToolchain.Severity, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
-				if have.less(goVersion{major: 1, minor: 21}) {
+				if have.Compare(go121) < 0 {
 					// Toolchain switching came with Go 1.21.
 					sev, msg = reports.Error, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s, which predates toolchain switching (Go 1.21) and downloads nothing: the build fails with \"go.mod requires go >= %s\"", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
 				}
@@ -1112,9 +1119,9 @@ func (a *analysis) checkToolchain() {
 					a.addFix(ruleToolchain, sev, root, root.Line, root.EndLine, msg, edits, "")
 					break
 				}
-				fix := fmt.Sprintf("use %s:%d.%d%s in the FROM at line %d", imageRepo(root.Base), need.major, need.minor, suffix, root.Line)
+				fix := fmt.Sprintf("use %s:%s%s in the FROM at line %d", imageRepo(root.Base), need.Lang(), suffix, root.Line)
 				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
-					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes %s:%d.%d%s)", m[1], need.major, need.minor, imageRepo(root.Base), need.major, need.minor, suffix)
+					fix = fmt.Sprintf("ARG %s=%s before the first FROM (the image becomes %s:%s%s)", m[1], need.Lang(), imageRepo(root.Base), need.Lang(), suffix)
 				}
 				a.addSev(ruleToolchain, sev, root, root.Line, root.EndLine, msg, fix)
 				break

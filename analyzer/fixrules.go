@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 )
 
 // The mechanical fixes of the rules. Each returns the edits, or none when
@@ -284,13 +284,14 @@ func (a *analysis) fromEdit(st *Stage, image func(old string) (string, bool)) ([
 
 // toolchainFix is CC010's: the builder image's tag, or the ARG that names
 // it, moved to Go need.
-func (a *analysis) toolchainFix(root *Stage, tag string, need goVersion) ([]Edit, bool) {
+func (a *analysis) toolchainFix(root *Stage, tag string, need gosettings.Version) ([]Edit, bool) {
 	newTag := func(old string) (string, bool) {
-		m := goVersionRE.FindStringIndex(old)
-		if m == nil || m[0] != 0 {
+		v, ok := gosettings.ParseVersion(old)
+		rest, found := strings.CutPrefix(old, v.String())
+		if !ok || !found {
 			return "", false
 		}
-		return fmt.Sprintf("%d.%d", need.major, need.minor) + old[m[1]:], true
+		return need.Lang().String() + rest, true
 	}
 	if !strings.Contains(root.Text, "$") {
 		return a.fromEdit(root, func(w string) (string, bool) {
@@ -366,21 +367,4 @@ func (a *analysis) downloadMountFix(st *Stage, dl *Instruction, f *stageFacts, f
 		}
 	}
 	return edits, true
-}
-
-// userAt returns the USER in effect at in, starting from user at the
-// stage's first instruction... approximated by the last USER before in.
-func userAt(st *Stage, in *Instruction, user string) string {
-	u := user
-	for _, x := range st.Instructions {
-		if x.Line >= in.Line {
-			break
-		}
-		if c, ok := x.Command.(interface{ Name() string }); ok && strings.EqualFold(c.Name(), "user") {
-			if uc, ok := x.Command.(*instructions.UserCommand); ok {
-				u = uc.User
-			}
-		}
-	}
-	return u
 }

@@ -2,8 +2,9 @@ package analyzer
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
+
+	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 )
 
 // goCommandRE finds go command invocations in a shell script: "go build",
@@ -44,69 +45,13 @@ func isBuild(c goCall) bool {
 	return false
 }
 
-// goVersion is a Go release version: 1.22, 1.22.3, 1.23rc1.
-type goVersion struct {
-	major, minor, patch int
-	// kind orders the forms of one minor release the way the go command
-	// does: language version "1.21" (0) < "1.21rc1" (1) < "1.21.0" (2).
-	// For an image tag without a patch level, kind is 3: the newest patch.
-	kind int
-	rc   int
-}
-
-var goVersionRE = regexp.MustCompile(`^(?:go)?(\d+)\.(\d+)(?:\.(\d+)|(rc|beta)(\d+))?`)
-
-// parseGoVersion parses a go or toolchain directive value ("1.22",
-// "go1.22.3"). ok is false for anything else.
-func parseGoVersion(s string) (v goVersion, ok bool) {
-	m := goVersionRE.FindStringSubmatch(s)
-	if m == nil {
-		return v, false
+// imageOlder reports whether the Go of a golang image whose tag starts with
+// version have is older than need: "1.22.3-bookworm" has Go 1.22.3, but
+// "1.22-alpine" has the newest 1.22 patch release, so no 1.22 release is
+// newer.
+func imageOlder(have, need gosettings.Version) bool {
+	if have.IsLang() {
+		need = need.Lang()
 	}
-	v.major, _ = strconv.Atoi(m[1])
-	v.minor, _ = strconv.Atoi(m[2])
-	switch {
-	case m[3] != "":
-		v.patch, _ = strconv.Atoi(m[3])
-		v.kind = 2
-	case m[4] != "":
-		v.rc, _ = strconv.Atoi(m[5])
-		v.kind = 1
-	}
-	return v, true
-}
-
-// imageGoVersion reads the Go version from a golang image tag: "1.22-alpine"
-// is the newest 1.22 patch release, "1.22.3-bookworm" is 1.22.3.
-func imageGoVersion(tag string) (goVersion, bool) {
-	v, ok := parseGoVersion(tag)
-	if !ok {
-		return v, false
-	}
-	if v.kind == 0 {
-		v.kind = 3
-	}
-	return v, true
-}
-
-func (v goVersion) less(w goVersion) bool {
-	a := [5]int{v.major, v.minor, v.kind, v.rc, v.patch}
-	b := [5]int{w.major, w.minor, w.kind, w.rc, w.patch}
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return false
-}
-
-func (v goVersion) String() string {
-	s := strconv.Itoa(v.major) + "." + strconv.Itoa(v.minor)
-	switch v.kind {
-	case 1:
-		s += "rc" + strconv.Itoa(v.rc)
-	case 2:
-		s += "." + strconv.Itoa(v.patch)
-	}
-	return s
+	return have.Compare(need) < 0
 }

@@ -40,7 +40,7 @@ func (b *Build) GoBuilds() []GoBuild {
 		}
 		goVersion := ""
 		if name, tag := splitImage(root.Base); isGolangImage(name) {
-			if v, ok := imageGoVersion(tag); ok {
+			if v, ok := gosettings.ParseVersion(tag); ok {
 				goVersion = "go" + v.String()
 			}
 		}

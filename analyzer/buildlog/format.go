@@ -97,9 +97,10 @@ func (f Format) Builder() string {
 const detectLines = 50
 
 // Detect tells the format of a build log from its first lines that are
-// not blank: a JSON object is BuildKitJSON, "#N ..." is BuildKitPlain,
-// "STEP n/m: ..." is Buildah, "Step n/m : ..." is Docker. It returns
-// Unknown for anything else.
+// not blank: a JSON object is BuildKitJSON, "#N ..." is BuildKitPlain
+// (the go command's "# get URL" is not), "STEP n/m: ..." is Buildah,
+// "Step n/m : ..." is Docker. It returns Unknown for anything else, such
+// as the go command's own -x output (read by GoDownloads and GoCompiles).
 func Detect(data []byte) Format {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), maxStepLogLine)
@@ -110,7 +111,7 @@ func Detect(data []byte) Format {
 			continue
 		case strings.HasPrefix(line, "{"):
 			return BuildKitJSON
-		case strings.HasPrefix(line, "#"):
+		case plainLine.MatchString(line):
 			return BuildKitPlain
 		case buildahStep.MatchString(line):
 			return Buildah

@@ -58,6 +58,9 @@ func TestDetect(t *testing.T) {
 		{"step at line 50", strings.Repeat("noise\n", 49) + "STEP 1/2: FROM x\n", Buildah},
 		{"empty", "", Unknown},
 		{"text", "hello\nworld\n", Unknown},
+		{"go mod download -x", "# get https://proxy.example.com/golang.org/x/mod/@v/v0.43.0.mod\n", Unknown},
+		{"go build -x", "WORK=/tmp/go-build1\nmkdir -p $WORK/b001/\n", Unknown},
+		{"plain after a comment", "# a comment\n#1 [internal] load build definition from Dockerfile\n", BuildKitPlain},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -127,4 +129,123 @@ func buildahStepLogs(output []byte, match func(string) bool) (string, bool) {
 		}
 	}
 	return out.String(), found
+}
+
+// GoDownloads returns the modules whose zips the go command downloaded,
+// from what its -x flag prints ("go mod download -x", "go build -x"): the
+// "# get URL/@v/VERSION.zip: 200 OK (0.010s)" lines, each module once, in
+// order; never nil. A zip one proxy of GOPROXY did not have (a 404, then
+// the next proxy) is not counted, nor the .mod and .info files, nor
+// modules fetched from version control (GOPROXY=direct), for which the go
+// command prints git commands. The module path is the longest tail of the
+// URL's path before "/@v/" that is a valid module path, so a proxy at
+// "https://host/go/" reads right; one whose own path starts with an
+// element holding a dot does not.
+func GoDownloads(text string) []module.Version {
+	mods := []module.Version{}
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "# get ")
+		if !ok {
+			continue
+		}
+		// "URL: STATUS (TIME)" once the response came; "URL" alone before.
+		rawURL, status, ok := strings.Cut(rest, ": ")
+		if !ok || !strings.HasPrefix(status, "200 ") {
+			continue
+		}
+		m, ok := proxyZip(rawURL)
+		if ok && !slices.Contains(mods, m) {
+			mods = append(mods, m)
+		}
+	}
+	return mods
+}
+
+// proxyZip reads the module and version from the URL of a module zip on a
+// GOPROXY: ".../github.com/!burnt!sushi/toml/@v/v1.4.0.zip".
+func proxyZip(rawURL string) (module.Version, bool) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return module.Version{}, false
+	}
+	dir, file, ok := strings.Cut(u.Path, "/@v/")
+	if !ok {
+		return module.Version{}, false
+	}
+	escVersion, ok := strings.CutSuffix(file, ".zip")
+	if !ok {
+		return module.Version{}, false
+	}
+	version, err := module.UnescapeVersion(escVersion)
+	if err != nil {
+		return module.Version{}, false
+	}
+	elems := strings.Split(strings.Trim(dir, "/"), "/")
+	for i := range elems {
+		p, err := module.UnescapePath(strings.Join(elems[i:], "/"))
+		if err == nil && module.Check(p, version) == nil {
+			return module.Version{Path: p, Version: version}, true
+		}
+	}
+	return module.Version{}, false
+}
+
+// GoCompiles returns the packages the go command compiled, from what its
+// -x flag prints ("go build -x", "go install -x"): the import path after
+// -p of each compile command, each package once, in order; never nil. A
+// main package, compiled as "-p main", is named by its import path from the
+// link's import configuration ("packagefile example.com/cmd/app=$WORK/b001/_pkg_.a"),
+// and left out when the log has none. Packages found in the build cache
+// are not compiled and not listed.
+func GoCompiles(text string) []string {
+	type compile struct{ dir, pkg string }
+	var compiles []compile
+	paths := map[string]string{} // action directory ($WORK/b001) → import path
+	work := ""
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if w, ok := strings.CutPrefix(line, "WORK="); ok {
+			work = w
+			continue
+		}
+		if cfg, ok := strings.CutPrefix(line, "packagefile "); ok {
+			if p, file, ok := strings.Cut(cfg, "="); ok && path.Base(file) == "_pkg_.a" {
+				paths[path.Dir(file)] = p
+			}
+			continue
+		}
+		args := strings.Fields(line)
+		// Skip the environment before the command: GOROOT='/usr/local/go' compile ...
+		for len(args) > 0 && strings.Contains(args[0], "=") {
+			args = args[1:]
+		}
+		if len(args) == 0 || path.Base(args[0]) != "compile" {
+			continue
+		}
+		var c compile
+		for i := 1; i+1 < len(args); i++ {
+			switch args[i] {
+			case "-o":
+				c.dir = path.Dir(strings.Replace(args[i+1], "$WORK", work, 1))
+			case "-p":
+				c.pkg = args[i+1]
+			}
+		}
+		if c.pkg != "" {
+			compiles = append(compiles, c)
+		}
+	}
+	pkgs := []string{}
+	for _, c := range compiles {
+		p := c.pkg
+		if p == "main" {
+			if p = paths[c.dir]; p == "" {
+				continue
+			}
+		}
+		if !slices.Contains(pkgs, p) {
+			pkgs = append(pkgs, p)
+		}
+	}
+	return pkgs
 }

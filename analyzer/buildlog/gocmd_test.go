@@ -105,3 +105,63 @@ func TestIsGoBuildV(t *testing.T) {
 		}
 	}
 }
+
+func TestGoDownloads(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       []string
+	}{
+		{"zip fetched", "# get http://127.0.0.1:8080/golang.org/x/mod/@v/v0.43.0.zip\n# get http://127.0.0.1:8080/golang.org/x/mod/@v/v0.43.0.zip: 200 OK (0.006s)\n", []string{"golang.org/x/mod@v0.43.0"}},
+		{"request without its answer", "# get http://127.0.0.1:8080/golang.org/x/mod/@v/v0.43.0.zip\n", []string{}},
+		{"not found, then the next proxy", "# get http://127.0.0.1:8080/a/golang.org/x/mod/@v/v0.43.0.zip: 404 Not Found (0.001s)\n# get http://127.0.0.1:8081/golang.org/x/mod/@v/v0.43.0.zip: 200 OK (0.004s)\n", []string{"golang.org/x/mod@v0.43.0"}},
+		{"error", `# get https://proxy.example.com/golang.org/x/mod/@v/v0.43.0.zip: Get "https://proxy.example.com/golang.org/x/mod/@v/v0.43.0.zip": dial tcp: connection refused` + "\n", []string{}},
+		{"mod and info files", "# get https://proxy.example.com/golang.org/x/mod/@v/v0.43.0.mod: 200 OK (0.1s)\n# get https://proxy.example.com/golang.org/x/mod/@v/v0.43.0.info: 200 OK (0.1s)\n# get https://proxy.example.com/golang.org/x/mod/@v/list: 200 OK (0.1s)\n", []string{}},
+		{"escaped path and version", "# get https://proxy.example.com/github.com/!burnt!sushi/toml/@v/v1.4.1-0.20240526193622-a339e1f7089c.zip: 200 OK (0.1s)\n", []string{"github.com/BurntSushi/toml@v1.4.1-0.20240526193622-a339e1f7089c"}},
+		{"proxy with a path", "# get https://artifacts.example.com/api/go/remote/gopkg.in/yaml.v3/@v/v3.0.1.zip: 200 OK (0.1s)\n", []string{"gopkg.in/yaml.v3@v3.0.1"}},
+		{"incompatible", "# get https://proxy.example.com/github.com/docker/docker/@v/v28.0.0+incompatible.zip: 200 OK (0.1s)\n", []string{"github.com/docker/docker@v28.0.0+incompatible"}},
+		{"twice", "# get http://p/golang.org/x/mod/@v/v0.43.0.zip: 200 OK (0.1s)\n# get http://p/golang.org/x/mod/@v/v0.43.0.zip: 200 OK (0.1s)\n", []string{"golang.org/x/mod@v0.43.0"}},
+		{"in a builder's step log", "#12 1.234 # get https://proxy.example.com/golang.org/x/mod/@v/v0.43.0.zip: 200 OK (0.1s)\n", []string{}},
+		{"sum database", "# get https://sum.golang.org/lookup/golang.org/x/mod@v0.43.0: 200 OK (0.1s)\n", []string{}},
+		{"version does not match the path", "# get https://proxy.example.com/gopkg.in/yaml.v3/@v/v2.0.0.zip: 200 OK (0.1s)\n", []string{}},
+		{"direct from git", "# cd .; git ls-remote -q origin\n", []string{}},
+		{"empty", "", []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := []string{}
+			for _, m := range GoDownloads(tc.text) {
+				got = append(got, m.String())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("GoDownloads = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestGoCompiles(t *testing.T) {
+	const lib = "/usr/local/go/pkg/tool/linux_amd64/compile -o $WORK/b002/_pkg_.a -trimpath \"$WORK/b002=>\" -p example.com/lib -lang=go1.26 -complete -pack ./lib.go\n"
+	const main = "mkdir -p $WORK/b001/\n/usr/local/go/pkg/tool/linux_amd64/compile -o $WORK/b001/_pkg_.a -trimpath \"$WORK/b001=>\" -p main -lang=go1.26 -complete -pack ./main.go\n"
+	const link = "cat >/tmp/go-build1/b001/importcfg.link << 'EOF' # internal\npackagefile example.com/cmd/app=/tmp/go-build1/b001/_pkg_.a\npackagefile example.com/lib=/tmp/go-build1/b002/_pkg_.a\npackagefile fmt=/root/.cache/go-build/a2/a2-d\nEOF\n"
+	tests := []struct {
+		name, text string
+		want       []string
+	}{
+		{"library and main", "WORK=/tmp/go-build1\n" + lib + main + link, []string{"example.com/lib", "example.com/cmd/app"}},
+		{"main without a link", "WORK=/tmp/go-build1\n" + lib + main, []string{"example.com/lib"}},
+		{"main of another go command", "WORK=/tmp/go-build1\n" + link + "WORK=/tmp/go-build2\n" + main, []string{}},
+		{"environment before the command", "WORK=/tmp/w\nTERM='dumb' GOROOT='/usr/local/go' /usr/local/go/pkg/tool/linux_amd64/compile -o $WORK/b009/_pkg_.a -p runtime/cgo -std ./cgo.go\n", []string{"runtime/cgo"}},
+		{"assembler and cgo are no compiles", "/usr/local/go/pkg/tool/linux_amd64/asm -p runtime/cgo -o $WORK/b080/symabis ./asm_amd64.s\nTERM='dumb' /usr/local/go/pkg/tool/linux_amd64/cgo -objdir $WORK/b080/ -importpath runtime/cgo\n", []string{}},
+		{"compiled twice", "WORK=/tmp/w\n" + lib + lib, []string{"example.com/lib"}},
+		{"all cached", "WORK=/tmp/go-build1\n", []string{}},
+		{"go build -v", "example.com/lib\nexample.com/cmd/app\n", []string{}},
+		{"empty", "", []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := GoCompiles(tc.text); !slices.Equal(got, tc.want) {
+				t.Errorf("GoCompiles = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	. "github.com/cachecheck/cachecheck/analyzer/buildlog"
+	"golang.org/x/mod/module"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata")
@@ -64,6 +65,10 @@ func TestReadBuildLogs(t *testing.T) {
 			continue
 		}
 		n++
+		if filepath.Ext(f) == goLogExt {
+			t.Run(filepath.Base(f), func(t *testing.T) { testGoLog(t, f) })
+			continue
+		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			format, ok := logFormats[filepath.Ext(f)]
 			if !ok {
@@ -80,24 +85,55 @@ func TestReadBuildLogs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := formatSteps(steps)
-			golden := f + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (go test -update creates it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("steps differ from %s (go test -update rewrites it):\n got:\n%s\nwant:\n%s", golden, got, want)
-			}
+			checkGolden(t, f, formatSteps(steps))
 		})
 	}
-	if n < 16 {
-		t.Fatalf("found %d captured logs in testdata, want at least 16", n)
+	if n < 19 {
+		t.Fatalf("found %d captured logs in testdata, want at least 19", n)
+	}
+}
+
+// goLogExt is the extension of the go command's own -x output in testdata,
+// read by GoDownloads and GoCompiles rather than Read.
+const goLogExt = ".gox"
+
+// testGoLog checks a captured go command -x log: no builder's format, and
+// the modules it downloaded and the packages it compiled as NAME.golden has
+// them.
+func testGoLog(t *testing.T, f string) {
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Detect(data); got != Unknown {
+		t.Errorf("Detect = %v, want %v: the go command's log is no builder's", got, Unknown)
+	}
+	var b strings.Builder
+	for _, m := range GoDownloads(string(data)) {
+		fmt.Fprintf(&b, "download %s\n", m)
+	}
+	for _, p := range GoCompiles(string(data)) {
+		fmt.Fprintf(&b, "compile %s\n", p)
+	}
+	checkGolden(t, f, b.String())
+}
+
+// checkGolden compares got with the golden file of log f, which -update
+// rewrites.
+func checkGolden(t *testing.T, f, got string) {
+	t.Helper()
+	golden := f + ".golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test -update creates it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("differs from %s (go test -update rewrites it):\n got:\n%s\nwant:\n%s", golden, got, want)
 	}
 }
 
@@ -179,8 +215,8 @@ func FuzzReadBuildLog(f *testing.F) {
 }
 
 // FuzzDetect feeds arbitrary logs through Detect and Read with the format
-// found, and through the go build -v readers: they must return steps,
-// packages or an *Error, never panic. Seeds are the captured logs.
+// found, and through the readers of the go command's -v and -x output:
+// they must return steps, packages, modules or an *Error, never panic. Seeds are the captured logs.
 func FuzzDetect(f *testing.F) {
 	addLogSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -211,6 +247,24 @@ func FuzzDetect(f *testing.F) {
 				}
 			}
 		}
+		mods := GoDownloads(string(data))
+		if mods == nil {
+			t.Errorf("GoDownloads = nil")
+		}
+		for _, m := range mods {
+			if err := module.Check(m.Path, m.Version); err != nil {
+				t.Errorf("GoDownloads: %v", err)
+			}
+		}
+		pkgs := GoCompiles(string(data))
+		if pkgs == nil {
+			t.Errorf("GoCompiles = nil")
+		}
+		for _, p := range pkgs {
+			if p == "" || p == "main" || strings.ContainsAny(p, " \t\n") {
+				t.Errorf("GoCompiles: %q is not an import path", p)
+			}
+		}
 	})
 }
 
@@ -218,7 +272,7 @@ func FuzzDetect(f *testing.F) {
 func addLogSeeds(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*")
 	for _, file := range files {
-		if _, ok := logFormats[filepath.Ext(file)]; !ok {
+		if _, ok := logFormats[filepath.Ext(file)]; !ok && filepath.Ext(file) != goLogExt {
 			continue
 		}
 		data, err := os.ReadFile(file)

@@ -2,8 +2,6 @@ package gosettings
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -132,50 +130,19 @@ func orNone(s string) string {
 }
 
 // sameRelease reports whether a (perhaps only "go1.22") and b name the same
-// release: equal, or a is a language version and b a release of it.
+// release: equal, or a is a language version and b a release or
+// prerelease of it.
 func sameRelease(a, b string) bool {
 	if a == b {
 		return true
 	}
-	va, ok1 := parseRelease(a)
-	vb, ok2 := parseRelease(b)
+	va, ok1 := ParseVersion(a)
+	vb, ok2 := ParseVersion(b)
 	if !ok1 || !ok2 {
 		return false
 	}
-	if va.lang {
-		return va.major == vb.major && va.minor == vb.minor
+	if va.IsLang() {
+		return va == vb.Lang()
 	}
 	return va == vb
-}
-
-// release is a Go version: a language version (1.22), a release candidate
-// or beta (1.23rc1), or a release (1.22.3).
-type release struct {
-	major, minor, patch int
-	lang                bool // 1.22
-	pre                 bool // 1.23rc1 or 1.23beta1; n is its number
-	n                   int
-}
-
-var releaseRE = regexp.MustCompile(`^(?:go)?(\d+)\.(\d+)(?:\.(\d+)|(rc|beta)(\d+))?`)
-
-// parseRelease parses a Go version ("1.22", "go1.22.3") at the start of s.
-// ok is false for anything else.
-func parseRelease(s string) (v release, ok bool) {
-	m := releaseRE.FindStringSubmatch(s)
-	if m == nil {
-		return v, false
-	}
-	v.major, _ = strconv.Atoi(m[1])
-	v.minor, _ = strconv.Atoi(m[2])
-	switch {
-	case m[3] != "":
-		v.patch, _ = strconv.Atoi(m[3])
-	case m[4] != "":
-		v.n, _ = strconv.Atoi(m[5])
-		v.pre = true
-	default:
-		v.lang = true
-	}
-	return v, true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cachecheck/cachecheck/internal/cli"
+	"github.com/cachecheck/cachecheck/internal/testenv"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -25,13 +27,20 @@ func TestMain(m *testing.M) {
 }
 
 // TestScript runs the command-line tests in testdata/script at the top of
-// the repository.
+// the repository. A long script (one that compiles the standard library
+// into a fresh GOCACHE, say) starts with
+//
+//	[quick] skip 'long: why'
+//
+// so that go test -short, the contributor's quick loop, leaves it out;
+// .ci/test.sh runs every script (see testenv.Short).
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "../../testdata/script",
 		UpdateScripts:       *update,
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
+		Condition:           scriptCondition,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"damagegit": cmdDamageGit,
 			"exitcode":  cmdExitcode,
@@ -42,6 +51,16 @@ func TestScript(t *testing.T) {
 			"repeat":    cmdRepeat,
 		},
 	})
+}
+
+// scriptCondition evaluates the conditions of this project's scripts:
+// [quick] is true under go test -short outside .ci/test.sh.
+func scriptCondition(cond string) (bool, error) {
+	switch cond {
+	case "quick":
+		return testenv.Short(), nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
 }
 
 // cmdExitcode runs a program and checks its exit code:

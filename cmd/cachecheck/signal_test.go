@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
+	"github.com/cachecheck/cachecheck/internal/testenv"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -208,6 +209,7 @@ func checkLayout(t *testing.T, dir string) map[string]bool {
 // after SIGINT no cachecheck-* directory is left in TMPDIR. Then a warm
 // succeeds, and prune --gc leaves a clean layout.
 func TestSignals(t *testing.T) {
+	testenv.SkipIfShort(t, "40 warm runs cut short by signals")
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}

@@ -142,6 +142,7 @@ func cacheEntries(t *testing.T, dir string) int {
 // not use must survive it. Without the cache layer, the same build compiles every
 // dependency, so the check can fail.
 func TestBuildUsesCache(t *testing.T) {
+	testenv.SkipIfShort(t, "compiles the standard library into fresh build caches, twice")
 	f, res := fixture(t)
 	for _, tc := range []struct {
 		name string
@@ -212,6 +213,7 @@ func TestBuildUsesCache(t *testing.T) {
 // cache with entries dated at the Unix epoch loses them all to the first
 // trim, while dated KeepTime they all survive.
 func TestTrimKeepsEntries(t *testing.T) {
+	testenv.SkipIfShort(t, "compiles the standard library into a fresh build cache")
 	f, res := fixture(t)
 	s := buildcache.Settings{Trimpath: true, CGOEnabled: "0"}
 	img, r, _ := warm(t, f, res, s)
@@ -252,6 +254,7 @@ func TestTrimKeepsEntries(t *testing.T) {
 // copies of the module in different directories, a second apart, and wants
 // the same layer digest.
 func TestReproducible(t *testing.T) {
+	testenv.SkipIfShort(t, "compiles the standard library into a fresh build cache, twice")
 	s := buildcache.Settings{CGOEnabled: "1"}
 	var digests []string
 	for i := range 2 {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,9 +14,6 @@ import (
 	"github.com/cachecheck/cachecheck/reports"
 	"github.com/spf13/pflag"
 )
-
-// protocolVersion is the version of every JSON document cachecheck prints.
-const protocolVersion = 1
 
 type keyOptions struct {
 	format  *enumValue
@@ -160,11 +156,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }

@@ -8,51 +8,36 @@
 # Usage: internal/depsimage/bench.sh [MODULE@VERSION]
 # The default is the latest github.com/prometheus/prometheus, whose own
 # go.mod is downloaded (about 250 modules, 1.7 GB extracted). Needs the Go
-# module proxy, tar, gzip, pigz and zstd (apt-get install pigz zstd).
-# WORK=dir keeps the downloads between runs.
+# module proxy, tar, pigz, zstd, bc and GNU time (benchlib.sh checks).
+# WORK=dir keeps the downloads between runs; BUCKETS="1 4" sets the bucket
+# counts of the last table.
 set -euo pipefail
 
 mod=${1:-github.com/prometheus/prometheus@latest}
 pkgdir=$(cd "$(dirname "$0")" && pwd)
-work=${WORK:-$(mktemp -d)}
-mkdir -p "$work"
-for tool in tar pigz zstd /usr/bin/time; do
-	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is missing: apt-get install pigz zstd time" >&2; exit 1; }
-done
-
-# The module's own source and its module cache.
-if [ ! -d "$work/src" ]; then
-	dir=$(GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw go mod download -json "$mod" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-	cp -r "$dir" "$work/src"
-	chmod -R u+w "$work/src"
-	rm -f "$work/src/go.work" "$work/src/go.work.sum" # its nested modules are not in the zip
-	echo "$mod" > "$work/module"
-fi
-# A WORK kept from an earlier run holds the module it was made for.
-[ -f "$work/module" ] && mod=$(cat "$work/module")
-if [ ! -d "$work/cache" ]; then
-	start=$(date +%s.%N)
-	(cd "$work/src" && GOMODCACHE="$work/cache" GOWORK=off go mod download)
-	echo "cold go mod download: $(echo "$(date +%s.%N) - $start" | bc) s"
-fi
+# shellcheck source=SCRIPTDIR/../tools/benchlib.sh
+source "$pkgdir/../tools/benchlib.sh"
+bench_setup bench.sh tar pigz zstd bc du find /usr/bin/time
+# The module cache the benchmarks pack, for them and the baselines, read once.
+bench_module_cache
 echo "module: $mod; cache: $(du -sh "$work/cache" | cut -f1) in $(find "$work/cache/cache/download" -name '*.zip' | wc -l) modules; $(nproc) CPUs"
 
 (cd "$pkgdir" && go test -c -o "$work/depsimage.test" .)
 export DEPSIMAGE_BENCH_DIR="$work/src" DEPSIMAGE_BENCH_CACHE="$work/cache"
 
 # baseline PIPELINE runs a shell pipeline and prints its wall time and the
-# bytes it wrote.
+# bytes it wrote; a stage that fails fails the script.
 baseline() {
 	local start bytes
-	start=$(date +%s.%N)
-	bytes=$(bash -c "$1" | wc -c)
-	echo "$(echo "$(date +%s.%N) - $start" | bc) $bytes"
+	start=$(bench_now)
+	bytes=$(bash -o pipefail -c "$1" | wc -c)
+	echo "$(bench_since "$start") $bytes"
 }
 
 # pack OPTS prints "seconds compressed-bytes peak-RSS-MB" of BenchmarkPack.
 pack() {
 	local out
-	out=$(DEPSIMAGE_BENCH_OPTS="$1" /usr/bin/time -v "$work/depsimage.test" -test.run '^$' -test.bench BenchmarkPack -test.benchtime 1x 2>&1)
+	out=$(DEPSIMAGE_BENCH_OPTS="$1" /usr/bin/time -v "$work/depsimage.test" -test.run '^$' -test.bench BenchmarkPack -test.benchtime 1x 2>&1) || { echo "$out" >&2; exit 1; }
 	local line rss
 	line=$(grep '^depsbench: pack' <<<"$out") || { echo "$out" >&2; exit 1; }
 	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' <<<"$out")
@@ -67,16 +52,20 @@ for c in gzip zstd; do
 	gzip) base="$tarcmd | pigz -6 -p $(nproc)"; label="tar | pigz -6 -p $(nproc)" ;;
 	zstd) base="$tarcmd | zstd -3 -T0 -q"; label="tar | zstd -3 -T0" ;;
 	esac
-	read -r bsecs bbytes <<<"$(baseline "$base")"
+	# An assignment, so that a failure stops the script; read <<<"$(...)" would not.
+	out=$(baseline "$base")
+	read -r bsecs bbytes <<<"$out"
 	printf '%-34s %9.2f %11.1f %8s %7s %7s\n' "$label" "$bsecs" "$(echo "$bbytes / 1000000" | bc -l)" - - 1.00
 	for level in "" 1; do
-		read -r secs bytes layers rss <<<"$(pack "compression=$c contents=full ${level:+level=$level}")"
+		out=$(pack "compression=$c contents=full ${level:+level=$level}")
+		read -r secs bytes layers rss <<<"$out"
 		printf '%-34s %9.2f %11.1f %8d %7d %7.2f\n' "cachecheck $c${level:+ level $level}" "$secs" "$(echo "$bytes / 1000000" | bc -l)" "$rss" "$layers" "$(echo "$secs / $bsecs" | bc -l)"
 	done
 done
 printf '\n%-34s %9s %11s %8s %7s\n' "packing (contents zips)" seconds "MB out" "RSS MB" layers
 for c in gzip zstd; do
-	read -r secs bytes layers rss <<<"$(pack "compression=$c contents=zips")"
+	out=$(pack "compression=$c contents=zips")
+	read -r secs bytes layers rss <<<"$out"
 	printf '%-34s %9.2f %11.1f %8d %7d\n' "cachecheck $c zips" "$secs" "$(echo "$bytes / 1000000" | bc -l)" "$rss" "$layers"
 done
 

@@ -26,6 +26,7 @@ const realModule = "k8s.io/client-go@v0.31.0"
 // module proxy of the environment, then builds a package of it offline from
 // the unpacked image.
 func TestRealModules(t *testing.T) {
+	testenv.SkipIfShort(t, "downloads and builds "+realModule+" through the module proxy")
 	ctx := context.Background()
 	src := sourceOf(t, realModule)
 	cache := filepath.Join(t.TempDir(), "modcache")
@@ -124,6 +125,7 @@ var realFiles = []string{
 // environment, and wants the unpacked image to hold realFiles, pass
 // `go mod verify` and build the program offline, with either contents.
 func TestRealModuleFiles(t *testing.T) {
+	testenv.SkipIfShort(t, "downloads and builds cel-go, testify, viper and grpc-gateway through the module proxy")
 	ctx := context.Background()
 	src := t.TempDir()
 	for _, name := range []string{"go.mod", "go.sum", "main.go"} {

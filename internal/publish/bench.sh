@@ -15,32 +15,23 @@
 # The defaults are k8s.io/client-go@v0.31.0 (its own go.mod: 56 modules,
 # 220 MB extracted) and the bump golang.org/x/time@v0.5.0 (from v0.3.0).
 # Any registry on loopback will do; .ci/setup.d/10-registry.sh starts one.
-# Needs the Go module proxy, tar, pigz, zstd and bc. WORK=dir keeps the
-# downloads between runs.
+# Needs the Go module proxy, tar, pigz, zstd and bc (benchlib.sh checks).
+# WORK=dir keeps the downloads between runs.
 set -euo pipefail
 
 mod=${1:-k8s.io/client-go@v0.31.0}
 bump=${2:-golang.org/x/time@v0.5.0}
 reg=${CACHECHECK_REGISTRY:?set CACHECHECK_REGISTRY to a loopback registry, e.g. 127.0.0.1:5801}
-# shellcheck source=benchlib.sh
-source "$(dirname "$0")/benchlib.sh"
-bench_setup bench.sh tar pigz zstd bc
-# The same module cache warm packs, for the baseline pipelines.
-if [ ! -d "$work/cache" ]; then
-	(cd "$work/src" && GOMODCACHE="$work/cache" go mod download)
-fi
-# Read the cache once, so that the pipelines read it from memory as warm
-# does (it packs what it has just downloaded): a pipeline reading from disk
-# would make the ratio look better than it is.
-# (Through a pipe: GNU tar writing straight to /dev/null reads no file.)
-tar -C "$work/cache" --exclude=./cache/vcs -cf - . | wc -c >/dev/null
+# shellcheck source=SCRIPTDIR/../tools/benchlib.sh
+source "$(dirname "$0")/../tools/benchlib.sh"
+bench_setup bench.sh tar pigz zstd bc du find
+# The same module cache warm packs, for the baseline pipelines, read once.
+bench_module_cache
 echo "module: $mod; cache: $(du -sh --exclude=vcs "$work/cache" | cut -f1), $(find "$work/cache/cache/download" -name '*.zip' | wc -l) modules; $(nproc) CPUs; registry $reg"
 
 # field NAME FILE: the number after "NAME": in warm's JSON.
 field() { sed -n "s/^ *\"$1\": \([0-9.e+-]*\),\{0,1\}$/\1/p" "$2" | head -1; }
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 run_id=$(date +%s)
 reps=${REPS:-3}
 echo "each pipeline and warm $reps times, interleaved; the ratio is of the medians"
@@ -52,9 +43,9 @@ for c in gzip zstd; do
 	esac
 	: >"$work/base-$c"; : >"$work/warm-$c"
 	for i in $(seq "$reps"); do
-		start=$(now)
+		start=$(bench_now)
 		bbytes=$(tar -C "$work/cache" --exclude=./cache/vcs -cf - . | $base | wc -c)
-		bsecs=$(echo "$(now) - $start" | bc)
+		bsecs=$(bench_since "$start")
 		echo "$bsecs" >>"$work/base-$c"
 		printf '%-26s %9.2f %9.1f %9s %7s\n' "$label" "$bsecs" "$(echo "$bbytes / 1000000" | bc -l)" - -
 		repo="$reg/bench/$c-$run_id-$i"
@@ -66,20 +57,20 @@ for c in gzip zstd; do
 			"$(echo "$(field compressed "$work/warm-$c.json") / 1000000" | bc -l)" "$(echo "$(field written "$work/warm-$c.json") / 1000000" | bc -l)" \
 			- "$pack" "$pub" "$(field download "$work/warm-$c.json")" "$(cut -d' ' -f1 /proc/loadavg)"
 	done
-	b=$(median <"$work/base-$c"); w=$(median <"$work/warm-$c")
+	b=$(bench_median <"$work/base-$c"); w=$(bench_median <"$work/warm-$c")
 	printf '%-26s %9.2f vs %.2f s: ratio %.2f (target: at most 1.15)\n' "median $c" "$w" "$b" "$(echo "$w / $b" | bc -l)"
 done
 
 # A hit: the whole process, key to answer.
 repo="$reg/bench/gzip-$run_id-1"
-start=$(now)
+start=$(bench_now)
 (cd "$work/src" && "$cc" warm --to "$repo" -q >/dev/null)
-echo "hit (whole cachecheck warm process): $(printf '%.3f' "$(echo "$(now) - $start" | bc)") s"
+echo "hit (whole cachecheck warm process): $(printf '%.3f' "$(bench_since "$start")") s"
 
 # Bump one module and warm again to the same repository.
 rm -rf "$work/src2"
 cp -r "$work/src" "$work/src2"
-(cd "$work/src2" && GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw go get "$bump" >/dev/null 2>&1 && GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw go mod tidy >/dev/null 2>&1)
+(cd "$work/src2" && GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw bench_quiet go get "$bump" && GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw bench_quiet go mod tidy)
 (cd "$work/src2" && "$cc" warm --to "$repo" --format json) > "$work/warm-bump.json"
 full=$(field written "$work/warm-gzip.json"); bumped=$(field written "$work/warm-bump.json")
 echo "bump $bump: uploaded $(printf '%.2f' "$(echo "$bumped / 1000000" | bc -l)") MB of the full image's $(printf '%.1f' "$(echo "$full / 1000000" | bc -l)") MB: $(printf '%.2f' "$(echo "100 * $bumped / $full" | bc -l)")%; layers $(field new "$work/warm-bump.json") new, $(field reused "$work/warm-bump.json") reused"

@@ -31,9 +31,9 @@ mod=${1:-k8s.io/client-go@v0.31.0}
 imports=${2:-"k8s.io/client-go/rest k8s.io/client-go/tools/clientcmd"}
 reg=${CACHECHECK_REGISTRY:?set CACHECHECK_REGISTRY to a loopback registry, e.g. 127.0.0.1:5801}
 reps=${REPS:-3}
-# shellcheck source=benchlib.sh
-source "$(dirname "$0")/benchlib.sh"
-bench_setup contents.sh skopeo tar bc
+# shellcheck source=SCRIPTDIR/../tools/benchlib.sh
+source "$(dirname "$0")/../tools/benchlib.sh"
+bench_setup contents.sh skopeo tar bc du
 # The program: a main package inside the module, so it builds against the
 # module's own go.mod and go.sum, which the deps image was warmed from.
 mkdir -p "$work/src/ccprogram"
@@ -47,8 +47,6 @@ mkdir -p "$work/src/ccprogram"
 	echo "func main() {}"
 } >"$work/src/ccprogram/main.go"
 
-now() { date +%s.%N; }
-secs() { echo "$(now) - $1" | bc; }
 
 if [ "${GOCACHE_FRESH:-}" != 1 ] && [ ! -d "$work/gocache" ]; then
 	(cd "$work/src" && GOMODCACHE="$work/modcache" GOCACHE="$work/gocache" GOFLAGS=-modcacherw go build -trimpath -o /dev/null ./ccprogram)
@@ -66,11 +64,11 @@ printf '\n%-6s %4s %8s %8s %8s %8s %9s %10s  %s\n' contents rep "pull s" "unpack
 for rep in $(seq 1 "$reps"); do
 	for c in full zips; do
 		d=$(mktemp -d "$work/run-$c-XXXX")
-		start=$(now)
+		start=$(bench_now)
 		skopeo copy -q --src-tls-verify=false "docker://${ref[$c]%@*}" "oci:$d/oci:img" >/dev/null
-		pull=$(secs "$start")
+		pull=$(bench_since "$start")
 		imgbytes=$(du -sb "$d/oci/blobs" | cut -f1)
-		start=$(now)
+		start=$(bench_now)
 		mkdir "$d/root"
 		manifest=$(sed -n 's/.*"digest": *"sha256:\([0-9a-f]*\)".*/\1/p' "$d/oci/index.json" | head -1)
 		# Layers in manifest order (after the config), extracted by GNU tar,
@@ -78,13 +76,13 @@ for rep in $(seq 1 "$reps"); do
 		for l in $(tr ',' '\n' <"$d/oci/blobs/sha256/$manifest" | sed -n 's/.*"digest": *"sha256:\([0-9a-f]*\)".*/\1/p' | tail -n +2); do
 			tar -xf "$d/oci/blobs/sha256/$l" -C "$d/root"
 		done
-		unpack=$(secs "$start")
+		unpack=$(bench_since "$start")
 		disk=$(du -sb "$d/root" | cut -f1)
-		start=$(now)
+		start=$(bench_now)
 		gocache="$work/gocache"
 		[ "${GOCACHE_FRESH:-}" != 1 ] || gocache="$d/gocache"
 		(cd "$work/src" && GOMODCACHE="$d/root/go/pkg/mod" GOCACHE="$gocache" GOPROXY=off GOFLAGS=-mod=mod go build -trimpath -o "$d/prog" ./ccprogram)
-		build=$(secs "$start")
+		build=$(bench_since "$start")
 		total=$(echo "$pull + $unpack + $build" | bc)
 		printf '%-8s %4d %8.2f %8.2f %8.2f %8.2f %9.1f %10.1f  %s\n' "$c" "$rep" "$pull" "$unpack" "$build" "$total" \
 			"$(echo "$imgbytes / 1000000" | bc -l)" "$(echo "$disk / 1000000" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -26,3 +26,18 @@ func Getenv(t testing.TB, name, what string) string {
 	t.Skipf("%s is not set: %s is not running; run 'bash .ci/test.sh' to start it and run this test", name, what)
 	return ""
 }
+
+// Short reports whether the long tests are left out: under go test -short,
+// the contributor's quick loop, but never under .ci/test.sh
+// (CACHECHECK_INTEGRATION=1), where every test runs, -short or not.
+func Short() bool { return testing.Short() && !Integration() }
+
+// SkipIfShort skips a long test (the go command compiling the standard
+// library or a real module set, a stress loop) when Short, saying why it
+// is long and how to run it.
+func SkipIfShort(t testing.TB, why string) {
+	t.Helper()
+	if Short() {
+		t.Skipf("long test (%s): left out under -short; run it without -short, or with 'bash .ci/test.sh'", why)
+	}
+}
