@@ -204,7 +204,10 @@ func (a *analysis) checkBuildCache() {
 	if cache == nil {
 		return
 	}
+	var marks []buildMark
+	defer func() { a.locateBuilds(marks) }()
 	for _, gb := range a.b.GoBuilds() {
+		marks = append(marks, buildMark{len(a.findings), gb})
 		in := gb.Instruction
 		if hasCacheMount(in.Mounts(), gb.Settings.GoCache) {
 			a.add(ruleBuildCacheMismatch, gb.Stage, in.Line, in.EndLine,
@@ -432,7 +435,8 @@ func scopeVar(in *Instruction, k string) (string, bool) {
 func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 	script := in.Script()
 	a.checkCredentialRun(st, in, script)
-	calls := goCalls(script)
+	calls := a.b.runCalls(st, in)
+	a.checkOpaque(st, in, f, calls)
 	if len(calls) == 0 {
 		return
 	}
@@ -443,6 +447,8 @@ func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 		a.checkDepsMount(st, in, calls[0], mounts, modcache, gocache)
 	}
 	for _, c := range calls {
+		n := len(a.findings)
+		script := c.script(script)
 		switch {
 		case isDownload(c):
 			if f.download != nil {
@@ -459,6 +465,7 @@ func (a *analysis) checkRun(st *Stage, in *Instruction, f *stageFacts) {
 		case isBuild(c):
 			a.checkBuild(st, in, f, c, goflags+" "+script, mounts, cacheDirs{modcache, gocache, uid, assumed})
 		}
+		a.locate(n, c)
 	}
 }
 
@@ -1023,7 +1030,7 @@ func (a *analysis) checkCgo() {
 			for _, bin := range s.Instructions {
 				script := bin.Script()
 				var build *goCall
-				for _, gc := range goCalls(script) {
+				for _, gc := range a.b.runCalls(s, bin) {
 					if gc.sub == "build" || gc.sub == "install" && !strings.Contains(gc.args, "@") {
 						build = &gc
 						break
@@ -1032,12 +1039,15 @@ func (a *analysis) checkCgo() {
 				if build == nil {
 					continue
 				}
-				if v, _ := scopeVar(bin, "CGO_ENABLED"); v == "0" || cgoOffRE.MatchString(script) {
+				if v, _ := scopeVar(bin, "CGO_ENABLED"); v == "0" || cgoOffRE.MatchString(build.script(script)) || build.cgoOff() {
 					continue
 				}
+				n := len(a.findings)
 				a.add(ruleCgoStatic, s, bin.Line, bin.EndLine,
 					fmt.Sprintf("go %s leaves cgo enabled (%s has a C compiler) but the final stage runs on %s: a binary using net or os/user will not start", build.sub, root.Base, a.rootImage(target).Base),
 					fmt.Sprintf("build with CGO_ENABLED=0: RUN CGO_ENABLED=0 go %s …, or ENV CGO_ENABLED=0 in stage %s", build.sub, s.Ref()))
+				a.locate(n, *build)
+				a.fixCgoBehind(n, *build, s)
 			}
 		}
 	}
@@ -1048,7 +1058,7 @@ func (a *analysis) checkToolchain() {
 	reported := map[int]bool{}
 	for i, st := range a.b.Stages {
 		for _, in := range st.Instructions {
-			calls := goCalls(in.Script())
+			calls := a.b.runCalls(st, in)
 			if len(calls) == 0 {
 				continue
 			}
@@ -1114,7 +1124,7 @@ func (a *analysis) checkDepsImage() {
 	for _, want := range []func(goCall) bool{isDownload, isBuild} {
 		for _, st := range a.b.Stages {
 			for _, in := range st.Instructions {
-				if builder == nil && slices.ContainsFunc(goCalls(in.Script()), want) {
+				if builder == nil && slices.ContainsFunc(a.b.runCalls(st, in), want) {
 					builder, step = st, in
 				}
 			}

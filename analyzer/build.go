@@ -46,6 +46,7 @@ type Build struct {
 	filesOnce sync.Once
 	files     []string
 	filesErr  error
+	behind    followCache // RUNs followed into make and scripts
 }
 
 // Stage is one FROM and the instructions after it.

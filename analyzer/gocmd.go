@@ -12,8 +12,9 @@ var goCommandRE = regexp.MustCompile(`(?:^|[\s;&|(` + "`" + `])(?:[\w./-]*/)?go\
 
 // goCall is one go command in a RUN.
 type goCall struct {
-	sub  string // "mod download", "build", ...
-	args string // the rest of the command up to a shell separator
+	sub  string  // "mod download", "build", ...
+	args string  // the rest of the command up to a shell separator
+	from *behind // set for a go command behind make, a script or sh -c
 }
 
 func goCalls(script string) []goCall {

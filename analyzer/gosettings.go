@@ -20,7 +20,13 @@ type GoBuild struct {
 	// in scope, NAME=VALUE words and exports in the script, GOFLAGS, the
 	// command's flags, the stage's --platform and the base image's tag.
 	// CGOEnabled and GoVersion are "" when the Dockerfile does not tell.
-	Settings gosettings.Settings
+	Settings gosettings.Settings // Where is the Makefile or script line of a go command that the RUN
+	// runs through make or a script ("Makefile:12"); "" when the command is
+	// on the RUN line or in its sh -c string.
+	Where string
+	// Via says how the RUN reaches it ("make build", "sh -c"); "" when the
+	// command is on the RUN line.
+	Via string
 }
 
 // GoBuilds returns the go build and go install commands of the module's
@@ -44,8 +50,8 @@ func (b *Build) GoBuilds() []GoBuild {
 			}
 			env := maps.Clone(in.Args)
 			maps.Copy(env, in.Env)
-			for _, c := range gosettings.ParseScript(in.Script(), env) {
-				gb := GoBuild{Stage: st, Instruction: in, Command: c.Name, Packages: c.Packages, Settings: c.Settings}
+			for _, c := range b.runBuilds(st, in, env) {
+				gb := GoBuild{Stage: st, Instruction: in, Command: c.Name, Packages: c.Packages, Settings: c.Settings, Where: c.where, Via: c.via}
 				if gb.Settings.GoVersion == "" {
 					gb.Settings.GoVersion = goVersion
 				}

@@ -66,11 +66,6 @@ func goDir(workdir, script string) string {
 	return dir
 }
 
-// under reports whether directory dir is ancestor or the same as sub.
-func under(dir, sub string) bool {
-	return dir == sub || dir == "/" || strings.HasPrefix(sub, dir+"/")
-}
-
 // mainModFiles returns the module files whose replace and use directives
 // apply to a go command that runs in directory dir of the image with the
 // module files mods copied: the go.work above dir with the go.mod files of
@@ -94,7 +89,7 @@ func (a *analysis) mainModFiles(copies []copyFact, mods []string, dir string, wo
 			if path.Base(p) != base {
 				continue
 			}
-			if d, ok := where(p); ok && under(d, dir) && (best == "" || len(d) > len(bestDir)) {
+			if d, ok := where(p); ok && within(d, dir) && (best == "" || len(d) > len(bestDir)) {
 				best, bestDir = p, d
 			}
 		}

@@ -51,13 +51,16 @@ var (
 	ruleBuildCacheMismatch = &Rule{ID: "CC012", Slug: "build-cache-mismatch", Severity: reports.Warning,
 		Summary: "a go build does not match the settings the deps image's build cache was compiled with, or a cache mount hides that cache",
 		Help:    "Compiled packages are reused only when the Go release, GOOS/GOARCH/GOAMD64, CGO_ENABLED, -trimpath, build tags, compile flags and (without -trimpath) the module cache path are all the same; otherwise go build silently compiles every dependency again. A cache mount on GOCACHE starts from its own contents, not the image's."}
+	ruleOpaqueBuild = &Rule{ID: "CC013", Slug: "opaque-build-step", Severity: reports.Info,
+		Summary: "a step after the source is copied runs make or a script that cannot be read, with no module download before it",
+		Help:    "cachecheck follows make and shell scripts from the build context to the go commands they run. A step it cannot read (a Makefile or script that is not in the build context, a binary, a remote script, an unknown target) may download modules after the whole source is copied, so on every code change. Copy go.mod and go.sum and run go mod download before copying the source."}
 )
 
 // Rules lists every rule in ID order.
 var Rules = []*Rule{
 	ruleSourceBeforeDownload, ruleSumMissing, ruleNoDownloadStep, ruleLocalReplace, ruleVendorMismatch,
 	ruleNoCacheMount, ruleCredential, ruleCgoStatic, ruleDockerignore, ruleToolchain, ruleDepsImage,
-	ruleBuildCacheMismatch,
+	ruleBuildCacheMismatch, ruleOpaqueBuild,
 }
 
 // LookupRule returns the rule with the given ID or slug (case-insensitive),

@@ -163,6 +163,10 @@ analyze' lists the rules. A "# cachecheck:ignore ID" comment silences one.
 Cache directories come from the Dockerfile's ENV and the base image's
 environment, read from its registry for --deps-image and, with
 --resolve-bases, for every base; a finding says when one is assumed.
+A RUN that builds through make or a script (RUN make build, RUN ./build.sh,
+RUN bash -c '...') is followed into the Makefile or script in the build
+context, and the rules apply to the go commands found there; a step that
+cannot be read is reported as CC013.
 With --base it predicts, instruction by instruction, which layers a build of
 the head reuses after a build of the base, and why the first miss misses.
 
