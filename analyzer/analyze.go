@@ -1083,33 +1083,147 @@ func (a *analysis) checkToolchain() {
 				}
 			}
 			for _, p := range a.modFiles(upto) {
-				need, line, ok := a.readMod(p).required()
-				if !ok || !have.less(need) {
+				m := a.readMod(p)
+				need, line, ok := m.required()
+				if !ok {
 					continue
 				}
-				reported[root.Index] = true
 				suffix := ""
 				if j := strings.IndexByte(tag, '-'); j >= 0 {
 					suffix = tag[j:]
 				}
-				fix := fmt.Sprintf("FROM %s:%d.%d%s", imageRepo(root.Base), need.major, need.minor, suffix)
-				if root.Name != "" {
-					fix += " AS " + root.Name
-				}
-				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
-					fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes %s:%d.%d%s)", m[1], need.major, need.minor, imageRepo(root.Base), need.major, need.minor, suffix)
-				}
-				sev, msg := ruleToolchain.Severity, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
+				image := strings.TrimSuffix(tag, suffix)
 				if have.less(goVersion{major: 1, minor: 21}) {
-					// Toolchain switching came with Go 1.21.
-					sev, msg = reports.Error, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s, which predates toolchain switching (Go 1.21) and downloads nothing: the build fails with \"go.mod requires go >= %s\"", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
+					// Toolchain switching came with Go 1.21: an older go
+					// command downloads nothing.
+					v, ok := preSwitchVerdict(m, have)
+					if !ok {
+						continue
+					}
+					reported[root.Index] = true
+					fix := a.toolchainFix(root, tag, suffix, v.need)
+					if v.fix != "" {
+						fix += " (or " + v.fix + ")"
+					}
+					a.addSev(ruleToolchain, v.sev, root, root.Line, root.EndLine,
+						fmt.Sprintf("%s:%d %s but %s has Go %s, which predates toolchain switching (Go 1.21) and downloads nothing: %s", p, v.line, v.says, root.Base, image, v.what), fix)
+					break
 				}
-				a.addSev(ruleToolchain, sev, root, root.Line, root.EndLine, msg, fix)
+				if !have.less(need) {
+					continue
+				}
+				reported[root.Index] = true
+				a.addSev(ruleToolchain, ruleToolchain.Severity, root, root.Line, root.EndLine,
+					fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, image, need),
+					a.toolchainFix(root, tag, suffix, need))
 				break
 			}
 			break
 		}
 	}
+}
+
+// toolchainFix is CC010's fix: the builder image of Go need's release.
+func (a *analysis) toolchainFix(root *Stage, tag, suffix string, need goVersion) string {
+	fix := fmt.Sprintf("FROM %s:%d.%d%s", imageRepo(root.Base), need.major, need.minor, suffix)
+	if root.Name != "" {
+		fix += " AS " + root.Name
+	}
+	if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
+		fix = fmt.Sprintf("ARG %s=%d.%d before the first FROM (the image becomes %s:%d.%d%s)", m[1], need.major, need.minor, imageRepo(root.Base), need.major, need.minor, suffix)
+	}
+	return fix
+}
+
+// preVerdict is what a go command older than 1.21 does with a go.mod that
+// asks for more than it has.
+type preVerdict struct {
+	sev  reports.Severity
+	line int
+	says string    // what the file says: "says go 1.21.5"
+	what string    // what happens then
+	need goVersion // the release to build with
+	fix  string    // a fix in the file, or ""
+}
+
+// oldGoLineRE is the only go line form the go command accepted before Go
+// 1.21 (golang.org/x/mod/modfile's GoVersionRE until v0.12.0).
+var oldGoLineRE = regexp.MustCompile(`^[1-9][0-9]*\.(0|[1-9][0-9]*)$`)
+
+// preSwitchVerdict says what Go have (older than 1.21, so without
+// toolchain switching) does with the go.mod m, and ok false when it
+// builds m as it should. Before Go 1.21 the go line is advisory: the go
+// command builds anyway and, only when the compile fails, adds "note:
+// module requires Go X" (Go 1.12 to 1.20). What it cannot parse fails at
+// once: a go line of another form than major.minor ("1.21.5", "1.21rc1")
+// and a toolchain line. Go 1.19.11 and 1.20.6 began refusing modules that
+// declare Go 1.21 or later; 1.19.13 and 1.20.8 moved that to Go 1.22 or
+// later (go.dev/doc/toolchain).
+func preSwitchVerdict(m *modInfo, have goVersion) (v preVerdict, ok bool) {
+	if m.mod == nil {
+		// go.work came with Go 1.18 and has the same rules; an older go
+		// command ignores it. Only go.mod is judged here.
+		return v, false
+	}
+	if g := m.mod.Go; g != nil && !oldGoLineRE.MatchString(g.Version) {
+		need, _ := parseGoVersion(g.Version)
+		v = preVerdict{sev: reports.Error, line: g.Syntax.Start.Line, says: "says go " + g.Version, need: need,
+			what: fmt.Sprintf("it reads only major.minor go lines, so the build fails at once with \"invalid go version '%s': must match format 1.23\"", g.Version)}
+		if !have.less(need) {
+			// The release fits; only the form does not.
+			v.need = goVersion{major: 1, minor: 21}
+			v.fix = fmt.Sprintf("go mod edit -go=%d.%d, a form Go %s reads", need.major, need.minor, have)
+		}
+		return v, true
+	}
+	if t := m.mod.Toolchain; t != nil {
+		need, _ := parseGoVersion(t.Name)
+		return preVerdict{sev: reports.Error, line: t.Syntax.Start.Line, says: "has a toolchain line", need: need, fix: "go mod edit -toolchain=none with Go 1.21 or later",
+			what: "it does not know that directive, so the build fails at once with \"unknown directive: toolchain\""}, true
+	}
+	g := m.mod.Go
+	if g == nil {
+		return v, false
+	}
+	need, ok := parseGoVersion(g.Version)
+	if !ok || !have.less(need) {
+		return v, false
+	}
+	v = preVerdict{sev: ruleToolchain.Severity, line: g.Syntax.Start.Line, says: "says go " + g.Version, need: need}
+	if from, min, ok := refuses(have, need); ok {
+		v.sev = reports.Error
+		v.what = fmt.Sprintf("Go %s from %s on refuses a module declaring Go %s or later (Go 1.21's rule, backported), so the build fails at once", have, from, min)
+		return v, true
+	}
+	v.what = fmt.Sprintf("the go line is only advisory there, so the build runs on Go %s and fails only where the code needs Go %s, with \"note: module requires Go %s\"", have, g.Version, g.Version)
+	return v, true
+}
+
+// refuses reports whether Go have, a 1.19 or 1.20 release with Go 1.21's
+// forward-compatibility rule backported, refuses a module declaring go
+// need, from which patch release and from which declared version. An
+// image tag without a patch level is the newest patch release.
+func refuses(have, need goVersion) (from string, min goVersion, ok bool) {
+	if have.major != 1 || have.minor != 19 && have.minor != 20 {
+		return "", min, false
+	}
+	first, later := 11, 13 // 1.19.11 refuses go 1.21+, 1.19.13 go 1.22+
+	if have.minor == 20 {
+		first, later = 6, 8
+	}
+	patch := have.patch
+	if have.kind == 3 {
+		patch = later
+	}
+	switch {
+	case patch >= later:
+		from, min = fmt.Sprintf("1.%d.%d", have.minor, later), goVersion{major: 1, minor: 22}
+	case patch >= first:
+		from, min = fmt.Sprintf("1.%d.%d", have.minor, first), goVersion{major: 1, minor: 21}
+	default:
+		return "", min, false
+	}
+	return from, min, !need.less(min)
 }
 
 // checkDepsImage runs CC011: the stage that downloads modules (or else the

@@ -44,7 +44,7 @@ var (
 		Help:    "Without a .dockerignore excluding .git (the context's, or a subdirectory's checkout), every commit changes the copied files and busts the cache of this layer and everything after it. When the build reads .git (git describe, -buildvcs=true), keep it out of the module download layer instead."}
 	ruleToolchain = &Rule{ID: "CC010", Slug: "toolchain-newer-than-image", Severity: reports.Warning,
 		Summary: "the go or toolchain directive is newer than the builder image's Go and GOTOOLCHAIN is unset",
-		Help:    "The go command then downloads a newer toolchain at build time, on every cold build. Use a builder image with that Go version."}
+		Help:    "From Go 1.21 the go command then downloads a newer toolchain at build time, on every cold build. An older go command downloads nothing: a go line it cannot parse (a patch level such as 1.21.5) or a toolchain line fails the build at once, and a newer major.minor go line is advisory, so the build fails only where the code needs the newer Go. Use a builder image with that Go version."}
 	ruleDepsImage = &Rule{ID: "CC011", Slug: "use-deps-image", Severity: reports.Info,
 		Summary: "a builder stage could start FROM the published dependency image, or one that does hides its modules under a cache mount",
 		Help:    "Starting the builder stage from the image that already holds the module cache skips the download on every cold builder. In a stage that starts from it, a cache mount on GOMODCACHE, GOPATH or a parent hides those modules (error): the go command downloads them all again, or fails offline; mount only GOCACHE there."}
