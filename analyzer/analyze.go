@@ -955,6 +955,15 @@ func (a *analysis) checkDockerignore(st *Stage, in *Instruction, cf copyFact, f 
 					fmt.Sprintf("nothing to change for the download; to stop every commit rebuilding this layer, pass what line %d reads as a build argument (--build-arg VERSION=$(git describe --tags)) and add %s to %s", use.Line, g, cmp.Or(a.b.IgnoreFile, ".dockerignore")))
 				continue
 			}
+			if !a.downloadsAfter(st, in) {
+				// No download step at all: every commit downloads every
+				// module because of that (CC003), not because of .git,
+				// which the build needs.
+				a.addSev(ruleDockerignore, reports.Info, st, in.Line, in.EndLine,
+					fmt.Sprintf("%s with %s, which changes on every commit; the build needs it (line %d runs %s), so it must stay: what every commit costs here is the missing module download step, not .git", what, g, use.Line, why),
+					fmt.Sprintf("nothing to exclude: COPY go.mod and go.sum and RUN go mod download before this COPY; to stop every commit rebuilding this layer, pass what line %d reads as a build argument (--build-arg VERSION=$(git describe --tags)) and add %s to %s", use.Line, g, cmp.Or(a.b.IgnoreFile, ".dockerignore")))
+				continue
+			}
 			a.add(ruleDockerignore, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s with %s before the module download: every commit busts the cache of this layer and of every step after it; the build needs %s (line %d runs %s), so excluding it in .dockerignore would break that step", what, g, g, use.Line, why),
 				"keep .git out of the download layer instead: COPY only go.mod and go.sum before RUN go mod download, and copy the rest after it")
@@ -971,6 +980,35 @@ func (a *analysis) checkDockerignore(st *Stage, in *Instruction, cf copyFact, f 
 				fmt.Sprintf("add the line %s to %s", g, a.b.IgnoreFile))
 		}
 	}
+}
+
+// downloadsAfter reports whether a RUN after in, in stage st or a stage
+// built on it, downloads modules (go mod download, here or behind make or
+// a script).
+func (a *analysis) downloadsAfter(st *Stage, in *Instruction) bool {
+	for _, s := range a.b.Stages[st.Index:] {
+		if a.rootOf(s, st) != st {
+			continue
+		}
+		for _, r := range s.Instructions {
+			if s == st && r.Line <= in.Line || r.Run() == nil {
+				continue
+			}
+			if slices.ContainsFunc(a.b.runCalls(s, r), isDownload) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rootOf follows the bases of stage s up to stage st, and returns st when
+// s is st or built on it.
+func (a *analysis) rootOf(s, st *Stage) *Stage {
+	for i := 0; s != st && s.BaseStage >= 0 && i < len(a.b.Stages); i++ {
+		s = a.b.Stages[s.BaseStage]
+	}
+	return s
 }
 
 // rootImage follows a stage's bases to the image it starts from.
