@@ -127,7 +127,10 @@ type stageFacts struct {
 	workdir  string          // the WORKDIR in effect, absolute; "" for /
 	replaced bool            // CC004 ran for a build without a download
 	gitSent  map[string]bool // the .git directories CC009 reported
-	mods     modSet          // the module files of copies, see stageMods
+	// vendorEarly is a go mod vendor run before any source was copied:
+	// it vendored no package, but vendor/ exists for the builds after it.
+	vendorEarly *Instruction
+	mods        modSet // the module files of copies, see stageMods
 }
 
 type copyFact struct {
@@ -807,6 +810,27 @@ func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p s
 	}
 }
 
+// checkVendorEarly runs the go mod vendor half of CC005: go mod vendor
+// on the module files alone, before the source is copied. It vendors the
+// packages the module's code imports, and with no code there are none: it
+// fetches the requirements' go.mod files and writes a vendor/modules.txt
+// listing the modules, and nothing else. From go 1.14 on, go build then
+// builds from that vendor/ and cannot find a single package of a
+// requirement.
+func (a *analysis) checkVendorEarly(st *Stage, in *Instruction, f *stageFacts, mods []string) {
+	v, ok := parseGoVersion(a.readMod(mods[0]).goVersion())
+	if !ok || v.less(goVersion{major: 1, minor: 14}) || path.Base(mods[0]) != "go.mod" {
+		return // the build does not use vendor/ (CC003 tells the rest)
+	}
+	f.vendorEarly = in
+	if a.noRequirements(mods) {
+		return // nothing to vendor, nothing missing
+	}
+	a.addSev(ruleVendorMismatch, reports.Error, st, in.Line, in.EndLine,
+		fmt.Sprintf("go mod vendor runs before the source is copied, so it finds no package to vendor: it writes a vendor/modules.txt listing the modules of %s and no code, and go build, which builds from vendor/ at go %s, then cannot find a single package the code imports from a requirement", mods[0], v),
+		"RUN go mod download here instead (the module download layer; go build then reads the module cache), or run go mod vendor after the source is copied")
+}
+
 var modVendorRE = regexp.MustCompile(`-mod[= ]vendor\b`)
 
 // checkBuild runs the rules about a go build: CC003, the -mod=vendor half
@@ -814,7 +838,11 @@ var modVendorRE = regexp.MustCompile(`-mod[= ]vendor\b`)
 func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCall, flags string, mounts []*instructions.Mount, dirs cacheDirs) {
 	modcache, gocache, uid := dirs.modcache, dirs.gocache, dirs.uidOpt
 	mods := a.stageMods(f)
-	vendored := false
+	if c.sub == "mod vendor" && f.vendorEarly == nil && !f.built && len(mods) > 0 && !slices.ContainsFunc(f.copies, a.copiesSource) {
+		a.checkVendorEarly(st, in, f, mods)
+		return
+	}
+	vendored := f.vendorEarly != nil
 	for _, p := range mods {
 		vendored = vendored || a.vendored(p)
 	}

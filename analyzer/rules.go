@@ -28,8 +28,8 @@ var (
 		Summary: "a local replace or go.work use directory is not in the image at the download step, or lies outside the build context",
 		Help:    "go mod download reads the go.mod of every local replacement and workspace module. If the directory is copied only later, a cold build fails while a warm cache hides it; a directory outside the build context can never be copied."}
 	ruleVendorMismatch = &Rule{ID: "CC005", Slug: "vendor-mismatch", Severity: reports.Warning,
-		Summary: "vendor/ is used but the Dockerfile still downloads modules, or -mod=vendor is set without vendor/ in the context",
-		Help:    "With vendor/modules.txt present (go 1.14 or later) go builds from vendor/ and go mod download is wasted work and network; with -mod=vendor but no vendor/ in the context the build fails."}
+		Summary: "vendor/ is used but the Dockerfile still downloads modules, -mod=vendor is set without vendor/ in the context, or go mod vendor runs before the source is copied",
+		Help:    "With vendor/modules.txt present (go 1.14 or later) go builds from vendor/ and go mod download is wasted work and network; with -mod=vendor but no vendor/ in the context the build fails. go mod vendor vendors the packages the code imports: run on go.mod and go.sum alone it vendors none, and go build then fails on every package of a requirement."}
 	ruleNoCacheMount = &Rule{ID: "CC006", Slug: "no-cache-mount", Severity: reports.Info,
 		Summary: "module download or build without a BuildKit cache mount",
 		Help:    "A cache mount keeps the module and build caches across builds even when the layer is rebuilt; its target must be the stage's GOMODCACHE and GOCACHE."}
