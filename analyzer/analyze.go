@@ -860,7 +860,8 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 			fmt.Sprintf("go %s uses -mod=vendor but there is no vendor/modules.txt beside %s in the build context", c.sub, mods[0]),
 			"run go mod vendor and commit vendor/ (and do not exclude it in .dockerignore), or drop -mod=vendor and download modules")
 	}
-	if f.download == nil && !f.fromDeps && !vendored && !modVendor && len(mods) > 0 && !f.built {
+	if f.download == nil && !f.fromDeps && !vendored && !modVendor && len(mods) > 0 && !f.built && !a.noRequirements(mods) {
+		// A module that requires nothing has nothing to download.
 		f.built = true
 		a.add(ruleNoDownloadStep, st, in.Line, in.EndLine,
 			fmt.Sprintf("go %s fetches modules itself after the source is copied: every code change downloads all modules again", c.sub),
