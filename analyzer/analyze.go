@@ -130,7 +130,10 @@ type stageFacts struct {
 	// vendorEarly is a go mod vendor run before any source was copied:
 	// it vendored no package, but vendor/ exists for the builds after it.
 	vendorEarly *Instruction
-	mods        modSet // the module files of copies, see stageMods
+	// modChecked are the directories whose builds checkDownloadedModule
+	// looked at.
+	modChecked map[string]bool
+	mods       modSet // the module files of copies, see stageMods
 }
 
 type copyFact struct {
@@ -831,6 +834,113 @@ func (a *analysis) checkVendorEarly(st *Stage, in *Instruction, f *stageFacts, m
 		"RUN go mod download here instead (the module download layer; go build then reads the module cache), or run go mod vendor after the source is copied")
 }
 
+// checkDownloadedModule runs CC003 for a go build after a download step
+// that read another module: the go.mod in the build's directory (or the
+// nearest above it) is not the file that was there for go mod download, as
+// when a second COPY go.mod go.sum ./ in a subdirectory's WORKDIR copies
+// the root module's files again (COPY sources are context paths). The
+// requirements of the build's module that the download's module neither
+// requires nor lists in its go.sum are fetched inside go build, after the
+// source is copied. Workspaces, builds behind make or a script, and a
+// download in another stage are left alone.
+func (a *analysis) checkDownloadedModule(st *Stage, in *Instruction, f *stageFacts, c goCall) {
+	if a.b.Context == nil {
+		return
+	}
+	di, bi := slices.Index(st.Instructions, f.download), slices.Index(st.Instructions, in)
+	if di < 0 || bi < 0 || workOff(in, in.Script()) || workOff(f.download, f.download.Script()) {
+		return
+	}
+	l := a.b.layout(st)
+	dir := goDir(l.workdirAt(bi), in.Script())
+	// Once per directory, and for a few: each look walks the copies.
+	if f.modChecked[dir] || len(f.modChecked) >= 16 {
+		return
+	}
+	if f.modChecked == nil {
+		f.modChecked = map[string]bool{}
+	}
+	f.modChecked[dir] = true
+	dlMod, dlDir := a.imageModule(l, di, goDir(l.workdirAt(di), f.download.Script()))
+	bMod, bDir := a.imageModule(l, bi, dir)
+	if dlMod == "" || bMod == "" || dlMod == bMod {
+		return
+	}
+	dm, bm := a.readMod(dlMod), a.readMod(bMod)
+	if dm.mod == nil || bm.mod == nil {
+		return
+	}
+	have := map[string]bool{}
+	for _, r := range dm.mod.Require {
+		have[r.Mod.String()] = true
+	}
+	if data, err := fs.ReadFile(a.b.Context, path.Join(path.Dir(dlMod), "go.sum")); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && !strings.HasSuffix(f[1], "/go.mod") {
+				have[f[0]+"@"+f[1]] = true
+			}
+		}
+	}
+	local := map[string]bool{}
+	for _, r := range bm.mod.Replace {
+		if modfile.IsDirectoryPath(r.New.Path) {
+			local[r.Old.Path] = true
+		}
+	}
+	var missing []string
+	for _, r := range bm.mod.Require {
+		if !local[r.Mod.Path] && !have[r.Mod.String()] {
+			missing = append(missing, r.Mod.Path)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	f.built = true
+	more := ""
+	if len(missing) > 1 {
+		more = fmt.Sprintf(" and %d more", len(missing)-1)
+	}
+	files := strings.Join(a.moduleFilesFor([]string{bMod}), " ")
+	fix := fmt.Sprintf("COPY %s %s/ and RUN go mod download in %s, before the source is copied", files, bDir, bDir)
+	// The COPY that put the other module's go.mod there, if it wrote
+	// into the build's module directory: name the right sources.
+	for i := len(f.copies) - 1; i >= 0; i-- {
+		cf := f.copies[i]
+		if cf.in.Line >= f.download.Line {
+			continue
+		}
+		if loc, ok := imagePath(cf, dlMod); ok && path.Dir(loc) == dlDir {
+			if dlDir == bDir {
+				fix = fmt.Sprintf("COPY %s %s in place of line %d (COPY sources are paths in the build context, not in the WORKDIR)", files, cf.rawDest, cf.in.Line)
+			}
+			break
+		}
+	}
+	a.add(ruleNoDownloadStep, st, in.Line, in.EndLine,
+		fmt.Sprintf("go %s runs in the module of %s (in the image at %s), but go mod download at line %d ran on %s there: %s's requirements (%s%s) are fetched inside go %s after the source is copied, on every code change", c.sub, bMod, path.Join(bDir, "go.mod"), f.download.Line, dlMod, bMod, missing[0], more, c.sub),
+		fix)
+}
+
+// imageModule returns the go.mod that a go command run in directory dir
+// of the image, before instruction upto of the stage, reads, as a context
+// path, and the directory it is in; "" when none is known or a go.work is
+// found first.
+func (a *analysis) imageModule(l *stageLayout, upto int, dir string) (mod, modDir string) {
+	for d, i := path.Clean(dir), 0; i < 64; d, i = path.Dir(d), i+1 {
+		if _, why := l.contextPath(a.b, upto, path.Join(d, "go.work")); why == "" {
+			return "", ""
+		}
+		if name, why := l.contextPath(a.b, upto, path.Join(d, "go.mod")); why == "" {
+			return name, d
+		}
+		if d == "/" {
+			break
+		}
+	}
+	return "", ""
+}
+
 var modVendorRE = regexp.MustCompile(`-mod[= ]vendor\b`)
 
 // checkBuild runs the rules about a go build: CC003, the -mod=vendor half
@@ -859,6 +969,9 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 		a.addSev(ruleVendorMismatch, reports.Error, st, in.Line, in.EndLine,
 			fmt.Sprintf("go %s uses -mod=vendor but there is no vendor/modules.txt beside %s in the build context", c.sub, mods[0]),
 			"run go mod vendor and commit vendor/ (and do not exclude it in .dockerignore), or drop -mod=vendor and download modules")
+	}
+	if f.download != nil && !f.fromDeps && !vendored && !modVendor && !f.built && c.from == nil {
+		a.checkDownloadedModule(st, in, f, c)
 	}
 	if f.download == nil && !f.fromDeps && !vendored && !modVendor && len(mods) > 0 && !f.built && !a.noRequirements(mods) {
 		// A module that requires nothing has nothing to download.
