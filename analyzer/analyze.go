@@ -129,7 +129,13 @@ type stageFacts struct {
 	workdir  string          // the WORKDIR in effect, absolute; "" for /
 	replaced bool            // CC004 ran for a build without a download
 	gitSent  map[string]bool // the .git directories CC009 reported
-	mods     modSet          // the module files of copies, see stageMods
+	// vendorEarly is a go mod vendor run before any source was copied:
+	// it vendored no package, but vendor/ exists for the builds after it.
+	vendorEarly *Instruction
+	// modChecked are the directories whose builds checkDownloadedModule
+	// looked at.
+	modChecked map[string]bool
+	mods       modSet // the module files of copies, see stageMods
 }
 
 type copyFact struct {
@@ -824,6 +830,152 @@ func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p s
 	}
 }
 
+// moduleFilesFor returns the module files mods and their checksum files
+// where the context has them, at most four: the sources of a COPY in a fix
+// text.
+func (a *analysis) moduleFilesFor(mods []string) []string {
+	var out []string
+	for _, p := range mods {
+		out = append(out, p)
+		sum := strings.TrimSuffix(p, path.Base(p)) + map[string]string{"go.mod": "go.sum", "go.work": "go.work.sum"}[path.Base(p)]
+		if a.b.Context == nil && path.Base(p) == "go.mod" || a.b.Has(sum) {
+			out = append(out, sum)
+		}
+		if len(out) >= 4 {
+			break
+		}
+	}
+	return out
+}
+
+// checkVendorEarly runs the go mod vendor half of CC005: go mod vendor
+// on the module files alone, before the source is copied. It vendors the
+// packages the module's code imports, and with no code there are none: it
+// fetches the requirements' go.mod files and writes a vendor/modules.txt
+// listing the modules, and nothing else. From go 1.14 on, go build then
+// builds from that vendor/ and cannot find a single package of a
+// requirement.
+func (a *analysis) checkVendorEarly(st *Stage, in *Instruction, f *stageFacts, mods []string) {
+	v, ok := gosettings.ParseVersion(a.readMod(mods[0]).goVersion())
+	if !ok || v.Compare(goVersion("1.14")) < 0 || path.Base(mods[0]) != "go.mod" {
+		return // the build does not use vendor/ (CC003 tells the rest)
+	}
+	f.vendorEarly = in
+	if a.noRequirements(mods) {
+		return // nothing to vendor, nothing missing
+	}
+	a.addSev(ruleVendorMismatch, reports.Error, st, in.Line, in.EndLine,
+		fmt.Sprintf("go mod vendor runs before the source is copied, so it finds no package to vendor: it writes a vendor/modules.txt listing the modules of %s and no code, and go build, which builds from vendor/ at go %s, then cannot find a single package the code imports from a requirement", mods[0], v),
+		"RUN go mod download here instead (the module download layer; go build then reads the module cache), or run go mod vendor after the source is copied")
+}
+
+// checkDownloadedModule runs CC003 for a go build after a download step
+// that read another module: the go.mod in the build's directory (or the
+// nearest above it) is not the file that was there for go mod download, as
+// when a second COPY go.mod go.sum ./ in a subdirectory's WORKDIR copies
+// the root module's files again (COPY sources are context paths). The
+// requirements of the build's module that the download's module neither
+// requires nor lists in its go.sum are fetched inside go build, after the
+// source is copied. Workspaces, builds behind make or a script, and a
+// download in another stage are left alone.
+func (a *analysis) checkDownloadedModule(st *Stage, in *Instruction, f *stageFacts, c goCall) {
+	if a.b.Context == nil {
+		return
+	}
+	di, bi := slices.Index(st.Instructions, f.download), slices.Index(st.Instructions, in)
+	if di < 0 || bi < 0 || workOff(in, in.Script()) || workOff(f.download, f.download.Script()) {
+		return
+	}
+	l := a.b.layout(st)
+	dir := goDir(l.workdirAt(bi), in.Script())
+	// Once per directory, and for a few: each look walks the copies.
+	if f.modChecked[dir] || len(f.modChecked) >= 16 {
+		return
+	}
+	if f.modChecked == nil {
+		f.modChecked = map[string]bool{}
+	}
+	f.modChecked[dir] = true
+	dlMod, dlDir := a.imageModule(l, di, goDir(l.workdirAt(di), f.download.Script()))
+	bMod, bDir := a.imageModule(l, bi, dir)
+	if dlMod == "" || bMod == "" || dlMod == bMod {
+		return
+	}
+	dm, bm := a.readMod(dlMod), a.readMod(bMod)
+	if dm.mod == nil || bm.mod == nil {
+		return
+	}
+	have := map[string]bool{}
+	for _, r := range dm.mod.Require {
+		have[r.Mod.String()] = true
+	}
+	if data, err := fs.ReadFile(a.b.Context, path.Join(path.Dir(dlMod), "go.sum")); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && !strings.HasSuffix(f[1], "/go.mod") {
+				have[f[0]+"@"+f[1]] = true
+			}
+		}
+	}
+	local := map[string]bool{}
+	for _, r := range bm.mod.Replace {
+		if modfile.IsDirectoryPath(r.New.Path) {
+			local[r.Old.Path] = true
+		}
+	}
+	var missing []string
+	for _, r := range bm.mod.Require {
+		if !local[r.Mod.Path] && !have[r.Mod.String()] {
+			missing = append(missing, r.Mod.Path)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	f.built = true
+	more := ""
+	if len(missing) > 1 {
+		more = fmt.Sprintf(" and %d more", len(missing)-1)
+	}
+	files := strings.Join(a.moduleFilesFor([]string{bMod}), " ")
+	fix := fmt.Sprintf("COPY %s %s/ and RUN go mod download in %s, before the source is copied", files, bDir, bDir)
+	// The COPY that put the other module's go.mod there, if it wrote
+	// into the build's module directory: name the right sources.
+	for i := len(f.copies) - 1; i >= 0; i-- {
+		cf := f.copies[i]
+		if cf.in.Line >= f.download.Line {
+			continue
+		}
+		if loc, ok := imagePath(cf, dlMod); ok && path.Dir(loc) == dlDir {
+			if dlDir == bDir {
+				fix = fmt.Sprintf("COPY %s %s in place of line %d (COPY sources are paths in the build context, not in the WORKDIR)", files, cf.rawDest, cf.in.Line)
+			}
+			break
+		}
+	}
+	a.add(ruleNoDownloadStep, st, in.Line, in.EndLine,
+		fmt.Sprintf("go %s runs in the module of %s (in the image at %s), but go mod download at line %d ran on %s there: %s's requirements (%s%s) are fetched inside go %s after the source is copied, on every code change", c.sub, bMod, path.Join(bDir, "go.mod"), f.download.Line, dlMod, bMod, missing[0], more, c.sub),
+		fix)
+}
+
+// imageModule returns the go.mod that a go command run in directory dir
+// of the image, before instruction upto of the stage, reads, as a context
+// path, and the directory it is in; "" when none is known or a go.work is
+// found first.
+func (a *analysis) imageModule(l *stageLayout, upto int, dir string) (mod, modDir string) {
+	for d, i := path.Clean(dir), 0; i < 64; d, i = path.Dir(d), i+1 {
+		if _, why := l.contextPath(a.b, upto, path.Join(d, "go.work")); why == "" {
+			return "", ""
+		}
+		if name, why := l.contextPath(a.b, upto, path.Join(d, "go.mod")); why == "" {
+			return name, d
+		}
+		if d == "/" {
+			break
+		}
+	}
+	return "", ""
+}
+
 var modVendorRE = regexp.MustCompile(`-mod[= ]vendor\b`)
 
 // checkBuild runs the rules about a go build: CC003, the -mod=vendor half
@@ -831,7 +983,11 @@ var modVendorRE = regexp.MustCompile(`-mod[= ]vendor\b`)
 func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCall, flags string, mounts []*instructions.Mount, dirs cacheDirs) {
 	modcache, gocache, uid := dirs.modcache, dirs.gocache, dirs.uidOpt
 	mods := a.stageMods(f)
-	vendored := false
+	if c.sub == "mod vendor" && f.vendorEarly == nil && !f.built && len(mods) > 0 && !slices.ContainsFunc(f.copies, a.copiesSource) {
+		a.checkVendorEarly(st, in, f, mods)
+		return
+	}
+	vendored := f.vendorEarly != nil
 	for _, p := range mods {
 		vendored = vendored || a.vendored(p)
 	}
@@ -849,7 +1005,11 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 			fmt.Sprintf("go %s uses -mod=vendor but there is no vendor/modules.txt beside %s in the build context", c.sub, mods[0]),
 			"run go mod vendor and commit vendor/ (and do not exclude it in .dockerignore), or drop -mod=vendor and download modules")
 	}
-	if f.download == nil && !f.fromDeps && !vendored && !modVendor && len(mods) > 0 && !f.built {
+	if f.download != nil && !f.fromDeps && !vendored && !modVendor && !f.built && c.from == nil {
+		a.checkDownloadedModule(st, in, f, c)
+	}
+	if f.download == nil && !f.fromDeps && !vendored && !modVendor && len(mods) > 0 && !f.built && !a.noRequirements(mods) {
+		// A module that requires nothing has nothing to download.
 		f.built = true
 		edits, note := a.noDownloadFix(st, in, f, modcache)
 		a.addFix(ruleNoDownloadStep, ruleNoDownloadStep.Severity, st, in.Line, in.EndLine,
@@ -962,6 +1122,15 @@ func (a *analysis) checkDockerignore(st *Stage, in *Instruction, cf copyFact, f 
 					fmt.Sprintf("nothing to change for the download; to stop every commit rebuilding this layer, pass what line %d reads as a build argument (--build-arg VERSION=$(git describe --tags)) and add %s to %s", use.Line, g, cmp.Or(a.b.IgnoreFile, ".dockerignore")))
 				continue
 			}
+			if !a.downloadsAfter(st, in) {
+				// No download step at all: every commit downloads every
+				// module because of that (CC003), not because of .git,
+				// which the build needs.
+				a.addSev(ruleDockerignore, reports.Info, st, in.Line, in.EndLine,
+					fmt.Sprintf("%s with %s, which changes on every commit; the build needs it (line %d runs %s), so it must stay: what every commit costs here is the missing module download step, not .git", what, g, use.Line, why),
+					fmt.Sprintf("nothing to exclude: COPY go.mod and go.sum and RUN go mod download before this COPY; to stop every commit rebuilding this layer, pass what line %d reads as a build argument (--build-arg VERSION=$(git describe --tags)) and add %s to %s", use.Line, g, cmp.Or(a.b.IgnoreFile, ".dockerignore")))
+				continue
+			}
 			a.add(ruleDockerignore, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s with %s before the module download: every commit busts the cache of this layer and of every step after it; the build needs %s (line %d runs %s), so excluding it in .dockerignore would break that step", what, g, g, use.Line, why),
 				"keep .git out of the download layer instead: COPY only go.mod and go.sum before RUN go mod download, and copy the rest after it")
@@ -978,6 +1147,35 @@ func (a *analysis) checkDockerignore(st *Stage, in *Instruction, cf copyFact, f 
 				[]Edit{a.ignoreAppend(g)}, "")
 		}
 	}
+}
+
+// downloadsAfter reports whether a RUN after in, in stage st or a stage
+// built on it, downloads modules (go mod download, here or behind make or
+// a script).
+func (a *analysis) downloadsAfter(st *Stage, in *Instruction) bool {
+	for _, s := range a.b.Stages[st.Index:] {
+		if a.rootOf(s, st) != st {
+			continue
+		}
+		for _, r := range s.Instructions {
+			if s == st && r.Line <= in.Line || r.Run() == nil {
+				continue
+			}
+			if slices.ContainsFunc(a.b.runCalls(s, r), isDownload) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rootOf follows the bases of stage s up to stage st, and returns st when
+// s is st or built on it.
+func (a *analysis) rootOf(s, st *Stage) *Stage {
+	for i := 0; s != st && s.BaseStage >= 0 && i < len(a.b.Stages); i++ {
+		s = a.b.Stages[s.BaseStage]
+	}
+	return s
 }
 
 // rootImage follows a stage's bases to the image it starts from.
@@ -1069,7 +1267,7 @@ func (a *analysis) checkCgo() {
 }
 
 // go121 is the first Go release that switches toolchains.
-var go121, _ = gosettings.ParseVersion("1.21")
+var go121 = goVersion("1.21")
 
 // checkToolchain runs CC010 on every stage that builds or downloads.
 func (a *analysis) checkToolchain() {
@@ -1101,34 +1299,163 @@ func (a *analysis) checkToolchain() {
 				}
 			}
 			for _, p := range a.modFiles(upto) {
-				need, line, ok := a.readMod(p).required()
-				if !ok || !imageOlder(have, need) {
+				m := a.readMod(p)
+				need, line, ok := m.required()
+				if !ok {
 					continue
 				}
-				reported[root.Index] = true
 				suffix := ""
 				if j := strings.IndexByte(tag, '-'); j >= 0 {
 					suffix = tag[j:]
 				}
-				sev, msg := ruleToolchain.Severity, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
+				image := strings.TrimSuffix(tag, suffix)
 				if have.Compare(go121) < 0 {
-					// Toolchain switching came with Go 1.21.
-					sev, msg = reports.Error, fmt.Sprintf("%s:%d needs Go %s but %s has Go %s, which predates toolchain switching (Go 1.21) and downloads nothing: the build fails with \"go.mod requires go >= %s\"", p, line, need, root.Base, strings.TrimSuffix(tag, suffix), need)
-				}
-				if edits, ok := a.toolchainFix(root, tag, need); ok {
-					a.addFix(ruleToolchain, sev, root, root.Line, root.EndLine, msg, edits, "")
+					// Toolchain switching came with Go 1.21: an older go
+					// command downloads nothing.
+					v, ok := preSwitchVerdict(m, have)
+					if !ok {
+						continue
+					}
+					reported[root.Index] = true
+					msg := fmt.Sprintf("%s:%d %s but %s has Go %s, which predates toolchain switching (Go 1.21) and downloads nothing: %s", p, v.line, v.says, root.Base, image, v.what)
+					if edits, ok := a.toolchainFix(root, tag, v.need); ok && v.fix == "" {
+						a.addFix(ruleToolchain, v.sev, root, root.Line, root.EndLine, msg, edits, "")
+						break
+					}
+					fix := a.toolchainFixText(root, suffix, v.need)
+					if v.fix != "" {
+						fix += " (or " + v.fix + ")"
+					}
+					a.addSev(ruleToolchain, v.sev, root, root.Line, root.EndLine, msg, fix)
 					break
 				}
-				fix := fmt.Sprintf("use %s:%s%s in the FROM at line %d", imageRepo(root.Base), need.Lang(), suffix, root.Line)
-				if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
-					fix = fmt.Sprintf("ARG %s=%s before the first FROM (the image becomes %s:%s%s)", m[1], need.Lang(), imageRepo(root.Base), need.Lang(), suffix)
+				if !imageOlder(have, need) {
+					continue
 				}
-				a.addSev(ruleToolchain, sev, root, root.Line, root.EndLine, msg, fix)
+				reported[root.Index] = true
+				msg := fmt.Sprintf("%s:%d needs Go %s but %s has Go %s and GOTOOLCHAIN is unset: the go command downloads Go %s on every cold build", p, line, need, root.Base, image, need)
+				if edits, ok := a.toolchainFix(root, tag, need); ok {
+					a.addFix(ruleToolchain, ruleToolchain.Severity, root, root.Line, root.EndLine, msg, edits, "")
+					break
+				}
+				a.addSev(ruleToolchain, ruleToolchain.Severity, root, root.Line, root.EndLine, msg, a.toolchainFixText(root, suffix, need))
 				break
 			}
 			break
 		}
 	}
+}
+
+// toolchainFixText is CC010's fix where no edit can be written: the
+// builder image of Go need's release, or the ARG that names it.
+func (a *analysis) toolchainFixText(root *Stage, suffix string, need gosettings.Version) string {
+	fix := fmt.Sprintf("use %s:%s%s in the FROM at line %d", imageRepo(root.Base), need.Lang(), suffix, root.Line)
+	if m := argRefRE.FindStringSubmatch(root.Text); m != nil {
+		fix = fmt.Sprintf("ARG %s=%s before the first FROM (the image becomes %s:%s%s)", m[1], need.Lang(), imageRepo(root.Base), need.Lang(), suffix)
+	}
+	return fix
+}
+
+// preVerdict is what a go command older than 1.21 does with a go.mod that
+// asks for more than it has.
+type preVerdict struct {
+	sev  reports.Severity
+	line int
+	says string             // what the file says: "says go 1.21.5"
+	what string             // what happens then
+	need gosettings.Version // the release to build with
+	fix  string             // a fix in the file, or ""
+}
+
+// oldGoLineRE is the only go line form the go command accepted before Go
+// 1.21 (golang.org/x/mod/modfile's GoVersionRE until v0.12.0).
+var oldGoLineRE = regexp.MustCompile(`^[1-9][0-9]*\.(0|[1-9][0-9]*)$`)
+
+// preSwitchVerdict says what Go have (older than 1.21, so without
+// toolchain switching) does with the go.mod m, and ok false when it
+// builds m as it should. Before Go 1.21 the go line is advisory: the go
+// command builds anyway and, only when the compile fails, adds "note:
+// module requires Go X" (Go 1.12 to 1.20). What it cannot parse fails at
+// once: a go line of another form than major.minor ("1.21.5", "1.21rc1")
+// and a toolchain line. Go 1.19.11 and 1.20.6 began refusing modules that
+// declare Go 1.21 or later; 1.19.13 and 1.20.8 moved that to Go 1.22 or
+// later (go.dev/doc/toolchain).
+func preSwitchVerdict(m *modInfo, have gosettings.Version) (v preVerdict, ok bool) {
+	if m.mod == nil {
+		// go.work came with Go 1.18 and has the same rules; an older go
+		// command ignores it. Only go.mod is judged here.
+		return v, false
+	}
+	if g := m.mod.Go; g != nil && !oldGoLineRE.MatchString(g.Version) {
+		need, _ := gosettings.ParseVersion(g.Version)
+		v = preVerdict{sev: reports.Error, line: g.Syntax.Start.Line, says: "says go " + g.Version, need: need,
+			what: fmt.Sprintf("it reads only major.minor go lines, so the build fails at once with \"invalid go version '%s': must match format 1.23\"", g.Version)}
+		if !imageOlder(have, need) {
+			// The release fits; only the form does not.
+			v.need = go121
+			v.fix = fmt.Sprintf("go mod edit -go=%s, a form Go %s reads", need.Lang(), have)
+		}
+		return v, true
+	}
+	if t := m.mod.Toolchain; t != nil {
+		need, _ := gosettings.ParseVersion(t.Name)
+		return preVerdict{sev: reports.Error, line: t.Syntax.Start.Line, says: "has a toolchain line", need: need, fix: "go mod edit -toolchain=none with Go 1.21 or later",
+			what: "it does not know that directive, so the build fails at once with \"unknown directive: toolchain\""}, true
+	}
+	g := m.mod.Go
+	if g == nil {
+		return v, false
+	}
+	need, ok := gosettings.ParseVersion(g.Version)
+	if !ok || !imageOlder(have, need) {
+		return v, false
+	}
+	v = preVerdict{sev: ruleToolchain.Severity, line: g.Syntax.Start.Line, says: "says go " + g.Version, need: need}
+	if from, min, ok := refuses(have, need); ok {
+		v.sev = reports.Error
+		v.what = fmt.Sprintf("Go %s from %s on refuses a module declaring Go %s or later (Go 1.21's rule, backported), so the build fails at once", have, from, min)
+		return v, true
+	}
+	v.what = fmt.Sprintf("the go line is only advisory there, so the build runs on Go %s and fails only where the code needs Go %s, with \"note: module requires Go %s\"", have, g.Version, g.Version)
+	return v, true
+}
+
+// refuses reports whether Go have, a 1.19 or 1.20 release with Go 1.21's
+// forward-compatibility rule backported, refuses a module declaring go
+// need, from which patch release and from which declared version. An
+// image tag without a patch level is the newest patch release.
+func refuses(have, need gosettings.Version) (from string, min gosettings.Version, ok bool) {
+	first, later := "1.19.11", "1.19.13" // 1.19.11 refuses go 1.21+, 1.19.13 go 1.22+
+	switch have.Lang().String() {
+	case "1.19":
+	case "1.20":
+		first, later = "1.20.6", "1.20.8"
+	default:
+		return "", min, false
+	}
+	// An image tagged with the language version has its newest release.
+	atLeast := func(s string) bool {
+		v, _ := gosettings.ParseVersion(s)
+		return have.IsLang() || have.Compare(v) >= 0
+	}
+	switch {
+	case atLeast(later):
+		from, min = later, goVersion("1.22")
+	case atLeast(first):
+		from, min = first, go121
+	default:
+		return "", min, false
+	}
+	return from, min, need.Compare(min) >= 0
+}
+
+// goVersion parses a Go version this file names.
+func goVersion(s string) gosettings.Version {
+	v, ok := gosettings.ParseVersion(s)
+	if !ok {
+		panic("bad Go version " + s)
+	}
+	return v
 }
 
 // checkDepsImage runs CC011: the stage that downloads modules (or else the

@@ -367,10 +367,14 @@ func (b *Build) resolveStage(i int, s *instructions.Stage, x *expander, o *loadO
 				case kv.Value != nil:
 					args[kv.Key] = *kv.Value
 				default:
+					// An ARG with no value that no --build-arg sets is
+					// not in the environment of the RUN instructions
+					// (make's ?= and a script's ${VAR-…} tell); it
+					// expands to "" all the same.
 					if mv, ok := b.MetaArgs[kv.Key]; ok {
 						args[kv.Key] = mv
 					} else {
-						args[kv.Key] = ""
+						delete(args, kv.Key)
 					}
 				}
 			}

@@ -86,6 +86,11 @@ type followed struct {
 	// opaque lists the steps that could not be read, each saying what and
 	// why: "make build: there is no Makefile at /src (the WORKDIR)".
 	opaque []string
+	// git says why the Makefiles and scripts read need the .git of the
+	// build context, "" when they do not: "git describe at
+	// scripts/git-version:4, run by $(shell ./scripts/git-version) in make
+	// release-binary".
+	git string
 }
 
 // followCache holds, per Build, the followed RUNs and the stage layouts.
@@ -183,6 +188,7 @@ type follower struct {
 	upto   int // the RUN's index in its stage
 	out    *followed
 	read   map[string]bool // context files read
+	shells map[string]bool // $(shell ...) commands looked at for git
 	nfiles int
 	parser *syntax.Parser
 }
@@ -241,6 +247,56 @@ func (f *follower) readFile(p string) (name string, data []byte, why string) {
 		data = data[:maxFollowFileSize]
 	}
 	return name, data, ""
+}
+
+// noteGit records the first use of .git (GitUse) in text, a script or
+// recipe line read from file (line lineBase+1 on) and reached by via.
+func (f *follower) noteGit(text, file string, lineBase int, via string) {
+	if f.out.git != "" {
+		return
+	}
+	why, off := gitUseAt(text)
+	if why == "" {
+		return
+	}
+	if file == "" {
+		f.out.git = why + " in " + via
+		return
+	}
+	f.out.git = fmt.Sprintf("%s at %s:%d, run by %s", why, file, lineBase+1+strings.Count(text[:off], "\n"), via)
+}
+
+// shellGit looks for a use of .git in the command of a Makefile's
+// $(shell ...), run from directory cwd, and in the scripts of the context
+// it names ($(shell ./scripts/git-version)).
+func (f *follower) shellGit(cmd, cwd, via string) {
+	if f.out.git != "" || f.shells[cmd] {
+		return
+	}
+	if f.shells == nil {
+		f.shells = map[string]bool{}
+	}
+	f.shells[cmd] = true
+	desc := "$(shell " + shortCmd(cmd) + ") in " + via
+	if why, _ := gitUseAt(cmd); why != "" {
+		f.out.git = fmt.Sprintf("%s in $(shell %s), run by %s", why, shortCmd(cmd), via)
+		return
+	}
+	for _, w := range strings.Fields(cmd) {
+		if f.out.git != "" {
+			return
+		}
+		if !strings.Contains(w, "/") || strings.ContainsAny(w, "$'\"") {
+			continue
+		}
+		p := absPath(cwd, w)
+		if !f.exists(p) {
+			continue
+		}
+		if name, data, why := f.readFile(p); why == "" {
+			f.noteGit(string(data), name, 0, desc)
+		}
+	}
 }
 
 // exists reports whether container path p is a file copied from the

@@ -8,9 +8,10 @@ import (
 )
 
 // gitReadRE finds git commands that read the repository of the build
-// context: version stamping with git describe or git rev-parse, and the
-// like. git clone, git config and git init do not.
-var gitReadRE = regexp.MustCompile(`(?:^|[\s;&|(` + "`" + `$])git\s+(?:-C\s+\S+\s+)?(describe|rev-parse|rev-list|log|show|status|diff|symbolic-ref|branch|tag|ls-files|ls-tree|name-rev|submodule|archive|stash|worktree)\b`)
+// context: version stamping with git describe or git rev-parse, a
+// checkout of another branch, and the like. git clone, git config and git
+// init do not.
+var gitReadRE = regexp.MustCompile(`(?:^|[\s;&|(` + "`" + `$])git\s+(?:-C\s+\S+\s+)?(describe|rev-parse|rev-list|log|show|status|diff|symbolic-ref|branch|tag|ls-files|ls-tree|name-rev|submodule|archive|stash|worktree|checkout|switch|restore|reset|fetch|pull|merge|rebase|cherry-pick)\b`)
 
 // buildvcsRE finds -buildvcs=true (or a bare -buildvcs): go build then
 // fails without the repository.
@@ -21,17 +22,24 @@ var buildvcsRE = regexp.MustCompile(`-buildvcs(?:=true)?(?:[\s'"]|$)`)
 // The analyzer calls it on each RUN's script; a reader of the Makefiles
 // and scripts a RUN runs can call it on their text.
 func GitUse(script string) string {
-	if m := gitReadRE.FindStringSubmatch(script); m != nil {
-		return "git " + m[1]
+	why, _ := gitUseAt(script)
+	return why
+}
+
+// gitUseAt is GitUse with the offset in script of what needs .git.
+func gitUseAt(script string) (why string, off int) {
+	if m := gitReadRE.FindStringSubmatchIndex(script); m != nil {
+		return "git " + script[m[2]:m[3]], m[2]
 	}
-	if buildvcsRE.MatchString(script) {
-		return "-buildvcs=true"
+	if m := buildvcsRE.FindStringIndex(script); m != nil {
+		return "-buildvcs=true", m[0]
 	}
-	return ""
+	return "", -1
 }
 
 // gitUse returns the first RUN of stage st, or of a stage built on it,
-// whose script needs .git, and why; nil when none does.
+// whose script, or a Makefile or script it runs, needs .git, and why; nil
+// when none does.
 func (a *analysis) gitUse(st *Stage) (*Instruction, string) {
 	for _, s := range a.b.Stages[st.Index:] {
 		root := s
@@ -47,6 +55,10 @@ func (a *analysis) gitUse(st *Stage) (*Instruction, string) {
 			}
 			if why := GitUse(in.Script()); why != "" {
 				return in, why
+			}
+			// The Makefiles and scripts the RUN runs.
+			if fw := a.b.follow(s, in); fw != nil && fw.git != "" {
+				return in, fw.git
 			}
 		}
 	}

@@ -15,6 +15,8 @@ func TestGitUse(t *testing.T) {
 		{"git clone https://example.com/r.git /r && cd /r && make", ""},
 		{"go build -o /app .", ""},
 		{"gitleaks detect", ""},
+		{`if [ -n "$V" ]; then git checkout "$V"; fi && make build`, "git checkout"},
+		{`go build -ldflags "-X main.v=$(shell git describe --tags --always)"`, "git describe"},
 	} {
 		if got := GitUse(tc.script); got != tc.want {
 			t.Errorf("GitUse(%q) = %q, want %q", tc.script, got, tc.want)

@@ -958,6 +958,10 @@ func (m *makeDB) ref(inner string, open byte, x *expCtx) string {
 			m.note("$(eval ...) not run")
 			return ""
 		}
+		if fn == "shell" {
+			// Not run, but make would run it here: does it read .git?
+			m.f.shellGit(m.expand(args, x), m.cwd, m.via)
+		}
 		return "$" + string(open) + inner + closeCh
 	case makeFuncs[fn]:
 		y := *x

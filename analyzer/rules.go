@@ -28,8 +28,8 @@ var (
 		Summary: "a local replace or go.work use directory is not in the image at the download step, or lies outside the build context",
 		Help:    "go mod download reads the go.mod of every local replacement and workspace module. If the directory is copied only later, a cold build fails while a warm cache hides it; a directory outside the build context can never be copied."}
 	ruleVendorMismatch = &Rule{ID: "CC005", Slug: "vendor-mismatch", Severity: reports.Warning,
-		Summary: "vendor/ is used but the Dockerfile still downloads modules, or -mod=vendor is set without vendor/ in the context",
-		Help:    "With vendor/modules.txt present (go 1.14 or later) go builds from vendor/ and go mod download is wasted work and network; with -mod=vendor but no vendor/ in the context the build fails."}
+		Summary: "vendor/ is used but the Dockerfile still downloads modules, -mod=vendor is set without vendor/ in the context, or go mod vendor runs before the source is copied",
+		Help:    "With vendor/modules.txt present (go 1.14 or later) go builds from vendor/ and go mod download is wasted work and network; with -mod=vendor but no vendor/ in the context the build fails. go mod vendor vendors the packages the code imports: run on go.mod and go.sum alone it vendors none, and go build then fails on every package of a requirement."}
 	ruleNoCacheMount = &Rule{ID: "CC006", Slug: "no-cache-mount", Severity: reports.Info,
 		Summary: "module download or build without a BuildKit cache mount",
 		Help:    "A cache mount keeps the module and build caches across builds even when the layer is rebuilt; its target must be the stage's GOMODCACHE and GOCACHE."}
@@ -44,7 +44,7 @@ var (
 		Help:    "Without a .dockerignore excluding .git (the context's, or a subdirectory's checkout), every commit changes the copied files and busts the cache of this layer and everything after it. When the build reads .git (git describe, -buildvcs=true), keep it out of the module download layer instead."}
 	ruleToolchain = &Rule{ID: "CC010", Slug: "toolchain-newer-than-image", Severity: reports.Warning,
 		Summary: "the go or toolchain directive is newer than the builder image's Go and GOTOOLCHAIN is unset",
-		Help:    "The go command then downloads a newer toolchain at build time, on every cold build. Use a builder image with that Go version."}
+		Help:    "From Go 1.21 the go command then downloads a newer toolchain at build time, on every cold build. An older go command downloads nothing: a go line it cannot parse (a patch level such as 1.21.5) or a toolchain line fails the build at once, and a newer major.minor go line is advisory, so the build fails only where the code needs the newer Go. Use a builder image with that Go version."}
 	ruleDepsImage = &Rule{ID: "CC011", Slug: "use-deps-image", Severity: reports.Info,
 		Summary: "a builder stage could start FROM the published dependency image, or one that does hides its modules under a cache mount",
 		Help:    "Starting the builder stage from the image that already holds the module cache skips the download on every cold builder. In a stage that starts from it, a cache mount on GOMODCACHE, GOPATH or a parent hides those modules (error): the go command downloads them all again, or fails offline; mount only GOCACHE there."}

@@ -88,6 +88,10 @@ func (f *follower) runShell(src, file string, lineBase int, sh *shellState, dept
 		}
 		return
 	}
+	if !top {
+		// The RUN line itself is GitUse's.
+		f.noteGit(src, file, lineBase, via)
+	}
 	r := &shellRun{f: f, src: src, file: file, lineBase: lineBase, depth: depth, top: top, via: via}
 	r.stmts(prog.Stmts, sh)
 }
