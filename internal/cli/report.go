@@ -237,7 +237,7 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 		base, baseDigest = a, &d
 	}
 	tag := publish.NewTag(key.Key, baseDigest, o.contents.String())
-	settings, err := o.buildCache.settingsFor(head, o.dockerfileName(), base, stderr)
+	settings, err := o.buildCache.settingsFor(head, o.dockerfileName(), "", base, stderr)
 	if err != nil {
 		return reports.Deps{Target: target.String(), Note: fmt.Sprintf("--build-cache: %v", err)}
 	}
