@@ -185,6 +185,9 @@ func dockerfileOptions(dir, file string) ([]analyzer.LoadOption, error) {
 	}
 	if _, err := os.Stat(file); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
+			if file == filepath.Join(dir, "Dockerfile") {
+				return nil, noDockerfileError(dir, display, "--file")
+			}
 			return nil, fmt.Errorf("reading Dockerfile %q: no such file", display)
 		}
 		return nil, fmt.Errorf("reading Dockerfile %q: %w", display, err)
