@@ -30,12 +30,19 @@ type buildCacheFlags struct {
 	// build, "--build-flags", or "guessed: " and why no Dockerfile gave
 	// them.
 	from string
+	// fileFlag is the flag that names the Dockerfile: --dockerfile, or
+	// the command's own --file.
+	fileFlag string
 }
 
 // register adds --build-cache (with the help text enabled), --build-flags
 // and, when dockerfile is true, --dockerfile to fs.
 func (f *buildCacheFlags) register(fs *pflag.FlagSet, command, enabled string, dockerfile bool) {
 	f.command = command
+	f.fileFlag = "--file" // the command's own flag naming the Dockerfile
+	if dockerfile {
+		f.fileFlag = "--dockerfile"
+	}
 	fs.BoolVar(&f.enabled, "build-cache", false, enabled)
 	fs.StringVar(&f.buildFlags, "build-flags", "", "with --build-cache: the build's settings as `'NAME=VALUE... FLAGS'` (e.g. 'CGO_ENABLED=0 -trimpath -tags=netgo'), instead of the Dockerfile's")
 	if dockerfile {
@@ -163,7 +170,11 @@ func (f *buildCacheFlags) settingsFor(b *analyzer.Build, file, why string, base 
 			cgo = ", CGO_ENABLED as the go command sets it (1 when it finds a C compiler)"
 		}
 		f.from = "guessed: " + why
-		fmt.Fprintf(stderr, "cachecheck: %s: %s %s%s (the go command's defaults); give --dockerfile or --build-flags\n", why, verb, s.String(), cgo)
+		fileFlag := f.fileFlag
+		if fileFlag == "" {
+			fileFlag = "--dockerfile"
+		}
+		fmt.Fprintf(stderr, "cachecheck: %s: %s %s%s (the go command's defaults); give %s or --build-flags\n", why, verb, s.String(), cgo, fileFlag)
 	}
 	return &s, nil
 }
