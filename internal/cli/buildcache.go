@@ -91,6 +91,10 @@ func (f *buildCacheFlags) settings(dir string, base publish.Artifact, stderr io.
 			return nil, usageErrorf("%s: --build-cache: %v in %s; name the one whose go build the image serves with --dockerfile (for example --dockerfile %s), or give --build-flags",
 				f.command, err, dir, filepath.Join(dir, filepath.FromSlash(fe.GoBuilds[0])))
 		}
+		if len(fe.GoBuilds) == 0 && len(fe.Unreadable) > 0 {
+			// It may be the one that builds Go: guess nothing.
+			return nil, fmt.Errorf("%s: --build-cache: reading the build settings: %s; fix it, or give --dockerfile or --build-flags", f.command, strings.Join(fe.Unreadable, "; "))
+		}
 		return f.settingsFor(nil, "", noSettingsReason(dir, fe), base, stderr)
 	case err != nil:
 		return nil, err

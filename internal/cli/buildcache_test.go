@@ -24,6 +24,7 @@ func TestBuildCacheSettingsFrom(t *testing.T) {
 		settings   string // a substring of the settings
 		stderr     string // a substring of stderr; "" for none
 		usageErr   string // a substring of the usage error
+		err        string // a substring of another error
 	}{
 		{name: "scripts", files: map[string]string{"scripts/Dockerfile": goDockerfile, "docker/Dockerfile": nodeDockerfile},
 			from: "scripts/Dockerfile:4", settings: "CGO_ENABLED=0 GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build -trimpath -tags=netgo"},
@@ -38,6 +39,8 @@ func TestBuildCacheSettingsFrom(t *testing.T) {
 		{name: "no-go-build", files: map[string]string{"deploy/Dockerfile": nodeDockerfile},
 			from:   "guessed: no go build or go install in the Dockerfiles of DIR (deploy/Dockerfile)",
 			stderr: "cachecheck: no go build or go install in the Dockerfiles of DIR (deploy/Dockerfile): compiling the build cache for "},
+		{name: "unreadable", files: map[string]string{"Dockerfile": "FROM golang:1.26\nFORM x\n", "docker/Dockerfile": nodeDockerfile},
+			err: "warm: --build-cache: reading the build settings: Dockerfile:2: unknown instruction: FORM"},
 		{name: "several", files: map[string]string{"Dockerfile": goDockerfile, ".docker/Dockerfile": goDockerfile, "docker/Dockerfile": nodeDockerfile},
 			usageErr: "warm: --build-cache: 2 Dockerfiles build Go: Dockerfile, .docker/Dockerfile in DIR; name the one whose go build the image serves with --dockerfile (for example --dockerfile DIR/Dockerfile), or give --build-flags"},
 	}
@@ -64,6 +67,13 @@ func TestBuildCacheSettingsFrom(t *testing.T) {
 				var ue *UsageError
 				if !errors.As(err, &ue) || !strings.Contains(err.Error(), subst(tc.usageErr)) {
 					t.Fatalf("settings: %v; want a usage error containing %q", err, subst(tc.usageErr))
+				}
+				return
+			}
+			if tc.err != "" {
+				var ue *UsageError
+				if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), tc.err) || stderr.Len() > 0 {
+					t.Fatalf("settings: %v, stderr %q; want an error containing %q and no stderr", err, stderr.String(), tc.err)
 				}
 				return
 			}
