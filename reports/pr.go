@@ -20,8 +20,11 @@ type Report struct {
 	Keys       Keys        `json:"keys"`
 	Deps       Deps        `json:"deps_image"`
 	Dockerfile *Dockerfile `json:"dockerfile,omitempty"`
-	Timings    []Timing    `json:"timings,omitempty"`
-	Bench      *Bench      `json:"bench,omitempty"`
+	// DockerfileNote says why no Dockerfile was analysed (Dockerfile is
+	// nil): none found, or several that build Go and no --file.
+	DockerfileNote string   `json:"dockerfile_note,omitempty"`
+	Timings        []Timing `json:"timings,omitempty"`
+	Bench          *Bench   `json:"bench,omitempty"`
 }
 
 // Keys compares the dependency keys of base and head.
@@ -36,12 +39,17 @@ type Keys struct {
 type Deps struct {
 	// Checked is false when no target was given or it could not be
 	// reached; Note says which.
-	Checked bool          `json:"checked"`
-	Note    string        `json:"note,omitempty"`
-	Target  string        `json:"target,omitempty"`
-	Hit     bool          `json:"hit"`
-	Ref     string        `json:"ref,omitempty"` // the image for the head key, on a hit
-	Nearest *NearestImage `json:"nearest,omitempty"`
+	Checked bool   `json:"checked"`
+	Note    string `json:"note,omitempty"`
+	Target  string `json:"target,omitempty"`
+	Hit     bool   `json:"hit"`
+	Ref     string `json:"ref,omitempty"` // the image for the head key, on a hit
+	// Base is the digest of the base image the image found was warmed
+	// on, when it was found on a base without --deps-base naming one;
+	// OtherBases counts the other bases that hold the key's image.
+	Base       string        `json:"base,omitempty"`
+	OtherBases int           `json:"other_bases,omitempty"`
+	Nearest    *NearestImage `json:"nearest,omitempty"`
 	// BuildCache is the Go build cache of the image found (Ref, or else
 	// Nearest); nil when it has none.
 	BuildCache *BuildCache `json:"build_cache,omitempty"`

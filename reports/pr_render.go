@@ -40,6 +40,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	b.WriteString(r.depsDetail(true))
 	b.WriteString("\n</details>\n")
 
+	if r.Dockerfile == nil && r.DockerfileNote != "" {
+		fmt.Fprintf(&b, "\n**Dockerfile:** none analysed: %s.\n", mdCell(r.DockerfileNote))
+	}
 	if d := r.Dockerfile; d != nil {
 		fmt.Fprintf(&b, "\n<details><summary>Dockerfile: %s</summary>\n\n", d.summary())
 		if len(d.Introduced) > 0 {
@@ -110,6 +113,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %s\n", c)
 	}
 	fmt.Fprintf(&b, "\nDeps image: %s\n%s", r.depsSummary(), r.depsDetail(false))
+	if r.Dockerfile == nil && r.DockerfileNote != "" {
+		fmt.Fprintf(&b, "\nDockerfile: none analysed: %s.\n", r.DockerfileNote)
+	}
 	if d := r.Dockerfile; d != nil {
 		fmt.Fprintf(&b, "\nDockerfile: %s\n", d.summary())
 		for _, sec := range []struct {
@@ -234,6 +240,16 @@ func (r *Report) depsDetail(md bool) string {
 		fmt.Fprintf(&b, "Not checked: %s.\n", note)
 	case r.Deps.Hit:
 		fmt.Fprintf(&b, "Published for key %s: %s\n", code(r.Keys.Head), code(r.Deps.Ref))
+		if r.Deps.Base != "" {
+			if md {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "Found on the base image %s, as no --deps-base was given", code(r.Deps.Base))
+			if n := r.Deps.OtherBases; n > 0 {
+				fmt.Fprintf(&b, "; %d other %s hold the key's image too", n, plural(n, "base", "bases"))
+			}
+			b.WriteString(": give --deps-base to look up the base your builds start from.\n")
+		}
 	default:
 		fmt.Fprintf(&b, "No deps image for key %s in %s: run `cachecheck warm` for it.\n", code(r.Keys.Head), code(r.Deps.Target))
 		if n := r.Deps.Nearest; n != nil {

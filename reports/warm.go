@@ -53,7 +53,11 @@ type WarmBuildCache struct {
 	Settings string `json:"settings"`
 	Digest   string `json:"settings_digest"`
 	Packages int    `json:"packages"`
-	Bytes    struct {
+	// SettingsFrom says where the settings came from: the go build's
+	// "FILE:LINE", "--build-flags", or "guessed: " and why no Dockerfile
+	// gave them (the go command's defaults were used).
+	SettingsFrom string `json:"settings_from,omitempty"`
+	Bytes        struct {
 		Raw        int64 `json:"raw"`
 		Compressed int64 `json:"compressed"`
 	} `json:"bytes"`
@@ -116,6 +120,9 @@ func (d *Warm) rows() [][2]string {
 		rows = append(rows,
 			[2]string{"build cache", fmt.Sprintf("%d packages, %s raw, %s compressed", bc.Packages, ByteSize(bc.Bytes.Raw), ByteSize(bc.Bytes.Compressed))},
 			[2]string{"build settings", bc.Settings})
+		if bc.SettingsFrom != "" {
+			rows = append(rows, [2]string{"build settings from", bc.SettingsFrom})
+		}
 	}
 	for _, p := range warmPhases {
 		if s, ok := d.Seconds[p]; ok {

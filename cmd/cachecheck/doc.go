@@ -78,7 +78,10 @@ hash of their path, GOPRIVATE modules apart; only what go.sum verifies, each
 file checked against go.sum as it is packed), builds the image on --base or
 on nothing, and writes it, the tag last. --build-cache adds a layer of the
 compiled dependency packages, for the Go settings of the Dockerfile's go
-build (or --build-flags). The tag is the key, then the first 12 hex digits
+build (or --build-flags): --dockerfile, else the one Dockerfile that builds
+Go in DIR or its build/, build/package/, scripts/, docker/, deploy/ or
+.docker/ (several: warm asks for --dockerfile; none: warm says on stderr
+which defaults it compiles for, and why). The tag is the key, then the first 12 hex digits
 of the base digest, "-zips" and "-bc" and a settings digest as they apply.
 
 --download-timeout (default 5m) abandons 'go mod download' when the module
@@ -180,8 +183,11 @@ the head reuses after a build of the base, and why the first miss misses.
 	                  [--bench FILE.json] [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]
 
 Report compares a pull request with its base: the keys and how they differ,
-whether the deps image for the head key is published (or the nearest one),
-the Dockerfile findings introduced or fixed and the predicted layer cache,
+whether the deps image for the head key is published (without --deps-base,
+on any base, which it names; or the nearest one), the Dockerfile findings
+introduced or fixed and the predicted layer cache (without --file, of the
+Dockerfile found as warm --build-cache finds it, else one line says why none
+was analysed),
 and build timings from bench JSON or build logs. A registry that cannot be
 reached is reported "not checked". With --build-cache the head key is
 looked up as 'ref --build-cache' does; when the image found holds a build

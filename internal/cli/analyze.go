@@ -228,6 +228,9 @@ func dockerfileOptions(dir, file string, dirFS func(string) fs.FS) ([]analyzer.L
 	}
 	if _, err := os.Stat(file); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
+			if file == filepath.Join(dir, "Dockerfile") {
+				return nil, noDockerfileError(dir, display, "--file")
+			}
 			return nil, fmt.Errorf("reading Dockerfile %q: no such file", display)
 		}
 		return nil, fmt.Errorf("reading Dockerfile %q: %w", display, err)

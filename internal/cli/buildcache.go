@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,16 +26,27 @@ type buildCacheFlags struct {
 	enabled    bool
 	buildFlags string
 	dockerfile string
+	// from says where the last settings came from: "FILE:LINE" of the go
+	// build, "--build-flags", or "guessed: " and why no Dockerfile gave
+	// them.
+	from string
+	// fileFlag is the flag that names the Dockerfile: --dockerfile, or
+	// the command's own --file.
+	fileFlag string
 }
 
 // register adds --build-cache (with the help text enabled), --build-flags
 // and, when dockerfile is true, --dockerfile to fs.
 func (f *buildCacheFlags) register(fs *pflag.FlagSet, command, enabled string, dockerfile bool) {
 	f.command = command
+	f.fileFlag = "--file" // the command's own flag naming the Dockerfile
+	if dockerfile {
+		f.fileFlag = "--dockerfile"
+	}
 	fs.BoolVar(&f.enabled, "build-cache", false, enabled)
 	fs.StringVar(&f.buildFlags, "build-flags", "", "with --build-cache: the build's settings as `'NAME=VALUE... FLAGS'` (e.g. 'CGO_ENABLED=0 -trimpath -tags=netgo'), instead of the Dockerfile's")
 	if dockerfile {
-		fs.StringVar(&f.dockerfile, "dockerfile", "", "with --build-cache: read the build settings from the go build in this `FILE` (default DIR/Dockerfile when present)")
+		fs.StringVar(&f.dockerfile, "dockerfile", "", "with --build-cache: read the build settings from the go build in this `FILE` (default: the one Dockerfile of DIR, or of its build/, scripts/, docker/... directories, that builds Go)")
 	}
 }
 
@@ -47,43 +59,70 @@ func (f *buildCacheFlags) validate() error {
 }
 
 // settings returns the build settings of the build cache: --build-flags
-// when given, else those of the first go build in the Dockerfile (when
-// there is one), with the Go release of the base image. It returns nil
-// when --build-cache is off.
+// when given, else those of the first go build in --dockerfile, else in
+// the Dockerfile of dir that builds Go (analyzer.FindGoDockerfile), with
+// the Go release of the base image. Several Dockerfiles that build Go are
+// a usage error naming them; when no Dockerfile gives the settings, the
+// go command's defaults are used and a line on stderr says so. It returns
+// nil when --build-cache is off.
 func (f *buildCacheFlags) settings(dir string, base publish.Artifact, stderr io.Writer) (*buildcache.Settings, error) {
 	if err := f.validate(); err != nil || !f.enabled {
 		return nil, err
 	}
-	var b *analyzer.Build
-	file := f.dockerfile
-	if f.buildFlags == "" {
-		if file == "" {
-			file = filepath.Join(dir, "Dockerfile")
-			if _, err := os.Stat(file); err != nil {
-				return f.settingsFor(nil, "", base, stderr)
-			}
-		}
+	if f.buildFlags != "" {
+		return f.settingsFor(nil, "", "", base, stderr)
+	}
+	if file := f.dockerfile; file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("reading Dockerfile %q: %w", file, err)
 		}
-		if b, err = analyzer.Parse(file, data); err != nil {
+		b, err := analyzer.Parse(file, data)
+		if err != nil {
 			return nil, err
 		}
+		return f.settingsFor(b, file, "", base, stderr)
 	}
-	return f.settingsFor(b, file, base, stderr)
+	b, file, err := analyzer.FindGoDockerfile(os.DirFS(dir))
+	var fe *analyzer.FindError
+	switch {
+	case errors.As(err, &fe):
+		if len(fe.GoBuilds) > 1 {
+			return nil, usageErrorf("%s: --build-cache: %v in %s; name the one whose go build the image serves with --dockerfile (for example --dockerfile %s), or give --build-flags",
+				f.command, err, dir, filepath.Join(dir, filepath.FromSlash(fe.GoBuilds[0])))
+		}
+		if len(fe.GoBuilds) == 0 && len(fe.Unreadable) > 0 {
+			// It may be the one that builds Go: guess nothing.
+			return nil, fmt.Errorf("%s: --build-cache: reading the build settings: %s; fix it, or give --dockerfile or --build-flags", f.command, strings.Join(fe.Unreadable, "; "))
+		}
+		return f.settingsFor(nil, "", noSettingsReason(dir, fe), base, stderr)
+	case err != nil:
+		return nil, err
+	}
+	return f.settingsFor(b, filepath.ToSlash(file), "", base, stderr)
+}
+
+// noSettingsReason says why no Dockerfile of dir gives the build
+// settings, from what analyzer.FindGoDockerfile found.
+func noSettingsReason(dir string, fe *analyzer.FindError) string {
+	if len(fe.Found) == 0 {
+		return fmt.Sprintf("no Dockerfile in %s (looked in %s)", dir, analyzer.SearchedDirs())
+	}
+	return fmt.Sprintf("no go build or go install in the Dockerfiles of %s (%s)", dir, strings.Join(fe.Found, ", "))
 }
 
 // settingsFor returns the build settings of the build cache: --build-flags
-// when given, else those of the first go build in b, the Dockerfile file
-// (defaults when b is nil), with the Go release of the base image. It
+// when given, else those of the first go build in b, the Dockerfile named
+// file, else (b nil) the go command's defaults, which a line on stderr
+// names with why, the reason no Dockerfile gave them. The Go release is
+// the base image's. It records in f.from where the settings came from. It
 // returns nil when --build-cache is off.
-func (f *buildCacheFlags) settingsFor(b *analyzer.Build, file string, base publish.Artifact, stderr io.Writer) (*buildcache.Settings, error) {
+func (f *buildCacheFlags) settingsFor(b *analyzer.Build, file, why string, base publish.Artifact, stderr io.Writer) (*buildcache.Settings, error) {
 	if err := f.validate(); err != nil || !f.enabled {
 		return nil, err
 	}
 	var s buildcache.Settings
-	from := "defaults"
+	from := "the go command's defaults"
 	switch {
 	case f.buildFlags != "":
 		var err error
@@ -120,6 +159,26 @@ func (f *buildCacheFlags) settingsFor(b *analyzer.Build, file string, base publi
 		default:
 			s.GoVersion = v
 		}
+	}
+	f.from = from
+	if f.buildFlags == "" && b == nil {
+		if why == "" {
+			why = "no Dockerfile given"
+		}
+		verb := "looking up the build cache compiled for"
+		if f.command == "warm" {
+			verb = "compiling the build cache for"
+		}
+		cgo := ""
+		if s.CGOEnabled == "" {
+			cgo = ", CGO_ENABLED as the go command sets it (1 when it finds a C compiler)"
+		}
+		f.from = "guessed: " + why
+		fileFlag := f.fileFlag
+		if fileFlag == "" {
+			fileFlag = "--dockerfile"
+		}
+		fmt.Fprintf(stderr, "cachecheck: %s: %s %s%s (the go command's defaults); give %s or --build-flags\n", why, verb, s.String(), cgo, fileFlag)
 	}
 	return &s, nil
 }

@@ -9,6 +9,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/buildcache"
+	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/cachecheck/cachecheck/internal/warm"
 	"github.com/cachecheck/cachecheck/reports"
@@ -36,6 +38,9 @@ type reportOptions struct {
 	failOn     []string
 	timeout    time.Duration
 	buildCache buildCacheFlags
+	// found is the head's Dockerfile found without --file ("" for none);
+	// note says why none was.
+	found, note string
 }
 
 func newReportCommand() *command {
@@ -46,7 +51,7 @@ func newReportCommand() *command {
 	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
 	fs.StringVar(&o.base, "base", "", "the base `REV`ision of the pull request: a git revision, or a directory (required)")
 	fs.StringVar(&o.head, "head", "", "the head `REV`ision (default: the work tree)")
-	fs.StringVarP(&o.file, "file", "f", "", "the `Dockerfile`, relative to DIR (default: DIR/Dockerfile, when present)")
+	fs.StringVarP(&o.file, "file", "f", "", "the `Dockerfile`, relative to DIR (default: the one of DIR, or of its build/, scripts/, docker/... directories, that builds Go)")
 	fs.StringVar(&o.to, "to", "", "where deps images are published: a registry repository or oci:DIR (default: not checked)")
 	fs.StringVar(&o.depsBase, "deps-base", "", "the --base `REF` the deps images were warmed on")
 	fs.Var(o.contents, "contents", "the --contents the deps images were warmed with: full or zips")
@@ -67,17 +72,23 @@ answers, in one screen: what does this change do to the build cache and the
 build time? DIR (default ".") holds the Go module and the Dockerfile.
 
 - Keys: the base and head dependency keys, and how their inputs differ.
-- Deps image (with --to): whether the image for the head key is published;
-  if not, the nearest published one and how many modules it already holds.
+- Deps image (with --to): whether the image for the head key is published
+  (on --deps-base; without it, on any base, and the section names the base
+  it was found on); if not, the nearest published one and how many modules
+  it already holds.
   When the target cannot be reached, the section says "not checked" and the
   report goes on. When the image found holds a Go build cache ('warm
   --build-cache'), the section says what it was compiled for and whether
   each go build of the head Dockerfile can use it; a build that cannot
   gets one sentence saying which settings differ (the comparison of
   'analyze --deps-image', rule CC012).
-- Dockerfile (when there is one): the findings the change introduced or
-  fixed, and the predicted layer-cache hits and misses of a head build after
-  a base build, naming the first miss.
+- Dockerfile: the findings the change introduced or fixed, and the
+  predicted layer-cache hits and misses of a head build after a base build,
+  naming the first miss. Without --file it is the head's Dockerfile that
+  builds Go among DIR/Dockerfile, *.Dockerfile, Dockerfile.* and the same
+  names in build/, build/package/, scripts/, docker/, deploy/ and .docker/
+  (else DIR/Dockerfile); with none, or several that build Go, one line says
+  that no Dockerfile was analysed and why.
 - Timings (with --bench or --build-log): build steps, cached or not, their
   durations, and base against head when logs named base= and head= are given.
 
@@ -166,7 +177,7 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 	}
 
 	var head *analyzer.Build
-	if rep.Dockerfile, head, err = o.dockerfile(ctx, dir); err != nil {
+	if rep.Dockerfile, head, rep.DockerfileNote, err = o.dockerfile(ctx, dir); err != nil {
 		return err
 	}
 	rep.Deps = o.deps(ctx, headKey, head, io.Err)
@@ -237,7 +248,14 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 		base, baseDigest = a, &d
 	}
 	tag := publish.NewTag(key.Key, baseDigest, o.contents.String())
-	settings, err := o.buildCache.settingsFor(head, o.dockerfileName(), base, stderr)
+	why := ""
+	if head == nil {
+		why = "no Dockerfile analysed"
+		if o.note != "" {
+			why, _, _ = strings.Cut(o.note, ":")
+		}
+	}
+	settings, err := o.buildCache.settingsFor(head, o.dockerfileName(), why, base, stderr)
 	if err != nil {
 		return reports.Deps{Target: target.String(), Note: fmt.Sprintf("--build-cache: %v", err)}
 	}
@@ -254,6 +272,21 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 	case err != nil:
 		d.Note = fmt.Sprintf("%s could not be checked: %v", target, err)
 		return d
+	}
+	if found.Match != warm.MatchExact && o.depsBase == "" {
+		// The nightly warm may have used a --base this report was not
+		// given: the key's image on any base is ready for the build.
+		onBase, err := warm.OnAnyBase(ctx, target, tag)
+		if err != nil {
+			d.Note = fmt.Sprintf("%s could not be checked: %v", target, err)
+			return d
+		}
+		if len(onBase) > 0 {
+			e := onBase[0]
+			found = &warm.Found{Match: warm.MatchExact, Entry: e, Ref: target.Ref(e.Tag.String(), e.Descriptor)}
+			d.Base, d.OtherBases = baseOf(e), otherBases(onBase)
+			tag = e.Tag
+		}
 	}
 	d.Checked = true
 	switch found.Match {
@@ -278,6 +311,29 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 		d.BuildCache = compareBuildCache(bc, head, o.dockerfileName())
 	}
 	return d
+}
+
+// baseOf returns the digest of the base image a deps image was warmed on,
+// as its labels record it, else the digits its tag carries; "" for none.
+func baseOf(e publish.Entry) string {
+	if e.Tag.Base == "" {
+		return ""
+	}
+	if img, err := e.Image(); err == nil {
+		if md, err := depsimage.ReadMetadata(img); err == nil && md.BaseDigest != "" {
+			return md.BaseDigest
+		}
+	}
+	return "sha256:" + e.Tag.Base + "…"
+}
+
+// otherBases counts the bases other than the first entry's among entries.
+func otherBases(entries []publish.Entry) int {
+	seen := map[string]bool{entries[0].Tag.Base: true}
+	for _, e := range entries[1:] {
+		seen[e.Tag.Base] = true
+	}
+	return len(seen) - 1
 }
 
 // hiddenModules returns the positions of the RUN instructions of head (nil
@@ -329,35 +385,75 @@ func (o *reportOptions) dockerfileName() string {
 	if o.file != "" {
 		return filepath.ToSlash(filepath.Clean(o.file))
 	}
+	if o.found != "" {
+		return o.found
+	}
 	return "Dockerfile"
 }
 
+// findDockerfile finds the head's Dockerfile in fsys when --file is not
+// given, as warm --build-cache does (analyzer.FindGoDockerfile): the one
+// that builds Go, else DIR/Dockerfile. It returns "" and the reason when
+// there is none to analyse.
+func findDockerfile(fsys iofs.FS, dir string) (file, note string, err error) {
+	_, file, err = analyzer.FindGoDockerfile(fsys)
+	var fe *analyzer.FindError
+	switch {
+	case err == nil:
+		return file, "", nil
+	case !errors.As(err, &fe):
+		return "", "", err
+	case len(fe.GoBuilds) > 1:
+		return "", fmt.Sprintf("%d Dockerfiles build Go (%s): give the one to analyse with --file", len(fe.GoBuilds), strings.Join(fe.GoBuilds, ", ")), nil
+	case slices.Contains(fe.Found, "Dockerfile"):
+		return "Dockerfile", "", nil // as docker build takes it
+	case len(fe.Found) == 0:
+		return "", fmt.Sprintf("no Dockerfile in %s (looked in %s): give its path with --file", dir, analyzer.SearchedDirs()), nil
+	default:
+		return "", fmt.Sprintf("no go build or go install in the Dockerfiles found (%s): give the one to analyse with --file", strings.Join(fe.Found, ", ")), nil
+	}
+}
+
 // dockerfile compares the Dockerfile's findings between base and head and
-// predicts the layer cache; it returns the head's Dockerfile too. It
-// returns nils when head has no Dockerfile.
-func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Dockerfile, *analyzer.Build, error) {
+// predicts the layer cache; it returns the head's Dockerfile too. Without
+// --file the Dockerfile is the head's found by findDockerfile; when there
+// is none it returns nils and a note saying why.
+func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Dockerfile, *analyzer.Build, string, error) {
+	var sides [2]predictSide
+	for i, side := range []struct{ flag, spec string }{{"--base", o.base}, {"--head", o.head}} {
+		s, err := openSide(ctx, side.flag, side.spec, dir)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		sides[i] = s
+	}
+	if o.file == "" {
+		f, note, err := findDockerfile(sides[1].fsys, dir)
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("--head %s: %w", sides[1].name, err)
+		}
+		if f == "" {
+			o.note = note
+			return nil, nil, note, nil
+		}
+		o.found = f
+	}
 	file := o.dockerfileName()
 	var builds [2]*analyzer.Build
 	var names [2]string
 	var findings [2][]*reports.Finding
-	for i, side := range []struct{ flag, spec string }{{"--base", o.base}, {"--head", o.head}} {
-		s, err := openSide(ctx, side.flag, side.spec, dir)
-		if err != nil {
-			return nil, nil, err
-		}
+	for i, flag := range []string{"--base", "--head"} {
+		s := sides[i]
 		if _, err := iofs.Stat(s.fsys, file); err != nil {
-			if i == 1 && o.file == "" {
-				return nil, nil, nil // no Dockerfile: no section
-			}
 			continue // the base has none: everything in head is new
 		}
 		b, err := analyzer.Load(s.fsys, analyzer.WithDockerfile(nil, file), analyzer.WithDisplayName(file))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
+			return nil, nil, "", fmt.Errorf("%s %s: %w", flag, s.name, err)
 		}
 		found, err := analyzer.Analyze(b)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
+			return nil, nil, "", fmt.Errorf("%s %s: %w", flag, s.name, err)
 		}
 		builds[i], names[i] = b, s.name
 		for j := range found {
@@ -367,14 +463,14 @@ func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Do
 	d := &reports.Dockerfile{File: file}
 	d.Introduced, d.Fixed, d.Remaining = compareFindings(builds, findings)
 	if builds[0] == nil {
-		return d, builds[1], nil
+		return d, builds[1], "", nil
 	}
 	p, err := analyzer.Predict(builds[0], builds[1])
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	d.Prediction = predictionDoc(names, p)
-	return d, builds[1], nil
+	return d, builds[1], "", nil
 }
 
 // compareFindings splits the findings of base and head into those head

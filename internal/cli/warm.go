@@ -98,10 +98,16 @@ go build FROM the image compiles only the module's own packages. The cache
 serves only a build with the same settings: Go release (the base image's
 GOLANG_VERSION must be the go command's here), GOOS, GOARCH, GOAMD64,
 CGO_ENABLED, -trimpath, build tags, compile flags and, without -trimpath,
-GOMODCACHE=/go/pkg/mod. They are read from the first go build in the
-Dockerfile (--dockerfile, default DIR/Dockerfile) or given with
---build-flags, recorded as org.cachecheck.build-cache.* labels, and add
--bc<12 hex of their digest> to the tag. 'cachecheck analyze --deps-image'
+GOMODCACHE=/go/pkg/mod. They are given with --build-flags or read from
+the first go build in the Dockerfile: --dockerfile, else the one that
+builds Go (a go build or go install, also behind make or a script) among
+DIR/Dockerfile, DIR/*.Dockerfile, DIR/Dockerfile.* and the same names in
+DIR's build/, build/package/, scripts/, docker/, deploy/ and .docker/;
+when several build Go, warm asks for --dockerfile. When no Dockerfile
+gives them, warm compiles for the go command's defaults and says so on
+stderr and in the JSON ("settings_from"). They are recorded as
+org.cachecheck.build-cache.* labels, and add -bc<12 hex of their digest>
+to the tag. 'cachecheck analyze --deps-image'
 reports a build whose settings differ (rule CC012). Without -trimpath the
 compile runs in a private mount namespace with the module cache
 bind-mounted at /go/pkg/mod, which needs root (or CAP_SYS_ADMIN).`,
@@ -197,7 +203,11 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 	if err != nil {
 		return nil, err
 	}
-	return newWarmSummary(res), nil
+	sum := newWarmSummary(res)
+	if sum.BuildCache != nil {
+		sum.BuildCache.SettingsFrom = o.buildCache.from
+	}
+	return sum, nil
 }
 
 // newWarmSummary maps warm's result to its document. The document
