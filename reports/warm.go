@@ -57,6 +57,10 @@ type WarmBuildCache struct {
 		Raw        int64 `json:"raw"`
 		Compressed int64 `json:"compressed"`
 	} `json:"bytes"`
+	// ReusedFrom is the reference to the image of the target whose build
+	// cache layer warm reused (same key and settings, other contents or
+	// base) instead of compiling; "" when it compiled.
+	ReusedFrom string `json:"reused_from,omitempty"`
 }
 
 func (*Warm) Kind() string { return "warm" }
@@ -78,7 +82,7 @@ func (d *Warm) WriteText(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "published %s to %s\n%s\n", d.Tag, d.Target, d.Ref); err != nil {
 		return err
 	}
-	table := tablewriter.NewTable(w)
+	table := tablewriter.NewTable(w, withShortDigests())
 	for _, r := range d.rows() {
 		if err := table.Append(r[0], r[1]); err != nil {
 			return err
@@ -116,6 +120,9 @@ func (d *Warm) rows() [][2]string {
 		rows = append(rows,
 			[2]string{"build cache", fmt.Sprintf("%d packages, %s raw, %s compressed", bc.Packages, ByteSize(bc.Bytes.Raw), ByteSize(bc.Bytes.Compressed))},
 			[2]string{"build settings", bc.Settings})
+		if bc.ReusedFrom != "" {
+			rows = append(rows, [2]string{"build cache from", bc.ReusedFrom + " (reused, not compiled)"})
+		}
 	}
 	for _, p := range warmPhases {
 		if s, ok := d.Seconds[p]; ok {
@@ -172,7 +179,7 @@ func (d *WarmAll) WriteText(w io.Writer) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	table := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
+	table := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off), withShortDigests())
 	table.Header("dir", "module", "key", "result", "modules", "bytes", "seconds")
 	for _, u := range d.Units {
 		if err := table.Append(u.cells()); err != nil {

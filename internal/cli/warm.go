@@ -217,7 +217,7 @@ func newWarmSummary(r *warm.Result) *reports.Warm {
 	}
 	sum.Header = reports.Header{ProtocolVersion: reports.ProtocolVersion, DocKind: sum.Kind()}
 	if bc := r.BuildCache; bc != nil {
-		sum.BuildCache = &reports.WarmBuildCache{Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages}
+		sum.BuildCache = &reports.WarmBuildCache{Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages, ReusedFrom: bc.ReusedFrom}
 		sum.BuildCache.Bytes.Raw, sum.BuildCache.Bytes.Compressed = bc.Bytes.Raw, bc.Bytes.Compressed
 	}
 	return sum
@@ -287,7 +287,11 @@ func (p *progress) warm(w warm.Progress) {
 	case "pack":
 		p.set("pack %d layers", w.Total)
 	case "build-cache":
-		p.set("compile dependencies into the build cache")
+		if w.From != "" {
+			p.set("reuse the build cache layer of %s", w.From)
+		} else {
+			p.set("compile dependencies into the build cache")
+		}
 	}
 }
 
