@@ -80,6 +80,9 @@ on nothing, and writes it, the tag last. --build-cache adds a layer of the
 compiled dependency packages, for the Go settings of the Dockerfile's go
 build (or --build-flags). The tag is the key, then the first 12 hex digits
 of the base digest, "-zips" and "-bc" and a settings digest as they apply.
+When the target holds the build cache layer for the same key, settings and
+Go release under another tag (other --contents or --base), warm reuses it
+rather than compiling, and says so (build_cache.reused_from in the JSON).
 
 --download-timeout (default 5m) abandons 'go mod download' when the module
 cache has not grown for that long: the go command bounds no fetch in time.

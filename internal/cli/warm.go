@@ -104,7 +104,14 @@ Dockerfile (--dockerfile, default DIR/Dockerfile) or given with
 -bc<12 hex of their digest> to the tag. 'cachecheck analyze --deps-image'
 reports a build whose settings differ (rule CC012). Without -trimpath the
 compile runs in a private mount namespace with the module cache
-bind-mounted at /go/pkg/mod, which needs root (or CAP_SYS_ADMIN).`,
+bind-mounted at /go/pkg/mod, which needs root (or CAP_SYS_ADMIN).
+
+The build cache layer depends on the key, the settings and the go command's
+release, not on --contents or --base: when the target holds an image of the
+same key and settings under another tag (warm --contents full, then zips),
+warm reuses its layer (written by digest: no upload) instead of compiling,
+says so on stderr and in the JSON (build_cache.reused_from). --force
+compiles.`,
 		examples: `
 cachecheck warm --to registry.example.com/team/app-deps
 cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26
