@@ -198,6 +198,7 @@ func NewTable(w io.Writer, widths ...ColumnWidth) *tablewriter.Table {
 			Formatting:   tw.CellFormatting{AutoWrap: tw.WrapNormal},
 			Alignment:    tw.CellAlignment{Global: tw.AlignLeft},
 			ColMaxWidths: tw.CellWidth{Global: 60, PerColumn: per},
+			Filter:       tw.CellFilter{Global: shortDigestCells},
 		},
 		Behavior: tw.Behavior{TrimSpace: tw.On},
 	}))

@@ -39,17 +39,23 @@ type PrunedImage struct {
 // Kind is "prune".
 func (*Prune) Kind() string { return "prune" }
 
-// WriteText prints the images removed (or that would be) as a table, then
-// a one-line summary.
+// WriteText prints the images removed (or that would be) as a table, the
+// images kept and why as another, then a one-line summary. Digests are
+// shortened (see [ShortDigests]); the JSON form has them whole.
 func (p *Prune) WriteText(w io.Writer) error {
-	var rows [][]string
+	var rows, kept [][]string
 	for _, im := range p.Images {
-		if im.Action == "kept" {
-			continue
-		}
 		age := "-"
 		if im.Published != nil {
 			age = FormatAge(p.Now.Sub(*im.Published))
+		}
+		if im.Action == "kept" {
+			why := im.Reason
+			if im.Stamped {
+				why += "; stamped now"
+			}
+			kept = append(kept, []string{im.Tag, im.Module, age, im.Digest, why})
+			continue
 		}
 		rows = append(rows, []string{im.Tag, im.Module, age, im.Digest})
 	}
@@ -57,7 +63,10 @@ func (p *Prune) WriteText(w io.Writer) error {
 	if p.Stamped > 0 {
 		stamped = fmt.Sprintf(" (stamped %d that had no publication time)", p.Stamped)
 	}
-	return writeRemoval(w, []string{removalVerb(p.DryRun), "module", "age", "digest"}, rows,
+	if err := writeTable(w, []string{removalVerb(p.DryRun), "module", "age", "digest"}, rows); err != nil {
+		return err
+	}
+	return writeRemoval(w, []string{"kept", "module", "age", "digest", "why"}, kept,
 		fmt.Sprintf("%s %d of %d deps images in %s; kept %d%s", removalVerb(p.DryRun), p.Removed, p.Removed+p.Kept, p.Target, p.Kept, stamped))
 }
 
@@ -128,18 +137,24 @@ func removalVerb(dryRun bool) string {
 // writeRemoval is the text form of both prunes: a table of what goes,
 // when anything does, then the summary line.
 func writeRemoval(w io.Writer, header []string, rows [][]string, summary string) error {
-	if len(rows) > 0 {
-		table := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
-		table.Header(header)
-		if err := table.Bulk(rows); err != nil {
-			return err
-		}
-		if err := table.Render(); err != nil {
-			return err
-		}
+	if err := writeTable(w, header, rows); err != nil {
+		return err
 	}
 	_, err := fmt.Fprintln(w, summary)
 	return err
+}
+
+// writeTable writes the rows under header as a table, when there are any.
+func writeTable(w io.Writer, header []string, rows [][]string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	table := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off), withShortDigests())
+	table.Header(header)
+	if err := table.Bulk(rows); err != nil {
+		return err
+	}
+	return table.Render()
 }
 
 // FormatAge formats d in days and hours, or smaller units under a day:

@@ -61,6 +61,10 @@ type WarmBuildCache struct {
 		Raw        int64 `json:"raw"`
 		Compressed int64 `json:"compressed"`
 	} `json:"bytes"`
+	// ReusedFrom is the reference to the image of the target whose build
+	// cache layer warm reused (same key and settings, other contents or
+	// base) instead of compiling; "" when it compiled.
+	ReusedFrom string `json:"reused_from,omitempty"`
 }
 
 func (*Warm) Kind() string { return "warm" }
@@ -82,7 +86,7 @@ func (d *Warm) WriteText(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "published %s to %s\n%s\n", d.Tag, d.Target, d.Ref); err != nil {
 		return err
 	}
-	table := tablewriter.NewTable(w)
+	table := tablewriter.NewTable(w, withShortDigests())
 	for _, r := range d.rows() {
 		if err := table.Append(r[0], r[1]); err != nil {
 			return err
@@ -122,6 +126,9 @@ func (d *Warm) rows() [][2]string {
 			[2]string{"build settings", bc.Settings})
 		if bc.SettingsFrom != "" {
 			rows = append(rows, [2]string{"build settings from", bc.SettingsFrom})
+		}
+		if bc.ReusedFrom != "" {
+			rows = append(rows, [2]string{"build cache from", bc.ReusedFrom + " (reused, not compiled)"})
 		}
 	}
 	for _, p := range warmPhases {
@@ -179,7 +186,7 @@ func (d *WarmAll) WriteText(w io.Writer) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	table := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
+	table := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off), withShortDigests())
 	table.Header("dir", "module", "key", "result", "modules", "bytes", "seconds")
 	for _, u := range d.Units {
 		if err := table.Append(u.cells()); err != nil {

@@ -97,6 +97,47 @@ func TestWarmText(t *testing.T) {
 	}
 }
 
+// TestWarmReusedBuildCache checks that a warm that reused another
+// image's build cache layer says which, in text (digest shortened, in the
+// table) and in JSON (whole).
+func TestWarmReusedBuildCache(t *testing.T) {
+	d := sampleWarm()
+	from := "127.0.0.1:5000/app-deps:ck1-0ac58f425b47172330dc6178be3c5dfc-bc0123456789ab@sha256:" + strings.Repeat("12", 32)
+	d.BuildCache.ReusedFrom = from
+	var text, js bytes.Buffer
+	if err := Write(&text, Text, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(&js, JSON, d); err != nil {
+		t.Fatal(err)
+	}
+	if want := "│ build cache from    │ 127.0.0.1:5000/app-deps:ck1-0ac58f425b47172330dc6178be3c5dfc-bc0123456789ab@sha256:121212121212… (reused, not compiled)"; !strings.Contains(text.String(), want) {
+		t.Errorf("text has no line\n%s\n%s", want, text.String())
+	}
+	// The reference line, for copying, keeps the digest whole.
+	if !strings.Contains(text.String(), "\n"+d.Ref+"\n") {
+		t.Errorf("text does not hold the whole reference %s:\n%s", d.Ref, text.String())
+	}
+	if want := `"reused_from": "` + from + `"`; !strings.Contains(js.String(), want) {
+		t.Errorf("JSON has no %s:\n%s", want, js.String())
+	}
+}
+
+func TestShortDigests(t *testing.T) {
+	h := strings.Repeat("0123456789abcdef", 4)
+	for _, tc := range []struct{ in, want string }{
+		{"sha256:" + h, "sha256:0123456789ab…"},
+		{"r@sha256:" + h + " and sha256:" + h, "r@sha256:0123456789ab… and sha256:0123456789ab…"},
+		{"sha256:0123", "sha256:0123"},
+		{"blobs/sha256/" + h, "blobs/sha256/" + h},
+		{"", ""},
+	} {
+		if got := ShortDigests(tc.in); got != tc.want {
+			t.Errorf("ShortDigests(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestByteSize(t *testing.T) {
 	for _, tc := range []struct {
 		n    int64

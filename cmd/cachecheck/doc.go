@@ -83,6 +83,9 @@ Go in DIR or its build/, build/package/, scripts/, docker/, deploy/ or
 .docker/ (several: warm asks for --dockerfile; none: warm says on stderr
 which defaults it compiles for, and why). The tag is the key, then the first 12 hex digits
 of the base digest, "-zips" and "-bc" and a settings digest as they apply.
+When the target holds the build cache layer for the same key, settings and
+Go release under another tag (other --contents or --base), warm reuses it
+rather than compiling, and says so (build_cache.reused_from in the JSON).
 
 --download-timeout (default 5m) abandons 'go mod download' when the module
 cache has not grown for that long: the go command bounds no fetch in time.

@@ -102,7 +102,7 @@ func (e *VersionError) Error() string {
 // or workspace in dir into a fresh build cache, with the settings s (see
 // [Settings.Normalize] for the defaults), offline, from the
 // module cache of mods. No test packages and no package of a main module
-// are compiled.
+// are compiled. It is [Prepare] and [Plan.Build].
 //
 // The go command must be the Go release of s.GoVersion when it is set
 // ([VersionError] otherwise). Without -trimpath the directory of every
@@ -111,7 +111,37 @@ func (e *VersionError) Error() string {
 // elsewhere, the go commands run in a private mount namespace
 // (unshare(1), which needs root or CAP_SYS_ADMIN) where it is bind-mounted
 // there; the mount point is created if missing and left, empty, in place.
-func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, opts ...Option) (_ *Result, err error) {
+func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, opts ...Option) (*Result, error) {
+	p, err := Prepare(ctx, dir, mods, s, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Build(ctx)
+}
+
+// Plan is what [Build] would compile, known before it compiles: the
+// settings as the go command resolves them and the packages.
+type Plan struct {
+	// Settings are the settings the packages will be compiled with, with
+	// the Go version and CGO_ENABLED the go command reported.
+	Settings Settings
+	// Main are the main packages whose dependencies are compiled.
+	Main []string
+	// Packages are the packages to compile, as [Result.Packages].
+	Packages []string
+
+	r       *runner
+	goCache string
+	// ownCache is set when goCache is a temporary directory of Prepare's,
+	// which Close removes.
+	ownCache bool
+}
+
+// Prepare resolves the settings s with the go command (its Go version,
+// CGO_ENABLED and GOAMD64) and lists the packages [Plan.Build] compiles,
+// compiling nothing. The options and conditions are those of [Build]. The
+// caller calls [Plan.Build], or [Plan.Close] to give the plan up.
+func Prepare(ctx context.Context, dir string, mods *modload.Result, s Settings, opts ...Option) (_ *Plan, err error) {
 	o := options{goCmd: "go", env: os.Environ(), stderr: io.Discard}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -123,21 +153,24 @@ func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, op
 	if err != nil {
 		return nil, fmt.Errorf("resolving directory %q: %w", dir, err)
 	}
-	if o.goCache == "" {
-		if o.goCache, err = os.MkdirTemp("", "cachecheck-gocache-"); err != nil {
+	p := &Plan{goCache: o.goCache}
+	if p.goCache == "" {
+		if p.goCache, err = os.MkdirTemp("", "cachecheck-gocache-"); err != nil {
 			return nil, fmt.Errorf("creating build cache: %w", err)
 		}
-		// A failed or interrupted build leaves nothing behind.
+		p.ownCache = true
+		// A failed or interrupted plan leaves nothing behind.
 		defer func() {
 			if err != nil {
-				os.RemoveAll(o.goCache)
+				p.Close()
 			}
 		}()
-	} else if err := checkEmpty(o.goCache); err != nil {
+	} else if err := checkEmpty(p.goCache); err != nil {
 		return nil, err
 	}
 
-	r := &runner{o: o, dir: absDir, env: buildEnv(o.env, s, o.goCache)}
+	r := &runner{o: o, dir: absDir, env: buildEnv(o.env, s, p.goCache)}
+	p.r = r
 	if !s.Trimpath && filepath.Clean(mods.GoModCache) != s.ModCache {
 		if err := r.bindModCache(ctx, mods.GoModCache, s.ModCache); err != nil {
 			return nil, err
@@ -167,6 +200,7 @@ func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, op
 		return nil, fmt.Errorf("go env GOAMD64 is %q, want %q", vals[2], s.GOAMD64)
 	}
 	r.env = envlist.Set(r.env, "CGO_ENABLED", s.CGOEnabled)
+	p.Settings = s
 
 	flags := buildFlags(s)
 	patterns := o.packages
@@ -179,30 +213,50 @@ func Build(ctx context.Context, dir string, mods *modload.Result, s Settings, op
 	if err != nil {
 		return nil, err
 	}
-	main := strings.Fields(out)
-	if len(main) == 0 {
+	p.Main = strings.Fields(out)
+	if len(p.Main) == 0 {
 		return nil, fmt.Errorf("no main package in %s matches %s", absDir, strings.Join(patterns, " "))
 	}
 	depArgs := append([]string{"list"}, flags...)
 	depArgs = append(depArgs, "-deps", "-f", `{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{end}}`, "--")
-	out, err = r.run(ctx, append(depArgs, main...)...)
+	out, err = r.run(ctx, append(depArgs, p.Main...)...)
 	if err != nil {
 		return nil, err
 	}
 	pkgs := strings.Fields(out)
 	slices.Sort(pkgs)
-	pkgs = slices.Compact(pkgs)
-	if len(pkgs) > 0 {
-		buildArgs := append([]string{"build"}, flags...)
+	p.Packages = slices.Compact(pkgs)
+	return p, nil
+}
+
+// Build compiles the packages of the plan into its build cache. When it
+// fails, the build cache directory of a plan made without [WithGoCache]
+// is removed.
+func (p *Plan) Build(ctx context.Context) (_ *Result, err error) {
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if len(p.Packages) > 0 {
+		buildArgs := append([]string{"build"}, buildFlags(p.Settings)...)
 		buildArgs = append(buildArgs, "--")
-		if _, err := r.run(ctx, append(buildArgs, pkgs...)...); err != nil {
+		if _, err := p.r.run(ctx, append(buildArgs, p.Packages...)...); err != nil {
 			return nil, err
 		}
 	}
-	if err := normalizeCache(o.goCache); err != nil {
+	if err := normalizeCache(p.goCache); err != nil {
 		return nil, err
 	}
-	return &Result{GoCache: o.goCache, Settings: s, Main: main, Packages: pkgs}, nil
+	return &Result{GoCache: p.goCache, Settings: p.Settings, Main: p.Main, Packages: p.Packages}, nil
+}
+
+// Close gives up a plan that will not be built: it removes the build
+// cache directory Prepare created (none given with [WithGoCache]).
+func (p *Plan) Close() {
+	if p.ownCache {
+		os.RemoveAll(p.goCache)
+	}
 }
 
 // buildFlags returns the go build flags of s.

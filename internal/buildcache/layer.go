@@ -242,31 +242,98 @@ func NewLayer(r *Result, opts ...LayerOption) (*Layer, error) {
 // and manifest annotations (see [Labels]), and a history entry says what
 // the layer holds. The layer's history time is the config's creation time.
 func Image(img v1.Image, l *Layer, r *Result) (v1.Image, error) {
+	return appendLayer(img, Published{Layer: l.Layer, Settings: r.Settings, Packages: len(r.Packages), RawSize: l.RawSize})
+}
+
+// layerTitle is the title annotation of the build cache layer in the
+// manifest.
+const layerTitle = "Go build cache"
+
+func appendLayer(img v1.Image, p Published) (v1.Image, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("reading image config: %w", err)
 	}
-	mt, err := l.MediaType()
+	mt, err := p.Layer.MediaType()
 	if err != nil {
 		return nil, err
 	}
+	// Where NewLayer put the cache.
+	dir := strings.TrimPrefix(path.Clean(p.Settings.GoCache), "/")
 	img, err = mutate.Append(img, mutate.Addendum{
-		Layer:       l.Layer,
+		Layer:       p.Layer,
 		MediaType:   mt,
-		Annotations: map[string]string{"org.opencontainers.image.title": "Go build cache"},
+		Annotations: map[string]string{"org.opencontainers.image.title": layerTitle},
 		History: v1.History{
 			Created:   cf.Created,
-			CreatedBy: fmt.Sprintf("cachecheck warm --build-cache: Go build cache at /%s (%d packages compiled with %s)", l.Path, len(r.Packages), r.Settings),
+			CreatedBy: fmt.Sprintf("cachecheck warm --build-cache: Go build cache at /%s (%d packages compiled with %s)", dir, p.Packages, p.Settings),
 			Comment:   fmt.Sprintf("cache entries dated %s so that the go command's trimming keeps them", KeepTime.Format("2006-01-02")),
 		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("appending build cache layer: %w", err)
 	}
-	labels := Labels(r.Settings)
-	labels[LabelPackages] = strconv.Itoa(len(r.Packages))
-	labels[LabelBytes] = strconv.FormatInt(l.RawSize, 10)
+	labels := Labels(p.Settings)
+	labels[LabelPackages] = strconv.Itoa(p.Packages)
+	labels[LabelBytes] = strconv.FormatInt(p.RawSize, 10)
 	return depsimage.Label(img, func(cf *v1.ConfigFile) {
-		cf.Config.Env = envlist.Set(cf.Config.Env, "GOCACHE", "/"+l.Path)
+		cf.Config.Env = envlist.Set(cf.Config.Env, "GOCACHE", "/"+dir)
 	}, labels, nil)
+}
+
+// Published is the build cache layer of a published deps image, as
+// [ReadPublished] finds it.
+type Published struct {
+	// Layer is the image's last layer, the build cache.
+	v1.Layer
+	// Settings are the settings its labels record.
+	Settings Settings
+	// Packages and RawSize are the counts of its labels: packages
+	// compiled, bytes of cache files.
+	Packages int
+	RawSize  int64
+	// Created is the image's creation time, which dates the layer's
+	// history entry.
+	Created time.Time
+}
+
+// ReadPublished returns the build cache layer of img, a deps image that
+// [Image] made; nil when img has none (no build cache labels, or its last
+// layer is not titled as the build cache).
+func ReadPublished(img v1.Image) (*Published, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading image config: %w", err)
+	}
+	s, ok, err := ReadSettings(cf.Config.Labels)
+	if err != nil || !ok {
+		return nil, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading image manifest: %w", err)
+	}
+	if len(m.Layers) == 0 || m.Layers[len(m.Layers)-1].Annotations["org.opencontainers.image.title"] != layerTitle {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(cf.Config.Labels[LabelPackages])
+	if err != nil {
+		return nil, fmt.Errorf("label %s: %w", LabelPackages, err)
+	}
+	raw, err := strconv.ParseInt(cf.Config.Labels[LabelBytes], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("label %s: %w", LabelBytes, err)
+	}
+	l, err := img.LayerByDigest(m.Layers[len(m.Layers)-1].Digest)
+	if err != nil {
+		return nil, fmt.Errorf("reading the build cache layer: %w", err)
+	}
+	return &Published{Layer: l, Settings: s, Packages: n, RawSize: raw, Created: cf.Created.Time}, nil
+}
+
+// Reuse appends the published build cache layer p to img, a deps image,
+// as [Image] appends a layer it packed: for the same layer, settings and
+// counts the config and manifest are those [Image] writes.
+func Reuse(img v1.Image, p *Published) (v1.Image, error) {
+	return appendLayer(img, *p)
 }

@@ -127,19 +127,28 @@ func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 		return o.runGC(ctx, io)
 	}
 	var protect []cachekey.Key
+	protectedBy := map[cachekey.Key]string{}
+	protectBy := func(k cachekey.Key, by string) {
+		protect = append(protect, k)
+		if _, ok := protectedBy[k]; !ok {
+			protectedBy[k] = by
+		}
+	}
 	for _, p := range o.protect {
 		tag, err := publish.ParseTag(p)
 		if err != nil {
 			return usageErrorf("prune: --protect %q: want a key (ck1-<32 hex>) as printed by 'cachecheck key', or a deps image tag", p)
 		}
-		protect = append(protect, tag.Key)
+		protectBy(tag.Key, "--protect "+p)
 	}
 	for _, dir := range o.protectTree {
 		keys, err := treeKeys(dir)
 		if err != nil {
 			return fmt.Errorf("--protect-tree %s: %w", dir, err)
 		}
-		protect = append(protect, keys...)
+		for _, k := range keys {
+			protectBy(k.key, fmt.Sprintf("--protect-tree %s (current key of %s)", dir, k.dir))
+		}
 	}
 	t, err := publish.ParseTarget(o.to, o.registry.options()...)
 	if err != nil {
@@ -181,7 +190,7 @@ func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 	}
 	doc := &reports.Prune{Target: target.String(), DryRun: o.dryRun, Keep: o.keep, OlderThan: o.olderThan.String(), Now: now.UTC()}
 	var failure error
-	for _, d := range prune.Decide(images, prune.Policy{Keep: o.keep, OlderThan: o.olderThan.d, Protect: protect, Now: now}) {
+	for _, d := range prune.Decide(images, prune.Policy{Keep: o.keep, OlderThan: o.olderThan.d, Protect: protect, ProtectedBy: protectedBy, Now: now}) {
 		pi := reports.PrunedImage{Tag: d.Tag, Digest: d.Digest, Module: d.Module, Action: "kept", Reason: d.Reason}
 		if !d.Published.IsZero() {
 			p := d.Published.UTC()
@@ -223,14 +232,21 @@ func (o *pruneOptions) print(io IO, doc reports.Doc) error {
 	return reports.Write(io.Out, reports.Format(o.format.String()), doc)
 }
 
+// treeKey is the current key of a module or workspace of a tree.
+type treeKey struct {
+	key cachekey.Key
+	// dir is the unit's directory relative to the tree, slash-separated.
+	dir string
+}
+
 // treeKeys returns the current keys of the modules and workspaces under
 // dir, as warm --all finds them.
-func treeKeys(dir string) ([]cachekey.Key, error) {
+func treeKeys(dir string) ([]treeKey, error) {
 	units, err := modtree.Find(dir)
 	if err != nil {
 		return nil, err
 	}
-	var keys []cachekey.Key
+	var keys []treeKey
 	for _, u := range units {
 		k, err := cachekey.ComputeDir(filepath.Join(dir, filepath.FromSlash(u.Dir)))
 		if err != nil {
@@ -238,7 +254,7 @@ func treeKeys(dir string) ([]cachekey.Key, error) {
 			// its images age like any other.
 			continue
 		}
-		keys = append(keys, k.Key)
+		keys = append(keys, treeKey{key: k.Key, dir: u.Dir})
 	}
 	return keys, nil
 }

@@ -110,7 +110,14 @@ org.cachecheck.build-cache.* labels, and add -bc<12 hex of their digest>
 to the tag. 'cachecheck analyze --deps-image'
 reports a build whose settings differ (rule CC012). Without -trimpath the
 compile runs in a private mount namespace with the module cache
-bind-mounted at /go/pkg/mod, which needs root (or CAP_SYS_ADMIN).`,
+bind-mounted at /go/pkg/mod, which needs root (or CAP_SYS_ADMIN).
+
+The build cache layer depends on the key, the settings and the go command's
+release, not on --contents or --base: when the target holds an image of the
+same key and settings under another tag (warm --contents full, then zips),
+warm reuses its layer (written by digest: no upload) instead of compiling,
+says so on stderr and in the JSON (build_cache.reused_from). --force
+compiles.`,
 		examples: `
 cachecheck warm --to registry.example.com/team/app-deps
 cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26
@@ -227,7 +234,7 @@ func newWarmSummary(r *warm.Result) *reports.Warm {
 	}
 	sum.Header = reports.Header{ProtocolVersion: reports.ProtocolVersion, DocKind: sum.Kind()}
 	if bc := r.BuildCache; bc != nil {
-		sum.BuildCache = &reports.WarmBuildCache{Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages}
+		sum.BuildCache = &reports.WarmBuildCache{Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages, ReusedFrom: bc.ReusedFrom}
 		sum.BuildCache.Bytes.Raw, sum.BuildCache.Bytes.Compressed = bc.Bytes.Raw, bc.Bytes.Compressed
 	}
 	return sum
@@ -297,7 +304,11 @@ func (p *progress) warm(w warm.Progress) {
 	case "pack":
 		p.set("pack %d layers", w.Total)
 	case "build-cache":
-		p.set("compile dependencies into the build cache")
+		if w.From != "" {
+			p.set("reuse the build cache layer of %s", w.From)
+		} else {
+			p.set("compile dependencies into the build cache")
+		}
 	}
 }
 

@@ -34,6 +34,10 @@ type Policy struct {
 	OlderThan time.Duration
 	// Protect lists keys whose images are always kept.
 	Protect []cachekey.Key
+	// ProtectedBy says, for the reason of a kept image, what protects a
+	// key of Protect ("--protect-tree . (services/api)"); a key it lacks
+	// is "protected".
+	ProtectedBy map[cachekey.Key]string
 	// Now is the time ages are measured from.
 	Now time.Time
 }
@@ -82,6 +86,9 @@ func Decide(images []Image, p Policy) []Decision {
 		switch {
 		case protected[img.Key]:
 			d.Reason = "protected"
+			if by := p.ProtectedBy[img.Key]; by != "" {
+				d.Reason = "protected by " + by
+			}
 		case img.Published.IsZero():
 			d.Reason = "no stamp: publication time unknown"
 		case rank < p.Keep:

@@ -165,3 +165,18 @@ func TestGarbage(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideProtectedBy checks that a protected image's reason names what
+// protects it, and says "protected" when nothing is named.
+func TestDecideProtectedBy(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	k1, k2 := key(t, 1), key(t, 2)
+	ds := Decide([]Image{
+		{Tag: "a", Key: k1, Module: "m", Published: now.Add(-72 * time.Hour)},
+		{Tag: "b", Key: k2, Module: "m", Published: now.Add(-96 * time.Hour)},
+	}, Policy{Protect: []cachekey.Key{k1, k2}, ProtectedBy: map[cachekey.Key]string{k1: "--protect-tree . (svc)"}, Now: now})
+	got := fmt.Sprintf("%s %v %s | %s %v %s", ds[0].Tag, ds[0].Remove, ds[0].Reason, ds[1].Tag, ds[1].Remove, ds[1].Reason)
+	if want := "a false protected by --protect-tree . (svc) | b false protected"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

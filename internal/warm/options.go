@@ -47,6 +47,9 @@ type Progress struct {
 	Done, Total int
 	// Bytes is how much the download wrote so far.
 	Bytes int64
+	// From is, for "build-cache", the reference to the image whose build
+	// cache layer is reused; "" while compiling.
+	From string
 }
 
 // WithTarget publishes to t. The default is the OCI layout
@@ -78,7 +81,8 @@ func WithPublishOptions(opts ...publish.Option) Option {
 }
 
 // WithForce builds and publishes even when the target already holds the
-// key's image. The default is false: a hit does nothing.
+// key's image, and compiles the build cache even when the target holds
+// its layer under another tag. The default is false: a hit does nothing.
 func WithForce(force bool) Option {
 	return func(o *options) error {
 		o.force = force
@@ -130,6 +134,9 @@ func WithCompression(c string) Option {
 
 // WithBuildCache adds a layer with the dependencies compiled into a Go
 // build cache for the settings f returns, called with the resolved base.
+// When the target holds an image of the same key and settings under
+// another tag (other contents, other base) whose build cache layer is the
+// one compiling would pack, that layer is reused and nothing compiled.
 // An error of f is returned as a [*BuildCacheError]. The default is no
 // build cache layer.
 func WithBuildCache(f SettingsFunc) Option {

@@ -45,6 +45,10 @@ type BuildCache struct {
 	Digest   string
 	Packages int
 	Bytes    struct{ Raw, Compressed int64 }
+	// ReusedFrom is the reference to the image of the target whose build
+	// cache layer was reused (the same key and settings under another
+	// tag), or "" when the layer was compiled.
+	ReusedFrom string
 }
 
 // Image builds the deps image of the Go module or workspace in dir: the
@@ -91,7 +95,8 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 			return nil, &BuildCacheError{err}
 		}
 	}
-	tag := Tag(key.Key, baseDigest, o.contents, bcSettings).String()
+	tagOf := Tag(key.Key, baseDigest, o.contents, bcSettings)
+	tag := tagOf.String()
 	sum.Tag = tag
 
 	t := time.Now()
@@ -208,7 +213,8 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 		t = time.Now()
 		o.progress(Progress{Phase: "build-cache"})
 		sum.BuildCache = &BuildCache{}
-		img, cleanup, err := addBuildCache(ctx, dir, res, *bcSettings, art.(v1.Image), o.compression, spool, sum.BuildCache)
+		step := &buildCacheStep{target: target, tag: tagOf, compression: o.compression, spool: spool, reuse: !o.force, stderr: o.stderr, progress: o.progress}
+		img, cleanup, err := step.add(ctx, dir, res, *bcSettings, art.(v1.Image), sum.BuildCache)
 		if err != nil {
 			return nil, err
 		}
