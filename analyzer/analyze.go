@@ -551,8 +551,13 @@ func (a *analysis) checkDepsMount(st *Stage, in *Instruction, c goCall, mounts [
 	if !hasCacheMount(mounts, gocache) || path.Clean(m.Target) != path.Clean(modcache) {
 		fix += fmt.Sprintf("; to keep a build cache across builds, mount only GOCACHE: --mount=type=cache,target=%s", gocache)
 	}
+	image := a.rootImage(st).Base
+	if image == "" || strings.Contains(image, "$") {
+		// FROM ${DEPS_IMAGE} with no value: the image it names.
+		image = a.o.depsImage
+	}
 	a.addSev(ruleDepsImage, reports.Error, st, in.Line, in.EndLine,
-		fmt.Sprintf("stage %s starts from the deps image %s, but the cache mount on %s hides its module cache %s: go %s starts from the mount's contents, so it downloads every module again, or fails offline", st.Ref(), a.rootImage(st).Base, m.Target, modcache, c.sub),
+		fmt.Sprintf("stage %s starts from the deps image %s, but the cache mount on %s hides its module cache %s: go %s starts from the mount's contents, so it downloads every module again, or fails offline", st.Ref(), image, m.Target, modcache, c.sub),
 		fix)
 	a.because("module cache mount %s in stage %s", path.Clean(m.Target), st.Ref())
 }
