@@ -170,6 +170,15 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	rep.Deps = o.deps(ctx, headKey, head, io.Err)
+	if head != nil && rep.Deps.Ref != "" {
+		// The findings as analyze --deps-image gives them for the deps
+		// image found: its FROM line and the cache mounts that hide
+		// its modules (CC011), its cache directories, its build cache.
+		opts := depsImageOptions(ctx, rep.Deps.Ref, false, &o.registry, io.Err)
+		if rep.Dockerfile, _, err = o.dockerfile(ctx, dir, opts...); err != nil {
+			return err
+		}
+	}
 
 	for _, l := range logs {
 		t, err := readTiming(l.name, l.file)
@@ -332,10 +341,10 @@ func (o *reportOptions) dockerfileName() string {
 	return "Dockerfile"
 }
 
-// dockerfile compares the Dockerfile's findings between base and head and
-// predicts the layer cache; it returns the head's Dockerfile too. It
-// returns nils when head has no Dockerfile.
-func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Dockerfile, *analyzer.Build, error) {
+// dockerfile compares the Dockerfile's findings between base and head,
+// both analyzed with opts, and predicts the layer cache; it returns the
+// head's Dockerfile too. It returns nils when head has no Dockerfile.
+func (o *reportOptions) dockerfile(ctx context.Context, dir string, opts ...analyzer.Option) (*reports.Dockerfile, *analyzer.Build, error) {
 	file := o.dockerfileName()
 	var builds [2]*analyzer.Build
 	var names [2]string
@@ -355,7 +364,7 @@ func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Do
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
 		}
-		found, err := analyzer.Analyze(b)
+		found, err := analyzer.Analyze(b, opts...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s %s: %w", side.flag, s.name, err)
 		}
