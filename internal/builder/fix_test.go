@@ -26,7 +26,8 @@ const minFixBuilds = 10
 // TestFixedBuilds builds, with BuildKit from the test base image, the
 // Dockerfile that every mechanical fix of a corpus case produces (the
 // cases of analyzer/testdata/fixes, corpus and rules, and of
-// testdata/dockerfiles/real when it exists, whose modules are all local),
+// testdata/dockerfiles/real when it exists, whose modules are all local
+// and which need no make or git: the base image has neither),
 // then rebuilds it after a change to a .go file: the build must succeed
 // and the rebuild must reuse the module download layer, read from
 // BuildKit's log.
@@ -243,13 +244,18 @@ func fixAll(fsys fstest.MapFS) (fstest.MapFS, bool) {
 
 var networkRE = regexp.MustCompile(`\b(apk|apt-get|apt|yum|dnf|curl|wget|git)\b|--mount=type=(secret|ssh)`)
 
+// toolRE is what needs a tool the test base image (Go and busybox) does
+// not have: make, or git for -buildvcs=true.
+var toolRE = regexp.MustCompile(`(?m)^\s*RUN\b.*\bmake\b|-buildvcs=true`)
+
 // buildable reports whether the fixed case can build here: a go mod
-// download step, no package installs or fetches, every module local.
+// download step, no package installs or fetches, no make or git, every
+// module local.
 func buildable(fsys fstest.MapFS) bool {
 	df := string(fsys["Dockerfile"].Data)
 	// An ignore comment keeps a finding, and so its layer order, on
 	// purpose.
-	if !strings.Contains(df, "go mod download") || strings.Contains(df, "cachecheck:ignore") || networkRE.MatchString(df) || strings.Contains(df, "-mod=vendor") {
+	if !strings.Contains(df, "go mod download") || strings.Contains(df, "cachecheck:ignore") || networkRE.MatchString(df) || toolRE.MatchString(df) || strings.Contains(df, "-mod=vendor") {
 		return false
 	}
 	_, work := fsys["go.work"]
