@@ -33,15 +33,18 @@ func Analyze(b *Build, opts ...Option) ([]Finding, error) {
 	a.run()
 	ignored := ignoreComments(b.Lines)
 	var out []Finding
+	var causes []string
 	seen := map[string]bool{}
-	for _, f := range a.findings {
+	for i, f := range a.findings {
 		key := fmt.Sprintf("%s:%d:%s", f.Rule, f.Line, f.Message)
 		if o.disabled[f.Rule] || seen[key] || silenced(ignored, b.Lines, f) {
 			continue
 		}
 		seen[key] = true
 		out = append(out, f)
+		causes = append(causes, a.causes[i])
 	}
+	out = a.mergeCauses(out, causes)
 	slices.SortStableFunc(out, func(x, y Finding) int {
 		return cmp.Or(cmp.Compare(x.Line, y.Line), cmp.Compare(x.Rule, y.Rule))
 	})
@@ -53,11 +56,14 @@ type analysis struct {
 	o        *options
 	buildKit bool
 	findings []Finding
-	facts    []*stageFacts
-	mods     map[string]*modInfo
-	workdir  map[*Instruction]string // see computeWorkdirs
-	images   map[imageKey]*imageFacts
-	gits     *[]string // gitDirs, once listed
+	// causes holds the cause of a finding, by its index, when other
+	// findings may share it (see because and mergeCauses).
+	causes  map[int]string
+	facts   []*stageFacts
+	mods    map[string]*modInfo
+	workdir map[*Instruction]string // see computeWorkdirs
+	images  map[imageKey]*imageFacts
+	gits    *[]string // gitDirs, once listed
 }
 
 type imageKey struct{ ref, platform string }
@@ -146,6 +152,15 @@ type copyFact struct {
 	rawDest string   // the destination as written
 }
 
+// because records the cause of the last finding: the findings of one
+// rule with the same cause are reported as one (mergeCauses).
+func (a *analysis) because(format string, args ...any) {
+	if a.causes == nil {
+		a.causes = map[int]string{}
+	}
+	a.causes[len(a.findings)-1] = fmt.Sprintf(format, args...)
+}
+
 func (a *analysis) add(r *Rule, stage *Stage, line, end int, msg, fix string) {
 	a.addSev(r, r.Severity, stage, line, end, msg, fix)
 }
@@ -226,6 +241,7 @@ func (a *analysis) checkBuildCache() {
 				a.add(ruleBuildCacheMismatch, gb.Stage, in.Line, in.EndLine, msg,
 					fmt.Sprintf("remove --mount=type=cache,target=%s from this RUN when building FROM the deps image", gb.Settings.GoCache))
 			}
+			a.because("GOCACHE mount %s in stage %s", gb.Settings.GoCache, gb.Stage.Ref())
 		}
 		mm := gb.Settings.Mismatches(*cache)
 		if len(mm) == 0 {
@@ -234,6 +250,7 @@ func (a *analysis) checkBuildCache() {
 		a.add(ruleBuildCacheMismatch, gb.Stage, in.Line, in.EndLine,
 			fmt.Sprintf("go %s does not match the build cache of the deps image, so it compiles every dependency again: %s", gb.Command, strings.Join(mm, "; ")),
 			fmt.Sprintf("build with the settings the cache was made for (%s), or warm the deps image again with cachecheck warm --build-cache --build-flags '%s'", cache, gb.Settings.BuildFlags()))
+		a.because("settings %s in stage %s", strings.Join(mm, "; "), gb.Stage.Ref())
 	}
 }
 
@@ -534,9 +551,15 @@ func (a *analysis) checkDepsMount(st *Stage, in *Instruction, c goCall, mounts [
 	if !hasCacheMount(mounts, gocache) || path.Clean(m.Target) != path.Clean(modcache) {
 		fix += fmt.Sprintf("; to keep a build cache across builds, mount only GOCACHE: --mount=type=cache,target=%s", gocache)
 	}
+	image := a.rootImage(st).Base
+	if image == "" || strings.Contains(image, "$") {
+		// FROM ${DEPS_IMAGE} with no value: the image it names.
+		image = a.o.depsImage
+	}
 	a.addSev(ruleDepsImage, reports.Error, st, in.Line, in.EndLine,
-		fmt.Sprintf("stage %s starts from the deps image %s, but the cache mount on %s hides its module cache %s: go %s starts from the mount's contents, so it downloads every module again, or fails offline", st.Ref(), a.rootImage(st).Base, m.Target, modcache, c.sub),
+		fmt.Sprintf("stage %s starts from the deps image %s, but the cache mount on %s hides its module cache %s: go %s starts from the mount's contents, so it downloads every module again, or fails offline", st.Ref(), image, m.Target, modcache, c.sub),
 		fix)
+	a.because("module cache mount %s in stage %s", path.Clean(m.Target), st.Ref())
 }
 
 func (a *analysis) cacheDirs(st *Stage, in *Instruction, f *stageFacts) (modcache, gocache, uidOpt string, assumed assumption) {
@@ -794,6 +817,7 @@ func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p s
 			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: an absolute path is never in the build context", where),
 				"make the path relative to the module and keep the directory inside the build context")
+			a.because("%s", where)
 			continue
 		}
 		dir := path.Join(path.Dir(p), r.dir)
@@ -801,6 +825,7 @@ func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p s
 			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s lies outside the build context, so no COPY can bring it in: go mod download and go build always fail", where, dir),
 				"build from a context that contains both directories (docker build -f <dir>/Dockerfile <common parent>) or publish the module and require a version")
+			a.because("%s", where)
 			continue
 		}
 		gomod := path.Join(dir, "go.mod")
@@ -817,10 +842,12 @@ func (a *analysis) checkLocalDirs(st *Stage, in *Instruction, f *stageFacts, p s
 			a.addFix(ruleLocalReplace, ruleLocalReplace.Severity, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s is excluded by %s, so go mod download fails", where, gomod, a.b.IgnoreFile),
 				edits, note)
+			a.because("%s", where)
 		case a.b.Context != nil && !a.existsInContext(gomod):
 			a.add(ruleLocalReplace, st, in.Line, in.EndLine,
 				fmt.Sprintf("%s: %s is not in the build context, so go mod download fails", where, gomod),
 				fmt.Sprintf("add %s to the build context, or remove the %s line", gomod, strings.Fields(r.what)[0]))
+			a.because("%s", where)
 		default:
 			edits, note := a.localDirFix(st, in, f, p, dir, r.dir)
 			a.addFix(ruleLocalReplace, ruleLocalReplace.Severity, st, in.Line, in.EndLine,
@@ -1040,9 +1067,10 @@ func (a *analysis) checkBuild(st *Stage, in *Instruction, f *stageFacts, c goCal
 	msg += otherMounts(mounts) + dirs.assumed.note(needMod, len(need) > 1 || !needMod)
 	if edits, ok := a.runFlagEdit(in, strings.Join(need, " ")); ok && !a.fromDepsImage(st) {
 		a.addFix(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg, edits, "")
-		return
+	} else {
+		a.addSev(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg, "add "+strings.Join(need, " ")+" to this RUN")
 	}
-	a.addSev(ruleNoCacheMount, sev, st, in.Line, in.EndLine, msg, "add "+strings.Join(need, " ")+" to this RUN")
+	a.because("no %s mount on %s in stage %s", sev, strings.Join(mountTargets(need), " "), st.Ref())
 }
 
 func mountTargets(flags []string) []string {
@@ -1068,10 +1096,12 @@ func (a *analysis) checkCredentialVar(st *Stage, in *Instruction, kind, key, val
 		a.add(ruleCredential, st, in.Line, in.EndLine,
 			fmt.Sprintf("%s %s passes a credential: its value stays in the image history and the build cache", kind, key),
 			fmt.Sprintf("RUN --mount=type=secret,id=%s,env=%s … and build with --secret id=%s,env=%s", strings.ToLower(key), key, strings.ToLower(key), key))
+		a.because("credential %s", key)
 	case credURLRE.MatchString(value):
 		a.add(ruleCredential, st, in.Line, in.EndLine,
 			fmt.Sprintf("%s %s holds a URL with a user and password: it stays in the image history", kind, key),
 			"put the credentials in a .netrc passed with RUN --mount=type=secret,id=netrc,target=/root/.netrc")
+		a.because("credential %s", key)
 	}
 }
 
@@ -1259,6 +1289,7 @@ func (a *analysis) checkCgo() {
 				a.addFix(ruleCgoStatic, ruleCgoStatic.Severity, s, bin.Line, bin.EndLine,
 					fmt.Sprintf("go %s leaves cgo enabled (%s has a C compiler) but the final stage runs on %s: a binary using net or os/user will not start", build.sub, root.Base, a.rootImage(target).Base),
 					[]Edit{insertBefore(first, "ENV CGO_ENABLED=0")}, "")
+				a.because("cgo in stage %s", s.Ref())
 				a.locate(n, *build)
 				a.fixCgoBehind(n, *build, s)
 			}

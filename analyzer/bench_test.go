@@ -13,7 +13,18 @@ import (
 // README promises to handle in under a second:
 //
 //	go test -run '^$' -bench BenchmarkAnalyze -benchtime 20x ./analyzer
+//
+// With ANALYZER_BENCH_CONTEXT set to a directory (analyzer/bench.sh
+// generates a 200,000-file one in WORK/ctx2-200000), it analyzes that
+// context instead, with the Dockerfile ANALYZER_BENCH_DOCKERFILE (a path
+// in it, default Dockerfile), for profiling:
+//
+//	ANALYZER_BENCH_CONTEXT=DIR go test -run '^$' -bench BenchmarkAnalyze -cpuprofile cpu.out ./analyzer
 func BenchmarkAnalyze(b *testing.B) {
+	if dir := os.Getenv("ANALYZER_BENCH_CONTEXT"); dir != "" {
+		benchmarkAnalyzeDir(b, dir, os.Getenv("ANALYZER_BENCH_DOCKERFILE"), 0)
+		return
+	}
 	dir := b.TempDir()
 	write := func(name, data string) {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -56,9 +67,20 @@ func BenchmarkAnalyze(b *testing.B) {
 	if n := strings.Count(df.String(), "\n"); n < 195 || n > 205 {
 		b.Fatalf("generated Dockerfile has %d lines, want about 200", n)
 	}
-	b.ResetTimer()
+	benchmarkAnalyzeDir(b, dir, "", 9000)
+}
+
+// benchmarkAnalyzeDir runs Load, Analyze and the context listing of dir
+// with its Dockerfile dockerfile ("" for Dockerfile), which must list at
+// least minFiles files after .dockerignore.
+func benchmarkAnalyzeDir(b *testing.B, dir, dockerfile string, minFiles int) {
+	var opts []LoadOption
+	if dockerfile != "" {
+		opts = append(opts, WithDockerfile(nil, dockerfile))
+	}
+	b.ReportAllocs()
 	for b.Loop() {
-		build, err := Load(os.DirFS(dir))
+		build, err := Load(os.DirFS(dir), opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,8 +91,8 @@ func BenchmarkAnalyze(b *testing.B) {
 		if len(findings) == 0 {
 			b.Fatal("no findings from a Dockerfile built to have some")
 		}
-		if got, _ := build.Files(); len(got) < 9000 {
-			b.Fatalf("context lists %d files, want about 9,000 after .dockerignore", len(got))
+		if got, _ := build.Files(); len(got) < minFiles {
+			b.Fatalf("context lists %d files, want at least %d after .dockerignore", len(got), minFiles)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -174,10 +175,13 @@ func (b *Build) walk() ([]string, error) {
 	}
 	var files []string
 	var pm *patternmatcher.PatternMatcher
+	var wm *walkMatcher
 	if b.Ignore != nil && len(b.Ignore.Patterns) > 0 {
 		pm = b.Ignore.pm
+		wm = newWalkMatcher(pm)
 	}
-	parents := map[string]patternmatcher.MatchInfo{}
+	skip := excludedDirSkipper(pm)
+	parents := map[string]walkInfo{}
 	err := fs.WalkDir(b.Context, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("listing build context: %w", err)
@@ -185,15 +189,13 @@ func (b *Build) walk() ([]string, error) {
 		if p == "." {
 			return nil
 		}
-		if pm != nil {
-			m, info, err := pm.MatchesUsingParentResults(p, parents[path.Dir(p)])
+		if wm != nil {
+			m, info, err := wm.match(p, d.IsDir(), parents[path.Dir(p)])
 			if err != nil {
 				return fmt.Errorf("matching %q against .dockerignore: %w", p, err)
 			}
 			if d.IsDir() {
-				// An excluded directory is skipped unless an exception
-				// could bring back something inside it, as Docker does.
-				if m && !pm.Exclusions() {
+				if m && skip(p) {
 					return fs.SkipDir
 				}
 				parents[p] = info
@@ -213,6 +215,41 @@ func (b *Build) walk() ([]string, error) {
 	}
 	slices.Sort(files)
 	return files, nil
+}
+
+// excludedDirSkipper returns whether an excluded directory of the context
+// can be skipped, as BuildKit's context walker (fsutil's filterFS) decides:
+// always when the .dockerignore has no "!" exception; when every exception
+// is a plain path (no wildcard except a trailing "/*" or "/**"), unless
+// one of them lies inside the directory; never when an exception has a
+// wildcard that could match anywhere. A skipped directory cannot hold a
+// file an exception brings back, so the listing is the same either way;
+// skipping a .git or node_modules tree is what keeps a large context fast.
+func excludedDirSkipper(pm *patternmatcher.PatternMatcher) func(dir string) bool {
+	if pm == nil || !pm.Exclusions() {
+		return func(string) bool { return true }
+	}
+	var exceptions []string
+	for _, p := range pm.Patterns() {
+		if !p.Exclusion() {
+			continue
+		}
+		s := filepath.ToSlash(p.String())
+		s = strings.TrimSuffix(s, "/**")
+		s = strings.TrimSuffix(s, "/*")
+		if strings.ContainsAny(s, `*[]?^\`) {
+			return func(string) bool { return false }
+		}
+		exceptions = append(exceptions, s+"/")
+	}
+	return func(dir string) bool {
+		for _, e := range exceptions {
+			if strings.HasPrefix(e, dir+"/") {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 // Has reports whether the context holds the file name after .dockerignore.

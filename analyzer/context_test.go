@@ -149,3 +149,74 @@ func TestGitContext(t *testing.T) {
 		}
 	}
 }
+
+// readDirFS records the directories listed through it.
+type readDirFS struct {
+	fstest.MapFS
+	read []string
+}
+
+func (f *readDirFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	f.read = append(f.read, name)
+	return f.MapFS.ReadDir(name)
+}
+
+// TestFilesSkipsExcludedDirs checks that the context listing skips an
+// excluded directory exactly when BuildKit's walker does (no exception
+// could bring back a file inside it), and that the listing is the same as
+// matching every file of the context against the .dockerignore.
+func TestFilesSkipsExcludedDirs(t *testing.T) {
+	tree := []string{
+		".git/HEAD", ".git/keep", ".git/objects/ab/cd", "node_modules/x/index.js",
+		"docs/api.md", "docs/guide.md", "cmd/a/main.go", "cmd/keep",
+		"vendor/modules.txt", "vendor/x/y.go", "go.mod", "keep", "Dockerfile",
+	}
+	tests := []struct {
+		ignore string
+		read   []string // the excluded directories listed, sorted
+	}{
+		{".git\nnode_modules\n", nil},
+		{".git\nnode_modules\ndocs/\n!docs/api.md\n*.md\n!README.md\n", []string{"docs"}},
+		{".git\n!.git/HEAD\n", []string{".git"}},
+		{".git\n!.git/objects/**\n", []string{".git", ".git/objects"}},
+		{".git\nnode_modules\n!**/keep\n", []string{".git", ".git/objects", ".git/objects/ab", "node_modules", "node_modules/x"}},
+		{"*\n!cmd/*\n!go.mod\n!Dockerfile\n", []string{"cmd"}},
+		{"vendor/**\n!vendor/modules.txt\n", nil},
+	}
+	for _, tc := range tests {
+		t.Run(strings.ReplaceAll(tc.ignore, "\n", " "), func(t *testing.T) {
+			fsys := &readDirFS{MapFS: fstest.MapFS{".dockerignore": {Data: []byte(tc.ignore)}}}
+			for _, name := range tree {
+				fsys.MapFS[name] = &fstest.MapFile{Data: []byte("FROM x\n")}
+			}
+			b, err := Load(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.Files()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, name := range append([]string{".dockerignore"}, tree...) {
+				if !b.Excluded(name) {
+					want = append(want, name)
+				}
+			}
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("Files() = %q\nwant (every file matched) %q", got, want)
+			}
+			var read []string
+			for _, d := range fsys.read {
+				if d != "." && b.Excluded(d) {
+					read = append(read, d)
+				}
+			}
+			slices.Sort(read)
+			if !slices.Equal(read, tc.read) {
+				t.Errorf("excluded directories listed: %q, want %q", read, tc.read)
+			}
+		})
+	}
+}

@@ -183,22 +183,7 @@ func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	aopts := []analyzer.Option{analyzer.WithDisabled(o.disable...)}
-	if o.depsImage != "" || o.resolveBases {
-		c := &imageConfigs{ctx: ctx, reg: &o.registry, stderr: io.Err, allow: func(ref string) bool {
-			return o.resolveBases || ref == o.depsImage
-		}}
-		aopts = append(aopts, analyzer.WithImageConfig(c.lookup))
-	}
-	if o.depsImage != "" {
-		aopts = append(aopts, analyzer.WithDepsImage(o.depsImage))
-		// The build settings of its build cache, if it has one (CC012).
-		switch s, ok, err := depsImageSettings(ctx, o.depsImage, o.registry.options()...); {
-		case err != nil:
-			fmt.Fprintf(io.Err, "cachecheck: note: reading --deps-image %s: %v; build settings not compared\n", o.depsImage, err)
-		case ok:
-			aopts = append(aopts, analyzer.WithDepsImageSettings(s))
-		}
-	}
+	aopts = append(aopts, depsImageOptions(ctx, o.depsImage, o.resolveBases, &o.registry, io.Err)...)
 	findings, err := analyzer.Analyze(b, aopts...)
 	if err != nil {
 		return err

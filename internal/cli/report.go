@@ -181,6 +181,15 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	rep.Deps = o.deps(ctx, headKey, head, io.Err)
+	if head != nil && rep.Deps.Ref != "" {
+		// The findings as analyze --deps-image gives them for the deps
+		// image found: its FROM line and the cache mounts that hide
+		// its modules (CC011), its cache directories, its build cache.
+		opts := depsImageOptions(ctx, rep.Deps.Ref, false, &o.registry, io.Err)
+		if rep.Dockerfile, _, _, err = o.dockerfile(ctx, dir, opts...); err != nil {
+			return err
+		}
+	}
 
 	for _, l := range logs {
 		t, err := readTiming(l.name, l.file)
@@ -414,11 +423,12 @@ func findDockerfile(fsys iofs.FS, dir string) (file, note string, err error) {
 	}
 }
 
-// dockerfile compares the Dockerfile's findings between base and head and
-// predicts the layer cache; it returns the head's Dockerfile too. Without
+// dockerfile compares the Dockerfile's findings between base and head,
+// both analyzed with opts, and predicts the layer cache; it returns the
+// head's Dockerfile too. Without
 // --file the Dockerfile is the head's found by findDockerfile; when there
 // is none it returns nils and a note saying why.
-func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Dockerfile, *analyzer.Build, string, error) {
+func (o *reportOptions) dockerfile(ctx context.Context, dir string, opts ...analyzer.Option) (*reports.Dockerfile, *analyzer.Build, string, error) {
 	var sides [2]predictSide
 	for i, side := range []struct{ flag, spec string }{{"--base", o.base}, {"--head", o.head}} {
 		s, err := openSide(ctx, side.flag, side.spec, dir)
@@ -451,7 +461,7 @@ func (o *reportOptions) dockerfile(ctx context.Context, dir string) (*reports.Do
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("%s %s: %w", flag, s.name, err)
 		}
-		found, err := analyzer.Analyze(b)
+		found, err := analyzer.Analyze(b, opts...)
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("%s %s: %w", flag, s.name, err)
 		}

@@ -1,14 +1,15 @@
 # shellcheck shell=bash
 # benchlib.sh is sourced by the bench scripts (internal/depsimage/bench.sh,
-# internal/buildcache/bench.sh, internal/publish/bench.sh and
-# internal/publish/contents.sh) after they set mod (MODULE@VERSION); they
+# internal/buildcache/bench.sh, internal/publish/bench.sh,
+# internal/publish/contents.sh and analyzer/bench.sh) after they set mod
+# (MODULE@VERSION, or empty for a bench that needs no module source); they
 # run under `set -euo pipefail`, and nothing here hides an error.
 #
 # bench_setup NAME TOOL... checks that the tools are installed,
 # makes WORK (a temporary directory, removed on exit, unless WORK is set),
 # builds cachecheck into it ($cc), and puts the module's source in
 # $work/src, where a WORK kept from an earlier run already has it: mod is
-# then the module that run fetched.
+# then the module that run fetched. With mod empty, no source is fetched.
 bench_setup() {
 	bench_name=$1
 	shift
@@ -29,6 +30,7 @@ bench_setup() {
 	# shellcheck disable=SC2034 # cc is for the scripts that source this file
 	cc="$work/cachecheck"
 
+	[ -n "${mod:-}" ] || return 0
 	if [ ! -d "$work/src" ]; then
 		local dir
 		dir=$(GOMODCACHE="$work/srccache" GOFLAGS=-modcacherw go mod download -json "$mod" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
