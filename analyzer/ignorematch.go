@@ -49,6 +49,13 @@ func newWalkMatcher(pm *patternmatcher.PatternMatcher) *walkMatcher {
 			// every path to pm.
 			return m
 		}
+		// A pattern that does not compile ("0*[") is an error from pm
+		// only on the paths whose match reaches it: the literal text
+		// would skip it on the others. Leave every path to pm.
+		//lint:ignore SA1019 deprecated for several patterns, exact for one
+		if _, err := not.MatchesUsingParentResult(s, true); err != nil {
+			return m
+		}
 		wp := walkPattern{exclusion: p.Exclusion(), not: not}
 		// The characters that make a regular expression of a pattern,
 		// '^' included: patternmatcher passes it through unescaped.
