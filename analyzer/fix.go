@@ -410,14 +410,19 @@ func (a *analysis) modulePlaces(copies []copyFact, files []string) (map[string]s
 // quietBetween reports whether the instructions of st strictly between
 // lines from and to can run after a go mod download moved before them
 // without changing it: copies, labels, and ARG, ENV and RUN that do not
-// touch Go, git, proxies or credentials.
-func quietBetween(st *Stage, from, to int) bool {
+// touch Go, git, proxies or credentials; with workdirs, WORKDIR too (the
+// caller then runs the download in the directory it ran in).
+func quietBetween(st *Stage, from, to int, workdirs bool) bool {
 	for _, in := range st.Instructions {
 		if in.Line <= from || in.Line >= to {
 			continue
 		}
 		switch c := in.Command.(type) {
 		case *instructions.CopyCommand, *instructions.AddCommand, *instructions.LabelCommand, *instructions.ExposeCommand, *instructions.VolumeCommand:
+		case *instructions.WorkdirCommand:
+			if !workdirs {
+				return false
+			}
 		case *instructions.ArgCommand:
 			for _, kv := range c.Args {
 				if goEnvRE.MatchString(kv.Key) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cachecheck/cachecheck/analyzer/gosettings"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // The mechanical fixes of the rules. Each returns the edits, or none when
@@ -59,11 +60,46 @@ func (a *analysis) sourceFirstFix(st *Stage, dl *Instruction, f *stageFacts, cf 
 	if !ok {
 		return nil, how
 	}
-	if !inStage(st, cf.in) || !downloadOnly(dl) || !quietBetween(st, cf.in.Line, dl.Line) || a.workdir[cf.in] != a.workdir[dl] {
-		return nil, fmt.Sprintf("%s: %s, then the download of line %d, before line %d", how, strings.Join(lines, " | "), dl.Line, cf.in.Line)
+	// The download runs where it ran: a WORKDIR between the copy and the
+	// download ("ADD . /app/", "WORKDIR /app", "RUN go mod download")
+	// goes before it too, and the copy's own WORKDIR is set again after
+	// it unless nothing up to the download depends on it.
+	from, to := a.workdir[cf.in], a.workdir[dl]
+	var cd, back []string
+	if from != to {
+		cd = []string{"WORKDIR " + to}
+		if !workdirFree(st, cf.in.Line, dl.Line) {
+			back = []string{"WORKDIR " + from}
+		}
+	}
+	if !inStage(st, cf.in) || !downloadOnly(dl) || !quietBetween(st, cf.in.Line, dl.Line, true) {
+		return nil, fmt.Sprintf("%s: %s, then the download of line %d, before line %d", how, strings.Join(append(lines, cd...), " | "), dl.Line, cf.in.Line)
 	}
 	moved := a.instrLines(dl.Line, dl.EndLine)
-	return []Edit{insertBefore(cf.in.Line, append(lines, moved...)...), {Line: dl.Line, EndLine: dl.EndLine}}, ""
+	block := append(append(append(lines, cd...), moved...), back...)
+	return []Edit{insertBefore(cf.in.Line, block...), {Line: dl.Line, EndLine: dl.EndLine}}, ""
+}
+
+// workdirFree reports whether the instructions of st from line from up to
+// (not including) line to do the same in any working directory: copies to
+// absolute destinations and absolute WORKDIRs.
+func workdirFree(st *Stage, from, to int) bool {
+	for _, in := range st.Instructions {
+		if in.Line < from || in.Line >= to {
+			continue
+		}
+		if w, ok := in.Command.(*instructions.WorkdirCommand); ok {
+			if !path.IsAbs(w.Path) {
+				return false
+			}
+			continue
+		}
+		ci, ok := in.Copy()
+		if !ok || !path.IsAbs(ci.Dest) {
+			return false
+		}
+	}
+	return true
 }
 
 // noDownloadFix is CC003's: the module files and a go mod download before
@@ -91,7 +127,7 @@ func (a *analysis) noDownloadFix(st *Stage, build *Instruction, f *stageFacts, m
 	})
 	run := "RUN " + mounts + "go mod download"
 	lines = append(lines, run)
-	if !inStage(st, sc.in) || !quietBetween(st, sc.in.Line, build.Line) || a.workdir[sc.in] != a.workdir[build] {
+	if !inStage(st, sc.in) || !quietBetween(st, sc.in.Line, build.Line, false) || a.workdir[sc.in] != a.workdir[build] {
 		return nil, fmt.Sprintf("%s before line %d: %s", how, sc.in.Line, strings.Join(lines, " | "))
 	}
 	return []Edit{insertBefore(sc.in.Line, lines...)}, ""
