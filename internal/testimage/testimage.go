@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +39,7 @@ type options struct {
 	goroot   string
 	busybox  string
 	caCerts  string
+	tools    []string
 	created  time.Time
 	platform v1.Platform
 	remote   []remote.Option
@@ -60,6 +63,14 @@ func WithBusybox(file string) Option {
 // machine.
 func WithCACertificates(file string) Option {
 	return func(o *options) error { o.caCerts = file; return nil }
+}
+
+// WithTools adds this machine's programs (names looked up on PATH, or
+// absolute paths) to the image at the same paths, with the shared
+// libraries ldd lists for them: make, which a golang image has and many
+// Dockerfiles run. The default is none.
+func WithTools(names ...string) Option {
+	return func(o *options) error { o.tools = append(o.tools, names...); return nil }
 }
 
 // WithRemoteOptions passes options to remote.Write in Push. The default is
@@ -126,11 +137,15 @@ func Image(opts ...Option) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	tools, err := toolFiles(o.tools)
+	if err != nil {
+		return nil, err
+	}
 	goVersion, err := os.ReadFile(filepath.Join(o.goroot, "VERSION"))
 	if err != nil {
 		return nil, fmt.Errorf("reading the Go version: %w", err)
 	}
-	base, err := layer(func(tw *tar.Writer) error { return writeBase(tw, o, applets) })
+	base, err := layer(func(tw *tar.Writer) error { return writeBase(tw, o, applets, tools) })
 	if err != nil {
 		return nil, err
 	}
@@ -245,14 +260,55 @@ const group = `root:x:0:
 nogroup:x:65534:
 `
 
-func writeBase(tw *tar.Writer, o *options, applets []string) error {
+// toolFiles returns the files the programs need, image path (no leading
+// slash) to the file on this machine: each program and the shared
+// libraries and loader ldd names for it.
+func toolFiles(names []string) (map[string]string, error) {
+	files := map[string]string{}
+	for _, n := range names {
+		bin, err := exec.LookPath(n)
+		if err != nil {
+			return nil, fmt.Errorf("adding %s to the test image: %w", n, err)
+		}
+		if bin, err = filepath.Abs(bin); err != nil {
+			return nil, err
+		}
+		files[strings.TrimPrefix(bin, "/")] = bin
+		out, err := exec.Command("ldd", bin).Output()
+		if err != nil {
+			// "not a dynamic executable": nothing more to add.
+			continue
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			// "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or
+			// "/lib64/ld-linux-x86-64.so.2 (0x...)"; linux-vdso has no file.
+			f := strings.Fields(l)
+			var lib string
+			switch {
+			case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+				lib = f[2]
+			case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+				lib = f[0]
+			default:
+				if len(f) >= 3 && f[1] == "=>" && f[2] == "not" {
+					return nil, fmt.Errorf("adding %s to the test image: ldd: %s", n, strings.TrimSpace(l))
+				}
+				continue
+			}
+			files[strings.TrimPrefix(path.Clean(lib), "/")] = lib
+		}
+	}
+	return files, nil
+}
+
+func writeBase(tw *tar.Writer, o *options, applets []string, tools map[string]string) error {
 	dirs := map[string]int64{
 		"bin": 0o755, "etc": 0o755, "etc/ssl": 0o755, "etc/ssl/certs": 0o755,
 		"go": 0o777, "go/bin": 0o777, "go/src": 0o777, "root": 0o700, "sbin": 0o755, "tmp": 0o1777,
 		"usr": 0o755, "usr/bin": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755, "usr/sbin": 0o755,
 		"var": 0o755,
 	}
-	for _, a := range applets {
+	for _, a := range append(slices.Collect(maps.Keys(tools)), applets...) {
 		for d := path.Dir(a); d != "."; d = path.Dir(d) {
 			if _, ok := dirs[d]; !ok {
 				dirs[d] = 0o755
@@ -273,18 +329,28 @@ func writeBase(tw *tar.Writer, o *options, applets []string) error {
 	for n, data := range files {
 		entries = append(entries, entry{hdr: tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(data))}, data: data})
 	}
-	for _, f := range []struct{ name, src string }{{"bin/busybox", o.busybox}, {"etc/ssl/certs/ca-certificates.crt", o.caCerts}} {
+	type copied struct{ name, src string }
+	copies := []copied{{"bin/busybox", o.busybox}, {"etc/ssl/certs/ca-certificates.crt", o.caCerts}}
+	for name, src := range tools {
+		copies = append(copies, copied{name, src})
+	}
+	for _, f := range copies {
+		// Stat, not Lstat: a library's symlink (ld-linux-x86-64.so.2)
+		// becomes the file it names.
 		fi, err := os.Stat(f.src)
 		if err != nil {
 			return err
 		}
 		mode := int64(0o644)
-		if f.name == "bin/busybox" {
+		if f.name == "bin/busybox" || fi.Mode()&0o111 != 0 {
 			mode = 0o755
 		}
 		entries = append(entries, entry{hdr: tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: mode, Size: fi.Size()}, file: f.src})
 	}
 	for _, a := range applets {
+		if _, ok := tools[a]; ok {
+			continue // the real program, not busybox's
+		}
 		entries = append(entries, entry{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: a, Linkname: "/bin/busybox", Mode: 0o777}})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].hdr.Name < entries[j].hdr.Name })

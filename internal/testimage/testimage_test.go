@@ -44,6 +44,21 @@ func fakeGoRoot(t *testing.T) string {
 	return dir
 }
 
+// fakeTool returns a program for WithTools: a copy of /bin/busybox, which
+// is static, so ldd names no library.
+func fakeTool(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "tool")
+	if err := os.WriteFile(p, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func needBusybox(t *testing.T) {
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		if os.Getenv("CACHECHECK_INTEGRATION") == "1" {
@@ -56,11 +71,12 @@ func needBusybox(t *testing.T) {
 func TestImage(t *testing.T) {
 	needBusybox(t)
 	goroot := fakeGoRoot(t)
-	img, err := Image(WithGoRoot(goroot))
+	tool := fakeTool(t)
+	img, err := Image(WithGoRoot(goroot), WithTools(tool))
 	if err != nil {
 		t.Fatal(err)
 	}
-	img2, err := Image(WithGoRoot(goroot))
+	img2, err := Image(WithGoRoot(goroot), WithTools(tool))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +126,7 @@ func TestImage(t *testing.T) {
 		{"usr/local/go/bin/go", tar.TypeReg, 0o755, ""},
 		{"usr/local/go/bin/golink", tar.TypeSymlink, 0o777, "go"},
 		{"usr/local/go/src/fmt/print.go", tar.TypeReg, 0o644, ""},
+		{strings.TrimPrefix(tool, "/"), tar.TypeReg, 0o755, ""},
 	}
 	for _, c := range checks {
 		h := got[c.name]
@@ -143,5 +160,28 @@ func TestPush(t *testing.T) {
 	}
 	if got, _ := img.Digest(); got.String() != d.DigestStr() {
 		t.Errorf("pushed digest %s, read back %s", d.DigestStr(), got)
+	}
+}
+
+// TestToolFiles checks that a dynamically linked program comes with the C
+// library and the loader it needs.
+func TestToolFiles(t *testing.T) {
+	files, err := toolFiles([]string{"/bin/ls"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var libc, loader bool
+	for name, src := range files {
+		libc = libc || strings.Contains(name, "/libc.so")
+		loader = loader || strings.Contains(name, "ld-linux")
+		if _, err := os.Stat(src); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if files["bin/ls"] == "" && files["usr/bin/ls"] == "" || !libc || !loader {
+		t.Errorf("toolFiles(/bin/ls) = %v; want ls, libc and the loader", files)
+	}
+	if _, err := toolFiles([]string{"no-such-program-here"}); err == nil {
+		t.Error("toolFiles of a missing program: no error")
 	}
 }

@@ -19,7 +19,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	d, err := testimage.Push(ctx, os.Args[1])
+	// make, as in the official golang images: many Dockerfiles build
+	// with it.
+	d, err := testimage.Push(ctx, os.Args[1], testimage.WithTools("make"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "push:", err)
 		os.Exit(1)
