@@ -17,11 +17,18 @@ bk_hash=$(cat "$bk_tools/go.mod" "$bk_tools/go.sum" | sha256sum | cut -c1-16)
 bk_bin="${XDG_CACHE_HOME:-$HOME/.cache}/cachecheck/bin/buildkit-$bk_hash"
 if [ ! -x "$bk_bin/buildkitd" ] || [ ! -x "$bk_bin/buildctl" ]; then
   echo "building buildkitd and buildctl into $bk_bin"
-  mkdir -p "$bk_bin.tmp"
-  (cd "$bk_tools" && GOWORK=off GOFLAGS=-mod=readonly go build -trimpath -o "$bk_bin.tmp/" \
+  # A directory of its own: two runs on one machine may build at once.
+  mkdir -p "$(dirname "$bk_bin")"
+  bk_tmp=$(mktemp -d "$bk_bin.tmp.XXXXXX")
+  (cd "$bk_tools" && GOWORK=off GOFLAGS=-mod=readonly go build -trimpath -o "$bk_tmp/" \
       github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl) || {
     echo "building BuildKit from $bk_tools failed"; exit 1; }
-  rm -rf "$bk_bin" && mv "$bk_bin.tmp" "$bk_bin"
+  chmod 755 "$bk_tmp"
+  if [ ! -x "$bk_bin/buildkitd" ] || [ ! -x "$bk_bin/buildctl" ]; then
+    rm -rf "$bk_bin" && mv "$bk_tmp" "$bk_bin"
+  else
+    rm -rf "$bk_tmp"
+  fi
 fi
 export CACHECHECK_BUILDKIT_BIN="$bk_bin"
 export PATH="$bk_bin:$PATH"
