@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -20,30 +21,43 @@ import (
 	"golang.org/x/tools/txtar"
 )
 
-// minFixBuilds is the least number of corpus cases TestFixedBuilds builds.
-const minFixBuilds = 10
+// minFixBuilds is the least number of corpus cases TestFixedBuilds
+// builds, and minRealFixBuilds the least number of those from the real
+// corpus (testdata/dockerfiles/real) with their real modules.
+const (
+	minFixBuilds     = 10
+	minRealFixBuilds = 10
+)
 
 // TestFixedBuilds builds, with BuildKit from the test base image, the
-// Dockerfile that every mechanical fix of a corpus case produces (the
-// cases of analyzer/testdata/fixes, corpus and rules, and of
-// testdata/dockerfiles/real when it exists, whose modules are all local
-// and which need no make or git: the base image has neither),
-// then rebuilds it after a change to a .go file: the build must succeed
-// and the rebuild must reuse the module download layer, read from
-// BuildKit's log.
+// Dockerfile that every mechanical fix of a corpus case produces, then
+// rebuilds it after a change to a .go file: the build must succeed and
+// the rebuild must reuse the module download layer, read from BuildKit's
+// log. The cases are those of analyzer/testdata/fixes, corpus and rules
+// whose modules are all local (they require made-up ones otherwise), and
+// those of testdata/dockerfiles/real, whose real requirements the builds
+// fetch through the Go module proxy, as users' builds do; left out are
+// the cases that install packages, fetch other things or need a tool the
+// base image (Go, busybox and make) lacks.
 //
-// To run the cases without the registry and the public images, every FROM
-// of an image other than scratch becomes the test base image, and a
-// package main file of a case that is only a stub gets a func main.
+// To run the cases without the public images, every FROM of an image
+// other than scratch becomes the test base image, and a package main file
+// of a case that is only a stub gets a func main.
 func TestFixedBuilds(t *testing.T) {
 	base := testenv.Getenv(t, "CACHECHECK_BASE_IMAGE", "the test base image (.ci/setup.d/20-baseimage.sh)")
 	bk := &BuildKit{Addr: testenv.Getenv(t, "CACHECHECK_BUILDKIT_ADDR", "buildkitd (.ci/setup.d/30-buildkit.sh)")}
 	cases := fixedCases(t)
-	if len(cases) < minFixBuilds {
-		t.Fatalf("only %d corpus cases with local modules and a download step after the fixes; want %d", len(cases), minFixBuilds)
+	real := 0
+	for _, c := range cases {
+		if c.real {
+			real++
+		}
+	}
+	if len(cases) < minFixBuilds || real < minRealFixBuilds {
+		t.Fatalf("only %d corpus cases can build after the fixes, %d of them with real modules; want %d and %d", len(cases), real, minFixBuilds, minRealFixBuilds)
 	}
 	ctx := context.Background()
-	built := 0
+	built, builtReal := 0, 0
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -61,7 +75,7 @@ func TestFixedBuilds(t *testing.T) {
 				}
 			}
 			df, _ := os.ReadFile(filepath.Join(dir, "Dockerfile"))
-			r, err := bk.Build(ctx, BuildOptions{Context: dir})
+			r, err := bk.Build(ctx, BuildOptions{Context: dir, BuildArgs: c.args})
 			if err != nil {
 				out := ""
 				if r != nil {
@@ -73,7 +87,7 @@ func TestFixedBuilds(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, c.goFile), append(c.fsys[c.goFile].Data, []byte("\n// changed\n")...), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			r, err = bk.Build(ctx, BuildOptions{Context: dir})
+			r, err = bk.Build(ctx, BuildOptions{Context: dir, BuildArgs: c.args})
 			if err != nil {
 				t.Fatalf("rebuild after a code change: %v\n%s", err, df)
 			}
@@ -94,9 +108,12 @@ func TestFixedBuilds(t *testing.T) {
 				t.Errorf("no go mod download step in the BuildKit log of\n%s\nsteps:\n%s\nlog:\n%s", df, strings.Join(steps, "\n"), tail(r.Output, 30))
 			}
 			built++
+			if c.real {
+				builtReal++
+			}
 		})
 	}
-	t.Logf("FIXED BUILDS %d of %d corpus cases built and reused the download layer", built, len(cases))
+	t.Logf("FIXED BUILDS %d of %d corpus cases built and reused the download layer; %d of %d real-corpus cases with their modules from the Go module proxy", built, len(cases), builtReal, real)
 }
 
 // fixedCase is a corpus case after its fixes.
@@ -104,6 +121,19 @@ type fixedCase struct {
 	name   string
 	fsys   fstest.MapFS
 	goFile string // a .go file the source copy brings in, to change
+	real   bool   // requires modules from the Go module proxy
+	args   map[string]string
+}
+
+var goproxyArgRE = regexp.MustCompile(`(?m)^\s*ARG\s+GOPROXY\b`)
+
+// goProxy is this machine's GOPROXY.
+func goProxy(t *testing.T) string {
+	out, err := exec.Command("go", "env", "GOPROXY").Output()
+	if err != nil {
+		t.Fatalf("go env GOPROXY: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 var fromRE = regexp.MustCompile(`(?im)^(\s*FROM\s+(?:--\S+\s+)*)(\S+)`)
@@ -164,6 +194,13 @@ func fixedCases(t *testing.T) []fixedCase {
 		if strings.Contains(string(ar.Comment), "dockerfile ") || strings.Contains(string(ar.Comment), "deps-") {
 			continue
 		}
+		args := map[string]string{}
+		for _, l := range strings.Split(string(ar.Comment), "\n") {
+			if kv, ok := strings.CutPrefix(l, "build-arg "); ok {
+				k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+				args[k] = v
+			}
+		}
 		fsys := fstest.MapFS{}
 		for _, f := range ar.Files {
 			fsys[f.Name] = &fstest.MapFile{Data: f.Data, Mode: 0o644}
@@ -172,10 +209,21 @@ func fixedCases(t *testing.T) []fixedCase {
 			continue
 		}
 		fsys, ok := fixAll(fsys)
-		if !ok || !buildable(fsys) {
+		if !ok {
 			continue
 		}
-		c := fixedCase{name: strings.TrimSuffix(path.Base(filepath.ToSlash(file)), ".txtar"), fsys: fsys}
+		ok, real := buildable(fsys)
+		// The rule and fixture cases require made-up modules
+		// (example.com/dep): only their local ones can build.
+		if !ok || real && !strings.Contains(filepath.ToSlash(file), "/testdata/dockerfiles/real/") {
+			continue
+		}
+		// A Dockerfile that takes its module proxy as a build arg gets
+		// this machine's, as a user behind a mirror passes theirs.
+		if goproxyArgRE.Match(fsys["Dockerfile"].Data) {
+			args["GOPROXY"] = goProxy(t)
+		}
+		c := fixedCase{name: strings.TrimSuffix(path.Base(filepath.ToSlash(file)), ".txtar"), fsys: fsys, real: real, args: args}
 		var names []string
 		for name := range fsys {
 			names = append(names, name)
@@ -242,21 +290,33 @@ func fixAll(fsys fstest.MapFS) (fstest.MapFS, bool) {
 	return nil, false
 }
 
+var raceRE = regexp.MustCompile(`\bgo\s+(test|build|install|run)\b.*\s-race\b`)
+
 var networkRE = regexp.MustCompile(`\b(apk|apt-get|apt|yum|dnf|curl|wget|git)\b|--mount=type=(secret|ssh)`)
 
-// toolRE is what needs a tool the test base image (Go and busybox) does
-// not have: make, or git for -buildvcs=true.
-var toolRE = regexp.MustCompile(`(?m)^\s*RUN\b.*\bmake\b|-buildvcs=true`)
+// toolRE is what needs a tool the test base image (Go, busybox and make)
+// does not have: git for -buildvcs=true, Node.js, the xx cross-compiling
+// helpers.
+var toolRE = regexp.MustCompile(`(?m)^\s*RUN\b.*\b(npm|yarn|xx-go|xx-apk|xx-verify)\b|-buildvcs=true`)
 
 // buildable reports whether the fixed case can build here: a go mod
-// download step, no package installs or fetches, no make or git, every
-// module local.
-func buildable(fsys fstest.MapFS) bool {
+// download step, no package installs or fetches, no tool the base image
+// lacks. real
+// says whether it requires modules that are not in the context: the
+// builds fetch those through the Go module proxy, as users' builds do.
+func buildable(fsys fstest.MapFS) (ok, real bool) {
 	df := string(fsys["Dockerfile"].Data)
 	// An ignore comment keeps a finding, and so its layer order, on
 	// purpose.
 	if !strings.Contains(df, "go mod download") || strings.Contains(df, "cachecheck:ignore") || networkRE.MatchString(df) || toolRE.MatchString(df) || strings.Contains(df, "-mod=vendor") {
-		return false
+		return false, false
+	}
+	for name, f := range fsys {
+		// -race needs cgo, and so a C compiler, which the base image
+		// lacks (a golang image has gcc).
+		if (name == "Dockerfile" || path.Base(name) == "Makefile" || strings.HasSuffix(name, ".mk") || strings.HasSuffix(name, ".sh")) && raceRE.Match(f.Data) {
+			return false, false
+		}
 	}
 	_, work := fsys["go.work"]
 	for name, f := range fsys {
@@ -265,7 +325,7 @@ func buildable(fsys fstest.MapFS) bool {
 		}
 		mf, err := modfile.Parse(name, f.Data, nil)
 		if err != nil {
-			return false
+			return false, false
 		}
 		local := map[string]bool{}
 		for _, r := range mf.Replace {
@@ -275,9 +335,9 @@ func buildable(fsys fstest.MapFS) bool {
 		}
 		for _, r := range mf.Require {
 			if !local[r.Mod.Path] && !(work && strings.HasPrefix(r.Mod.Path, "example.com/")) {
-				return false
+				real = true
 			}
 		}
 	}
-	return true
+	return true, real
 }
