@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -74,21 +75,23 @@ func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	if err := o.deps.Unpack(ctx, ref, modcache, depsGocache); err != nil {
 		return res, err
 	}
-	warm := Scenario{Name: GoPrewarmed, Image: ref}
+	warm := Scenario{Name: GoPrewarmed, Image: ref, Note: goOfflineNote}
 	for i := 1; i <= o.runs; i++ {
 		b, err := g.build(ctx, GoPrewarmed, i, modcache, g.fresh("gocache"), true)
+		if !offlineRun(&warm, i, b, err) {
+			break
+		}
 		if err != nil {
 			add(res, warm)
 			return res, err
 		}
-		warm.Runs = append(warm.Runs, *b)
 	}
 	add(res, warm)
 
 	// Each run starts from a copy of the image's build cache: the
 	// module's own packages are compiled every time, as in a CI build
 	// FROM the deps image.
-	both := Scenario{Name: GoBuildCache, Image: ref}
+	both := Scenario{Name: GoBuildCache, Image: ref, Note: goOfflineNote}
 	for i := 1; i <= o.runs; i++ {
 		gocache := g.fresh("gocache")
 		if err := os.CopyFS(gocache, os.DirFS(depsGocache)); err != nil {
@@ -96,14 +99,40 @@ func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 			return res, fmt.Errorf("copying the build cache: %w", err)
 		}
 		b, err := g.build(ctx, GoBuildCache, i, modcache, gocache, true)
+		if !offlineRun(&both, i, b, err) {
+			break
+		}
 		if err != nil {
 			add(res, both)
 			return res, err
 		}
-		both.Runs = append(both.Runs, *b)
 	}
 	add(res, both)
 	return res, nil
+}
+
+// goOfflineNote is the note of the go builder's scenarios with the deps
+// image.
+const goOfflineNote = "GOPROXY=off, so that a module missing from the deps image fails the build"
+
+// offlineRun records the run i of an offline scenario sc, built as b with
+// the error err: appended to its runs, or, when it failed because it
+// needed a download, sc made invalid; and sc made invalid when the run
+// downloaded a module. It returns false when the scenario can have no
+// more runs: err says GOPROXY=off refused a download.
+func offlineRun(sc *Scenario, i int, b *Build, err error) bool {
+	if oe := (*offlineError)(nil); errors.As(err, &oe) {
+		sc.Invalid = fmt.Sprintf("run %d failed: it needed to download what the deps image lacks: %s", i, oe.quote())
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	sc.Runs = append(sc.Runs, *b)
+	if n := b.ModulesDownloaded; n != nil && *n > 0 && sc.Invalid == "" {
+		sc.Invalid = fmt.Sprintf("run %d downloaded %d %s the deps image should have held (%s)", i, *n, plural(*n, "module", "modules"), quoteList(b.Downloaded, 3))
+	}
+	return true
 }
 
 // GoBuildFlags are the build settings of RunGo's builds, in the form of
@@ -124,7 +153,10 @@ func (g *goRunner) fresh(name string) string {
 	return filepath.Join(g.scratch, fmt.Sprintf("%s-%d", name, g.n))
 }
 
-// build times go mod download and go build with the given caches.
+// build times go mod download and go build with the given caches; go mod
+// download runs with -x, so that its output names the modules it
+// downloads (go build prints "go: downloading" for its own), counted in
+// the Build.
 func (g *goRunner) build(ctx context.Context, name string, i int, modcache, gocache string, offline bool) (*Build, error) {
 	label := fmt.Sprintf("%s %d/%d", name, i, g.o.runs)
 	if i == 0 {
@@ -143,7 +175,8 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 	var log strings.Builder
 	b := &Build{}
 	out := filepath.Join(g.scratch, "bin") + string(filepath.Separator)
-	for _, args := range [][]string{{"mod", "download"}, append([]string{"build", "-trimpath", "-v", "-o", out}, g.pkgs...)} {
+	var mods []string
+	for _, args := range [][]string{{"mod", "download", "-x"}, append([]string{"build", "-trimpath", "-v", "-o", out}, g.pkgs...)} {
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir, cmd.Env = g.work, env
 		fmt.Fprintf(&log, "$ GOPROXY=%s go %s\n", proxy, strings.Join(args, " "))
@@ -157,9 +190,18 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 			step = "go mod download"
 		}
 		b.Steps = append(b.Steps, Step{Stage: "go", Instruction: step, Seconds: secs})
+		for _, m := range buildlog.ModuleDownloads(string(data)) {
+			if !slices.Contains(mods, m.String()) {
+				mods = append(mods, m.String())
+			}
+		}
 		if err != nil {
 			g.saveLog(name, i, log.String(), b)
-			return nil, fmt.Errorf("%s: go %s: %w\n%s", label, strings.Join(args, " "), err, data)
+			err = fmt.Errorf("%s: go %s: %w\n%s", label, strings.Join(args, " "), err, data)
+			if errs := buildlog.OfflineErrors(string(data)); offline && len(errs) > 0 {
+				err = &offlineError{err: err, errs: errs}
+			}
+			return nil, err
 		}
 		if step == "go build" {
 			// go build -v names the packages it compiles.
@@ -170,6 +212,11 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 				b.Compiled = pkgs
 			}
 		}
+	}
+	n := len(mods)
+	b.ModulesDownloaded = &n
+	if offline {
+		b.Downloaded = mods
 	}
 	g.saveLog(name, i, log.String(), b)
 	return b, nil
