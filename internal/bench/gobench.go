@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/cachecheck/cachecheck/analyzer/buildlog"
+	"golang.org/x/mod/module"
 )
 
 // RunGo benches the plain go command on the module in dir, no container
@@ -153,10 +154,10 @@ func (g *goRunner) fresh(name string) string {
 	return filepath.Join(g.scratch, fmt.Sprintf("%s-%d", name, g.n))
 }
 
-// build times go mod download and go build with the given caches; go mod
-// download runs with -x, so that its output names the modules it
-// downloads (go build prints "go: downloading" for its own), counted in
-// the Build.
+// build times go mod download and go build with the given caches. The
+// modules downloaded are the zips the run added to the module cache
+// (go mod download -x names only those fetched over HTTP, not from a
+// file:// GOPROXY), counted in the Build.
 func (g *goRunner) build(ctx context.Context, name string, i int, modcache, gocache string, offline bool) (*Build, error) {
 	label := fmt.Sprintf("%s %d/%d", name, i, g.o.runs)
 	if i == 0 {
@@ -175,7 +176,7 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 	var log strings.Builder
 	b := &Build{}
 	out := filepath.Join(g.scratch, "bin") + string(filepath.Separator)
-	var mods []string
+	before := moduleZips(modcache)
 	for _, args := range [][]string{{"mod", "download", "-x"}, append([]string{"build", "-trimpath", "-v", "-o", out}, g.pkgs...)} {
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir, cmd.Env = g.work, env
@@ -190,11 +191,6 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 			step = "go mod download"
 		}
 		b.Steps = append(b.Steps, Step{Stage: "go", Instruction: step, Seconds: secs})
-		for _, m := range buildlog.ModuleDownloads(string(data)) {
-			if !slices.Contains(mods, m.String()) {
-				mods = append(mods, m.String())
-			}
-		}
 		if err != nil {
 			g.saveLog(name, i, log.String(), b)
 			err = fmt.Errorf("%s: go %s: %w\n%s", label, strings.Join(args, " "), err, data)
@@ -213,6 +209,12 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 			}
 		}
 	}
+	var mods []string
+	for _, m := range moduleZips(modcache) {
+		if !slices.Contains(before, m) {
+			mods = append(mods, m)
+		}
+	}
 	n := len(mods)
 	b.ModulesDownloaded = &n
 	if offline {
@@ -228,6 +230,33 @@ func (g *goRunner) saveLog(name string, i int, log string, b *Build) {
 	}
 	b.Log = filepath.Join(g.o.logDir, fmt.Sprintf("%s-%d.log", name, i))
 	os.WriteFile(b.Log, []byte(log), 0o644)
+}
+
+// moduleZips lists the modules whose zips the module cache gomodcache
+// holds, as MODULE@VERSION, in path order.
+func moduleZips(gomodcache string) []string {
+	var mods []string
+	root := filepath.Join(gomodcache, "cache", "download")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".zip") {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return nil
+		}
+		dir, file, ok := strings.Cut(filepath.ToSlash(rel), "/@v/")
+		if !ok {
+			return nil
+		}
+		mp, perr := module.UnescapePath(dir)
+		v, verr := module.UnescapeVersion(strings.TrimSuffix(file, ".zip"))
+		if perr == nil && verr == nil {
+			mods = append(mods, mp+"@"+v)
+		}
+		return nil
+	})
+	return mods
 }
 
 // mainPackages lists the main packages of the module in dir, as "./path"
