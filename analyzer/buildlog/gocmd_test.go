@@ -2,6 +2,8 @@ package buildlog
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -223,5 +225,24 @@ func TestOfflineErrors(t *testing.T) {
 	}
 	if got := OfflineErrors("go: downloading github.com/google/uuid v1.6.0\n"); len(got) != 0 {
 		t.Errorf("OfflineErrors of a download = %q, want none", got)
+	}
+}
+
+// TestModuleDownloadsCaptured: on the go command's captured -x output,
+// where go build prints both "go: downloading" and the "# get" of each
+// zip, every module counts once, as GoDownloads lists them.
+func TestModuleDownloadsCaptured(t *testing.T) {
+	for _, name := range []string{"gobuild-cold.gox", "gomod-download-fallback.gox", "gobuild-change.gox"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := ModuleDownloads(string(data)), GoDownloads(string(data))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: ModuleDownloads = %v, GoDownloads = %v", name, got, want)
+		}
+		if name == "gobuild-cold.gox" && len(got) != 3 {
+			t.Errorf("%s: %d modules, want the 3 the golden lists", name, len(got))
+		}
 	}
 }
