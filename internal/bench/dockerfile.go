@@ -64,16 +64,18 @@ const (
 // when that FROM already names ${DEPS_IMAGE}, the FROM kept and depsArg
 // true: pass ref as the DEPS_IMAGE build arg.
 //
-// With offline, the lines after that FROM set GOPROXY=off, so that the go
-// commands of the stage, and of the stages built on it, can download
-// nothing: a module the deps image lacks fails the build loudly instead of
-// being fetched from the proxy (and timed as if the image served it). An
-// ENV in the derived Dockerfile is used rather than a GOPROXY build arg: a
-// build arg reaches only the stages that declare ARG GOPROXY, and it would
-// reach every such stage, those not built on the deps image too. An ENV
-// also beats an ARG GOPROXY the stage declares (the Dockerfile's
-// ENV-over-ARG rule) and the GOPROXY the image sets; a GOPROXY set later
-// in the stage (ENV, or GOPROXY=... on a RUN line) still wins, and the
+// With offline, the lines after that FROM, and after every ARG declaring
+// GOPROXY in the stages built on it, set ENV GOPROXY=off, so that the go
+// commands of those stages can download nothing: a module the deps image
+// lacks fails the build loudly instead of being fetched from the proxy
+// (and timed as if the image served it). An ENV in the derived Dockerfile
+// is used rather than a GOPROXY build arg: a build arg reaches only the
+// stages that declare ARG GOPROXY, and it would reach every such stage,
+// those not built on the deps image too. The ENV is repeated after each
+// ARG GOPROXY because BuildKit lets an ARG declared after an ENV of the
+// same name override it with the --build-arg value (buildah keeps the
+// ENV): TestBenchBuilders saw BuildKit download through an ARG GOPROXY
+// declared after the FROM. A GOPROXY=... on a RUN line still wins; the
 // downloads it allows are counted from the log. GOFLAGS is left as the
 // Dockerfile and the image set it: forcing -mod=mod would change what the
 // build does (a vendor directory, a go.mod the go command would have
@@ -103,14 +105,48 @@ func fromDepsImage(b *analyzer.Build, lines []string, ref string, offline bool) 
 		}
 		from = []string{"# cachecheck bench: was " + strings.Join(strings.Fields(st.Text), " "), strings.Join(words, " ")}
 	}
-	out := make([]string, 0, len(lines)+3)
+	after := map[int]bool{} // lines after which GOPROXY=off goes
+	if offline {
+		after[st.EndLine] = true
+		for _, s := range b.Stages {
+			r := s
+			for i := 0; r.BaseStage >= 0 && i < len(b.Stages); i++ {
+				r = b.Stages[r.BaseStage]
+			}
+			if r != st {
+				continue
+			}
+			for _, in := range s.Instructions {
+				if in.Kind == "ARG" && declares(in.Text, "GOPROXY") {
+					after[in.EndLine] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(lines)+2*len(after)+1)
 	out = append(out, lines[:st.Line-1]...)
 	out = append(out, from...)
-	if offline {
-		out = append(out, offlineComment, offlineEnv)
+	for n := st.EndLine; ; n++ {
+		if after[n] {
+			out = append(out, offlineComment, offlineEnv)
+		}
+		if n >= len(lines) {
+			break
+		}
+		out = append(out, lines[n])
 	}
-	out = append(out, lines[st.EndLine:]...)
 	return strings.Join(out, "\n") + "\n", depsArg, nil
+}
+
+// declares reports whether the ARG instruction text declares name:
+// "ARG GOPROXY", "ARG GOPROXY=https://proxy.example.com", "ARG A GOPROXY".
+func declares(text, name string) bool {
+	for _, w := range strings.Fields(strings.ReplaceAll(text, "\\\n", " "))[1:] {
+		if k, _, _ := strings.Cut(w, "="); k == name {
+			return true
+		}
+	}
+	return false
 }
 
 // depsModCache is the module cache of a deps image, under its GOPATH

@@ -37,10 +37,13 @@ func TestFromDepsImage(t *testing.T) {
 		{"DEPS_IMAGE declared", "ARG DEPS_IMAGE=golang:1.26\nFROM ${DEPS_IMAGE} AS build\nRUN go build\n",
 			"ARG DEPS_IMAGE=golang:1.26\nFROM ${DEPS_IMAGE} AS build\nRUN go build\n", false, true},
 		// Offline: GOPROXY=off right after the FROM of the Go builder
-		// stage, before its ARG GOPROXY (an ENV beats an ARG of the same
-		// name wherever it is), and in no other stage.
-		{"offline, multi-stage", "ARG BASE=golang:1.26\nFROM golang:1.26 AS tools\nRUN go install example.com/tool@v1\nFROM ${BASE} AS build\nARG GOPROXY\nRUN go mod download\nFROM build AS test\nRUN go test ./...\nFROM scratch\nCOPY --from=build /out /out\n",
-			"ARG BASE=golang:1.26\nFROM golang:1.26 AS tools\nRUN go install example.com/tool@v1\n# cachecheck bench: was FROM ${BASE} AS build\nFROM deps:1 AS build\n" + off + "ARG GOPROXY\nRUN go mod download\nFROM build AS test\nRUN go test ./...\nFROM scratch\nCOPY --from=build /out /out\n", true, false},
+		// stage and again after each ARG declaring GOPROXY in the stages
+		// built on it (BuildKit lets such an ARG override an earlier
+		// ENV), and in no other stage.
+		{"offline, multi-stage", "ARG BASE=golang:1.26\nFROM golang:1.26 AS tools\nARG GOPROXY\nRUN go install example.com/tool@v1\nFROM ${BASE} AS build\nARG GOPROXY\nRUN go mod download\nFROM build AS test\nARG GOSUMDB GOPROXY=https://proxy.example.com\nRUN go test ./...\nFROM scratch\nARG GOPROXY\nCOPY --from=build /out /out\n",
+			"ARG BASE=golang:1.26\nFROM golang:1.26 AS tools\nARG GOPROXY\nRUN go install example.com/tool@v1\n# cachecheck bench: was FROM ${BASE} AS build\nFROM deps:1 AS build\n" + off + "ARG GOPROXY\n" + off + "RUN go mod download\nFROM build AS test\nARG GOSUMDB GOPROXY=https://proxy.example.com\n" + off + "RUN go test ./...\nFROM scratch\nARG GOPROXY\nCOPY --from=build /out /out\n", true, false},
+		{"offline, ARG GOPROXYS is another", "FROM golang:1.26 AS build\nARG GOPROXYS\nRUN go build .\n",
+			"# cachecheck bench: was FROM golang:1.26 AS build\nFROM deps:1 AS build\n" + off + "ARG GOPROXYS\nRUN go build .\n", true, false},
 		{"offline, FROM on two lines", "FROM --platform=$BUILDPLATFORM \\\n    golang:1.26 AS build\nRUN go build .\n",
 			"# cachecheck bench: was FROM --platform=$BUILDPLATFORM golang:1.26 AS build\nFROM --platform=$BUILDPLATFORM deps:1 AS build\n" + off + "RUN go build .\n", true, false},
 		{"offline, DEPS_IMAGE declared", "ARG DEPS_IMAGE=golang:1.26\nFROM ${DEPS_IMAGE} AS build\nRUN go build\n",
