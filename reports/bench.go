@@ -23,11 +23,11 @@ type BenchRun struct {
 	Runs      int             `json:"runs"`
 	Scenarios []BenchScenario `json:"scenarios"`
 	// Speedup is the median of the cold scenario over the median of the
-	// pre-warmed one; 0 when either is missing.
+	// pre-warmed one; 0 when either is missing or invalid.
 	Speedup float64 `json:"speedup"`
 	// BuildCacheSpeedup is the median of the cold scenario over the median
 	// of the one with the build cache (buildcache, or go-buildcache for
-	// the go builder); 0 when either is missing or was skipped.
+	// the go builder); 0 when either is missing, skipped or invalid.
 	BuildCacheSpeedup float64 `json:"buildcache_speedup,omitempty"`
 }
 
@@ -63,8 +63,17 @@ type BenchScenario struct {
 	// "the deps image cannot hold a build cache for this build: ...".
 	Skipped string `json:"skipped,omitempty"`
 	// Note says how the scenario's Dockerfile differs from the user's
-	// beyond its FROM, e.g. a cache mount on GOCACHE taken off.
+	// beyond its FROM: GOPROXY=off, cache mounts taken off.
 	Note string `json:"note,omitempty"`
+	// DroppedMounts are the cache mounts taken off the scenario's
+	// Dockerfile because they hide a directory the deps image provides:
+	// "Dockerfile:12 (/go/pkg/mod): hides the deps image's module cache".
+	DroppedMounts []string `json:"dropped_mounts,omitempty"`
+	// Invalid says why the scenario's timings do not measure what it is
+	// meant to, "" when they do: a pre-warmed build that downloaded
+	// modules, or failed because it needed to. An invalid scenario gives
+	// no speedup.
+	Invalid string `json:"invalid,omitempty"`
 }
 
 // BenchBuild is one build of a scenario.
@@ -79,6 +88,14 @@ type BenchBuild struct {
 	// Compiled lists those packages, in the buildcache scenario only: the
 	// module's own, when the build cache served every dependency.
 	Compiled []string `json:"compiled,omitempty"`
+	// ModulesDownloaded is how many modules the build's go commands
+	// downloaded, as their output in the log shows it ("go mod download
+	// -x" fetching a zip, "go: downloading" from the others); nil when the
+	// log cannot tell.
+	ModulesDownloaded *int `json:"modules_downloaded,omitempty"`
+	// Downloaded lists those modules (MODULE@VERSION) in a scenario
+	// FROM a deps image; empty elsewhere.
+	Downloaded []string `json:"downloaded,omitempty"`
 }
 
 // BenchStep is one Dockerfile step of a build, as the builder reported it.
@@ -104,14 +121,14 @@ func (r *BenchRun) Scenario(name string) *BenchScenario {
 }
 
 // Summary condenses the run into what a pull-request report shows: the
-// scenarios that ran, by title.
+// scenarios that ran, by title, and why one is invalid.
 func (r *BenchRun) Summary() *Bench {
 	b := &Bench{Builder: r.Builder, Speedup: r.Speedup}
 	for _, s := range r.Scenarios {
 		if s.Skipped != "" {
 			continue
 		}
-		b.Scenarios = append(b.Scenarios, Scenario{Name: s.Title, Runs: len(s.Runs), Median: s.Median, Min: s.Min, Max: s.Max})
+		b.Scenarios = append(b.Scenarios, Scenario{Name: s.Title, Runs: len(s.Runs), Median: s.Median, Min: s.Min, Max: s.Max, Invalid: s.Invalid})
 	}
 	return b
 }

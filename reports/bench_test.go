@@ -45,8 +45,31 @@ func skippedBench() *BenchRun {
 	return r
 }
 
+// invalidBench is sampleBench as bench fills it when the pre-warmed
+// scenario downloaded modules (its cache mount on the module cache taken
+// off) and the build cache scenario failed offline: the downloads
+// counted, both invalid, no speedup.
+func invalidBench() *BenchRun {
+	r := sampleBench()
+	n := func(k int) *int { return &k }
+	for i := range r.Scenarios[0].Runs {
+		r.Scenarios[0].Runs[i].ModulesDownloaded = n(13)
+	}
+	pre := &r.Scenarios[1]
+	pre.Runs[0].ModulesDownloaded, pre.Runs[0].Downloaded = n(2), []string{"github.com/google/uuid@v1.6.0", "golang.org/x/sync@v0.14.0"}
+	pre.Runs[1].ModulesDownloaded = n(0)
+	pre.Runs[2].ModulesDownloaded = n(0)
+	pre.Note = "GOPROXY=off in the stages FROM the deps image, so that a module it lacks fails the build; without 1 cache mount that would hide what the deps image holds (dropped_mounts)"
+	pre.DroppedMounts = []string{"Dockerfile:9 (/go/pkg/mod): hides the deps image's module cache /go/pkg/mod"}
+	pre.Invalid = "run 1 downloaded 2 modules the deps image should have held (github.com/google/uuid@v1.6.0, golang.org/x/sync@v0.14.0)"
+	r.Scenarios[2] = BenchScenario{Name: ScenarioBuildCache, Title: "with pre-warming, module and build cache", Image: "127.0.0.1:5801/deps:ck1-x-bc0123456789ab@sha256:01",
+		Invalid: `run 1 failed: it needed to download what the deps image lacks: "go: github.com/google/uuid@v1.6.0: module lookup disabled by GOPROXY=off"`}
+	r.Speedup, r.BuildCacheSpeedup = 0, 0
+	return r
+}
+
 // replayBench is skippedBench with the builds' logs saved (--logs), the
-// sample TestReplay round-trips.
+// sample TestReplay round-trips, and the fields of an invalid scenario.
 func replayBench() *BenchRun {
 	r := skippedBench()
 	r.Dockerfile, r.Bump = "service/Dockerfile", "golang.org/x/text@v0.15.0"
@@ -58,6 +81,10 @@ func replayBench() *BenchRun {
 	}
 	r.Scenarios[3].Changed = "cmd/api/main.go"
 	r.Scenarios[0].Runs[2].Steps[1].Error = "process did not complete successfully: exit code: 1"
+	inv := invalidBench().Scenarios[1]
+	inv.Runs[1].Log = "logs/prewarmed-2.log"
+	r.Scenarios[1] = inv
+	r.Speedup = 0
 	return r
 }
 
@@ -74,6 +101,10 @@ func TestBenchRender(t *testing.T) {
 		{"skipped.txt", skippedBench(), func(r *BenchRun, b *bytes.Buffer) error { return Write(b, Text, r) }},
 		{"skipped.md", skippedBench(), func(r *BenchRun, b *bytes.Buffer) error { return Write(b, Markdown, r) }},
 		{"skipped.svg", skippedBench(), func(r *BenchRun, b *bytes.Buffer) error { return r.WriteSVG(b) }},
+		{"invalid.txt", invalidBench(), func(r *BenchRun, b *bytes.Buffer) error { return Write(b, Text, r) }},
+		{"invalid.md", invalidBench(), func(r *BenchRun, b *bytes.Buffer) error { return Write(b, Markdown, r) }},
+		{"invalid.json", invalidBench(), func(r *BenchRun, b *bytes.Buffer) error { return Write(b, JSON, r) }},
+		{"invalid.svg", invalidBench(), func(r *BenchRun, b *bytes.Buffer) error { return r.WriteSVG(b) }},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			var b bytes.Buffer
@@ -94,6 +125,75 @@ func TestBenchRender(t *testing.T) {
 				t.Errorf("%s differs (go test -update rewrites it):\n%s", golden, b.Bytes())
 			}
 		})
+	}
+}
+
+// TestBenchInvalid: an invalid scenario gives no ratio in any format,
+// and each says why.
+func TestBenchInvalid(t *testing.T) {
+	r := invalidBench()
+	for _, f := range []Format{Text, Markdown} {
+		var b bytes.Buffer
+		if err := Write(&b, f, r); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		for _, want := range []string{"run 1 downloaded 2 modules the deps image should have held", "module lookup disabled by GOPROXY=off", "Dockerfile:9 (/go/pkg/mod): hides the deps image's module cache", "with pre-warming (invalid)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q:\n%s", f, want, out)
+			}
+		}
+		if regexp.MustCompile(`\d\.\d+×`).MatchString(out) {
+			t.Errorf("%s: a ratio, though the pre-warmed scenarios are invalid:\n%s", f, out)
+		}
+	}
+	var svg bytes.Buffer
+	r.WriteSVG(&svg)
+	if strings.Contains(svg.String(), "×") || !strings.Contains(svg.String(), "no speedup: with pre-warming is invalid") {
+		t.Errorf("SVG title:\n%s", svg.String())
+	}
+}
+
+// TestBenchSVGLayout: the left margin fits the longest label, and
+// whiskers, and the legend's word for them, come only with runs that
+// differ.
+func TestBenchSVGLayout(t *testing.T) {
+	long := strings.Repeat("m", 60)
+	one := &BenchRun{Builder: "buildkit", Runs: 1, Scenarios: []BenchScenario{
+		{Name: ScenarioCold, Title: long, Median: 10, Min: 10, Max: 10, Runs: []BenchBuild{{Seconds: 10}}},
+		{Name: ScenarioPrewarmed, Title: "with pre-warming", Median: 5, Min: 5, Max: 5, Runs: []BenchBuild{{Seconds: 5}}},
+	}}
+	var b bytes.Buffer
+	if err := one.WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	if strings.Contains(svg, "whisker") || strings.Contains(svg, "<line x1=\"") && strings.Count(svg, "<line") != 1 {
+		t.Errorf("one run per scenario: whiskers drawn or promised:\n%s", svg)
+	}
+	m := regexp.MustCompile(`<text x="(\d+)" y="\d+" text-anchor="end">` + long).FindStringSubmatch(svg)
+	if m == nil {
+		t.Fatalf("no label %q:\n%s", long, svg)
+	}
+	// The label ends at x and must start right of 0, at 7.5px a character
+	// (13px sans-serif runs about 7.2px on average).
+	var end int
+	fmt.Sscan(m[1], &end)
+	if end-len(long)*15/2 < 0 {
+		t.Errorf("the label ends at x=%d: %d characters do not fit left of it", end, len(long))
+	}
+	two := sampleBench()
+	b.Reset()
+	two.WriteSVG(&b)
+	if !strings.Contains(b.String(), "whiskers: min to max") || strings.Count(b.String(), "<line") != 5 {
+		t.Errorf("runs that differ: want the whiskers (4) and the axis, and the legend naming them:\n%s", b.String())
+	}
+	// Runs that agree draw no whisker.
+	two.Scenarios[3].Min, two.Scenarios[3].Max = 5.5, 5.5
+	b.Reset()
+	two.WriteSVG(&b)
+	if strings.Count(b.String(), "<line") != 4 {
+		t.Errorf("equal runs: want no whisker for them:\n%s", b.String())
 	}
 }
 

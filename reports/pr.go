@@ -182,7 +182,7 @@ type Bench struct {
 	Builder   string     `json:"builder"`
 	Scenarios []Scenario `json:"scenarios"`
 	// Speedup is the median without pre-warming over the median with it;
-	// 0 when either is missing.
+	// 0 when either is missing or invalid.
 	Speedup float64 `json:"speedup"`
 }
 
@@ -193,6 +193,9 @@ type Scenario struct {
 	Median float64 `json:"median_seconds"`
 	Min    float64 `json:"min_seconds"`
 	Max    float64 `json:"max_seconds"`
+	// Invalid says why the scenario does not measure what it is meant
+	// to (as BenchScenario.Invalid); "" when it does.
+	Invalid string `json:"invalid,omitempty"`
 }
 
 // ReadReport reads a Report written by WriteJSON.

@@ -69,7 +69,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if r.Bench != nil {
 			fmt.Fprintf(&b, "`cachecheck bench` with %s:\n\n| scenario | runs | median | min | max |\n| --- | ---: | ---: | ---: | ---: |\n", mdCell(r.Bench.Builder))
 			for _, s := range r.Bench.Scenarios {
-				fmt.Fprintf(&b, "| %s | %d | %.1fs | %.1fs | %.1fs |\n", mdCell(s.Name), s.Runs, s.Median, s.Min, s.Max)
+				fmt.Fprintf(&b, "| %s | %d | %.1fs | %.1fs | %.1fs |\n", mdCell(s.label()), s.Runs, s.Median, s.Min, s.Max)
+			}
+			for _, s := range r.Bench.Scenarios {
+				if s.Invalid != "" {
+					fmt.Fprintf(&b, "\n**Invalid** *%s*: %s\n", mdCell(s.Name), mdCell(s.Invalid))
+				}
 			}
 			b.WriteString("\n```\n" + r.Bench.bars() + "```\n\n")
 		}
@@ -149,10 +154,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		t := NewTable(&b)
 		t.Header("SCENARIO", "RUNS", "MEDIAN", "MIN", "MAX")
 		for _, s := range r.Bench.Scenarios {
-			t.Append(s.Name, fmt.Sprint(s.Runs), fmt.Sprintf("%.1fs", s.Median), fmt.Sprintf("%.1fs", s.Min), fmt.Sprintf("%.1fs", s.Max))
+			t.Append(s.label(), fmt.Sprint(s.Runs), fmt.Sprintf("%.1fs", s.Median), fmt.Sprintf("%.1fs", s.Min), fmt.Sprintf("%.1fs", s.Max))
 		}
 		if err := t.Render(); err != nil {
 			return err
+		}
+		for _, s := range r.Bench.Scenarios {
+			if s.Invalid != "" {
+				fmt.Fprintf(&b, "invalid %s: %s\n", s.Name, s.Invalid)
+			}
 		}
 		b.WriteString(r.Bench.bars())
 	}
@@ -313,8 +323,15 @@ func (r *Report) timingSummary() string {
 	if base, head, ok := r.baseHeadSeconds(); ok {
 		return fmt.Sprintf("base %.1fs, head %.1fs (%+.0f%%)", base, head, 100*(head-base)/base)
 	}
-	if r.Bench != nil && r.Bench.Speedup > 0 {
-		return fmt.Sprintf("%.1f× faster with the deps image", r.Bench.Speedup)
+	if r.Bench != nil {
+		switch inv := r.Bench.invalid(); {
+		case r.Bench.Speedup > 1:
+			return fmt.Sprintf("%.1f× faster with the deps image", r.Bench.Speedup)
+		case r.Bench.Speedup > 0:
+			return fmt.Sprintf("%.1f×: no faster with the deps image", r.Bench.Speedup)
+		case inv != nil:
+			return fmt.Sprintf("no speedup: the bench scenario %q is invalid", inv.Name)
+		}
 	}
 	var parts []string
 	for _, t := range r.Timings {
@@ -352,9 +369,31 @@ func (t *Timing) cached() int {
 func (b *Bench) bars() string {
 	var items []bar
 	for _, s := range b.Scenarios {
-		items = append(items, bar{label: s.Name, seconds: s.Median})
+		it := bar{label: s.Name, seconds: s.Median}
+		if s.Invalid != "" {
+			it.note = "(invalid)"
+		}
+		items = append(items, it)
 	}
 	return renderBars(items)
+}
+
+// invalid returns the first invalid scenario, or nil.
+func (b *Bench) invalid() *Scenario {
+	for i := range b.Scenarios {
+		if b.Scenarios[i].Invalid != "" {
+			return &b.Scenarios[i]
+		}
+	}
+	return nil
+}
+
+// label is the scenario's name in a table: " (invalid)" added when it is.
+func (s Scenario) label() string {
+	if s.Invalid != "" {
+		return s.Name + " (invalid)"
+	}
+	return s.Name
 }
 
 func timingBars(ts []Timing) string {

@@ -198,3 +198,52 @@ func TestReportHiddenModules(t *testing.T) {
 		t.Errorf("markdown:\n%s\nreplayed:\n%s", md1.String(), md2.String())
 	}
 }
+
+// TestReportBenchInvalid: report carries an invalid bench scenario
+// through from the bench document, says what was wrong, and never gives
+// a ratio for it.
+func TestReportBenchInvalid(t *testing.T) {
+	r := sampleReport()
+	r.Timings = nil
+	r.Bench = invalidBench().Summary()
+	if r.Bench.Speedup != 0 || r.Bench.Scenarios[1].Invalid == "" {
+		t.Fatalf("summary %+v, want no speedup and the pre-warmed scenario invalid", r.Bench)
+	}
+	var js bytes.Buffer
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadReport(&js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, write := range map[string]func(*bytes.Buffer) error{
+		"markdown": func(b *bytes.Buffer) error { return back.WriteMarkdown(b) },
+		"text":     func(b *bytes.Buffer) error { return back.WriteText(b) },
+	} {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		for _, want := range []string{"with pre-warming (invalid)", "run 1 downloaded 2 modules the deps image should have held", "module lookup disabled by GOPROXY=off"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q:\n%s", name, want, out)
+			}
+		}
+		if strings.Contains(out, "faster") {
+			t.Errorf("%s: a speedup from an invalid scenario:\n%s", name, out)
+		}
+	}
+	var md bytes.Buffer
+	back.WriteMarkdown(&md)
+	if !strings.Contains(md.String(), `Build timings: no speedup: the bench scenario "with pre-warming" is invalid`) {
+		t.Errorf("markdown summary line:\n%s", md.String())
+	}
+	// A ratio of 1 or less is no speedup either.
+	r.Bench = sampleBench().Summary()
+	r.Bench.Speedup = 0.94
+	if got := r.timingSummary(); got != "0.9×: no faster with the deps image" {
+		t.Errorf("timing summary %q for 0.94×", got)
+	}
+}

@@ -249,3 +249,58 @@ func GoCompiles(text string) []string {
 	}
 	return pkgs
 }
+
+// RunOutput returns what the RUN steps of a build printed, from a build
+// log in format f (BuildKitJSON, or Buildah for buildah's and podman's
+// output), in order. ok is false for another format: the log cannot
+// tell then. A step the layer cache skipped printed nothing.
+func RunOutput(log []byte, f Format) (text string, ok bool) {
+	isRun := func(instruction string) bool { return strings.HasPrefix(strings.ToUpper(instruction), "RUN ") }
+	switch f {
+	case BuildKitJSON:
+		text, _ = buildKitStepLogs(log, isRun)
+		return text, true
+	case Buildah:
+		text, _ = buildahStepLogs(log, isRun)
+		return text, true
+	}
+	return "", false
+}
+
+// ModuleDownloads returns the modules the go command downloaded, from its
+// output: the zips its -x flag shows fetched (as [GoDownloads] reads
+// them), and the "go: downloading MODULE VERSION" lines that every go
+// command but "go mod download" prints before fetching a zip; each module
+// once, in order; never nil. "go mod download" without -x prints nothing
+// for what it downloads: its downloads are seen only with -x.
+func ModuleDownloads(text string) []module.Version {
+	mods := GoDownloads(text)
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "go: downloading ")
+		if !ok {
+			continue
+		}
+		p, v, ok := strings.Cut(strings.TrimSpace(rest), " ")
+		if !ok || module.Check(p, v) != nil {
+			continue
+		}
+		if m := (module.Version{Path: p, Version: v}); !slices.Contains(mods, m) {
+			mods = append(mods, m)
+		}
+	}
+	return mods
+}
+
+// OfflineErrors returns the go command's errors about a download that
+// GOPROXY=off refused, "go: example.com/m@v1.2.0: module lookup disabled
+// by GOPROXY=off", each once, in order; never nil.
+func OfflineErrors(text string) []string {
+	errs := []string{}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.Contains(line, "disabled by GOPROXY=off") && !slices.Contains(errs, line) {
+			errs = append(errs, line)
+		}
+	}
+	return errs
+}

@@ -2,6 +2,8 @@ package buildlog
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -163,5 +165,84 @@ func TestGoCompiles(t *testing.T) {
 				t.Errorf("GoCompiles = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestModuleDownloads(t *testing.T) {
+	const zip = "# get https://proxy.example.com/github.com/google/uuid/@v/v1.6.0.zip: 200 OK (0.1s)\n"
+	bk := rawjson(t, map[string]string{
+		"sha256:a": "[build 4/7] RUN go mod download -x",
+		"sha256:b": "[build 7/7] RUN go build -v -o /out/api ./cmd/api",
+		"sha256:c": "[build 2/7] COPY go.mod go.sum ./",
+	}, [][2]string{
+		{"sha256:a", "# get https://proxy.example.com/github.com/google/uuid/@v/v1.6.0.zip\n# get https://proxy.example.com/github.com/google/uu"},
+		{"sha256:a", "id/@v/v1.6.0.zip: 200 OK (0.1s)\n"},
+		{"sha256:b", "go: downloading golang.org/x/sync v0.14.0\ngo: downloading github.com/google/uuid v1.6.0\nexample.com/service/cmd/api\n"},
+		{"sha256:c", "go: downloading not/a/run v1.0.0\n"},
+	})
+	buildah := []byte("[1/2] STEP 5/8: RUN go mod download -x\n" + zip + "--> 1a2b3c\n[1/2] STEP 6/8: COPY . .\ngo: downloading not/a/run v1.0.0\n--> 4d5e6f\n[1/2] STEP 8/8: RUN go build .\ngo: downloading golang.org/x/sync v0.14.0\n--> 7a8b9c\n")
+	tests := []struct {
+		name   string
+		format Format
+		log    []byte
+		want   []string
+		ok     bool
+	}{
+		{"buildkit: -x zip, then go build's lines", BuildKitJSON, bk, []string{"github.com/google/uuid@v1.6.0", "golang.org/x/sync@v0.14.0"}, true},
+		{"buildah", Buildah, buildah, []string{"github.com/google/uuid@v1.6.0", "golang.org/x/sync@v0.14.0"}, true},
+		{"buildkit, nothing run", BuildKitJSON, rawjson(t, map[string]string{"sha256:a": "[build 4/7] RUN go mod download"}, nil), []string{}, true},
+		{"docker: not read", Docker, buildah, []string{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text, ok := RunOutput(tc.log, tc.format)
+			got := []string{}
+			for _, m := range ModuleDownloads(text) {
+				got = append(got, m.String())
+			}
+			if ok != tc.ok || !slices.Equal(got, tc.want) {
+				t.Errorf("ModuleDownloads(RunOutput) = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+	for _, line := range []string{"go: downloading", "go: downloading example.com/m", "go: downloading example.com/m notaversion", "  go: downloading gopkg.in/yaml.v3 v2.0.0"} {
+		if got := ModuleDownloads(line + "\n"); len(got) != 0 {
+			t.Errorf("ModuleDownloads(%q) = %v, want none", line, got)
+		}
+	}
+}
+
+func TestOfflineErrors(t *testing.T) {
+	// As go 1.26 prints them with GOPROXY=off and an empty module cache:
+	// go mod download names the module, go build the import.
+	text := "go: github.com/beorn7/perks@v1.0.1: module lookup disabled by GOPROXY=off\n" +
+		"go: downloading github.com/google/uuid v1.6.0\n" +
+		"cmd/m.go:2:8: module lookup disabled by GOPROXY=off\n" +
+		"go: github.com/beorn7/perks@v1.0.1: module lookup disabled by GOPROXY=off\n"
+	want := []string{"go: github.com/beorn7/perks@v1.0.1: module lookup disabled by GOPROXY=off", "cmd/m.go:2:8: module lookup disabled by GOPROXY=off"}
+	if got := OfflineErrors(text); !slices.Equal(got, want) {
+		t.Errorf("OfflineErrors = %q, want %q", got, want)
+	}
+	if got := OfflineErrors("go: downloading github.com/google/uuid v1.6.0\n"); len(got) != 0 {
+		t.Errorf("OfflineErrors of a download = %q, want none", got)
+	}
+}
+
+// TestModuleDownloadsCaptured: on the go command's captured -x output,
+// where go build prints both "go: downloading" and the "# get" of each
+// zip, every module counts once, as GoDownloads lists them.
+func TestModuleDownloadsCaptured(t *testing.T) {
+	for _, name := range []string{"gobuild-cold.gox", "gomod-download-fallback.gox", "gobuild-change.gox"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := ModuleDownloads(string(data)), GoDownloads(string(data))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: ModuleDownloads = %v, GoDownloads = %v", name, got, want)
+		}
+		if name == "gobuild-cold.gox" && len(got) != 3 {
+			t.Errorf("%s: %d modules, want the 3 the golden lists", name, len(got))
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,6 +85,9 @@ func add(r *Result, s Scenario) {
 		}
 	}
 	s.Title = titles[s.Name]
+	if s.Name == BumpNearest {
+		s.Invalid = cmp.Or(s.Invalid, nearestInvalid(r.Scenario(BumpCold), &s))
+	}
 	r.Scenarios = append(r.Scenarios, s)
 	cold, warm, bc := r.Scenario(Cold), r.Scenario(Prewarmed), r.Scenario(BuildCache)
 	if cold == nil {
@@ -92,12 +97,39 @@ func add(r *Result, s Scenario) {
 }
 
 // ratio returns the median of a over that of b, or 0 when either is
-// missing or has no runs.
+// missing, has no runs or is invalid.
 func ratio(a, b *Scenario) float64 {
-	if a == nil || b == nil || len(a.Runs) == 0 || len(b.Runs) == 0 || b.Median <= 0 {
+	if a == nil || b == nil || len(a.Runs) == 0 || len(b.Runs) == 0 || b.Median <= 0 || a.Invalid != "" || b.Invalid != "" {
 		return 0
 	}
 	return a.Median / b.Median
+}
+
+// downloads returns the most modules a run of s downloaded, and whether
+// any run's log told.
+func downloads(s *Scenario) (n int, ok bool) {
+	for _, b := range s.Runs {
+		if b.ModulesDownloaded != nil {
+			n, ok = max(n, *b.ModulesDownloaded), true
+		}
+	}
+	return n, ok
+}
+
+// nearestInvalid returns why the bump-nearest scenario near is invalid,
+// or "": it may download the modules the nearest deps image lacks, but
+// not every module the build without a deps image downloaded, which
+// means the image's module cache was not used.
+func nearestInvalid(cold, near *Scenario) string {
+	if cold == nil {
+		return ""
+	}
+	c, okc := downloads(cold)
+	n, okn := downloads(near)
+	if !okc || !okn || c == 0 || n < c {
+		return ""
+	}
+	return fmt.Sprintf("it downloaded %d modules, as many as without a deps image: the module cache of the deps image was not used", n)
 }
 
 // DepsImages finds and makes deps images; the cachecheck command line
@@ -279,7 +311,7 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 	}
 
 	// 1. Without pre-warming.
-	if err := r.scenario(ctx, Scenario{Name: Cold}, work, build, nil, true); err != nil {
+	if err := r.scenario(ctx, Scenario{Name: Cold}, work, build, true); err != nil {
 		return r.res, err
 	}
 	// 2. With pre-warming.
@@ -289,7 +321,7 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 		return r.res, err
 	}
 	r.res.DepsImage = ref
-	if err := r.scenario(ctx, Scenario{Name: Prewarmed, Image: ref}, work, build, nil, true); err != nil {
+	if err := r.scenario(ctx, Scenario{Name: Prewarmed, Image: ref}, work, build, true); err != nil {
 		return r.res, err
 	}
 	// 2b. With pre-warming and the build cache.
@@ -315,7 +347,7 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 		if err != nil {
 			return r.res, err
 		}
-		if err := r.scenario(ctx, Scenario{Name: BumpCold}, bumped, bbuild, nil, true); err != nil {
+		if err := r.scenario(ctx, Scenario{Name: BumpCold}, bumped, bbuild, true); err != nil {
 			return r.res, err
 		}
 		near, err := o.deps.Nearest(ctx, bumped, base)
@@ -323,7 +355,7 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 			return r.res, err
 		}
 		if near != "" {
-			if err := r.scenario(ctx, Scenario{Name: BumpNearest, Image: near}, bumped, bbuild, nil, true); err != nil {
+			if err := r.scenario(ctx, Scenario{Name: BumpNearest, Image: near}, bumped, bbuild, true); err != nil {
 				return r.res, err
 			}
 		}
@@ -332,7 +364,7 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 		if err != nil {
 			return r.res, err
 		}
-		if err := r.scenario(ctx, Scenario{Name: BumpFresh, Image: fresh}, bumped, bbuild, nil, true); err != nil {
+		if err := r.scenario(ctx, Scenario{Name: BumpFresh, Image: fresh}, bumped, bbuild, true); err != nil {
 			return r.res, err
 		}
 	}
@@ -377,9 +409,10 @@ func nonce() string {
 }
 
 // dockerfileFor writes the Dockerfile a scenario builds: the original (or
-// its lines edited, when lines is not nil) or FROM the deps image ref, its
-// cache mounts isolated by suffix.
-func (r *runner) dockerfileFor(build *analyzer.Build, lines []string, ref, suffix string) (path string, args map[string]string, err error) {
+// its lines edited, when lines is not nil) or FROM the deps image ref (and
+// with offline, GOPROXY=off there), its go mod download with -x (see
+// [withDownloadX]), its cache mounts isolated by suffix.
+func (r *runner) dockerfileFor(build *analyzer.Build, lines []string, ref, suffix string, offline bool) (path string, args map[string]string, err error) {
 	if lines == nil {
 		lines = build.Lines
 	}
@@ -390,7 +423,7 @@ func (r *runner) dockerfileFor(build *analyzer.Build, lines []string, ref, suffi
 	}
 	if ref != "" {
 		var depsArg bool
-		text, depsArg, err = fromDepsImage(build, lines, ref)
+		text, depsArg, err = fromDepsImage(build, lines, ref, offline)
 		if err != nil {
 			return "", nil, err
 		}
@@ -398,7 +431,7 @@ func (r *runner) dockerfileFor(build *analyzer.Build, lines []string, ref, suffi
 			args["DEPS_IMAGE"] = ref
 		}
 	}
-	text = isolateCacheMounts(text, suffix)
+	text = isolateCacheMounts(withDownloadX(text), suffix)
 	dir, err := os.MkdirTemp(r.scratch, "dockerfile-")
 	if err != nil {
 		return "", nil, err
@@ -407,31 +440,95 @@ func (r *runner) dockerfileFor(build *analyzer.Build, lines []string, ref, suffi
 	return path, args, os.WriteFile(path, []byte(text), 0o644)
 }
 
-// scenario runs the builds of sc, FROM its Image when it has one, without
-// the layer cache (cold) or with it. lines, when not nil, are build's
-// Dockerfile lines edited (keeping their numbers).
-func (r *runner) scenario(ctx context.Context, sc Scenario, work string, build *analyzer.Build, lines []string, cold bool) error {
+// scenario runs the builds of sc, without the layer cache (cold) or with
+// it. When sc has an Image, its Go builder stage starts FROM it, without
+// the cache mounts that would hide what the image holds
+// ([withoutHidingMounts]; the buildcache scenario's GOCACHE too), and,
+// but in bump-nearest (whose image lacks the bumped modules by design),
+// with GOPROXY=off: a run that downloads a module, or fails because it
+// needed one, makes the scenario invalid; after such a failure the
+// scenario has no more runs and the bench goes on.
+func (r *runner) scenario(ctx context.Context, sc Scenario, work string, build *analyzer.Build, cold bool) error {
+	var lines []string
+	offline := false
+	if sc.Image != "" {
+		lines, sc.DroppedMounts = withoutHidingMounts(build, sc.Name == BuildCache)
+		offline = sc.Name != BumpNearest
+		var note []string
+		if offline {
+			note = append(note, "GOPROXY=off in the stages FROM the deps image, so that a module it lacks fails the build")
+		}
+		if n := len(sc.DroppedMounts); n > 0 {
+			note = append(note, fmt.Sprintf("without %d cache %s that would hide what the deps image holds (dropped_mounts)", n, plural(n, "mount", "mounts")))
+		}
+		sc.Note = strings.Join(note, "; ")
+	}
 	defer func() { add(r.res, sc) }()
 	for i := 1; i <= r.o.runs; i++ {
-		df, args, err := r.dockerfileFor(build, lines, sc.Image, nonce())
+		df, args, err := r.dockerfileFor(build, lines, sc.Image, nonce(), offline)
 		if err != nil {
 			return err
 		}
 		run, err := r.build(ctx, sc.Name, i, work, df, args, cold)
+		if oe := (*offlineError)(nil); errors.As(err, &oe) && offline {
+			sc.Invalid = fmt.Sprintf("run %d failed: it needed to download what the deps image lacks: %s", i, oe.quote())
+			return nil
+		}
 		if err != nil {
 			return err
 		}
+		if sc.Image == "" {
+			run.Downloaded = nil
+		}
 		sc.Runs = append(sc.Runs, *run)
+		if n := run.ModulesDownloaded; offline && n != nil && *n > 0 && sc.Invalid == "" {
+			sc.Invalid = fmt.Sprintf("run %d downloaded %d %s the deps image should have held (%s)", i, *n, plural(*n, "module", "modules"), quoteList(run.Downloaded, 3))
+		}
 	}
 	return nil
 }
 
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// quoteList joins the first n items and says how many more there are:
+// "a, b, c and 2 more".
+func quoteList(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
+}
+
+// offlineError is the error of a build that failed because GOPROXY=off
+// refused a download: errs are the go command's errors saying so.
+type offlineError struct {
+	err  error
+	errs []string
+}
+
+func (e *offlineError) Error() string { return e.err.Error() }
+func (e *offlineError) Unwrap() error { return e.err }
+
+// quote is the go command's first error and how many more there were.
+func (e *offlineError) quote() string {
+	q := strconv.Quote(e.errs[0])
+	if n := len(e.errs) - 1; n > 0 {
+		q += fmt.Sprintf(" (and %d more)", n)
+	}
+	return q
+}
+
 // buildCache runs the buildcache scenario: FROM the deps image warmed
 // with a build cache layer for the settings of the Dockerfile's go build,
-// without the layer cache. A cache mount on GOCACHE would hide the
-// image's build cache, so the scenario's go builds run without it (as
-// analyzer rule CC012 advises). When the deps image cannot have a build
-// cache for this build, the scenario is recorded as skipped.
+// without the layer cache. A cache mount on GOCACHE (or a parent) would
+// hide the image's build cache, so the scenario's go builds run without
+// it (as analyzer rule CC012 advises). When the deps image cannot have a
+// build cache for this build, the scenario is recorded as skipped.
 func (r *runner) buildCache(ctx context.Context, work string, build *analyzer.Build, base string) error {
 	r.o.progress("deps image with build cache: warming or looking up")
 	ref, err := r.o.deps.Ensure(ctx, work, base, Warm{BuildCache: true, Dockerfile: r.dockerfilePath(work)})
@@ -442,12 +539,7 @@ func (r *runner) buildCache(ctx context.Context, work string, build *analyzer.Bu
 	if err != nil {
 		return err
 	}
-	sc := Scenario{Name: BuildCache, Image: ref}
-	lines, dropped := withoutGoCacheMounts(build)
-	if len(dropped) > 0 {
-		sc.Note = "without the cache mount on GOCACHE at " + strings.Join(dropped, ", ") + ": it would hide the build cache of the deps image"
-	}
-	return r.scenario(ctx, sc, work, build, lines, true)
+	return r.scenario(ctx, Scenario{Name: BuildCache, Image: ref}, work, build, true)
 }
 
 // codeChange builds once to fill the layer cache, then changes one Go
@@ -461,7 +553,7 @@ func (r *runner) codeChange(ctx context.Context, work string, build *analyzer.Bu
 	}
 	sc.Changed, _ = filepath.Rel(work, file)
 	id := nonce()
-	df, args, err := r.dockerfileFor(build, nil, "", id)
+	df, args, err := r.dockerfileFor(build, nil, "", id, false)
 	if err != nil {
 		return err
 	}
@@ -547,6 +639,17 @@ func (r *runner) build(ctx context.Context, name string, i int, work, df string,
 			run.CompiledPackages = &n
 			if name == BuildCache {
 				run.Compiled = pkgs
+			}
+		}
+		if text, ok := buildlog.RunOutput(res.Output, res.Format); ok {
+			mods := buildlog.ModuleDownloads(text)
+			n := len(mods)
+			run.ModulesDownloaded = &n
+			for _, m := range mods {
+				run.Downloaded = append(run.Downloaded, m.String())
+			}
+			if errs := buildlog.OfflineErrors(text); err != nil && len(errs) > 0 {
+				err = &offlineError{err: err, errs: errs}
 			}
 		}
 		if r.o.logDir != "" && i > 0 {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -14,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/cachecheck/cachecheck/analyzer/buildlog"
+	"golang.org/x/mod/module"
 )
 
 // RunGo benches the plain go command on the module in dir, no container
@@ -74,21 +76,23 @@ func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	if err := o.deps.Unpack(ctx, ref, modcache, depsGocache); err != nil {
 		return res, err
 	}
-	warm := Scenario{Name: GoPrewarmed, Image: ref}
+	warm := Scenario{Name: GoPrewarmed, Image: ref, Note: goOfflineNote}
 	for i := 1; i <= o.runs; i++ {
 		b, err := g.build(ctx, GoPrewarmed, i, modcache, g.fresh("gocache"), true)
+		if !offlineRun(&warm, i, b, err) {
+			break
+		}
 		if err != nil {
 			add(res, warm)
 			return res, err
 		}
-		warm.Runs = append(warm.Runs, *b)
 	}
 	add(res, warm)
 
 	// Each run starts from a copy of the image's build cache: the
 	// module's own packages are compiled every time, as in a CI build
 	// FROM the deps image.
-	both := Scenario{Name: GoBuildCache, Image: ref}
+	both := Scenario{Name: GoBuildCache, Image: ref, Note: goOfflineNote}
 	for i := 1; i <= o.runs; i++ {
 		gocache := g.fresh("gocache")
 		if err := os.CopyFS(gocache, os.DirFS(depsGocache)); err != nil {
@@ -96,14 +100,40 @@ func RunGo(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 			return res, fmt.Errorf("copying the build cache: %w", err)
 		}
 		b, err := g.build(ctx, GoBuildCache, i, modcache, gocache, true)
+		if !offlineRun(&both, i, b, err) {
+			break
+		}
 		if err != nil {
 			add(res, both)
 			return res, err
 		}
-		both.Runs = append(both.Runs, *b)
 	}
 	add(res, both)
 	return res, nil
+}
+
+// goOfflineNote is the note of the go builder's scenarios with the deps
+// image.
+const goOfflineNote = "GOPROXY=off, so that a module missing from the deps image fails the build"
+
+// offlineRun records the run i of an offline scenario sc, built as b with
+// the error err: appended to its runs, or, when it failed because it
+// needed a download, sc made invalid; and sc made invalid when the run
+// downloaded a module. It returns false when the scenario can have no
+// more runs: err says GOPROXY=off refused a download.
+func offlineRun(sc *Scenario, i int, b *Build, err error) bool {
+	if oe := (*offlineError)(nil); errors.As(err, &oe) {
+		sc.Invalid = fmt.Sprintf("run %d failed: it needed to download what the deps image lacks: %s", i, oe.quote())
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	sc.Runs = append(sc.Runs, *b)
+	if n := b.ModulesDownloaded; n != nil && *n > 0 && sc.Invalid == "" {
+		sc.Invalid = fmt.Sprintf("run %d downloaded %d %s the deps image should have held (%s)", i, *n, plural(*n, "module", "modules"), quoteList(b.Downloaded, 3))
+	}
+	return true
 }
 
 // GoBuildFlags are the build settings of RunGo's builds, in the form of
@@ -124,7 +154,10 @@ func (g *goRunner) fresh(name string) string {
 	return filepath.Join(g.scratch, fmt.Sprintf("%s-%d", name, g.n))
 }
 
-// build times go mod download and go build with the given caches.
+// build times go mod download and go build with the given caches. The
+// modules downloaded are the zips the run added to the module cache
+// (go mod download -x names only those fetched over HTTP, not from a
+// file:// GOPROXY), counted in the Build.
 func (g *goRunner) build(ctx context.Context, name string, i int, modcache, gocache string, offline bool) (*Build, error) {
 	label := fmt.Sprintf("%s %d/%d", name, i, g.o.runs)
 	if i == 0 {
@@ -143,7 +176,8 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 	var log strings.Builder
 	b := &Build{}
 	out := filepath.Join(g.scratch, "bin") + string(filepath.Separator)
-	for _, args := range [][]string{{"mod", "download"}, append([]string{"build", "-trimpath", "-v", "-o", out}, g.pkgs...)} {
+	before := moduleZips(modcache)
+	for _, args := range [][]string{{"mod", "download", "-x"}, append([]string{"build", "-trimpath", "-v", "-o", out}, g.pkgs...)} {
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir, cmd.Env = g.work, env
 		fmt.Fprintf(&log, "$ GOPROXY=%s go %s\n", proxy, strings.Join(args, " "))
@@ -159,7 +193,11 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 		b.Steps = append(b.Steps, Step{Stage: "go", Instruction: step, Seconds: secs})
 		if err != nil {
 			g.saveLog(name, i, log.String(), b)
-			return nil, fmt.Errorf("%s: go %s: %w\n%s", label, strings.Join(args, " "), err, data)
+			err = fmt.Errorf("%s: go %s: %w\n%s", label, strings.Join(args, " "), err, data)
+			if errs := buildlog.OfflineErrors(string(data)); offline && len(errs) > 0 {
+				err = &offlineError{err: err, errs: errs}
+			}
+			return nil, err
 		}
 		if step == "go build" {
 			// go build -v names the packages it compiles.
@@ -171,6 +209,17 @@ func (g *goRunner) build(ctx context.Context, name string, i int, modcache, goca
 			}
 		}
 	}
+	var mods []string
+	for _, m := range moduleZips(modcache) {
+		if !slices.Contains(before, m) {
+			mods = append(mods, m)
+		}
+	}
+	n := len(mods)
+	b.ModulesDownloaded = &n
+	if offline {
+		b.Downloaded = mods
+	}
 	g.saveLog(name, i, log.String(), b)
 	return b, nil
 }
@@ -181,6 +230,33 @@ func (g *goRunner) saveLog(name string, i int, log string, b *Build) {
 	}
 	b.Log = filepath.Join(g.o.logDir, fmt.Sprintf("%s-%d.log", name, i))
 	os.WriteFile(b.Log, []byte(log), 0o644)
+}
+
+// moduleZips lists the modules whose zips the module cache gomodcache
+// holds, as MODULE@VERSION, in path order.
+func moduleZips(gomodcache string) []string {
+	var mods []string
+	root := filepath.Join(gomodcache, "cache", "download")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".zip") {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return nil
+		}
+		dir, file, ok := strings.Cut(filepath.ToSlash(rel), "/@v/")
+		if !ok {
+			return nil
+		}
+		mp, perr := module.UnescapePath(dir)
+		v, verr := module.UnescapeVersion(strings.TrimSuffix(file, ".zip"))
+		if perr == nil && verr == nil {
+			mods = append(mods, mp+"@"+v)
+		}
+		return nil
+	})
+	return mods
 }
 
 // mainPackages lists the main packages of the module in dir, as "./path"

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/internal/builder"
 )
 
@@ -19,6 +20,9 @@ import (
 // build.
 type recordingBuilder struct {
 	dockerfiles []string
+	// output, when not nil, gives the output (in buildah's format) and
+	// the error of the build of a Dockerfile.
+	output func(dockerfile string) (string, error)
 }
 
 func (b *recordingBuilder) Name() string { return "recording" }
@@ -29,7 +33,13 @@ func (b *recordingBuilder) Build(ctx context.Context, o builder.BuildOptions) (*
 		return nil, err
 	}
 	b.dockerfiles = append(b.dockerfiles, string(data))
-	return &builder.Result{Duration: time.Second}, nil
+	if b.output == nil {
+		return &builder.Result{Duration: time.Second}, nil
+	}
+	out, err := b.output(string(data))
+	res := &builder.Result{Duration: time.Second, Output: []byte(out), Format: buildlog.Buildah}
+	res.Steps, _ = buildlog.Read(strings.NewReader(out), buildlog.Buildah)
+	return res, err
 }
 
 // recordingDeps hands out deps image names and records what was asked.
@@ -115,7 +125,7 @@ func TestRunBuildCache(t *testing.T) {
 		t.Errorf("build cache warmed for the Dockerfile %q, want the scratch copy's (%s)", w.Dockerfile, filepath.Join(deps.dirs[1], "Dockerfile"))
 	}
 	bc := res.Scenario(BuildCache)
-	if bc.Image != "deps:bc" || bc.Skipped != "" || len(bc.Runs) != 1 || !strings.Contains(bc.Note, "Dockerfile:7 (/root/.cache/go-build)") {
+	if bc.Image != "deps:bc" || bc.Skipped != "" || len(bc.Runs) != 1 || !slices.Equal(bc.DroppedMounts, []string{"Dockerfile:7 (/root/.cache/go-build): hides the deps image's build cache (GOCACHE /root/.cache/go-build)"}) {
 		t.Errorf("buildcache scenario %+v", bc)
 	}
 	// Builds: cold, prewarmed, buildcache, code change (filling + 1).
@@ -200,5 +210,126 @@ func TestRunNoBuildCache(t *testing.T) {
 		if w.BuildCache {
 			t.Errorf("WithBuildCache(false): Ensure asked for a build cache: %+v", w)
 		}
+	}
+}
+
+// buildahLog is buildah's output for a build of serviceDockerfile whose
+// go mod download printed download and go build printed build.
+func buildahLog(download, build string) string {
+	return "[1/2] STEP 1/6: FROM golang AS build\n[1/2] STEP 2/6: WORKDIR /src\n--> a1\n[1/2] STEP 3/6: COPY go.mod go.sum ./\n--> a2\n" +
+		"[1/2] STEP 4/6: RUN go mod download -x\n" + download + "--> a3\n[1/2] STEP 5/6: COPY . .\n--> a4\n" +
+		"[1/2] STEP 6/6: RUN CGO_ENABLED=0 go build -v -trimpath -o /out/api ./cmd/api\n" + build + "example.com/service/cmd/api\n--> a5\n" +
+		"[2/2] STEP 1/2: FROM scratch\n[2/2] STEP 2/2: COPY --from=build /out/api /api\nCOMMIT\n--> a6\n"
+}
+
+func zipGet(m string) string {
+	p, v, _ := strings.Cut(m, "@")
+	return "# get https://proxy.example.com/" + p + "/@v/" + v + ".zip\n# get https://proxy.example.com/" + p + "/@v/" + v + ".zip: 200 OK (0.1s)\n"
+}
+
+// TestRunDownloads: the cold run's modules are counted from the log; a
+// pre-warmed run whose log shows a download makes its scenario invalid,
+// and it gives no speedup; a pre-warmed run whose go command GOPROXY=off
+// stopped makes it invalid with the go command's error, and the bench
+// goes on.
+func TestRunDownloads(t *testing.T) {
+	dir := writeService(t)
+	const uuid, sync = "github.com/google/uuid@v1.6.0", "golang.org/x/sync@v0.14.0"
+	b := &recordingBuilder{output: func(df string) (string, error) {
+		switch {
+		case strings.Contains(df, "FROM deps:plain"):
+			// Downloaded, though GOPROXY=off: a GOPROXY set later wins.
+			return buildahLog(zipGet(uuid), ""), nil
+		case strings.Contains(df, "FROM deps:bc"):
+			return buildahLog("go: github.com/google/uuid@v1.6.0: module lookup disabled by GOPROXY=off\nError: building at STEP \"RUN go mod download -x\": exit status 1\n", ""),
+				errors.New("buildah bud: exit status 1")
+		}
+		return buildahLog(zipGet(uuid)+zipGet(sync), ""), nil
+	}}
+	res, err := Run(context.Background(), b, dir, WithRuns(2), WithDepsImages(&recordingDeps{}))
+	if err != nil {
+		t.Fatalf("Run: %v, want the failing scenario invalid and the bench to go on", err)
+	}
+	if got, want := scenarioNames(res), []string{Cold, Prewarmed, BuildCache, CodeChange}; !slices.Equal(got, want) {
+		t.Fatalf("scenarios %v, want %v", got, want)
+	}
+	cold, pre, bc := res.Scenario(Cold), res.Scenario(Prewarmed), res.Scenario(BuildCache)
+	for _, r := range cold.Runs {
+		if r.ModulesDownloaded == nil || *r.ModulesDownloaded != 2 || len(r.Downloaded) != 0 {
+			t.Errorf("cold run: modules_downloaded %v, downloaded %q; want 2 and no list", r.ModulesDownloaded, r.Downloaded)
+		}
+	}
+	if cold.Invalid != "" {
+		t.Errorf("cold scenario invalid: %s", cold.Invalid)
+	}
+	if len(pre.Runs) != 2 || pre.Runs[0].ModulesDownloaded == nil || *pre.Runs[0].ModulesDownloaded != 1 || !slices.Equal(pre.Runs[0].Downloaded, []string{uuid}) {
+		t.Errorf("prewarmed runs %+v, want 2, each downloading %s", pre.Runs, uuid)
+	}
+	if want := "run 1 downloaded 1 module the deps image should have held (" + uuid + ")"; pre.Invalid != want {
+		t.Errorf("prewarmed invalid %q, want %q", pre.Invalid, want)
+	}
+	if len(bc.Runs) != 0 || !strings.Contains(bc.Invalid, `run 1 failed: it needed to download what the deps image lacks: "go: github.com/google/uuid@v1.6.0: module lookup disabled by GOPROXY=off"`) {
+		t.Errorf("buildcache scenario: %d runs, invalid %q; want none and the go command's error", len(bc.Runs), bc.Invalid)
+	}
+	if res.Speedup != 0 || res.BuildCacheSpeedup != 0 {
+		t.Errorf("speedups %v, %v; want none from invalid scenarios", res.Speedup, res.BuildCacheSpeedup)
+	}
+	// cold 2, prewarmed 2, buildcache 1 (failed), code change 1+2.
+	if len(b.dockerfiles) != 8 {
+		t.Errorf("%d builds, want 8", len(b.dockerfiles))
+	}
+
+	// A failure without GOPROXY=off in the log fails the bench, as
+	// before; so does one in the cold scenario.
+	failing := func(match, log string) func(string) (string, error) {
+		return func(df string) (string, error) {
+			if strings.Contains(df, match) {
+				return log, errors.New("buildah bud: exit status 1")
+			}
+			return buildahLog("", ""), nil
+		}
+	}
+	for name, f := range map[string]func(string) (string, error){
+		"prewarmed, another error": failing("FROM deps:plain", buildahLog("", "cmd/api/main.go:3:1: syntax error\n")),
+		"cold, GOPROXY=off":        failing("FROM ${BASE}", buildahLog("go: github.com/google/uuid@v1.6.0: module lookup disabled by GOPROXY=off\n", "")),
+	} {
+		if _, err := Run(context.Background(), &recordingBuilder{output: f}, dir, WithRuns(1), WithDepsImages(&recordingDeps{})); err == nil {
+			t.Errorf("%s: Run succeeded, want the build's error", name)
+		}
+	}
+}
+
+// TestRunModuleCacheMount: a cache mount on the module cache is taken off
+// the pre-warmed builds and named, kept in the cold one; the pre-warmed
+// Dockerfile sets GOPROXY=off after the FROM of the Go builder stage, and
+// every go mod download runs with -x.
+func TestRunModuleCacheMount(t *testing.T) {
+	dir := writeService(t)
+	df := strings.Replace(serviceDockerfile, "RUN go mod download", "RUN --mount=type=cache,target=/go/pkg/mod go mod download", 1)
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := &recordingBuilder{}
+	res, err := Run(context.Background(), b, dir, WithRuns(1), WithDepsImages(&recordingDeps{}), WithBuildCache(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cold, pre := b.dockerfiles[0], b.dockerfiles[1]
+	if !strings.Contains(cold, "RUN --mount=type=cache,target=/go/pkg/mod,id=/go/pkg/mod-") || !strings.Contains(cold, "go mod download -x\n") || strings.Contains(cold, "GOPROXY=off") {
+		t.Errorf("cold Dockerfile, want the module cache mount (isolated), -x and no GOPROXY=off:\n%s", cold)
+	}
+	if strings.Contains(pre, "/go/pkg/mod") || !strings.Contains(pre, "FROM deps:plain AS build\n"+offlineComment+"\n"+offlineEnv+"\nWORKDIR /src\n") ||
+		!strings.Contains(pre, "RUN go mod download -x\n") || !strings.Contains(pre, "--mount=type=cache,target=/root/.cache/go-build,id=") {
+		t.Errorf("prewarmed Dockerfile, want no module cache mount, GOPROXY=off after the FROM, -x, the GOCACHE mount kept:\n%s", pre)
+	}
+	sc := res.Scenario(Prewarmed)
+	if want := []string{"Dockerfile:5 (/go/pkg/mod): hides the deps image's module cache /go/pkg/mod"}; !slices.Equal(sc.DroppedMounts, want) {
+		t.Errorf("dropped mounts %q, want %q", sc.DroppedMounts, want)
+	}
+	if !strings.Contains(sc.Note, "GOPROXY=off") || !strings.Contains(sc.Note, "without 1 cache mount") {
+		t.Errorf("note %q, want GOPROXY=off and the mount taken off", sc.Note)
+	}
+	if sc.Invalid != "" || res.Speedup != 1 {
+		t.Errorf("invalid %q, speedup %v; want valid, 1", sc.Invalid, res.Speedup)
 	}
 }

@@ -85,8 +85,8 @@ reports what pre-warming buys, each scenario -n times (median, min, max):
                 the current key (warmed into --to first when missing)
   buildcache    as prewarmed, FROM the deps image warmed with --build-cache
                 for the settings of the Dockerfile's first go build; a cache
-                mount on GOCACHE, which would hide that build cache, is
-                taken off the go build (the result notes it). Skipped, with
+                mount on GOCACHE (or a parent), which would hide that build
+                cache, is taken off too. Skipped, with
                 the reason, when warm refuses the build cache (e.g. the base
                 image's Go release is not the go command's, or it is a
                 multi-platform index: give --base REF@sha256:<the
@@ -102,8 +102,16 @@ a cold build that reports a cached step fails the bench. The pre-warmed
 Dockerfile is derived by replacing the FROM of the stage the analyzer finds
 running go mod download (or go build); when that FROM names ${DEPS_IMAGE},
 the Dockerfile is kept and --build-arg DEPS_IMAGE=REF is passed instead.
-The speedup is cold over prewarmed; the build cache speedup cold over
-buildcache. When the go build runs with -v, the result says how many
+The stages built on the deps image run without the cache mounts that
+hide what it holds (on /go/pkg/mod, /go or a parent: dropped_mounts in
+the result) and, but in bump-nearest, with ENV GOPROXY=off added after
+their FROM, so that a module the image lacks fails the build. Every go
+mod download runs with -x, so that the log names the modules downloaded
+(over HTTP; a file:// GOPROXY or direct fetches are not seen), counted per
+build. A scenario FROM the deps image that downloaded a module, or failed
+because GOPROXY=off refused one, is invalid (the reason is given) and
+gives no speedup. The speedup is cold over prewarmed; the build cache
+speedup cold over buildcache. When the go build runs with -v, the result says how many
 packages it compiled (with the build cache: only the module's own).
 
 --builder go needs no container tool and no Dockerfile: it times go mod

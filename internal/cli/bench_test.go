@@ -18,6 +18,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
 	"github.com/cachecheck/cachecheck/internal/testenv"
 	"github.com/cachecheck/cachecheck/reports"
+	"golang.org/x/mod/modfile"
 )
 
 // TestBenchBuilders runs "cachecheck bench -n 1" on the fixture service (39
@@ -27,7 +28,12 @@ import (
 // did:
 //   - the cold runs were cold (bench itself fails otherwise);
 //   - the deps image really holds every module: the derived Dockerfile
-//     builds without the layer cache with GOPROXY=off;
+//     builds without the layer cache with GOPROXY=off; the pre-warmed
+//     scenarios downloaded no module and are valid, the cold one
+//     downloaded every module go.mod requires (counted from go mod
+//     download -x in the log); a module cache mount is taken off the
+//     derived Dockerfile, and its ENV GOPROXY=off beats the ARG GOPROXY
+//     of the fixture (FROM the base image, the build fails naming it);
 //   - the buildcache scenario ran FROM the deps image with a build cache,
 //     and its saved log shows go build compiling the service's own packages
 //     only, where the cold run's log shows every dependency compiled;
@@ -131,6 +137,49 @@ func TestBenchBuilders(t *testing.T) {
 					t.Errorf("bench changed %s in the user's context (err %v)", f, err)
 				}
 			}
+			// Downloads: the cold run downloaded every module go.mod
+			// requires, and nothing else (go mod download, at go 1.17
+			// and later, downloads the main module's requirements, and
+			// then go build needs nothing more; go.sum's other zip hashes
+			// are for tests of dependencies); every build FROM a deps
+			// image warmed for the key downloaded nothing and is valid.
+			gomod, err := os.ReadFile(filepath.Join(fixture, "go.mod"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mf, err := modfile.ParseLax("go.mod", gomod, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dl := map[string]int{}
+			for _, name := range scenarios {
+				sc := res.Scenario(name)
+				n := sc.Runs[0].ModulesDownloaded
+				if n == nil {
+					t.Errorf("scenario %s: no modules_downloaded: the log did not tell", name)
+					continue
+				}
+				dl[name] = *n
+				switch name {
+				case bench.Prewarmed, bench.BuildCache, bench.BumpFresh:
+					if *n != 0 || sc.Invalid != "" {
+						t.Errorf("scenario %s FROM %s: %d modules downloaded (%q), invalid %q; want none, valid", name, sc.Image, *n, sc.Runs[0].Downloaded, sc.Invalid)
+					}
+					if !strings.Contains(sc.Note, "GOPROXY=off") {
+						t.Errorf("scenario %s: note %q, want GOPROXY=off", name, sc.Note)
+					}
+				}
+				if sc.Invalid != "" {
+					t.Errorf("scenario %s invalid: %s", name, sc.Invalid)
+				}
+			}
+			if got, want := dl[bench.Cold], len(mf.Require); got != want {
+				t.Errorf("cold scenario: %d modules downloaded, want the %d go.mod requires", got, want)
+			}
+			if slices.Contains(r.args, "--bump") && (dl[bench.BumpCold] != len(mf.Require) || dl[bench.BumpNearest] < 1 || dl[bench.BumpNearest] >= dl[bench.BumpCold]) {
+				t.Errorf("bump: %d modules downloaded without a deps image, %d FROM the nearest; want %d, and 1 or more but fewer", dl[bench.BumpCold], dl[bench.BumpNearest], len(mf.Require))
+			}
+			t.Logf("%s: modules downloaded per scenario: %v", r.name, dl)
 			t.Logf("%s: cold %.1fs, prewarmed %.1fs, build cache %.1fs, code change %.1fs, speedup %.2f, with the build cache %.2f", r.name,
 				res.Scenario(bench.Cold).Median, res.Scenario(bench.Prewarmed).Median, res.Scenario(bench.BuildCache).Median,
 				res.Scenario(bench.CodeChange).Median, res.Speedup, res.BuildCacheSpeedup)
@@ -168,8 +217,8 @@ func TestBenchBuilders(t *testing.T) {
 			if bc.Skipped != "" || bc.Image == "" || bc.Image == res.DepsImage || !strings.Contains(bc.Image, repo+":") {
 				t.Errorf("buildcache scenario: skipped %q, image %q; want it run FROM a deps image with a build cache in %s (not %s)", bc.Skipped, bc.Image, repo, res.DepsImage)
 			}
-			if !strings.Contains(bc.Note, "/root/.cache/go-build") {
-				t.Errorf("buildcache scenario: note %q, want the GOCACHE cache mount taken off", bc.Note)
+			if want := []string{"Dockerfile:12 (/root/.cache/go-build): hides the deps image's build cache (GOCACHE /root/.cache/go-build)"}; !slices.Equal(bc.DroppedMounts, want) {
+				t.Errorf("buildcache scenario: dropped mounts %q, want %q", bc.DroppedMounts, want)
 			}
 			own := compiled(bench.BuildCache)
 			t.Logf("%s: go build compiled %d packages cold, %v with the build cache", r.name, len(cold), own)
@@ -228,6 +277,43 @@ func TestBenchBuilders(t *testing.T) {
 			}
 			if !download {
 				t.Error("offline build: no go mod download step in the log")
+			}
+
+			// A module cache mount is taken off, and the derived
+			// Dockerfile builds offline FROM the deps image with the
+			// proxy passed as a build arg; FROM the base image, which
+			// holds no module, the ENV GOPROXY=off it adds beats that
+			// ARG GOPROXY and the build fails, naming GOPROXY=off.
+			mounted := strings.Replace(verbose, "RUN go mod download", "RUN --mount=type=cache,target=/go/pkg/mod go mod download", 1)
+			mbuild, err := analyzer.Parse("Dockerfile", []byte(mounted), analyzer.WithBuildArgs(map[string]string{"BASE": base}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			online := map[string]string{"BASE": base, "GOPROXY": goproxy, "GOSUMDB": gosumdb}
+			for _, from := range []string{res.DepsImage, base} {
+				mdf, _, err := bench.DerivedDockerfile(mbuild, from)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(mdf, "/go/pkg/mod") {
+					t.Errorf("derived Dockerfile keeps the module cache mount:\n%s", mdf)
+				}
+				os.WriteFile(dfPath, []byte(mdf), 0o644)
+				res, err := r.b.Build(ctx, builder.BuildOptions{Context: svc, Dockerfile: dfPath, NoCache: true, BuildArgs: online})
+				var offErrs []string
+				if res != nil {
+					text, _ := buildlog.RunOutput(res.Output, res.Format)
+					offErrs = buildlog.OfflineErrors(text)
+				}
+				if from == base {
+					if err == nil || len(offErrs) == 0 {
+						t.Errorf("derived Dockerfile FROM the base image, with --build-arg GOPROXY=%s: error %v, GOPROXY=off errors %q; want the build refused its downloads", goproxy, err, offErrs)
+					} else {
+						t.Logf("%s: FROM the base image, GOPROXY=off refused: %s (%d such errors)", r.name, offErrs[0], len(offErrs))
+					}
+				} else if err != nil {
+					t.Errorf("derived Dockerfile with the module cache mount, FROM the deps image, with --build-arg GOPROXY=%s: %v", goproxy, err)
+				}
 			}
 
 			// The code change: prediction against the builder.
