@@ -547,18 +547,28 @@ func (a *analysis) checkDepsMount(st *Stage, in *Instruction, c goCall, mounts [
 	if m == nil {
 		return
 	}
-	fix := fmt.Sprintf("drop --mount=type=cache,target=%s from this RUN: the modules are in the deps image", m.Target)
+	why := "the modules are in the deps image"
+	fix := fmt.Sprintf("drop --mount=type=cache,target=%s from this RUN: %s", m.Target, why)
+	keep := ""
 	if !hasCacheMount(mounts, gocache) || path.Clean(m.Target) != path.Clean(modcache) {
-		fix += fmt.Sprintf("; to keep a build cache across builds, mount only GOCACHE: --mount=type=cache,target=%s", gocache)
+		keep = fmt.Sprintf("to keep a build cache across builds, mount only GOCACHE: --mount=type=cache,target=%s", gocache)
+		fix += "; " + keep
 	}
 	image := a.rootImage(st).Base
 	if image == "" || strings.Contains(image, "$") {
 		// FROM ${DEPS_IMAGE} with no value: the image it names.
 		image = a.o.depsImage
 	}
-	a.addSev(ruleDepsImage, reports.Error, st, in.Line, in.EndLine,
-		fmt.Sprintf("stage %s starts from the deps image %s, but the cache mount on %s hides its module cache %s: go %s starts from the mount's contents, so it downloads every module again, or fails offline", st.Ref(), image, m.Target, modcache, c.sub),
-		fix)
+	msg := fmt.Sprintf("stage %s starts from the deps image %s, but the cache mount on %s hides its module cache %s: go %s starts from the mount's contents, so it downloads every module again, or fails offline", st.Ref(), image, m.Target, modcache, c.sub)
+	if edits, ok := a.dropMountEdit(in, m.Target); ok {
+		note := why
+		if keep != "" {
+			note += "; " + keep
+		}
+		a.addFix(ruleDepsImage, reports.Error, st, in.Line, in.EndLine, msg, edits, note)
+	} else {
+		a.addSev(ruleDepsImage, reports.Error, st, in.Line, in.EndLine, msg, fix)
+	}
 	a.because("module cache mount %s in stage %s", path.Clean(m.Target), st.Ref())
 }
 

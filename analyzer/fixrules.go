@@ -288,6 +288,12 @@ func (a *analysis) dropMountEdit(in *Instruction, target string) ([]Edit, bool) 
 			if strings.TrimSpace(text) == "\\" || strings.TrimSpace(text) == "" {
 				return []Edit{{Line: l, EndLine: l}}, true
 			}
+			// "RUN --mount=... \" then "    go mod download": the
+			// next line joins the keyword rather than leave "RUN \".
+			if kw, ok := strings.CutSuffix(strings.TrimRight(text, " \t"), "\\"); ok && l < in.EndLine && len(strings.Fields(kw)) == 1 && strings.EqualFold(strings.TrimSpace(kw), "run") {
+				next := strings.TrimLeft(a.b.Lines[l], " \t")
+				return []Edit{{Line: l, EndLine: l + 1, Text: strings.TrimRight(kw, " \t") + " " + next + "\n"}}, true
+			}
 			return []Edit{{Line: l, EndLine: l, Text: text + "\n"}}, true
 		}
 	}
