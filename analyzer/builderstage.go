@@ -11,10 +11,7 @@ func (b *Build) GoBuilderStage() (root *Stage, ok bool) {
 		for _, st := range b.Stages {
 			for _, in := range st.Instructions {
 				if slices.ContainsFunc(goCalls(in.Script()), want) {
-					for i := 0; st.BaseStage >= 0 && i < len(b.Stages); i++ {
-						st = b.Stages[st.BaseStage]
-					}
-					return st, true
+					return b.RootStage(st), true
 				}
 			}
 		}

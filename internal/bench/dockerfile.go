@@ -109,11 +109,7 @@ func fromDepsImage(b *analyzer.Build, lines []string, ref string, offline bool) 
 	if offline {
 		after[st.EndLine] = true
 		for _, s := range b.Stages {
-			r := s
-			for i := 0; r.BaseStage >= 0 && i < len(b.Stages); i++ {
-				r = b.Stages[r.BaseStage]
-			}
-			if r != st {
+			if b.RootStage(s) != st {
 				continue
 			}
 			for _, in := range s.Instructions {
@@ -174,11 +170,7 @@ func withoutHidingMounts(b *analyzer.Build, buildCache bool) (lines, dropped []s
 		gocaches[gb.Instruction] = append(gocaches[gb.Instruction], path.Clean(gb.Settings.GoCache))
 	}
 	for _, st := range b.Stages {
-		r := st
-		for i := 0; r.BaseStage >= 0 && i < len(b.Stages); i++ {
-			r = b.Stages[r.BaseStage]
-		}
-		if r != root {
+		if b.RootStage(st) != root {
 			continue
 		}
 		for _, in := range st.Instructions {
