@@ -1219,7 +1219,12 @@ func (a *analysis) rootOf(s, st *Stage) *Stage {
 }
 
 // rootImage follows a stage's bases to the image it starts from.
-func (a *analysis) rootImage(st *Stage) *Stage { return a.b.RootStage(st) }
+func (a *analysis) rootImage(st *Stage) *Stage {
+	for i := 0; st.BaseStage >= 0 && i < len(a.b.Stages); i++ {
+		st = a.b.Stages[st.BaseStage]
+	}
+	return st
+}
 
 func isStaticBase(ref string) bool {
 	name, _ := splitImage(ref)

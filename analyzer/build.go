@@ -464,15 +464,6 @@ func (b *Build) Stage(ref string) *Stage {
 // Target returns the stage that is built: the last one.
 func (b *Build) Target() *Stage { return b.Stages[len(b.Stages)-1] }
 
-// RootStage follows st's bases (FROM an earlier stage) to the stage that
-// starts from an image: st itself when it does.
-func (b *Build) RootStage(st *Stage) *Stage {
-	for i := 0; st.BaseStage >= 0 && i < len(b.Stages); i++ {
-		st = b.Stages[st.BaseStage]
-	}
-	return st
-}
-
 // splitImage splits an image reference into its repository name without
 // registry host and "library/", and its tag ("" when there is none).
 func splitImage(ref string) (name, tag string) {

@@ -11,7 +11,10 @@ func (b *Build) GoBuilderStage() (root *Stage, ok bool) {
 		for _, st := range b.Stages {
 			for _, in := range st.Instructions {
 				if slices.ContainsFunc(goCalls(in.Script()), want) {
-					return b.RootStage(st), true
+					for i := 0; st.BaseStage >= 0 && i < len(b.Stages); i++ {
+						st = b.Stages[st.BaseStage]
+					}
+					return st, true
 				}
 			}
 		}

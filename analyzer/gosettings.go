@@ -34,7 +34,10 @@ type GoBuild struct {
 func (b *Build) GoBuilds() []GoBuild {
 	var out []GoBuild
 	for _, st := range b.Stages {
-		root := b.RootStage(st)
+		root := st
+		for i := 0; root.BaseStage >= 0 && i < len(b.Stages); i++ {
+			root = b.Stages[root.BaseStage]
+		}
 		goVersion := ""
 		if name, tag := splitImage(root.Base); isGolangImage(name) {
 			if v, ok := gosettings.ParseVersion(tag); ok {

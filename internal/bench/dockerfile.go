@@ -109,7 +109,11 @@ func fromDepsImage(b *analyzer.Build, lines []string, ref string, offline bool) 
 	if offline {
 		after[st.EndLine] = true
 		for _, s := range b.Stages {
-			if b.RootStage(s) != st {
+			r := s
+			for i := 0; r.BaseStage >= 0 && i < len(b.Stages); i++ {
+				r = b.Stages[r.BaseStage]
+			}
+			if r != st {
 				continue
 			}
 			for _, in := range s.Instructions {
@@ -170,7 +174,11 @@ func withoutHidingMounts(b *analyzer.Build, buildCache bool) (lines, dropped []s
 		gocaches[gb.Instruction] = append(gocaches[gb.Instruction], path.Clean(gb.Settings.GoCache))
 	}
 	for _, st := range b.Stages {
-		if b.RootStage(st) != root {
+		r := st
+		for i := 0; r.BaseStage >= 0 && i < len(b.Stages); i++ {
+			r = b.Stages[r.BaseStage]
+		}
+		if r != root {
 			continue
 		}
 		for _, in := range st.Instructions {
