@@ -59,6 +59,7 @@ var kinds = map[string]func() Doc{
 	"findings":   func() Doc { return new(Document) },
 	"warm":       func() Doc { return new(Warm) },
 	"warm-all":   func() Doc { return new(WarmAll) },
+	"warm-check": func() Doc { return new(WarmCheck) },
 	"ref":        func() Doc { return new(Ref) },
 	"key":        func() Doc { return new(Key) },
 	"key-diff":   func() Doc { return new(KeyDiff) },

@@ -16,6 +16,7 @@ var samples = map[string]func() Doc{
 	"findings":   func() Doc { return sampleFindings() },
 	"warm":       func() Doc { return sampleWarm() },
 	"warm-all":   func() Doc { return sampleWarmAll() },
+	"warm-check": func() Doc { return sampleWarmCheck() },
 	"ref":        func() Doc { return sampleRef() },
 	"key":        func() Doc { return sampleKey() },
 	"key-diff":   func() Doc { return sampleKeyDiff() },

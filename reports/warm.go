@@ -143,8 +143,11 @@ func (d *Warm) rows() [][2]string {
 // workspace under Root.
 type WarmAll struct {
 	Header
-	Root    string      `json:"root"`
-	Jobs    int         `json:"jobs"`
+	Root string `json:"root"`
+	Jobs int    `json:"jobs"`
+	// Shard is the shard of a CI matrix this run warmed, "I/N" (warm
+	// --all --shard); "" for all. Units lists only its units then.
+	Shard   string      `json:"shard,omitempty"`
 	Units   []*WarmUnit `json:"units"`
 	Built   int         `json:"built"`
 	Hit     int         `json:"hit"`
@@ -164,12 +167,14 @@ type WarmUnit struct {
 	// Modules are the main modules: the module's path, or the
 	// workspace's modules.
 	Modules []string `json:"main_modules,omitempty"`
-	// Result is "hit", "built" or "failed".
-	Result  string       `json:"result"`
-	Key     cachekey.Key `json:"key,omitzero"`
-	Warm    *Warm        `json:"warm,omitempty"`
-	Error   string       `json:"error,omitempty"`
-	Seconds float64      `json:"seconds"`
+	// Result is "hit", "built", "failed" or "same key" (warmed with
+	// SameKeyAs, which has the same key: its image is that unit's).
+	Result    string       `json:"result"`
+	SameKeyAs string       `json:"same_key_as,omitempty"`
+	Key       cachekey.Key `json:"key,omitzero"`
+	Warm      *Warm        `json:"warm,omitempty"`
+	Error     string       `json:"error,omitempty"`
+	Seconds   float64      `json:"seconds"`
 }
 
 func (*WarmAll) Kind() string { return "warm-all" }
@@ -217,7 +222,11 @@ func (d *WarmAll) WriteMarkdown(w io.Writer) error {
 }
 
 func (d *WarmAll) totals() string {
-	return fmt.Sprintf("%d built, %d hit, %d failed in %.1f s (%d at a time)", d.Built, d.Hit, d.Failed, d.Seconds, d.Jobs)
+	shard := ""
+	if d.Shard != "" {
+		shard = ", shard " + d.Shard
+	}
+	return fmt.Sprintf("%d built, %d hit, %d failed in %.1f s (%d at a time%s)", d.Built, d.Hit, d.Failed, d.Seconds, d.Jobs, shard)
 }
 
 // cells are the unit's row of the table: dir, module, key, result,
@@ -231,7 +240,11 @@ func (u *WarmUnit) cells() []string {
 	if !u.Key.IsZero() {
 		key = u.Key.String()
 	}
-	return []string{u.Dir, u.moduleLabel(), key, u.Result, mods, bytes, fmt.Sprintf("%.2f", u.Seconds)}
+	result := u.Result
+	if u.SameKeyAs != "" {
+		result = "same key as " + u.SameKeyAs
+	}
+	return []string{u.Dir, u.moduleLabel(), key, result, mods, bytes, fmt.Sprintf("%.2f", u.Seconds)}
 }
 
 // moduleLabel names a unit's module, or its workspace's modules.

@@ -235,6 +235,12 @@ for warm (each unit of warm --all, kind "warm-all", holds one in "warm"):
 	 "hit": false, "modules": 41, "layers": {"new": 3, "reused": 13}, "bytes": {"raw": …, "compressed": …, "written": …},
 	 "seconds": {"download": 3.5, …, "total": 46.4}, "build_cache": {…}}
 
+warm --all --check prints kind "warm-check" (each unit's "result":
+"present", "missing" or "failed"); warm --all --plan --format json prints
+no document but the CI matrix itself, on one line:
+
+	{"include":[{"shard":"1/4"},{"shard":"2/4"},{"shard":"3/4"},{"shard":"4/4"}]}
+
 and for ref:
 
 	{"protocol_version": 1, "kind": "ref", "key": "ck1-…", "tag": "ck1-…", "target": "…", "ref": "…",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -57,6 +58,8 @@ func scripts(node any, out *[]string) {
 var (
 	exprRE = regexp.MustCompile(`\$\{\{[^}]*\}\}`)
 	varRE  = regexp.MustCompile(`\$\{?[A-Za-z_][A-Za-z0-9_]*\}?`)
+	// shardRE finds the shard of a CI matrix job.
+	shardRE = regexp.MustCompile(`\$\{\{ *matrix\.shard *\}\}|\$CI_NODE_INDEX/\$CI_NODE_TOTAL`)
 	// cachecheckRE finds a cachecheck command, up to the end of its simple
 	// command.
 	cachecheckRE = regexp.MustCompile(`\bcachecheck ([^|;&)>\n]*)`)
@@ -67,6 +70,8 @@ var (
 // image reference, which every flag that takes one accepts.
 func commandLines(script string) [][]string {
 	script = strings.ReplaceAll(script, "\\\n", " ")
+	// A shard of the nightly matrix, as GitHub Actions and GitLab CI name it.
+	script = shardRE.ReplaceAllString(script, "1/4")
 	script = exprRE.ReplaceAllString(script, "main")
 	script = varRE.ReplaceAllString(script, "registry.example.com/value")
 	var out [][]string
@@ -88,6 +93,9 @@ func TestExampleWorkflows(t *testing.T) {
 	if err != nil || len(files) != 3 {
 		t.Fatalf("example workflows: %v, %v; want 3", files, err)
 	}
+	// GitLab's child pipeline of the nightly shards, as its plan job
+	// writes it.
+	files = append(files, filepath.Join(examplesDir, "gitlab", "shards.yml.in"))
 	seen := map[string]bool{}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
@@ -95,6 +103,7 @@ func TestExampleWorkflows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			data = bytes.ReplaceAll(data, []byte("@SHARDS@"), []byte("4"))
 			var doc any
 			if err := yaml.Unmarshal(data, &doc); err != nil {
 				t.Fatalf("%s: %v", file, err)
@@ -113,6 +122,11 @@ func TestExampleWorkflows(t *testing.T) {
 					if strings.Contains(line, "ref --nearest") {
 						seen["ref --nearest"] = true
 					}
+					for _, mode := range []string{"--plan", "--shard", "--check"} {
+						if strings.HasPrefix(line, "warm --all "+mode) {
+							seen["warm --all "+mode] = true
+						}
+					}
 					err := cli.ParseArgs(args)
 					if err != nil && args[0] == "report" && strings.Contains(err.Error(), "unknown command") {
 						// The report command is not registered on this branch;
@@ -128,12 +142,12 @@ func TestExampleWorkflows(t *testing.T) {
 			if n == 0 {
 				t.Errorf("%s: no cachecheck command line found", file)
 			}
-			if filepath.Base(file) != "nightly.yml" && !strings.Contains(string(data), "DEPS_IMAGE") {
+			if b := filepath.Base(file); b != "nightly.yml" && b != "shards.yml.in" && !strings.Contains(string(data), "DEPS_IMAGE") {
 				t.Errorf("%s does not pass DEPS_IMAGE to the build", file)
 			}
 		})
 	}
-	for _, want := range []string{"warm --all", "prune", "report", "ref --nearest"} {
+	for _, want := range []string{"warm --all", "warm --all --plan", "warm --all --shard", "warm --all --check", "prune", "report", "ref --nearest"} {
 		if !seen[want] {
 			t.Errorf("no example runs cachecheck %s", want)
 		}
@@ -154,9 +168,21 @@ func TestCommandLines(t *testing.T) {
 	if fmt.Sprint(got) != want {
 		t.Errorf("commandLines = %v, want %s", got, want)
 	}
+	got = commandLines("cachecheck warm --all --shard \"${{ matrix.shard }}\" .\n- cachecheck warm --all --shard \"$CI_NODE_INDEX/$CI_NODE_TOTAL\" .")
+	if want := "[[warm --all --shard 1/4 .] [warm --all --shard 1/4 .]]"; fmt.Sprint(got) != want {
+		t.Errorf("commandLines = %v, want %s", got, want)
+	}
 	// A bad flag is caught, and so is a bad combination of good ones.
 	for _, args := range [][]string{
 		{"warm", "--all", "--jobz", "2"},
+		{"warm", "--shard", "1/4", "--to", "registry.example.com/x"},
+		{"warm", "--all", "--shard", "5/4", "--to", "registry.example.com/x"},
+		{"warm", "--all", "--shard", "main", "--to", "registry.example.com/x"},
+		{"warm", "--all", "--plan"},
+		{"warm", "--all", "--plan", "--check", "--to", "registry.example.com/x"},
+		{"warm", "--all", "--check", "--force", "--to", "registry.example.com/x"},
+		{"warm", "--all", "--max-shards", "3", "--to", "registry.example.com/x"},
+		{"warm", "--all", "--plan", "--max-shards", "0", "--to", "registry.example.com/x"},
 		{"warm", "--build-flags", "-trimpath"},
 		{"warm", "--layers", "0"},
 		{"ref", "--dockerfile", "Dockerfile"},

@@ -13,6 +13,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/modload"
 	"github.com/cachecheck/cachecheck/internal/publish"
+	"github.com/cachecheck/cachecheck/internal/shard"
 	"github.com/cachecheck/cachecheck/internal/warm"
 	"github.com/cachecheck/cachecheck/reports"
 	"github.com/spf13/pflag"
@@ -38,11 +39,24 @@ type warmOptions struct {
 	all         bool
 	jobs        int
 	jobsSet     func() bool
+	// warm --all across a CI matrix: --shard I/N, --plan, --check.
+	shardFlag    string
+	shard        *shard.Spec
+	plan         bool
+	check        bool
+	maxShards    int
+	maxShardsSet func() bool
 	// warmFunc, when set, replaces warm in runAll (tests).
 	warmFunc func(ctx context.Context, dir string) (*reports.Warm, error)
 }
 
 func newWarmCommand() *command {
+	c, _ := warmCommand()
+	return c
+}
+
+// warmCommand returns the warm command and the options its flags set.
+func warmCommand() (*command, *warmOptions) {
 	o := &warmOptions{
 		contents:    newEnum(depsimage.DefaultContents, depsimage.ContentsFull, depsimage.ContentsZips),
 		compression: newEnum(depsimage.Gzip, depsimage.Gzip, depsimage.Zstd),
@@ -63,6 +77,11 @@ func newWarmCommand() *command {
 	fs.BoolVar(&o.all, "all", false, "warm every Go module and workspace under DIR (see below)")
 	fs.IntVar(&o.jobs, "jobs", defaultJobs, "with --all, warm `N` modules at a time")
 	o.jobsSet = func() bool { return fs.Changed("jobs") }
+	fs.StringVar(&o.shardFlag, "shard", "", "with --all, warm only shard `I/N` of the units (a job of a CI matrix; see below)")
+	fs.BoolVar(&o.plan, "plan", false, "with --all, print the shards a CI matrix needs (--format json: the matrix); warm nothing")
+	fs.BoolVar(&o.check, "check", false, "with --all, check that the target holds every unit's image, and exit 1 if not; warm nothing")
+	fs.IntVar(&o.maxShards, "max-shards", defaultMaxShards, "with --plan, plan at most `N` shards")
+	o.maxShardsSet = func() bool { return fs.Changed("max-shards") }
 	return &command{
 		name:    "warm",
 		summary: "build and publish the deps-only image of a Go module",
@@ -117,17 +136,40 @@ release, not on --contents or --base: when the target holds an image of the
 same key and settings under another tag (warm --contents full, then zips),
 warm reuses its layer (written by digest: no upload) instead of compiling,
 says so on stderr and in the JSON (build_cache.reused_from). --force
-compiles.`,
+compiles.
+
+--all warms every Go module and workspace under DIR (a module a workspace
+uses is warmed through the workspace), --jobs at a time, goes on past a
+failure and fails at the end if any failed. With --to, units of the same
+key (and build settings) are warmed once.
+
+Across the jobs of a CI matrix (GitHub Actions strategy.matrix, GitLab
+parallel:matrix), with the registry as the only thing they share:
+
+	cachecheck warm --all --plan --format json --to REPO .   # {"include":[{"shard":"1/3"},...]}
+	cachecheck warm --all --shard 2/3 --to REPO .            # in each job of the matrix
+	cachecheck warm --all --check --to REPO .                # after the matrix: exit 1 if any is missing
+
+Each job computes the same split on its own: rendezvous hashing of the
+units' directories, weighed by the size of each unit's last published
+image (images of the keys being warmed are not read, so that jobs that
+start late split the same way), or by module count when none is
+published; a shard holds at most 1.25 times the mean. A unit keeps its
+shard as others are added unless that bound moves it. --plan asks for as
+many shards as there are keys not yet published, at least 1 and at most
+--max-shards. Do not prune the repository while the matrix runs.`,
 		examples: `
 cachecheck warm --to registry.example.com/team/app-deps
 cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26
 cachecheck warm --to oci:/var/cache/deps --contents zips
 cachecheck warm --to tarball:deps.tar && docker load -i deps.tar
-cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache`,
+cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache
+cachecheck warm --all --jobs 4 --to registry.example.com/team/app-deps .
+cachecheck warm --all --shard 1/4 --to registry.example.com/team/app-deps .`,
 		flags:    fs,
 		validate: o.validate,
 		run:      o.run,
-	}
+	}, o
 }
 
 // targetFor parses --to, defaulting to the OCI layout in dir.
@@ -204,15 +246,18 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 		warm.WithStderr(stderr),
 		warm.WithVersion(Version()),
 	}
+	// A copy per warm: warm --all runs several at once, and settings
+	// records where it found them.
+	bcf := o.buildCache
 	res, err := warm.Image(ctx, dir, append(opts, warm.WithBuildCache(func(base publish.Artifact) (*buildcache.Settings, error) {
-		return o.buildCache.settings(dir, base, stderr)
+		return bcf.settings(dir, base, stderr)
 	}))...)
 	if err != nil {
 		return nil, err
 	}
 	sum := newWarmSummary(res)
 	if sum.BuildCache != nil {
-		sum.BuildCache.SettingsFrom = o.buildCache.from
+		sum.BuildCache.SettingsFrom = bcf.from
 	}
 	return sum, nil
 }
