@@ -275,6 +275,9 @@ type runner struct {
 	b       builder.Builder
 	scratch string
 	res     *Result
+	// coldMounts is the suffix of the cache mounts of the last cold run,
+	// which the code change's filling build takes over (see codeChange).
+	coldMounts string
 }
 
 // Run benches the Dockerfile of contextDir with b: the cold and pre-warmed
@@ -465,9 +468,13 @@ func (r *runner) scenario(ctx context.Context, sc Scenario, work string, build *
 	}
 	defer func() { add(r.res, sc) }()
 	for i := 1; i <= r.o.runs; i++ {
-		df, args, err := r.dockerfileFor(build, lines, sc.Image, nonce(), offline)
+		suffix := nonce()
+		df, args, err := r.dockerfileFor(build, lines, sc.Image, suffix, offline)
 		if err != nil {
 			return err
+		}
+		if sc.Name == Cold {
+			r.coldMounts = suffix
 		}
 		run, err := r.build(ctx, sc.Name, i, work, df, args, cold)
 		if oe := (*offlineError)(nil); errors.As(err, &oe) && offline {
@@ -552,7 +559,14 @@ func (r *runner) codeChange(ctx context.Context, work string, build *analyzer.Bu
 		return err
 	}
 	sc.Changed, _ = filepath.Rel(work, file)
-	id := nonce()
+	// The cache mounts of the last cold run, which it filled: the
+	// persistent builder of the scenario, whose mounts an earlier build
+	// of the same Dockerfile left warm, without compiling everything once
+	// more to fill new ones.
+	id := r.coldMounts
+	if id == "" {
+		id = nonce()
+	}
 	df, args, err := r.dockerfileFor(build, nil, "", id, false)
 	if err != nil {
 		return err

@@ -333,3 +333,27 @@ func TestRunModuleCacheMount(t *testing.T) {
 		t.Errorf("invalid %q, speedup %v; want valid, 1", sc.Invalid, res.Speedup)
 	}
 }
+
+// TestCodeChangeTakesColdMounts checks that the code change's filling
+// build takes over the cache mounts the last cold run filled (the same
+// Dockerfile, mount ids included), while every cold run gets new ones.
+func TestCodeChangeTakesColdMounts(t *testing.T) {
+	b := &recordingBuilder{}
+	if _, err := Run(context.Background(), b, writeService(t), WithRuns(2), WithDepsImages(&recordingDeps{})); err != nil {
+		t.Fatal(err)
+	}
+	// cold 1, cold 2, prewarmed 1, 2, buildcache 1, 2, code change 0 (filling), 1, 2.
+	if len(b.dockerfiles) != 9 {
+		t.Fatalf("%d builds, want 9", len(b.dockerfiles))
+	}
+	cold1, cold2, filling := b.dockerfiles[0], b.dockerfiles[1], b.dockerfiles[6]
+	if !strings.Contains(cold1, "id=") {
+		t.Fatalf("the cold Dockerfile has no isolated cache mount:\n%s", cold1)
+	}
+	if cold1 == cold2 {
+		t.Errorf("the two cold runs share their cache mounts:\n%s", cold1)
+	}
+	if filling != cold2 {
+		t.Errorf("the code change's filling build:\n%s\nwant the last cold run's Dockerfile:\n%s", filling, cold2)
+	}
+}
