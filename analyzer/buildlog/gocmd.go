@@ -159,14 +159,15 @@ func plainStepLogs(output []byte, match func(string) bool) (string, bool) {
 // "Step n/m : INSTRUCTION" and its " ---> Running in ID", up to
 // "Removing intermediate container ID" (" ---> Removed intermediate
 // container ID" since Docker 25), the step's image " ---> ID" or the next
-// step. ok is false when no step matches.
+// step; the color sequences the docker command puts around a step's
+// stderr are taken off. ok is false when no step matches.
 func dockerStepLogs(output []byte, match func(string) bool) (string, bool) {
 	var out strings.Builder
 	found, inStep, running := false, false, false
 	sc := bufio.NewScanner(bytes.NewReader(output))
 	sc.Buffer(make([]byte, 0, 64<<10), maxStepLogLine)
 	for sc.Scan() {
-		text := strings.TrimRight(sc.Text(), "\r")
+		text := stripSGR(strings.TrimRight(sc.Text(), "\r"))
 		trimmed := strings.TrimSpace(text)
 		if m := dockerStep.FindStringSubmatch(trimmed); m != nil {
 			inStep, running = match(m[3]), false

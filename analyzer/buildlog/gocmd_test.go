@@ -74,6 +74,9 @@ warning: something
  ---> 1a2b3c4d5e6f
 Step 11/12 : FROM scratch
 `)
+	// The docker command prints a step's stderr in red; go build -v
+	// writes there.
+	dockerColor := []byte("Step 10/12 : RUN go build -v ./cmd/api\n ---> Running in 9f8e7d6c5b4a\n\x1b[91minternal/abi\ngithub.com/google/uuid\n\x1b[0mRemoving intermediate container 9f8e7d6c5b4a\n ---> 1a2b3c4d5e6f\n")
 	dockerCached := []byte("Step 10/12 : RUN go build -v ./cmd/api\n ---> Using cache\n ---> 1a2b3c4d5e6f\nSuccessfully built 1a2b3c4d5e6f\n")
 	plain := []byte(`#8 [build 4/7] RUN go mod download
 #8 sha256:0f1e2d3c4b5a
@@ -105,6 +108,7 @@ Step 11/12 : FROM scratch
 		{"podman reads as buildah", podman, buildah, []string{"internal/abi", "github.com/google/uuid"}, true},
 		{"docker", Docker, docker, []string{"internal/abi", "github.com/google/uuid"}, true},
 		{"docker, step cached", Docker, dockerCached, []string{}, true},
+		{"docker, stderr in color", Docker, dockerColor, []string{"internal/abi", "github.com/google/uuid"}, true},
 		{"docker without -v", Docker, docker[:bytes.Index(docker, []byte("Step 10/12"))], nil, false},
 		{"buildkit plain, logs interleaved", BuildKitPlain, plain, []string{"internal/abi", "github.com/google/uuid"}, true},
 		{"buildah output read as docker's", Docker, buildah, nil, false},

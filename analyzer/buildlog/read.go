@@ -389,6 +389,19 @@ var dockerStep = regexp.MustCompile(`^Step (\d+)(?:/(\d+))? : (.*)$`)
 // context …").
 var dockerFailed = regexp.MustCompile(`The command .* returned a non-zero code: \d+|^the --[a-z-]+ option requires BuildKit\b.*|^(?:COPY|ADD) failed: .*`)
 
+// sgr matches a terminal color sequence: the classic docker builder's
+// command prints what a RUN step writes to stderr in red
+// ("\x1b[91m…\x1b[0m").
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// stripSGR removes the terminal color sequences from a line.
+func stripSGR(line string) string {
+	if !strings.Contains(line, "\x1b") {
+		return line
+	}
+	return sgr.ReplaceAllString(line, "")
+}
+
 // readDocker reads the output of the classic docker builder ("docker
 // build" with DOCKER_BUILDKIT=0, and docker-compose v1): "Step n/m :
 // INSTRUCTION", then " ---> Using cache" when the layer is reused or
@@ -407,7 +420,7 @@ func readDocker(r io.Reader) ([]Step, error) {
 	line := 0
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(strings.TrimRight(sc.Text(), "\r"))
+		text := strings.TrimSpace(stripSGR(strings.TrimRight(sc.Text(), "\r")))
 		if m := dockerStep.FindStringSubmatch(text); m != nil {
 			i, err := strconv.Atoi(m[1])
 			n := 0
