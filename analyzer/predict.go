@@ -16,7 +16,8 @@ import (
 )
 
 // Prediction says, instruction by instruction, which layers a build of head
-// reuses from a build of base, deciding as BuildKit does.
+// reuses from a build of base, deciding as BuildKit does (or the classic
+// docker builder, [WithClassicDockerBuilder]).
 type Prediction struct {
 	Stages []StagePrediction
 }
@@ -103,9 +104,13 @@ const maxChanged = 20
 //   - after the first miss every later step of the stage misses.
 //
 // Images named by tag are assumed unchanged when the tag is: the
-// prediction does not resolve digests.
-func Predict(base, head *Build) (*Prediction, error) {
+// prediction does not resolve digests. [WithClassicDockerBuilder] predicts
+// for the classic docker builder instead.
+func Predict(base, head *Build, opts ...PredictOption) (*Prediction, error) {
 	p := &predictor{base: base, head: head, ids: [2]map[string]string{{}, {}}, stages: map[int]*StagePrediction{}}
+	for _, opt := range opts {
+		opt(&p.o)
+	}
 	out := &Prediction{}
 	for _, hs := range head.Stages {
 		sp, err := p.stage(hs)
@@ -118,7 +123,28 @@ func Predict(base, head *Build) (*Prediction, error) {
 	return out, nil
 }
 
+// PredictOption configures Predict.
+type PredictOption func(*predictOptions)
+
+type predictOptions struct {
+	classic bool
+}
+
+// WithClassicDockerBuilder predicts what the classic docker builder
+// ("docker build" with DOCKER_BUILDKIT=0, docker-compose v1) reuses. It
+// decides the layer steps as BuildKit does, but it caches every
+// instruction, one after another: an instruction that only sets the
+// image's configuration (ENV, LABEL, ARG, USER, EXPOSE, CMD, ...) misses
+// when its text changed or, but for ARG, whose --build-arg value the
+// classic builder keeps out of the step, the value it sets after
+// expansion; and then every later step of the stage misses, COPY and ADD
+// included. The default is BuildKit's decisions.
+func WithClassicDockerBuilder() PredictOption {
+	return func(o *predictOptions) { o.classic = true }
+}
+
 type predictor struct {
+	o          predictOptions
 	base, head *Build
 	ids        [2]map[string]string // per build: path -> mode+object id
 	stages     map[int]*StagePrediction
@@ -193,22 +219,39 @@ func (p *predictor) stage(hs *Stage) (*StagePrediction, error) {
 		}
 	}
 	n := 0
+	configMiss := "" // the reason of a configuration instruction that missed (classic builder)
 	for i, in := range hs.Instructions {
 		if !isLayer(in.Kind) {
+			if p.o.classic && missed == "" {
+				if why := classicConfigChanged(in, bs, i); why != "" {
+					missed = why
+					configMiss = fmt.Sprintf("%s at line %d misses: %s", shortText(in), in.Line, why)
+				}
+			}
 			continue
 		}
 		step := StepPrediction{Index: n + 2, Kind: in.Kind, Line: in.Line, Text: in.Text, Hit: true}
 		step.ModuleDownload = in.Kind == "RUN" && isModDownload(in.Script())
 		var bi *Instruction
 		bIdx := -1
-		if n < len(baseLayers) {
+		switch {
+		case p.o.classic:
+			// The classic builder's steps follow one another: the
+			// instruction at the same position, whatever its kind.
+			if bs != nil && i < len(bs.Instructions) {
+				bIdx, bi = i, bs.Instructions[i]
+			}
+		case n < len(baseLayers):
 			bIdx = baseLayers[n]
 			bi = bs.Instructions[bIdx]
 		}
 		n++
 		if missed != "" {
 			step.Hit, step.Reason = false, "after the miss at line "+strconv.Itoa(firstMissLine(sp))
-			if len(sp.Steps) == 1 {
+			switch {
+			case configMiss != "" && sp.FirstMiss() == nil:
+				step.Reason = configMiss
+			case len(sp.Steps) == 1:
 				step.Reason = sp.Steps[0].Reason
 			}
 			sp.Steps = append(sp.Steps, step)
@@ -320,6 +363,51 @@ func (p *predictor) step(hs *Stage, i int, in *Instruction, bs *Stage, bIdx int,
 		}
 	}
 	return "", nil, 0, nil
+}
+
+// classicConfigChanged says why the classic docker builder misses in, a
+// configuration instruction at position i of head's stage, against the
+// instruction at the same position of the base's stage bs, or "" when it
+// hits: its text changed, or the value it sets after expansion (but for
+// ARG).
+func classicConfigChanged(in *Instruction, bs *Stage, i int) string {
+	if bs == nil || i >= len(bs.Instructions) {
+		return "new instruction"
+	}
+	bi := bs.Instructions[i]
+	if in.Kind != bi.Kind || normalize(in.Text) != normalize(bi.Text) {
+		return fmt.Sprintf("instruction changed (was %q at line %d)", shortText(bi), bi.Line)
+	}
+	if in.Kind != "ARG" && configValue(in) != configValue(bi) {
+		return "the value it sets changed"
+	}
+	return ""
+}
+
+// configValue is what a configuration instruction sets, after expansion.
+func configValue(in *Instruction) string {
+	pairs := func(kvs instructions.KeyValuePairs) string {
+		var b strings.Builder
+		for _, kv := range kvs {
+			fmt.Fprintf(&b, "%q=%q ", kv.Key, kv.Value)
+		}
+		return b.String()
+	}
+	switch c := in.Command.(type) {
+	case *instructions.EnvCommand:
+		return pairs(c.Env)
+	case *instructions.LabelCommand:
+		return pairs(c.Labels)
+	case *instructions.UserCommand:
+		return c.User
+	case *instructions.ExposeCommand:
+		return strings.Join(c.Ports, " ")
+	case *instructions.VolumeCommand:
+		return strings.Join(c.Volumes, " ")
+	case *instructions.StopSignalCommand:
+		return c.Signal
+	}
+	return ""
 }
 
 // fromChanged says why a --from source (a stage or an image) changed, or "".

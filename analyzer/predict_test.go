@@ -157,6 +157,88 @@ func TestPredict(t *testing.T) {
 
 var _ fs.FS = fstest.MapFS{}
 
+// TestPredictClassic: the classic docker builder decides the layer steps
+// as BuildKit does, but caches every instruction one after another, so a
+// changed configuration instruction (ARG's default, ENV, LABEL, ...) makes
+// every later step miss, COPY included, where BuildKit only reruns what
+// sees the change; a --build-arg value leaves the ARG step cached.
+func TestPredictClassic(t *testing.T) {
+	const df = `FROM golang:1.26 AS build
+ARG VERSION=1
+WORKDIR /src
+ENV MODE=a
+COPY go.mod go.sum ./
+LABEL version=$VERSION
+RUN go mod download
+COPY . .
+RUN go build -o /out/api ./cmd/api
+`
+	const all = "build:1:HIT build:3:HIT build:5:HIT build:7:HIT build:8:HIT build:9:HIT"
+	tests := []struct {
+		name              string
+		head              string
+		args              map[string]string
+		buildkit, classic string
+		reason            string // in the classic first miss's reason
+	}{
+		{"unchanged", df, nil, all, all, ""},
+		{"ARG default", strings.Replace(df, "VERSION=1", "VERSION=2", 1), nil,
+			"build:1:HIT build:3:HIT build:5:HIT build:7:MISS build:8:MISS build:9:MISS",
+			"build:1:HIT build:3:MISS build:5:MISS build:7:MISS build:8:MISS build:9:MISS",
+			`ARG VERSION=2 at line 2 misses: instruction changed (was "ARG VERSION=1" at line 2)`},
+		{"ENV before a COPY", strings.Replace(df, "MODE=a", "MODE=b", 1), nil,
+			"build:1:HIT build:3:HIT build:5:HIT build:7:MISS build:8:MISS build:9:MISS",
+			"build:1:HIT build:3:HIT build:5:MISS build:7:MISS build:8:MISS build:9:MISS",
+			"ENV MODE=b at line 4 misses: instruction changed"},
+		{"LABEL text", strings.Replace(df, "LABEL version=", "LABEL v=", 1), nil,
+			all,
+			"build:1:HIT build:3:HIT build:5:HIT build:7:MISS build:8:MISS build:9:MISS",
+			"LABEL v=$VERSION at line 6 misses: instruction changed"},
+		{"build arg value: the ARG step hits, the LABEL that expands it misses", df, map[string]string{"VERSION": "3"},
+			"build:1:HIT build:3:HIT build:5:HIT build:7:MISS build:8:MISS build:9:MISS",
+			"build:1:HIT build:3:HIT build:5:HIT build:7:MISS build:8:MISS build:9:MISS",
+			"LABEL version=$VERSION at line 6 misses: the value it sets changed"},
+		{"configuration instruction removed", strings.Replace(df, "ENV MODE=a\n", "", 1), nil,
+			"build:1:HIT build:3:HIT build:4:HIT build:6:MISS build:7:MISS build:8:MISS",
+			"build:1:HIT build:3:HIT build:4:MISS build:6:MISS build:7:MISS build:8:MISS",
+			`COPY go.mod go.sum ./ misses: instruction changed (was "ENV MODE=a" at line 4)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			files := predictFiles()
+			files["Dockerfile"] = &fstest.MapFile{Data: []byte(df)}
+			base, err := analyzer.Load(files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			headFiles := predictFiles()
+			headFiles["Dockerfile"] = &fstest.MapFile{Data: []byte(tc.head)}
+			head, err := analyzer.Load(headFiles, analyzer.WithBuildArgs(tc.args))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				name string
+				opts []analyzer.PredictOption
+				want string
+			}{{"buildkit", nil, tc.buildkit}, {"classic", []analyzer.PredictOption{analyzer.WithClassicDockerBuilder()}, tc.classic}} {
+				p, err := analyzer.Predict(base, head, c.opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := verdicts(p); got != c.want {
+					t.Errorf("%s verdicts:\n got %s\nwant %s", c.name, got, c.want)
+				}
+				if c.name == "classic" && tc.reason != "" {
+					if fm := p.Stages[0].FirstMiss(); fm == nil || !strings.Contains(fm.Reason, tc.reason) {
+						t.Errorf("classic first miss %+v, want reason containing %q", fm, tc.reason)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestPredictHeredoc(t *testing.T) {
 	df := "# syntax=docker/dockerfile:1\nFROM alpine:3.20\nRUN <<EOF\necho %s\nEOF\nCOPY <<EOF /etc/motd\nhello\nEOF\n"
 	load := func(word string) *analyzer.Build {

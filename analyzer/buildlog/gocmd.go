@@ -15,18 +15,12 @@ import (
 
 // CompiledPackages returns the packages the go build steps of a build
 // compiled, as "go build -v" printed them, from a build log in format f
-// (BuildKitJSON, or Buildah for buildah's and podman's output). ok is
-// false when the log shows no go build step with -v, or is in another
-// format: the log cannot tell then. A step the layer cache skipped
-// compiled nothing.
+// (any builder's: BuildKitJSON, BuildKitPlain, Buildah for buildah's and
+// podman's output, Docker). ok is false when the log shows no go build
+// step with -v, or is in no builder's format: the log cannot tell then. A
+// step the layer cache skipped compiled nothing.
 func CompiledPackages(log []byte, f Format) (pkgs []string, ok bool) {
-	var text string
-	switch f {
-	case BuildKitJSON:
-		text, ok = buildKitStepLogs(log, isGoBuildV)
-	case Buildah:
-		text, ok = buildahStepLogs(log, isGoBuildV)
-	}
+	text, ok := stepLogs(log, f, isGoBuildV)
 	if !ok {
 		return nil, false
 	}
@@ -102,6 +96,97 @@ func buildKitStepLogs(rawjson []byte, match func(string) bool) (string, bool) {
 		}
 	}
 	return out.String(), len(vertices) > 0
+}
+
+// stepLogs returns what the steps whose instruction match printed, from a
+// build log in format f. ok is false when no step matches or f is no
+// builder's format.
+func stepLogs(log []byte, f Format, match func(string) bool) (string, bool) {
+	switch f {
+	case BuildKitJSON:
+		return buildKitStepLogs(log, match)
+	case BuildKitPlain:
+		return plainStepLogs(log, match)
+	case Buildah:
+		return buildahStepLogs(log, match)
+	case Docker:
+		return dockerStepLogs(log, match)
+	}
+	return "", false
+}
+
+// plainLog matches a line a step printed in BuildKit's plain output: "#8
+// 0.412 go: downloading …", the seconds since the step started first.
+var plainLog = regexp.MustCompile(`^#(\d+) \d+(?:\.\d+)? (.*)$`)
+
+// plainStepLogs returns what the steps whose instruction match printed,
+// from BuildKit's plain output ("buildctl --progress=plain", "docker build
+// --progress=plain"): the "#N SECONDS TEXT" lines of the vertices
+// announced as "#N [stage i/n] INSTRUCTION". ok is false when no step
+// matches.
+func plainStepLogs(output []byte, match func(string) bool) (string, bool) {
+	var out strings.Builder
+	named := map[string]bool{}    // vertices announced
+	matching := map[string]bool{} // those whose instruction matches
+	sc := bufio.NewScanner(bytes.NewReader(output))
+	sc.Buffer(make([]byte, 0, 64<<10), maxStepLogLine)
+	for sc.Scan() {
+		text := strings.TrimRight(sc.Text(), "\r")
+		m := plainLine.FindStringSubmatch(text)
+		if m == nil {
+			continue
+		}
+		id, rest := m[1], m[2]
+		if !named[id] {
+			named[id] = true
+			if st, ok := parseStepName(rest); ok && match(st.Instruction) {
+				matching[id] = true
+			}
+			continue
+		}
+		if !matching[id] {
+			continue
+		}
+		if lm := plainLog.FindStringSubmatch(text); lm != nil {
+			out.WriteString(lm[2] + "\n")
+		}
+	}
+	return out.String(), len(matching) > 0
+}
+
+// dockerStepLogs returns what the steps whose instruction match printed,
+// from the classic docker builder's output: the lines after a matching
+// "Step n/m : INSTRUCTION" and its " ---> Running in ID", up to
+// "Removing intermediate container ID" (" ---> Removed intermediate
+// container ID" since Docker 25), the step's image " ---> ID" or the next
+// step; the color sequences the docker command puts around a step's
+// stderr are taken off. ok is false when no step matches.
+func dockerStepLogs(output []byte, match func(string) bool) (string, bool) {
+	var out strings.Builder
+	found, inStep, running := false, false, false
+	sc := bufio.NewScanner(bytes.NewReader(output))
+	sc.Buffer(make([]byte, 0, 64<<10), maxStepLogLine)
+	for sc.Scan() {
+		text := stripSGR(strings.TrimRight(sc.Text(), "\r"))
+		trimmed := strings.TrimSpace(text)
+		if m := dockerStep.FindStringSubmatch(trimmed); m != nil {
+			inStep, running = match(m[3]), false
+			found = found || inStep
+			continue
+		}
+		if !inStep {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(trimmed, "---> Running in "):
+			running = true
+		case strings.HasPrefix(trimmed, "---> "), strings.HasPrefix(trimmed, "Removing intermediate container "):
+			running = false
+		case running:
+			out.WriteString(text + "\n")
+		}
+	}
+	return out.String(), found
 }
 
 // buildahStepLogs returns what the steps whose instruction match printed,
@@ -251,17 +336,15 @@ func GoCompiles(text string) []string {
 }
 
 // RunOutput returns what the RUN steps of a build printed, from a build
-// log in format f (BuildKitJSON, or Buildah for buildah's and podman's
-// output), in order. ok is false for another format: the log cannot
-// tell then. A step the layer cache skipped printed nothing.
+// log in format f (any builder's: BuildKitJSON, BuildKitPlain, Buildah for
+// buildah's and podman's output, Docker), in order. ok is false for
+// another format: the log cannot tell then. A step the layer cache
+// skipped printed nothing.
 func RunOutput(log []byte, f Format) (text string, ok bool) {
 	isRun := func(instruction string) bool { return strings.HasPrefix(strings.ToUpper(instruction), "RUN ") }
 	switch f {
-	case BuildKitJSON:
-		text, _ = buildKitStepLogs(log, isRun)
-		return text, true
-	case Buildah:
-		text, _ = buildahStepLogs(log, isRun)
+	case BuildKitJSON, BuildKitPlain, Buildah, Docker:
+		text, _ = stepLogs(log, f, isRun)
 		return text, true
 	}
 	return "", false

@@ -1,6 +1,7 @@
 package buildlog
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -58,6 +59,37 @@ warning: something
 --> 4d5e6f
 [2/2] STEP 1/3: FROM scratch
 `)
+	docker := []byte(`Step 7/12 : RUN go mod download
+ ---> Running in 5b1e0c6f2a41
+go: downloading github.com/google/uuid v1.6.0
+Removing intermediate container 5b1e0c6f2a41
+ ---> 8c1d2e3f4a5b
+Step 10/12 : RUN CGO_ENABLED=0 go build -v -trimpath -o /out/api ./cmd/api
+ ---> Running in 9f8e7d6c5b4a
+internal/abi
+github.com/google/uuid
+# example.com/service/cmd/api
+warning: something
+ ---> Removed intermediate container 9f8e7d6c5b4a
+ ---> 1a2b3c4d5e6f
+Step 11/12 : FROM scratch
+`)
+	// The docker command prints a step's stderr in red; go build -v
+	// writes there.
+	dockerColor := []byte("Step 10/12 : RUN go build -v ./cmd/api\n ---> Running in 9f8e7d6c5b4a\n\x1b[91minternal/abi\ngithub.com/google/uuid\n\x1b[0mRemoving intermediate container 9f8e7d6c5b4a\n ---> 1a2b3c4d5e6f\n")
+	dockerCached := []byte("Step 10/12 : RUN go build -v ./cmd/api\n ---> Using cache\n ---> 1a2b3c4d5e6f\nSuccessfully built 1a2b3c4d5e6f\n")
+	plain := []byte(`#8 [build 4/7] RUN go mod download
+#8 sha256:0f1e2d3c4b5a
+#8 0.412 go: downloading github.com/google/uuid v1.6.0
+#8 DONE 1.2s
+
+#10 [build 7/7] RUN CGO_ENABLED=0 go build -v -trimpath -o /out/api ./cmd/api
+#10 0.301 internal/abi
+#11 [stage-1 1/1] COPY --from=build /out/api /api
+#10 2.115 github.com/google/uuid
+#10 DONE 9.0s
+#11 DONE 0.1s
+`)
 	podman, err := ParseFormat("podman")
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +106,13 @@ warning: something
 		{"buildkit, step cached", BuildKitJSON, cached, []string{}, true},
 		{"buildah", Buildah, buildah, []string{"internal/abi", "github.com/google/uuid"}, true},
 		{"podman reads as buildah", podman, buildah, []string{"internal/abi", "github.com/google/uuid"}, true},
-		{"docker: not read", Docker, buildah, nil, false},
+		{"docker", Docker, docker, []string{"internal/abi", "github.com/google/uuid"}, true},
+		{"docker, step cached", Docker, dockerCached, []string{}, true},
+		{"docker, stderr in color", Docker, dockerColor, []string{"internal/abi", "github.com/google/uuid"}, true},
+		{"docker without -v", Docker, docker[:bytes.Index(docker, []byte("Step 10/12"))], nil, false},
+		{"buildkit plain, logs interleaved", BuildKitPlain, plain, []string{"internal/abi", "github.com/google/uuid"}, true},
+		{"buildah output read as docker's", Docker, buildah, nil, false},
+		{"no builder's format", Unknown, buildah, nil, false},
 		{"not a log", BuildKitJSON, []byte("garbage\n{not json\n"), nil, false},
 	}
 	for _, tc := range tests {
@@ -191,7 +229,9 @@ func TestModuleDownloads(t *testing.T) {
 		{"buildkit: -x zip, then go build's lines", BuildKitJSON, bk, []string{"github.com/google/uuid@v1.6.0", "golang.org/x/sync@v0.14.0"}, true},
 		{"buildah", Buildah, buildah, []string{"github.com/google/uuid@v1.6.0", "golang.org/x/sync@v0.14.0"}, true},
 		{"buildkit, nothing run", BuildKitJSON, rawjson(t, map[string]string{"sha256:a": "[build 4/7] RUN go mod download"}, nil), []string{}, true},
-		{"docker: not read", Docker, buildah, []string{}, false},
+		{"docker", Docker, []byte("Step 5/8 : RUN go mod download -x\n ---> Running in 5b1e0c6f2a41\n" + zip + "Removing intermediate container 5b1e0c6f2a41\n ---> 8c1d2e3f4a5b\nStep 6/8 : COPY . .\ngo: downloading not/a/run v1.0.0\n ---> 4d5e6f\nStep 8/8 : RUN go build .\n ---> Running in 9f8e7d6c5b4a\ngo: downloading golang.org/x/sync v0.14.0\n ---> 7a8b9c\n"), []string{"github.com/google/uuid@v1.6.0", "golang.org/x/sync@v0.14.0"}, true},
+		{"buildkit plain", BuildKitPlain, []byte("#8 [build 4/7] RUN go mod download -x\n#8 0.2 " + zip + "#8 DONE 1.0s\n#9 [build 5/7] COPY . .\n#9 0.1 go: downloading not/a/run v1.0.0\n#9 DONE 0.1s\n#10 [build 7/7] RUN go build .\n#10 1.5 go: downloading golang.org/x/sync v0.14.0\n#10 DONE 3.0s\n"), []string{"github.com/google/uuid@v1.6.0", "golang.org/x/sync@v0.14.0"}, true},
+		{"no builder's format", Unknown, buildah, []string{}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

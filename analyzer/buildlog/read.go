@@ -382,8 +382,25 @@ func sortSteps(steps []Step, compareStages func(a, b string) int) {
 // total).
 var dockerStep = regexp.MustCompile(`^Step (\d+)(?:/(\d+))? : (.*)$`)
 
-// dockerFailed matches the classic builder's error for a failing RUN step.
-var dockerFailed = regexp.MustCompile(`The command .* returned a non-zero code: \d+`)
+// dockerFailed matches the classic builder's errors for a failing step: a
+// RUN whose command failed, and a step it refuses or cannot do: a RUN
+// with a flag ("the --mount option requires BuildKit. Refer to …"), a
+// COPY or ADD of a missing file ("COPY failed: file not found in build
+// context …").
+var dockerFailed = regexp.MustCompile(`The command .* returned a non-zero code: \d+|^the --[a-z-]+ option requires BuildKit\b.*|^(?:COPY|ADD) failed: .*`)
+
+// sgr matches a terminal color sequence: the classic docker builder's
+// command prints what a RUN step writes to stderr in red
+// ("\x1b[91m…\x1b[0m").
+var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// stripSGR removes the terminal color sequences from a line.
+func stripSGR(line string) string {
+	if !strings.Contains(line, "\x1b") {
+		return line
+	}
+	return sgr.ReplaceAllString(line, "")
+}
 
 // readDocker reads the output of the classic docker builder ("docker
 // build" with DOCKER_BUILDKIT=0, and docker-compose v1): "Step n/m :
@@ -403,7 +420,7 @@ func readDocker(r io.Reader) ([]Step, error) {
 	line := 0
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(strings.TrimRight(sc.Text(), "\r"))
+		text := strings.TrimSpace(stripSGR(strings.TrimRight(sc.Text(), "\r")))
 		if m := dockerStep.FindStringSubmatch(text); m != nil {
 			i, err := strconv.Atoi(m[1])
 			n := 0
@@ -448,7 +465,7 @@ func readDocker(r io.Reader) ([]Step, error) {
 			if lastLine == 0 {
 				return nil, &Error{Line: line, Err: errors.New("a failed command outside a step")}
 			}
-			steps[len(steps)-1].Error = dockerFailed.FindString(text)
+			steps[len(steps)-1].Error = strings.TrimSpace(dockerFailed.FindString(text))
 			lastLine = 0
 		}
 	}

@@ -236,7 +236,7 @@ func FuzzDetect(f *testing.F) {
 				}
 			}
 		}
-		for _, format := range []Format{BuildKitJSON, Buildah} {
+		for _, format := range []Format{BuildKitJSON, BuildKitPlain, Buildah, Docker} {
 			pkgs, ok := CompiledPackages(data, format)
 			if ok && pkgs == nil {
 				t.Errorf("CompiledPackages(%v) = nil, true", format)

@@ -160,7 +160,7 @@ missing, which the next warm rebuilds.
 	cachecheck analyze [--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY]
 	                   [--disable ID,...] [--deps-image REF] [--resolve-bases [--insecure] [--timeout D]]
 	                   [--build-arg NAME=VALUE] [--fix | --diff] [CONTEXT]
-	cachecheck analyze --base REV [--head REV] [--file Dockerfile] [--format text|json] [CONTEXT]
+	cachecheck analyze --base REV [--head REV] [--classic-builder] [--file Dockerfile] [--format text|json] [CONTEXT]
 
 Analyze reads the Dockerfile with BuildKit's parser, the build context after
 .dockerignore, and the go.mod/go.work files it copies, and reports findings
@@ -178,7 +178,10 @@ fix text describes: --fix applies every finding's edits at once, analyzes
 the result again, and writes the Dockerfile (and .dockerignore) in place,
 atomically; --diff prints them as a unified diff and writes nothing.
 With --base it predicts, instruction by instruction, which layers a build of
-the head reuses after a build of the base, and why the first miss misses.
+the head reuses after a build of the base, and why the first miss misses,
+as BuildKit decides or, with --classic-builder, as the classic docker
+builder does (it caches every instruction, so a changed ENV or LABEL
+misses with everything after it).
 
 # cachecheck report
 

@@ -20,7 +20,8 @@ import (
 
 // Builder builds an image from a Dockerfile and a build context.
 type Builder interface {
-	// Name is "buildkit", "buildah", "podman" or "docker".
+	// Name is "buildkit", "buildah", "podman", "docker" (the classic
+	// builder) or "docker-buildkit".
 	Name() string
 	// Build runs one build. The error is non-nil when the builder could not
 	// be run or the build failed; Result is returned whenever the log could
@@ -264,20 +265,57 @@ func (b *Podman) GlobalArgs() []string {
 	return append(storageArgs(b.Root, b.RunRoot), "--runtime", rt, "--cgroup-manager", "cgroupfs", "--events-backend", "file")
 }
 
-// Docker runs the classic docker builder ("docker build" with
-// DOCKER_BUILDKIT=0), read as buildlog.Docker.
-type Docker struct{}
+// Docker runs "docker build" against a docker engine: the classic builder
+// (DOCKER_BUILDKIT=0), read as buildlog.Docker, or with BuildKit set the
+// engine's own BuildKit (DOCKER_BUILDKIT=1 --progress=plain), read as
+// buildlog.BuildKitPlain. The classic builder refuses every RUN flag
+// (--mount, --network, --security): see [IsClassic].
+type Docker struct {
+	// Bin is the docker command; "" means docker on PATH. A docker
+	// command newer than the engine may need the buildx plugin for
+	// BuildKit builds.
+	Bin string
+	// Host is the engine's address, passed as DOCKER_HOST
+	// ("unix:///run/docker.sock"); "" leaves the environment's.
+	Host string
+	// BuildKit builds with the engine's BuildKit instead of the classic
+	// builder.
+	BuildKit bool
+	// Network is the network of RUN steps ("host"), passed as --network;
+	// "" means the engine's default. The engine's BuildKit needs a
+	// usable network even for steps that use none.
+	Network string
+}
 
-// Name implements Builder.
-func (b *Docker) Name() string { return "docker" }
+// Name implements Builder: "docker" for the classic builder,
+// "docker-buildkit" with BuildKit.
+func (b *Docker) Name() string {
+	if b.BuildKit {
+		return "docker-buildkit"
+	}
+	return "docker"
+}
 
-// Build implements Builder.
+// Build implements Builder: "docker build", with DOCKER_BUILDKIT=0, or
+// DOCKER_BUILDKIT=1 and --progress=plain.
 func (b *Docker) Build(ctx context.Context, o BuildOptions) (*Result, error) {
+	if o.Context == "" {
+		return nil, fmt.Errorf("build: no context directory")
+	}
 	df := o.Dockerfile
 	if df == "" {
 		df = filepath.Join(o.Context, "Dockerfile")
 	}
 	args := []string{"build", "-f", df}
+	format, kit := buildlog.Docker, "0"
+	if b.BuildKit {
+		args = append(args, "--progress=plain")
+		format, kit = buildlog.BuildKitPlain, "1"
+	}
+	o.env = append(o.env, "DOCKER_BUILDKIT="+kit)
+	if b.Network != "" {
+		args = append(args, "--network", b.Network)
+	}
 	for _, k := range sortedKeys(o.BuildArgs) {
 		args = append(args, "--build-arg", k+"="+o.BuildArgs[k])
 	}
@@ -288,6 +326,21 @@ func (b *Docker) Build(ctx context.Context, o BuildOptions) (*Result, error) {
 		args = append(args, "-t", o.Tag)
 	}
 	args = append(args, o.Context)
-	o.env = append(o.env, "DOCKER_BUILDKIT=0")
-	return run(ctx, o, buildlog.Docker, "docker", args...)
+	if b.Host != "" {
+		o.env = append(o.env, "DOCKER_HOST="+b.Host)
+	}
+	bin := b.Bin
+	if bin == "" {
+		bin = "docker"
+	}
+	return run(ctx, o, format, bin, args...)
+}
+
+// IsClassic reports whether b is the classic docker builder, which
+// refuses every RUN flag (--mount, --network, --security: "the --mount
+// option requires BuildKit"), so that a Dockerfile for it has none, and
+// caches every instruction (analyzer.WithClassicDockerBuilder).
+func IsClassic(b Builder) bool {
+	d, ok := b.(*Docker)
+	return ok && !d.BuildKit
 }

@@ -3,10 +3,12 @@ package builder
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cachecheck/cachecheck/internal/testenv"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -26,7 +28,21 @@ func builders(t *testing.T) []Builder {
 	}
 	root := testenv.Getenv(t, "CACHECHECK_PODMAN_ROOT", "podman (.ci/setup.d/31-podman.sh)")
 	bs = append(bs, &Podman{Root: filepath.Join(root, "root"), RunRoot: filepath.Join(root, "runroot")})
-	return bs
+	classic := dockerBuilder(t)
+	withKit := *classic
+	withKit.BuildKit = true
+	return append(bs, classic, &withKit)
+}
+
+// dockerBuilder returns the classic builder of the docker engine
+// .ci/setup.d/32-docker.sh starts.
+func dockerBuilder(t *testing.T) *Docker {
+	t.Helper()
+	return &Docker{
+		Host:    testenv.Getenv(t, "CACHECHECK_DOCKER_HOST", "dockerd (.ci/setup.d/32-docker.sh)"),
+		Bin:     testenv.Getenv(t, "CACHECHECK_DOCKER_BIN", "the docker command (.ci/setup.d/32-docker.sh)"),
+		Network: testenv.Getenv(t, "CACHECHECK_DOCKER_NETWORK", "the network of docker builds (.ci/setup.d/32-docker.sh)"),
+	}
 }
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {
@@ -44,7 +60,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 
 // logExt is the extension the build log tests read a builder's
 // output by (analyzer/buildlog/read_test.go).
-var logExt = map[string]string{"buildkit": ".rawjson", "buildah": ".log", "podman": ".podman", "docker": ".docker"}
+var logExt = map[string]string{"buildkit": ".rawjson", "buildah": ".log", "podman": ".podman", "docker": ".docker", "docker-buildkit": ".plain"}
 
 // capture writes the output of b's build into the -capture directory as
 // BUILDER-NAME.EXT.
@@ -68,8 +84,9 @@ func TestBuild(t *testing.T) {
 		t.Run(b.Name(), func(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
-			// The nonce keeps earlier runs' cache out of this one.
-			nonce := filepath.Base(dir)
+			// The nonce keeps earlier runs' cache out of this one (the
+			// temporary directory's name alone repeats from run to run).
+			nonce := fmt.Sprintf("%s-%d", filepath.Base(dir), time.Now().UnixNano())
 			writeFiles(t, dir, map[string]string{
 				"Dockerfile": "ARG BASE\nFROM ${BASE} AS build\nARG NONCE\nRUN echo $NONCE > /nonce\nCOPY a.txt /a.txt\nCOPY b.txt /b.txt\nRUN cat /a.txt /b.txt > /ab.txt\n",
 				"a.txt":      "a\n",

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/analyzer/buildlog"
@@ -23,6 +24,11 @@ import (
 // did. The agreement rate of each builder is logged; any disagreement fails.
 // Last, a compile error must fail the build at its go build step. With
 // -capture, the builds' logs are kept (BUILDER-service-*.EXT).
+//
+// The classic docker builder refuses RUN --mount: it must fail on the
+// fixture as it is, at its go build step, and then builds the fixture
+// without the cache mount (see classicMount); the prediction is made for
+// that Dockerfile too.
 func TestPredictionAgainstBuilders(t *testing.T) {
 	base := testenv.Getenv(t, "CACHECHECK_BASE_IMAGE", "the test base image (.ci/setup.d/20-baseimage.sh)")
 	bs := builders(t)
@@ -68,6 +74,9 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 			}
 			args := map[string]string{"BASE": base, "GOPROXY": goproxy, "GOSUMDB": gosumdb}
 			opts := BuildOptions{Context: work, BuildArgs: args}
+			if IsClassic(b) {
+				classicMount(t, ctx, b, opts)
+			}
 			r, err := b.Build(ctx, opts)
 			capture(t, b, "service-cold", r)
 			if err != nil {
@@ -81,7 +90,7 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 				}
 				prevArgs := maps.Clone(args)
 				sc.change(t, work, args)
-				pred := predict(t, prev, prevArgs, work, args)
+				pred := predict(t, prev, prevArgs, work, args, predictOptions(b)...)
 				if reused, found := pred.ModuleDownloadReused(); !found || reused != sc.downloadReused {
 					t.Errorf("%s: predicted module download reused=%v (found %v), want %v", sc.name, reused, found, sc.downloadReused)
 				}
@@ -135,6 +144,31 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 	}
 }
 
+// classicMount builds the fixture as it is with b, the classic docker
+// builder, which refuses RUN --mount: the build must fail at the go build
+// step, the refusal its error. Then it takes the cache mount off the
+// fixture's Dockerfile in opts.Context, which is what a Dockerfile for the
+// classic builder has: the scenarios build that.
+func classicMount(t *testing.T, ctx context.Context, b Builder, opts BuildOptions) {
+	t.Helper()
+	r, err := b.Build(ctx, opts)
+	capture(t, b, "service-mount", r)
+	if err == nil {
+		t.Fatalf("%s built RUN --mount", b.Name())
+	}
+	var failed []buildlog.Step
+	for _, s := range r.Steps {
+		if s.Error != "" {
+			failed = append(failed, s)
+		}
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0].Instruction, "--mount=type=cache") || !strings.Contains(failed[0].Instruction, "go build") ||
+		!strings.Contains(failed[0].Error, "--mount option requires BuildKit") {
+		t.Fatalf("%s on RUN --mount: failed steps %v, want the go build step alone, refused for its --mount; err %v", b.Name(), failed, err)
+	}
+	edit(t, filepath.Join(opts.Context, "Dockerfile"), "RUN --mount=type=cache,target=/root/.cache/go-build \\\n    ", "RUN ")
+}
+
 func edit(t *testing.T, file, old, new string) {
 	t.Helper()
 	data, err := os.ReadFile(file)
@@ -149,7 +183,16 @@ func edit(t *testing.T, file, old, new string) {
 	}
 }
 
-func predict(t *testing.T, baseDir string, baseArgs map[string]string, headDir string, args map[string]string) *analyzer.Prediction {
+// predictOptions are the options of analyzer.Predict that decide as b
+// does.
+func predictOptions(b Builder) []analyzer.PredictOption {
+	if IsClassic(b) {
+		return []analyzer.PredictOption{analyzer.WithClassicDockerBuilder()}
+	}
+	return nil
+}
+
+func predict(t *testing.T, baseDir string, baseArgs map[string]string, headDir string, args map[string]string, opts ...analyzer.PredictOption) *analyzer.Prediction {
 	t.Helper()
 	base, err := analyzer.Load(os.DirFS(baseDir), analyzer.WithBuildArgs(baseArgs))
 	if err != nil {
@@ -159,7 +202,7 @@ func predict(t *testing.T, baseDir string, baseArgs map[string]string, headDir s
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := analyzer.Predict(base, head)
+	p, err := analyzer.Predict(base, head, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,17 +215,26 @@ func predict(t *testing.T, baseDir string, baseArgs map[string]string, headDir s
 func compare(p *analyzer.Prediction, steps []buildlog.Step) (agree, total int, report string) {
 	// Group the steps by stage, in the order stages first appear (the log
 	// readers return each stage's steps in Dockerfile order).
+	// The classic docker builder's steps before the first FROM (its ARGs)
+	// belong to no stage, and make none.
 	var stages [][]buildlog.Step
 	group := map[string]int{}
 	for _, s := range steps {
+		layer := false
+		switch s.Kind() {
+		case "RUN", "COPY", "ADD", "WORKDIR":
+			layer = true
+		case "FROM":
+		default:
+			continue
+		}
 		g, ok := group[s.Stage]
 		if !ok {
 			g = len(stages)
 			group[s.Stage] = g
 			stages = append(stages, nil)
 		}
-		switch s.Kind() {
-		case "RUN", "COPY", "ADD", "WORKDIR":
+		if layer {
 			stages[g] = append(stages[g], s)
 		}
 	}
@@ -223,4 +275,70 @@ func verdict(hit bool) string {
 		return "HIT"
 	}
 	return "MISS"
+}
+
+// TestPredictConfigChange checks where the classic docker builder decides
+// differently from BuildKit, against both and against the engine's own
+// BuildKit: after a changed ENV the classic builder rebuilds the COPY that
+// follows it (it caches every instruction, one after another), BuildKit
+// only the RUN that sees it; after a changed LABEL the classic builder
+// rebuilds what follows, BuildKit nothing. analyzer.Predict, with
+// WithClassicDockerBuilder for the classic builder, must agree with each.
+func TestPredictConfigChange(t *testing.T) {
+	base := testenv.Getenv(t, "CACHECHECK_BASE_IMAGE", "the test base image (.ci/setup.d/20-baseimage.sh)")
+	classic := dockerBuilder(t)
+	withKit := *classic
+	withKit.BuildKit = true
+	bk := &BuildKit{Addr: testenv.Getenv(t, "CACHECHECK_BUILDKIT_ADDR", "buildkitd")}
+	const df = "ARG BASE\nFROM ${BASE}\nARG NONCE\nRUN echo $NONCE > /nonce\nENV MODE=a\nCOPY a.txt /a.txt\nLABEL step=two\nRUN cat /a.txt > /b.txt\n"
+	changes := []struct{ name, old, new string }{
+		{"ENV", "MODE=a", "MODE=b"},
+		{"LABEL", "step=two", "step=three"},
+	}
+	for _, b := range []Builder{classic, &withKit, bk} {
+		t.Run(b.Name(), func(t *testing.T) {
+			ctx := context.Background()
+			dir := filepath.Join(t.TempDir(), "ctx")
+			// The nonce keeps earlier runs' cache out of this one.
+			writeFiles(t, dir, map[string]string{"Dockerfile": df, "a.txt": "a\n"})
+			args := map[string]string{"BASE": base, "NONCE": fmt.Sprint(time.Now().UnixNano())}
+			opts := BuildOptions{Context: dir, BuildArgs: args}
+			if _, err := b.Build(ctx, opts); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range changes {
+				prev := filepath.Join(t.TempDir(), "prev")
+				if err := os.CopyFS(prev, os.DirFS(dir)); err != nil {
+					t.Fatal(err)
+				}
+				edit(t, filepath.Join(dir, "Dockerfile"), c.old, c.new)
+				pred := predict(t, prev, args, dir, args, predictOptions(b)...)
+				res, err := b.Build(ctx, opts)
+				if err != nil {
+					t.Fatalf("%s changed: %v", c.name, err)
+				}
+				a, n, report := compare(pred, res.Steps)
+				t.Logf("%s changed, %s: %d/%d steps agree\n%s", c.name, b.Name(), a, n, report)
+				if a != n || n != 3 {
+					t.Errorf("%s changed: prediction disagrees with %s on %d of %d steps (want 3 compared):\n%s", c.name, b.Name(), n-a, n, report)
+				}
+				// The check can fail: the builders decide differently,
+				// as the model says.
+				var got []string
+				for _, s := range res.Steps {
+					switch s.Kind() {
+					case "RUN", "COPY":
+						got = append(got, fmt.Sprintf("%s:%v", s.Kind(), s.Cached))
+					}
+				}
+				want := map[string]map[bool]string{
+					"ENV":   {true: "RUN:true COPY:false RUN:false", false: "RUN:true COPY:true RUN:false"},
+					"LABEL": {true: "RUN:true COPY:true RUN:false", false: "RUN:true COPY:true RUN:true"},
+				}[c.name][IsClassic(b)]
+				if strings.Join(got, " ") != want {
+					t.Errorf("%s changed, %s cached %v, want %s", c.name, b.Name(), got, want)
+				}
+			}
+		})
+	}
 }

@@ -27,6 +27,7 @@ type analyzeOptions struct {
 	buildArgs    []string
 	base         string // --base: predict the layer cache against this revision or directory
 	head         string
+	classic      bool // --classic-builder: predict as the classic docker builder
 	fix          bool // --fix: write the fixed Dockerfile
 	diff         bool // --diff: print the fixes as a unified diff
 }
@@ -47,12 +48,13 @@ func newAnalyzeCommand() *command {
 	fs.StringArrayVar(&o.buildArgs, "build-arg", nil, "a build argument `NAME=VALUE`, as docker build takes it (repeatable)")
 	fs.StringVar(&o.base, "base", "", "predict which layers a build reuses after building `REV` (a git revision or a directory); see 'Layer-cache prediction'")
 	fs.StringVar(&o.head, "head", "", "with --base, the git revision or directory `REV` to build next (default: the work tree)")
+	fs.BoolVar(&o.classic, "classic-builder", false, "with --base, predict as the classic docker builder (DOCKER_BUILDKIT=0) decides, not BuildKit")
 	fs.BoolVar(&o.fix, "fix", false, "apply every mechanical fix: rewrite the Dockerfile (and .dockerignore) in place, then report what is left")
 	fs.BoolVar(&o.diff, "diff", false, "print the mechanical fixes as a unified diff instead of the findings; write nothing")
 	return &command{
 		name:    "analyze",
 		summary: "check how a Dockerfile's layer cache treats the Go module download",
-		usage:   "[--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY] [--disable ID,...] [--deps-image REF] [--resolve-bases] [--fix | --diff] [--base REV [--head REV]] [CONTEXT]",
+		usage:   "[--file Dockerfile] [--format text|json|sarif] [--fail-on SEVERITY] [--disable ID,...] [--deps-image REF] [--resolve-bases] [--fix | --diff] [--base REV [--head REV] [--classic-builder]] [CONTEXT]",
 		help: `
 Analyze reads a Dockerfile with BuildKit's parser, its build context CONTEXT
 (default ".") after .dockerignore (or <Dockerfile>.dockerignore beside a named
@@ -101,7 +103,11 @@ command line, the build args or ENV in scope or anything before it change,
 a stage when its base or a --from stage changes; after the first miss every
 later step of the stage misses. It names the first miss and its files, and
 says whether the module download layer is reused. --format json prints the
-same as a document.`,
+same as a document. --classic-builder predicts for the classic docker
+builder (docker build with DOCKER_BUILDKIT=0), which caches every
+instruction one after another: a changed ENV, LABEL, ARG default or other
+instruction that only sets the image's configuration misses too, and every
+later step of the stage with it, COPY included.`,
 		examples: `
 cachecheck analyze                          # ./Dockerfile with the context .
 cachecheck analyze -f build/api.Dockerfile .
@@ -165,6 +171,8 @@ func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 		return o.runPredict(ctx, io.Out, dir, buildArgs)
 	} else if o.head != "" {
 		return usageErrorf("analyze: --head needs --base")
+	} else if o.classic {
+		return usageErrorf("analyze: --classic-builder is for a prediction; add --base REV")
 	}
 	dirFS := func(d string) fs.FS { return os.DirFS(d) }
 	var ov *overlay

@@ -77,7 +77,11 @@ func (o *analyzeOptions) runPredict(ctx context.Context, w io.Writer, dir string
 		}
 		builds[i], names[i] = b, s.name
 	}
-	p, err := analyzer.Predict(builds[0], builds[1])
+	var popts []analyzer.PredictOption
+	if o.classic {
+		popts = append(popts, analyzer.WithClassicDockerBuilder())
+	}
+	p, err := analyzer.Predict(builds[0], builds[1], popts...)
 	if err != nil {
 		return err
 	}
