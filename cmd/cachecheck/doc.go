@@ -204,14 +204,17 @@ key-changed, build-cache-mismatch and slower-than=N%.
 
 # cachecheck bench
 
-	cachecheck bench --builder buildkit|buildah|podman|docker|go --to TARGET [-n RUNS]
+	cachecheck bench --builder buildkit|buildah|podman|docker|docker-buildkit|go --to TARGET [-n RUNS]
 	                 [--bump MODULE@VERSION] [--no-build-cache] [--format text|markdown|json] [--chart FILE.svg] [--logs DIR] [CONTEXT]
 
 Bench runs real builds of the Dockerfile in CONTEXT, each scenario RUNS
 times: without the deps image and with it (no layer cache), with the deps
 image warmed with a build cache for the Dockerfile's go build (skipped, with
 the reason, when warm refuses it; off with --no-build-cache), a one-file
-code change, and with --bump a dependency change. --builder go times the
+code change, and with --bump a dependency change. --builder docker is the
+classic docker builder, which refuses RUN --mount and the other RUN flags:
+its builds run without them. --builder docker-buildkit is docker build with
+DOCKER_BUILDKIT=1. --builder go times the
 plain go command with and without the module cache and build cache from the
 deps image. --format json writes a document of "kind" "bench", which
 report --bench reads.

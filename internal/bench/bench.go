@@ -278,6 +278,9 @@ type runner struct {
 	// coldMounts is the suffix of the cache mounts of the last cold run,
 	// which the code change's filling build takes over (see codeChange).
 	coldMounts string
+	// noRunFlags is set for a builder that refuses RUN flags (the
+	// classic docker builder): every Dockerfile goes without them.
+	noRunFlags bool
 }
 
 // Run benches the Dockerfile of contextDir with b: the cold and pre-warmed
@@ -296,7 +299,7 @@ func Run(ctx context.Context, b builder.Builder, contextDir string, opts ...Opti
 		return nil, fmt.Errorf("creating a scratch directory: %w", err)
 	}
 	defer os.RemoveAll(scratch)
-	r := &runner{o: o, b: b, scratch: scratch, res: newResult(b.Name(), contextDir, o.runs)}
+	r := &runner{o: o, b: b, scratch: scratch, res: newResult(b.Name(), contextDir, o.runs), noRunFlags: builder.IsClassic(b)}
 	r.res.Dockerfile, r.res.Bump = o.dockerfile, o.bump
 	if o.logDir != "" {
 		if err := os.MkdirAll(o.logDir, 0o755); err != nil {
@@ -414,10 +417,14 @@ func nonce() string {
 // dockerfileFor writes the Dockerfile a scenario builds: the original (or
 // its lines edited, when lines is not nil) or FROM the deps image ref (and
 // with offline, GOPROXY=off there), its go mod download with -x (see
-// [withDownloadX]), its cache mounts isolated by suffix.
+// [withDownloadX]), its cache mounts isolated by suffix; for a builder
+// that refuses RUN flags, without them ([withoutRunFlags]).
 func (r *runner) dockerfileFor(build *analyzer.Build, lines []string, ref, suffix string, offline bool) (path string, args map[string]string, err error) {
 	if lines == nil {
 		lines = build.Lines
+	}
+	if r.noRunFlags {
+		lines, _ = withoutRunFlags(build, lines)
 	}
 	text := strings.Join(lines, "\n")
 	args = maps.Clone(r.o.buildArgs)
@@ -466,6 +473,7 @@ func (r *runner) scenario(ctx context.Context, sc Scenario, work string, build *
 		}
 		sc.Note = strings.Join(note, "; ")
 	}
+	sc.Note = joinNotes(sc.Note, r.runFlagsNote(build, lines))
 	defer func() { add(r.res, sc) }()
 	for i := 1; i <= r.o.runs; i++ {
 		suffix := nonce()
@@ -493,6 +501,35 @@ func (r *runner) scenario(ctx context.Context, sc Scenario, work string, build *
 		}
 	}
 	return nil
+}
+
+// runFlagsNote says which RUN flags the scenario's Dockerfile, lines (nil:
+// build's own), goes without for a builder that refuses them; "" when
+// none.
+func (r *runner) runFlagsNote(build *analyzer.Build, lines []string) string {
+	if !r.noRunFlags {
+		return ""
+	}
+	if lines == nil {
+		lines = build.Lines
+	}
+	_, taken := withoutRunFlags(build, lines)
+	if len(taken) == 0 {
+		return ""
+	}
+	n := len(taken)
+	return fmt.Sprintf("without %d RUN %s, which the classic docker builder refuses (%s)", n, plural(n, "flag", "flags"), quoteList(taken, 3))
+}
+
+// joinNotes joins the notes that are not "".
+func joinNotes(notes ...string) string {
+	var out []string
+	for _, n := range notes {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func plural(n int, one, many string) string {
@@ -559,6 +596,7 @@ func (r *runner) codeChange(ctx context.Context, work string, build *analyzer.Bu
 		return err
 	}
 	sc.Changed, _ = filepath.Rel(work, file)
+	sc.Note = r.runFlagsNote(build, nil)
 	// The cache mounts of the last cold run, which it filled: the
 	// persistent builder of the scenario, whose mounts an earlier build
 	// of the same Dockerfile left warm, without compiling everything once

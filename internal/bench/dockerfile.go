@@ -260,3 +260,56 @@ func mountTarget(flag string) string {
 	}
 	return ""
 }
+
+// runKeyword matches a RUN instruction's keyword and the blanks after it.
+var runKeyword = regexp.MustCompile(`(?i)^\s*RUN\s+`)
+
+// runFlag matches one RUN flag (--mount=…, --network=…, --security=…)
+// with the blanks after it.
+var runFlag = regexp.MustCompile(`^--[a-z]+(?:=\S*)?[ \t]*`)
+
+// withoutRunFlags returns lines, the lines of b's Dockerfile (or an edit
+// of them keeping their numbers), with every RUN instruction's flags
+// taken off, for the classic docker builder, which refuses them all ("the
+// --mount option requires BuildKit"). A flag on a continuation line
+// before the command is taken off too; a RUN left with only the
+// continuation goes on with the command on its next line. taken says which,
+// as "Dockerfile:LINE --mount=type=cache,target=/root/.cache/go-build".
+func withoutRunFlags(b *analyzer.Build, lines []string) (out, taken []string) {
+	out = slices.Clone(lines)
+	for _, st := range b.Stages {
+		for _, in := range st.Instructions {
+			if in.Run() == nil || in.Line < 1 || in.Line > len(out) {
+				continue
+			}
+			n := in.Line - 1
+			loc := runKeyword.FindStringIndex(out[n])
+			if loc == nil {
+				continue
+			}
+			pos := loc[1]
+			for n < in.EndLine && n < len(out) {
+				rest := out[n][pos:]
+				for {
+					m := runFlag.FindString(rest)
+					if m == "" {
+						break
+					}
+					taken = append(taken, fmt.Sprintf("%s:%d %s", b.Dockerfile, n+1, strings.TrimSpace(m)))
+					rest = rest[len(m):]
+				}
+				out[n] = out[n][:pos] + rest
+				// The command starts on this line, unless only the
+				// continuation is left.
+				if strings.TrimSpace(rest) != "\\" {
+					break
+				}
+				n++
+				if n < len(out) {
+					pos = len(out[n]) - len(strings.TrimLeft(out[n], " \t"))
+				}
+			}
+		}
+	}
+	return out, taken
+}

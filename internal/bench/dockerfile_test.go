@@ -171,3 +171,61 @@ func TestDepsModCache(t *testing.T) {
 		t.Errorf("depsModCache %q: the deps image's GOMODCACHE is /go/pkg/mod (GOPATH /go); bench would drop the wrong mounts", depsModCache)
 	}
 }
+
+func TestWithoutRunFlags(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		taken          []string
+	}{
+		{"the fixture's cache mount, continuation line",
+			"FROM golang:1.26 AS build\nRUN go mod download\nRUN --mount=type=cache,target=/root/.cache/go-build \\\n    CGO_ENABLED=0 go build -o /out/api ./cmd/api\nFROM scratch\n",
+			"FROM golang:1.26 AS build\nRUN go mod download\nRUN \\\n    CGO_ENABLED=0 go build -o /out/api ./cmd/api\nFROM scratch\n",
+			[]string{"Dockerfile:3 --mount=type=cache,target=/root/.cache/go-build"}},
+		{"every flag, lower-case run, on the command's line",
+			"FROM golang:1.26\nrun --mount=type=bind,target=. --network=none --security=sandbox go build .\n",
+			"FROM golang:1.26\nrun go build .\n",
+			[]string{"Dockerfile:2 --mount=type=bind,target=.", "Dockerfile:2 --network=none", "Dockerfile:2 --security=sandbox"}},
+		{"flags on the continuation lines before the command",
+			"FROM golang:1.26\nRUN \\\n  --mount=type=cache,target=/go/pkg/mod \\\n  --mount=type=cache,target=/root/.cache/go-build \\\n  go build .\n",
+			"FROM golang:1.26\nRUN \\\n  \\\n  \\\n  go build .\n",
+			[]string{"Dockerfile:3 --mount=type=cache,target=/go/pkg/mod", "Dockerfile:4 --mount=type=cache,target=/root/.cache/go-build"}},
+		{"flags in the command kept",
+			"FROM golang:1.26\nRUN go test --count=1 ./... && \\\n  docker run --network=host x\n",
+			"FROM golang:1.26\nRUN go test --count=1 ./... && \\\n  docker run --network=host x\n",
+			nil},
+		{"exec form and other instructions",
+			"FROM --platform=linux/amd64 golang:1.26\nCOPY --link . .\nRUN [\"go\", \"build\", \".\"]\n",
+			"FROM --platform=linux/amd64 golang:1.26\nCOPY --link . .\nRUN [\"go\", \"build\", \".\"]\n",
+			nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := analyzer.Parse("Dockerfile", []byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, taken := withoutRunFlags(b, b.Lines)
+			if got := strings.Join(lines, "\n"); got != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
+			}
+			if !slices.Equal(taken, tc.taken) {
+				t.Errorf("taken %q, want %q", taken, tc.taken)
+			}
+			if strings.Join(b.Lines, "\n") != tc.in {
+				t.Error("the Build's own lines changed")
+			}
+			// What is left parses, and has no RUN flag.
+			after, err := analyzer.Parse("Dockerfile", []byte(strings.Join(lines, "\n")))
+			if err != nil {
+				t.Fatalf("the Dockerfile without RUN flags does not parse: %v", err)
+			}
+			for _, st := range after.Stages {
+				for _, in := range st.Instructions {
+					if in.Run() != nil && len(in.Mounts()) > 0 {
+						t.Errorf("line %d keeps a mount: %q", in.Line, in.Text)
+					}
+				}
+			}
+		})
+	}
+}

@@ -43,11 +43,13 @@ type benchOptions struct {
 	buildah      string
 	podman       string
 	buildctlBin  string
+	dockerBin    string
+	network      string
 }
 
 func newBenchCommand() *command {
 	o := &benchOptions{
-		builder: newEnum("buildkit", "buildkit", "buildah", "podman", "docker", "go"),
+		builder: newEnum("buildkit", "buildkit", "buildah", "podman", "docker", "docker-buildkit", "go"),
 		format:  newEnum("text", "text", "markdown", "json"),
 	}
 	addr := os.Getenv("BUILDKIT_HOST")
@@ -56,7 +58,7 @@ func newBenchCommand() *command {
 	}
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	fs.StringVarP(&o.file, "file", "f", "", "the `Dockerfile` (default CONTEXT/Dockerfile)")
-	fs.Var(o.builder, "builder", "the builder: buildkit (buildctl), buildah, podman, docker (classic builder) or go (the go command, no Dockerfile)")
+	fs.Var(o.builder, "builder", "the builder: buildkit (buildctl), buildah, podman, docker (the classic builder), docker-buildkit (docker build with DOCKER_BUILDKIT=1) or go (the go command, no Dockerfile)")
 	fs.StringVar(&o.to, "to", "", "where deps images are looked up and warmed, as for warm: a registry repository for container builders (default for go: oci:DIR/"+defaultOCIDir+")")
 	fs.IntVarP(&o.runs, "runs", "n", 3, "run each scenario `N` times")
 	fs.StringVar(&o.bump, "bump", "", "add the dependency-change scenarios: bump `MODULE@VERSION` in a scratch copy")
@@ -72,6 +74,8 @@ func newBenchCommand() *command {
 	fs.StringVar(&o.buildctlBin, "buildctl", "", "the buildctl `BINARY` (default buildctl on PATH)")
 	fs.StringVar(&o.buildah, "buildah-root", "", "buildah's storage `DIR` (holding root and runroot; default buildah's own)")
 	fs.StringVar(&o.podman, "podman-root", "", "podman's storage `DIR` (holding root and runroot; default podman's own)")
+	fs.StringVar(&o.dockerBin, "docker", "", "the docker `BINARY` for --builder docker and docker-buildkit (default docker on PATH; the engine is $DOCKER_HOST's)")
+	fs.StringVar(&o.network, "docker-network", "", "the `NETWORK` of the RUN steps of docker builds (docker build --network; default the engine's)")
 	return &command{
 		name:    "bench",
 		summary: "time real builds with and without the deps image",
@@ -102,6 +106,10 @@ a cold build that reports a cached step fails the bench. The pre-warmed
 Dockerfile is derived by replacing the FROM of the stage the analyzer finds
 running go mod download (or go build); when that FROM names ${DEPS_IMAGE},
 the Dockerfile is kept and --build-arg DEPS_IMAGE=REF is passed instead.
+The classic docker builder (--builder docker) refuses every RUN flag
+(--mount, --network, --security): its builds run without them, as the
+scenarios' notes say; with --builder docker-buildkit the engine's BuildKit
+runs them.
 The stages built on the deps image run without the cache mounts that
 hide what it holds (on /go/pkg/mod, /go or a parent: dropped_mounts in
 the result) and, but in bump-nearest, with ENV GOPROXY=off added after
@@ -249,8 +257,8 @@ func (o *benchOptions) newBuilder() (builder.Builder, error) {
 			b.Root, b.RunRoot = filepath.Join(o.podman, "root"), filepath.Join(o.podman, "runroot")
 		}
 		return b, nil
-	case "docker":
-		return &builder.Docker{}, nil
+	case "docker", "docker-buildkit":
+		return &builder.Docker{Bin: o.dockerBin, Network: o.network, BuildKit: o.builder.String() == "docker-buildkit"}, nil
 	}
 	return nil, usageErrorf("bench: unknown builder %q", o.builder)
 }

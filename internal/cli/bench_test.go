@@ -24,8 +24,8 @@ import (
 // TestBenchBuilders runs "cachecheck bench -n 1" on the fixture service (39
 // modules in its build list, fetched through the Go module proxy; its
 // Dockerfile with go build -v, so that the logs name the packages
-// compiled) with BuildKit and with buildah, then checks what the scenarios
-// did:
+// compiled) with BuildKit, buildah, and the docker engine's classic
+// builder and BuildKit, then checks what the scenarios did:
 //   - the cold runs were cold (bench itself fails otherwise);
 //   - the deps image really holds every module: the derived Dockerfile
 //     builds without the layer cache with GOPROXY=off; the pre-warmed
@@ -40,6 +40,8 @@ import (
 //   - in the code-change scenario, the analyzer's predicted hit/miss of
 //     every layer step matches the builder's;
 //   - every builder cached the steps BuildKit cached;
+//   - the classic docker builder, which refuses RUN --mount, built every
+//     scenario without the fixture's cache mount, and the notes say so;
 //   - BuildKit only, with --bump of a requirement (google/uuid v1.6.0 ->
 //     v1.5.0): the bump scenarios ran, bump-nearest FROM a pre-bump deps
 //     image, bump-fresh FROM a new one, and the user's context is as it was.
@@ -53,6 +55,9 @@ func TestBenchBuilders(t *testing.T) {
 	addr := testenv.Getenv(t, "CACHECHECK_BUILDKIT_ADDR", "buildkitd (.ci/setup.d/30-buildkit.sh)")
 	bin := testenv.Getenv(t, "CACHECHECK_BUILDKIT_BIN", "buildctl (.ci/setup.d/30-buildkit.sh)")
 	broot := testenv.Getenv(t, "CACHECHECK_BUILDAH_ROOT", "buildah's storage (.ci/setup.d/30-buildkit.sh)")
+	dhost := testenv.Getenv(t, "CACHECHECK_DOCKER_HOST", "dockerd (.ci/setup.d/32-docker.sh)")
+	dbin := testenv.Getenv(t, "CACHECHECK_DOCKER_BIN", "the docker command (.ci/setup.d/32-docker.sh)")
+	dnet := testenv.Getenv(t, "CACHECHECK_DOCKER_NETWORK", "the network of docker builds (.ci/setup.d/32-docker.sh)")
 	goproxy, gosumdb := testenv.GoEnv(t, "GOPROXY"), testenv.GoEnv(t, "GOSUMDB")
 	const fixture = "../../analyzer/testdata/fixtures/service"
 	fixtureDockerfile, err := os.ReadFile(filepath.Join(fixture, "Dockerfile"))
@@ -85,11 +90,28 @@ func TestBenchBuilders(t *testing.T) {
 	runs := []run{
 		{"buildkit", []string{"--buildkit-addr", addr, "--buildctl", filepath.Join(bin, "buildctl"), "--bump", bump}, &builder.BuildKit{Addr: addr, Buildctl: filepath.Join(bin, "buildctl")}},
 		{"buildah", []string{"--buildah-root", broot}, &builder.Buildah{Root: filepath.Join(broot, "root"), RunRoot: filepath.Join(broot, "runroot")}},
+		{"docker", []string{"--docker", dbin, "--docker-network", dnet}, &builder.Docker{Bin: dbin, Host: dhost, Network: dnet}},
+		{"docker-buildkit", []string{"--docker", dbin, "--docker-network", dnet}, &builder.Docker{Bin: dbin, Host: dhost, Network: dnet, BuildKit: true}},
 	}
+	// The classic docker builder refuses RUN --mount: what the test builds
+	// with it directly goes without the fixture's cache mount, as bench's
+	// builds do.
+	const goBuildMount = "--mount=type=cache,target=/root/.cache/go-build "
 	cached := map[string]string{} // builder -> the code change's cached layer steps
 	for _, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
 			ctx := context.Background()
+			if _, ok := r.b.(*builder.Docker); ok {
+				// bench's docker builds go to $DOCKER_HOST's engine.
+				t.Setenv("DOCKER_HOST", dhost)
+			}
+			classic := builder.IsClassic(r.b)
+			forBuilder := func(dockerfile string) string {
+				if classic {
+					return strings.ReplaceAll(dockerfile, goBuildMount, "")
+				}
+				return dockerfile
+			}
 			svc := filepath.Join(t.TempDir(), "service")
 			if err := os.CopyFS(svc, os.DirFS(fixture)); err != nil {
 				t.Fatal(err)
@@ -234,6 +256,23 @@ func TestBenchBuilders(t *testing.T) {
 				t.Errorf("buildcache scenario: compiled %q in the result, %q in the log", bc.Runs[0].Compiled, own)
 			}
 
+			// The classic builder's scenarios went without the go build's
+			// cache mount (but buildcache, where it is a dropped mount),
+			// and their notes say so; the others kept it.
+			refused := "without 1 RUN flag, which the classic docker builder refuses (Dockerfile:12 " + strings.TrimSpace(goBuildMount) + ")"
+			for _, name := range scenarios {
+				sc := res.Scenario(name)
+				data, err := os.ReadFile(strings.TrimSuffix(sc.Runs[0].Log, ".log") + ".Dockerfile")
+				if err != nil {
+					t.Fatal(err)
+				}
+				mounted := strings.Contains(string(data), "--mount=")
+				want := !classic && name != bench.BuildCache
+				if mounted != want || strings.Contains(sc.Note, refused) != (classic && name != bench.BuildCache) {
+					t.Errorf("scenario %s: a RUN --mount in its Dockerfile: %v, want %v; note %q", name, mounted, want, sc.Note)
+				}
+			}
+
 			// The dependency bump.
 			if slices.Contains(r.args, "--bump") {
 				near, fresh := res.Scenario(bench.BumpNearest), res.Scenario(bench.BumpFresh)
@@ -260,7 +299,7 @@ func TestBenchBuilders(t *testing.T) {
 				t.Fatal(err)
 			}
 			dfPath := filepath.Join(t.TempDir(), "Dockerfile")
-			os.WriteFile(dfPath, []byte(df), 0o644)
+			os.WriteFile(dfPath, []byte(forBuilder(df)), 0o644)
 			off, err := r.b.Build(ctx, builder.BuildOptions{Context: svc, Dockerfile: dfPath, NoCache: true,
 				BuildArgs: map[string]string{"BASE": base, "GOPROXY": "off", "GOSUMDB": "off"}})
 			if err != nil {
@@ -298,7 +337,7 @@ func TestBenchBuilders(t *testing.T) {
 				if strings.Contains(mdf, "/go/pkg/mod") {
 					t.Errorf("derived Dockerfile keeps the module cache mount:\n%s", mdf)
 				}
-				os.WriteFile(dfPath, []byte(mdf), 0o644)
+				os.WriteFile(dfPath, []byte(forBuilder(mdf)), 0o644)
 				res, err := r.b.Build(ctx, builder.BuildOptions{Context: svc, Dockerfile: dfPath, NoCache: true, BuildArgs: online})
 				var offErrs []string
 				if res != nil {
@@ -330,7 +369,11 @@ func TestBenchBuilders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pred, err := analyzer.Predict(build, head)
+			var popts []analyzer.PredictOption
+			if classic {
+				popts = append(popts, analyzer.WithClassicDockerBuilder())
+			}
+			pred, err := analyzer.Predict(build, head, popts...)
 			if err != nil {
 				t.Fatal(err)
 			}
