@@ -198,7 +198,7 @@ func (o *warmOptions) runAll(ctx context.Context, io IO, root string) error {
 			default:
 				au.Result, au.Warm = "built", sum
 			}
-			if o.quiet {
+			if o.quiet && err == nil { // -q hides progress, never a failure
 				return
 			}
 			mu.Lock()
@@ -333,41 +333,75 @@ func (o *warmOptions) tagOf(u *unit, base publish.Artifact, baseDigest *v1.Hash)
 	return warm.Tag(u.key.Key, baseDigest, o.contents.String(), s), nil
 }
 
+// looked is what the lookup of one unit's image in the target found.
+type looked struct {
+	u *unit
+	// err is why the unit has no tag: its key or build-cache settings
+	// could not be computed.
+	err  error
+	tag  publish.Tag
+	desc *v1.Descriptor
+	// lookupErr is the target's answer when it had no image (wrapping
+	// publish.ErrNotFound) or failed.
+	lookupErr error
+}
+
+// lookupUnits resolves the target and --base once, then looks up the tag
+// of every unit's image in the target: the common part of --plan and
+// --check.
+func (o *warmOptions) lookupUnits(ctx context.Context, root string, us []*unit) (publish.Target, []looked, error) {
+	target, err := targetFor(o.to, root, o.registry.options()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	base, baseDigest, err := o.resolveBase(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]looked, len(us))
+	for i, u := range us {
+		l := &out[i]
+		l.u = u
+		if u.keyErr != nil {
+			l.err = u.keyErr
+			continue
+		}
+		if l.tag, l.err = o.tagOf(u, base, baseDigest); l.err != nil {
+			continue
+		}
+		l.desc, l.lookupErr = target.Lookup(ctx, l.tag.String())
+	}
+	return target, out, nil
+}
+
 // runPlan prints how many shards the matrix needs and which shard warms
 // each unit: as many as there are units whose key is not published (one
 // at least, so that the matrix is never empty), at most --max-shards.
 func (o *warmOptions) runPlan(ctx context.Context, io IO, root string, us []*unit) error {
-	target, err := targetFor(o.to, root, o.registry.options()...)
-	if err != nil {
-		return err
-	}
-	base, baseDigest, err := o.resolveBase(ctx)
+	target, found, err := o.lookupUnits(ctx, root, us)
 	if err != nil {
 		return err
 	}
 	plan := &reports.WarmPlan{Root: root, Target: target.String()}
 	byUnit := map[*unit]*reports.PlanUnit{}
-	for _, u := range us {
+	for _, l := range found {
+		u := l.u
 		pu := &reports.PlanUnit{Dir: u.Dir}
 		byUnit[u] = pu
 		plan.Units = append(plan.Units, pu)
-		if u.keyErr != nil {
-			pu.Error = u.keyErr.Error()
+		if u.keyErr == nil {
+			pu.Key, pu.Modules = u.key.Key, warm.MainModules(u.key)
+		}
+		if l.err != nil {
+			pu.Error = l.err.Error()
 			continue
 		}
-		pu.Key, pu.Modules = u.key.Key, warm.MainModules(u.key)
-		tag, err := o.tagOf(u, base, baseDigest)
-		if err != nil {
-			pu.Error = err.Error()
-			continue
-		}
-		pu.Tag = tag.String()
-		_, err = target.Lookup(ctx, pu.Tag)
+		pu.Tag = l.tag.String()
 		switch {
-		case err == nil:
+		case l.lookupErr == nil:
 			pu.Published = true
-		case !errors.Is(err, publish.ErrNotFound):
-			return fmt.Errorf("looking up %s in %s: %w", pu.Tag, target, err)
+		case !errors.Is(l.lookupErr, publish.ErrNotFound):
+			return fmt.Errorf("looking up %s in %s: %w", pu.Tag, target, l.lookupErr)
 		}
 		if !pu.Published && u.group == u {
 			plan.ToWarm++
@@ -395,38 +429,30 @@ func (o *warmOptions) runPlan(ctx context.Context, io IO, root string, us []*uni
 }
 
 // runCheck looks up the image of every unit's key in the target, prints
-// what it found, and fails when any is missing.
+// what it found, and fails when any is missing, saying what to run.
 func (o *warmOptions) runCheck(ctx context.Context, io IO, root string, us []*unit) error {
-	target, err := targetFor(o.to, root, o.registry.options()...)
-	if err != nil {
-		return err
-	}
-	base, baseDigest, err := o.resolveBase(ctx)
+	target, found, err := o.lookupUnits(ctx, root, us)
 	if err != nil {
 		return err
 	}
 	doc := &reports.WarmCheck{Root: root, Target: target.String()}
 	var missing []string
-	for _, u := range us {
+	for _, l := range found {
+		u := l.u
 		cu := &reports.CheckUnit{Dir: u.Dir, Result: "failed"}
 		doc.Units = append(doc.Units, cu)
-		if u.keyErr != nil {
-			cu.Error = u.keyErr.Error()
+		if u.keyErr == nil {
+			cu.Key, cu.Modules = u.key.Key, warm.MainModules(u.key)
+		}
+		if l.err != nil {
+			cu.Error = l.err.Error()
 			missing = append(missing, u.Dir)
 			continue
 		}
-		cu.Key, cu.Modules = u.key.Key, warm.MainModules(u.key)
-		tag, err := o.tagOf(u, base, baseDigest)
-		if err != nil {
-			cu.Error = err.Error()
-			missing = append(missing, u.Dir)
-			continue
-		}
-		cu.Tag = tag.String()
-		desc, err := target.Lookup(ctx, cu.Tag)
-		switch {
+		cu.Tag = l.tag.String()
+		switch err := l.lookupErr; {
 		case err == nil:
-			cu.Result, cu.Ref = "present", target.Ref(cu.Tag, *desc)
+			cu.Result, cu.Ref = "present", target.Ref(cu.Tag, *l.desc)
 			doc.Present++
 			continue
 		case errors.Is(err, publish.ErrNotFound):
@@ -445,9 +471,35 @@ func (o *warmOptions) runCheck(ctx context.Context, io IO, root string, us []*un
 		return err
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("warm --all --check: %d of %d units have no image in %s: %s", len(missing), len(us), target, strings.Join(missing, ", "))
+		return fmt.Errorf("warm --all --check: %d of %d units have no image in %s: %s; run '%s' to warm them",
+			len(missing), len(us), target, strings.Join(missing, ", "), o.warmAllCommand(root))
 	}
 	return nil
+}
+
+// warmAllCommand is the warm --all command line that publishes what
+// --check found missing: the same target, base and contents.
+func (o *warmOptions) warmAllCommand(root string) string {
+	args := []string{"cachecheck", "warm", "--all", "--to", o.to}
+	if o.base != "" {
+		args = append(args, "--base", o.base)
+	}
+	if c := o.contents.String(); c != "full" {
+		args = append(args, "--contents", c)
+	}
+	if f := o.buildCache; f.enabled {
+		args = append(args, "--build-cache")
+		if f.dockerfile != "" {
+			args = append(args, "--dockerfile", f.dockerfile)
+		}
+		if f.buildFlags != "" {
+			args = append(args, "--build-flags", "'"+f.buildFlags+"'")
+		}
+	}
+	if o.registry.insecure {
+		args = append(args, "--insecure")
+	}
+	return strings.Join(append(args, root), " ")
 }
 
 // printAll writes what warm --all did in the --format asked; with -q,
