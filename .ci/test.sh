@@ -74,7 +74,15 @@ echo "--- go test"
 # The real service builds with BuildKit for minutes at full CPU; it runs
 # on its own after the rest, so that its time is its own.
 mapfile -t pkgs < <(go list ./... | grep -v '/internal/realservice$')
-go test -count=1 -timeout 45m "${pkgs[@]}"
+# Through gotestsum, which prints what go test would and keeps the
+# events as JSON, so that the slowest tests can be listed after: where
+# CI's time goes.
+GOFLAGS='' go install gotest.tools/gotestsum@v1.13.0
+gotestsum="$(go env GOPATH)/bin/gotestsum"
+test_json=$CACHECHECK_CI_TMP/test.json
+"$gotestsum" --format standard-quiet --jsonfile "$test_json" -- -count=1 -timeout 45m "${pkgs[@]}"
+echo "--- the tests that took more than 60 s"
+"$gotestsum" tool slowest --jsonfile "$test_json" --threshold 60s
 rs_log=$CACHECHECK_CI_TMP/realservice.log
 if ! go test -count=1 -timeout 20m -v ./internal/realservice >"$rs_log" 2>&1; then
   cat "$rs_log"
