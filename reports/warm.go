@@ -65,6 +65,11 @@ type WarmBuildCache struct {
 	// cache layer warm reused (same key and settings, other contents or
 	// base) instead of compiling; "" when it compiled.
 	ReusedFrom string `json:"reused_from,omitempty"`
+	// Toolchain is the go command that compiled it: the base image's Go
+	// installation ("the base image's /usr/local/go (go1.26.8)") or "the
+	// go command here (…)" for a base with none this machine can run.
+	// Empty when reused.
+	Toolchain string `json:"toolchain,omitempty"`
 }
 
 func (*Warm) Kind() string { return "warm" }
@@ -129,6 +134,9 @@ func (d *Warm) rows() [][2]string {
 		}
 		if bc.ReusedFrom != "" {
 			rows = append(rows, [2]string{"build cache from", bc.ReusedFrom + " (reused, not compiled)"})
+		}
+		if bc.Toolchain != "" {
+			rows = append(rows, [2]string{"compiled with", bc.Toolchain})
 		}
 	}
 	for _, p := range warmPhases {

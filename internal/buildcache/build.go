@@ -28,11 +28,22 @@ type options struct {
 	stderr   io.Writer
 	packages []string
 	goCache  string
+	goRoot   *GoRoot
 }
 
 // WithGoCommand sets the go command to run. The default is "go" from PATH.
 func WithGoCommand(path string) Option {
 	return func(o *options) error { o.goCmd = path; return nil }
+}
+
+// WithGoRoot compiles with the Go installation g (a base image's, see
+// [UnpackGoRoot]) instead of the go command: GOROOT is set to it, and
+// without -trimpath, where the directory of every standard package enters
+// its cache key, it is bind-mounted at its path in the image, g.Path, in
+// the private mount namespace the module cache is mounted in (see
+// [Build]).
+func WithGoRoot(g *GoRoot) Option {
+	return func(o *options) error { o.goRoot = g; return nil }
 }
 
 // WithEnv sets the environment of the go command, in the form of
@@ -171,12 +182,26 @@ func Prepare(ctx context.Context, dir string, mods *modload.Result, s Settings, 
 
 	r := &runner{o: o, dir: absDir, env: buildEnv(o.env, s, p.goCache)}
 	p.r = r
+	var binds []bind
 	if !s.Trimpath && filepath.Clean(mods.GoModCache) != s.ModCache {
-		if err := r.bindModCache(ctx, mods.GoModCache, s.ModCache); err != nil {
-			return nil, err
-		}
+		binds = append(binds, bind{mods.GoModCache, s.ModCache, "the module cache"})
+		r.env = envlist.Set(r.env, "GOMODCACHE", s.ModCache)
 	} else {
 		r.env = envlist.Set(r.env, "GOMODCACHE", mods.GoModCache)
+	}
+	if g := o.goRoot; g != nil {
+		goroot := g.Dir
+		if !s.Trimpath && filepath.Clean(g.Dir) != g.Path {
+			binds = append(binds, bind{g.Dir, g.Path, "the base image's Go installation"})
+			goroot = g.Path
+		}
+		r.o.goCmd = filepath.Join(goroot, "bin", "go")
+		r.env = envlist.Set(r.env, "GOROOT", goroot)
+	}
+	if len(binds) > 0 {
+		if err := r.bindMounts(ctx, binds); err != nil {
+			return nil, err
+		}
 	}
 
 	// The go command's own view of the settings it was not told.
@@ -184,7 +209,8 @@ func Prepare(ctx context.Context, dir string, mods *modload.Result, s Settings, 
 	if err != nil {
 		return nil, err
 	}
-	vals := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	// One line each; GOAMD64 is empty for another GOARCH.
+	vals := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if len(vals) != 3 {
 		return nil, fmt.Errorf("go env printed %q", out)
 	}
@@ -335,26 +361,39 @@ func (r *runner) run(ctx context.Context, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// bindModCache makes the go commands see the module cache src at dst, in a
+// bind is a directory src the go commands see at dst.
+type bind struct{ src, dst, what string }
+
+// bindMounts makes the go commands see each bind's src at its dst, in a
 // private mount namespace.
-func (r *runner) bindModCache(ctx context.Context, src, dst string) error {
+func (r *runner) bindMounts(ctx context.Context, binds []bind) error {
+	what := binds[0].what + " at " + binds[0].dst
+	if len(binds) > 1 {
+		what += " and " + binds[1].what + " at " + binds[1].dst
+	}
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		return fmt.Errorf("compiling without -trimpath needs the module cache at %s, and unshare(1) to bind-mount it there: %w", dst, err)
+		return fmt.Errorf("compiling without -trimpath needs %s, and unshare(1) to bind-mount it there: %w", what, err)
 	}
-	// The mount point is created when missing and left in place: removing
-	// it would detach the mounts of concurrent builds (another warm, or
-	// warm --all --jobs N), whose namespaces mount on the same directory.
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return fmt.Errorf("creating mount point for the module cache: %w", err)
+	script := ""
+	var args []string
+	for i, b := range binds {
+		// The mount point is created when missing and left in place:
+		// removing it would detach the mounts of concurrent builds
+		// (another warm, or warm --all --jobs N), whose namespaces
+		// mount on the same directory.
+		if err := os.MkdirAll(b.dst, 0o755); err != nil {
+			return fmt.Errorf("creating mount point for %s: %w", b.what, err)
+		}
+		script += fmt.Sprintf(`mount --bind "$%d" "$%d" && `, 2*i, 2*i+1)
+		args = append(args, b.src, b.dst)
 	}
-	r.wrap = []string{unshare, "--mount", "--propagation", "private", "--",
-		"sh", "-c", `mount --bind "$0" "$1" && shift && exec "$@"`, src, dst}
-	r.env = envlist.Set(r.env, "GOMODCACHE", dst)
+	script += fmt.Sprintf(`shift %d && exec "$@"`, 2*len(binds)-1)
+	r.wrap = append([]string{unshare, "--mount", "--propagation", "private", "--", "sh", "-c", script}, args...)
 	// Check that the namespace works here before the real work.
 	check := proc.Command(ctx, r.wrap[0], append(slices.Clone(r.wrap[1:]), "true")...)
 	if out, err := proc.CombinedOutput(check); err != nil {
-		return fmt.Errorf("compiling without -trimpath needs the module cache at %s; bind-mounting it there in a private mount namespace failed (it needs root or CAP_SYS_ADMIN; or build with -trimpath): %v: %s", dst, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("compiling without -trimpath needs %s; bind-mounting there in a private mount namespace failed (it needs root or CAP_SYS_ADMIN; or build with -trimpath): %v: %s", what, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }

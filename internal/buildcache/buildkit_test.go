@@ -3,6 +3,7 @@ package buildcache_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/cli"
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
 	"github.com/cachecheck/cachecheck/internal/testenv"
+	"github.com/cachecheck/cachecheck/internal/testimage"
 )
 
 // fixtureService is the Go service the BuildKit tests build: 39 modules in
@@ -111,9 +113,16 @@ type buildRun struct {
 // count.
 func (e *buildKitEnv) build(t testing.TB, dir, from string, args map[string]string) *buildRun {
 	t.Helper()
+	return e.buildFile(t, dir, consumerDockerfile, goBuildStep, from, args)
+}
+
+// buildFile is build with the Dockerfile dockerfile, whose go build step
+// BuildKit names with goBuild in it.
+func (e *buildKitEnv) buildFile(t testing.TB, dir, dockerfile, goBuild, from string, args map[string]string) *buildRun {
+	t.Helper()
 	dfDir := t.TempDir()
 	df := filepath.Join(dfDir, "Dockerfile")
-	if err := os.WriteFile(df, []byte(consumerDockerfile), 0o644); err != nil {
+	if err := os.WriteFile(df, []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	buildArgs := map[string]string{"FROM": from}
@@ -128,18 +137,18 @@ func (e *buildKitEnv) build(t testing.TB, dir, from string, args map[string]stri
 	found := false
 	for _, s := range res.Steps {
 		switch {
-		case strings.Contains(s.Instruction, goBuildStep):
+		case strings.Contains(s.Instruction, goBuild):
 			r.GoBuild, found = s.Duration, true
 		case strings.Contains(s.Instruction, "go mod download"):
 			r.Download = s.Duration
 		}
 	}
 	if !found {
-		t.Fatalf("the build log has no step %q; steps: %v", goBuildStep, res.Steps)
+		t.Fatalf("the build log has no step %q; steps: %v", goBuild, res.Steps)
 	}
 	compiled, ok := buildlog.CompiledPackages(res.Output, res.Format)
 	if !ok {
-		t.Fatalf("the build log has no output of the step %q", goBuildStep)
+		t.Fatalf("the build log has no output of the step %q", goBuild)
 	}
 	r.Compiled = compiled
 	return r
@@ -276,4 +285,77 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return fmt.Sprintf("%s %s %s (%d CPUs)", f[0], f[1], f[2], runtime.NumCPU())
+}
+
+// TestBuildKitBaseGoRelease checks that the build cache is compiled with
+// the base image's own Go, not the go command here: a base image of
+// another Go release (the official toolchain of that release for this
+// architecture, fetched through the module proxy as the
+// golang.org/toolchain module, as in the golang images at /usr/local/go
+// with GOLANG_VERSION set), warmed with --build-cache, and a BuildKit
+// build FROM the deps image compiles only the service's own packages.
+// With the go command here, warm refused (the releases differ).
+func TestBuildKitBaseGoRelease(t *testing.T) {
+	e := newBuildKitEnv(t)
+	release := "go1.27.3"
+	if runtime.Version() == release {
+		release = "go1.26.8"
+	}
+	goroot := testenv.Toolchain(t, release)
+	ctx := context.Background()
+	pushCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	baseRef, err := testimage.Push(pushCtx, e.registry+"/cachecheck/golang:"+release, testimage.WithGoRoot(goroot))
+	if err != nil {
+		t.Fatalf("pushing a test base image with %s: %v", release, err)
+	}
+	base := baseRef.String()
+
+	dir := filepath.Join(t.TempDir(), "service")
+	if err := os.CopyFS(dir, os.DirFS(fixtureService)); err != nil {
+		t.Fatal(err)
+	}
+	// With -trimpath (the fixture's Dockerfile), and without, where the
+	// standard library's directory enters every cache key: the base's Go
+	// must be seen at /usr/local/go, not where it is unpacked.
+	for _, c := range []struct {
+		name, flags, dockerfile, goBuild string
+	}{
+		// The settings are given: the fixture's Dockerfile names
+		// golang:1.26, which warm holds against a base of another release.
+		{"trimpath", "CGO_ENABLED=0 -trimpath", consumerDockerfile, goBuildStep},
+		{"no trimpath", "CGO_ENABLED=0", strings.Replace(consumerDockerfile, "go build -v -trimpath", "go build -v", 1), "go build -v -o"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"warm", "--build-cache", "--format", "json", "--base", base, "--to", e.registry + "/cachecheck/buildcache-release"}
+			if c.flags != "" {
+				args = append(args, "--build-flags", c.flags)
+			}
+			var out, errb bytes.Buffer
+			if err := cli.Run(ctx, append(args, dir), nil, &out, &errb); err != nil {
+				t.Fatalf("cachecheck %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+			}
+			var w struct {
+				Ref        string
+				BuildCache struct{ Settings, Toolchain string } `json:"build_cache"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &w); err != nil {
+				t.Fatal(err)
+			}
+			if want := "the base image's /usr/local/go (" + release + ")"; w.BuildCache.Toolchain != want || !strings.HasPrefix(w.BuildCache.Settings, release+" ") {
+				t.Errorf("warm: build cache compiled with %q for %q; want %q, %s", w.BuildCache.Toolchain, w.BuildCache.Settings, want, release)
+			}
+			cached := e.buildFile(t, dir, c.dockerfile, c.goBuild, w.Ref, nil)
+			t.Logf("FROM the deps image on %s: go build %.1fs, compiled %v", release, cached.GoBuild.Seconds(), cached.Compiled)
+			const own = "example.com/service/"
+			if !slices.Contains(cached.Compiled, own+"cmd/api") {
+				t.Errorf("go build -v FROM the deps image on %s did not print %scmd/api; its output: %q", release, own, cached.Compiled)
+			}
+			for _, p := range cached.Compiled {
+				if !strings.HasPrefix(p, own) {
+					t.Errorf("go build FROM the deps image on %s compiled %q: the build cache compiled by the base's Go misses it", release, p)
+				}
+			}
+		})
+	}
 }

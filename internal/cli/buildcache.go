@@ -153,7 +153,7 @@ func (f *buildCacheFlags) settingsFor(b *analyzer.Build, file, why string, base 
 		}
 		switch {
 		case v == "":
-			fmt.Fprintf(stderr, "cachecheck: note: the base image records no Go version (GOLANG_VERSION); the build cache is compiled with the go command here\n")
+			fmt.Fprintf(stderr, "cachecheck: note: the base image records no Go version (GOLANG_VERSION); the build cache is compiled with its Go installation, or with the go command here when it holds none\n")
 		case s.GoVersion != "" && !strings.HasPrefix(v+".", s.GoVersion+".") && v != s.GoVersion:
 			return nil, fmt.Errorf("the build (%s) names %s but the base image has %s", from, s.GoVersion, v)
 		default:

@@ -114,8 +114,7 @@ set. Modules matching GOPRIVATE get a layer of their own.
 import from outside the module (standard library included), compiled into a
 Go build cache at the build's GOCACHE (default /root/.cache/go-build), so a
 go build FROM the image compiles only the module's own packages. The cache
-serves only a build with the same settings: Go release (the base image's
-GOLANG_VERSION must be the go command's here), GOOS, GOARCH, GOAMD64,
+serves only a build with the same settings: Go toolchain, GOOS, GOARCH, GOAMD64,
 CGO_ENABLED, -trimpath, build tags, compile flags and, without -trimpath,
 GOMODCACHE=/go/pkg/mod. They are given with --build-flags or read from
 the first go build in the Dockerfile: --dockerfile, else the one that
@@ -127,9 +126,17 @@ gives them, warm compiles for the go command's defaults and says so on
 stderr and in the JSON ("settings_from"). They are recorded as
 org.cachecheck.build-cache.* labels, and add -bc<12 hex of their digest>
 to the tag. 'cachecheck analyze --deps-image'
-reports a build whose settings differ (rule CC012). Without -trimpath the
-compile runs in a private mount namespace with the module cache
-bind-mounted at /go/pkg/mod, which needs root (or CAP_SYS_ADMIN).
+reports a build whose settings differ (rule CC012).
+
+The compiler is the base image's own: its Go installation (its GOROOT, else
+the go command on its PATH, as /usr/local/go in the golang images) is
+unpacked once per image digest under the user's cache directory
+(cachecheck/goroot) and compiles the packages, so any Go release works and
+the entries are those the build computes; a base without one (or for
+another architecture) is compiled for with the go command here, which must
+then be the base's GOLANG_VERSION. Without -trimpath the compile runs in a
+private mount namespace with the module cache bind-mounted at /go/pkg/mod
+and the base's Go at its GOROOT, which needs root (or CAP_SYS_ADMIN).
 
 The build cache layer depends on the key, the settings and the go command's
 release, not on --contents or --base: when the target holds an image of the
@@ -279,7 +286,7 @@ func newWarmSummary(r *warm.Result) *reports.Warm {
 	}
 	sum.Header = reports.Header{ProtocolVersion: reports.ProtocolVersion, DocKind: sum.Kind()}
 	if bc := r.BuildCache; bc != nil {
-		sum.BuildCache = &reports.WarmBuildCache{Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages, ReusedFrom: bc.ReusedFrom}
+		sum.BuildCache = &reports.WarmBuildCache{Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages, ReusedFrom: bc.ReusedFrom, Toolchain: bc.Toolchain}
 		sum.BuildCache.Bytes.Raw, sum.BuildCache.Bytes.Compressed = bc.Bytes.Raw, bc.Bytes.Compressed
 	}
 	return sum

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/modload"
@@ -36,6 +37,10 @@ type buildCacheStep struct {
 	reuse    bool
 	stderr   io.Writer
 	progress func(Progress)
+	// base is the base image, when it is a single image: the build cache
+	// is compiled with its Go installation when it has one.
+	base       v1.Image
+	baseDigest v1.Hash
 }
 
 // add appends to img the build cache layer of the dependencies compiled
@@ -44,7 +49,23 @@ type buildCacheStep struct {
 // base), when one was made exactly as this one would be, else a layer
 // compiled here, spooled into the step's spool directory.
 func (b *buildCacheStep) add(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, img v1.Image, sum *BuildCache) (v1.Image, func(), error) {
-	plan, err := buildcache.Prepare(ctx, dir, res, s)
+	var opts []buildcache.Option
+	toolchain := "the go command here"
+	if b.base != nil {
+		cache, err := goRootCache()
+		if err != nil {
+			return nil, nil, err
+		}
+		g, err := buildcache.UnpackGoRoot(ctx, b.base, b.baseDigest, cache)
+		if err != nil {
+			return nil, nil, err
+		}
+		if g != nil {
+			opts = append(opts, buildcache.WithGoRoot(g))
+			toolchain = "the base image's " + g.Path
+		}
+	}
+	plan, err := buildcache.Prepare(ctx, dir, res, s, opts...)
 	if err != nil {
 		var ve *buildcache.VersionError
 		if errors.As(err, &ve) {
@@ -76,6 +97,7 @@ func (b *buildCacheStep) add(ctx context.Context, dir string, res *modload.Resul
 			return out, func() {}, nil
 		}
 	}
+	sum.Toolchain = fmt.Sprintf("%s (%s)", toolchain, plan.Settings.GoVersion)
 	r, err := compile(plan, ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("compiling the dependencies: %w", err)
@@ -149,4 +171,15 @@ func (b *buildCacheStep) published(ctx context.Context, plan *buildcache.Plan, i
 		return b.target.Ref(name, *desc), pub, nil
 	}
 	return "", nil, nil
+}
+
+// goRootCache is where base images' Go installations are unpacked, one
+// directory per image digest: the user's cache directory
+// ($XDG_CACHE_HOME, else ~/.cache), cachecheck/goroot.
+func goRootCache() (string, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding a directory to unpack the base image's Go installation in: %w", err)
+	}
+	return filepath.Join(d, "cachecheck", "goroot"), nil
 }

@@ -49,6 +49,10 @@ type BuildCache struct {
 	// cache layer was reused (the same key and settings under another
 	// tag), or "" when the layer was compiled.
 	ReusedFrom string
+	// Toolchain is the go command that compiled it: "the base image's
+	// /usr/local/go (go1.26.8)", or "the go command here (go1.26.8)"
+	// when the base has none this machine can run. Empty when reused.
+	Toolchain string
 }
 
 // Image builds the deps image of the Go module or workspace in dir: the
@@ -214,6 +218,9 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 		o.progress(Progress{Phase: "build-cache"})
 		sum.BuildCache = &BuildCache{}
 		step := &buildCacheStep{target: target, tag: tagOf, compression: o.compression, spool: spool, reuse: !o.force, stderr: o.stderr, progress: o.progress}
+		if b, ok := base.(v1.Image); ok {
+			step.base, step.baseDigest = b, *baseDigest
+		}
 		img, cleanup, err := step.add(ctx, dir, res, *bcSettings, art.(v1.Image), sum.BuildCache)
 		if err != nil {
 			return nil, err
