@@ -501,3 +501,53 @@ func TestPrepush(t *testing.T) {
 		t.Errorf("again: %d new, %d reused, %d bytes; want 0, 3, 0", n, r, rep.BytesWritten)
 	}
 }
+
+// TestPrepushConcurrent: two targets of one repository prepushing the same
+// layers at once (two warms of warm --all --jobs 2 whose units share
+// modules) send each layer once between them; the other finds it there.
+func TestPrepushConcurrent(t *testing.T) {
+	ctx := context.Background()
+	img := image(t, nil, 4, 200000)
+	layers := mustLayers(t, img)
+	var size int64
+	for _, l := range layers {
+		n, err := l.Size()
+		if err != nil {
+			t.Fatal(err)
+		}
+		size += n
+	}
+	for round := 0; round < 5; round++ {
+		// A registry each round: the in-memory one keeps blobs across
+		// repositories.
+		repo := newRegistry(t, nil) + "/deps"
+		reps := make([]*Report, 2)
+		var wg sync.WaitGroup
+		for i := range reps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tgt, err := ParseTarget(repo)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := tgt.(Prepusher).Prepush(ctx, mustLayers(t, img)); err != nil {
+					t.Error(err)
+					return
+				}
+				if reps[i], err = tgt.Write(ctx, testKey, img); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		sent := reps[0].BytesWritten + reps[1].BytesWritten
+		if sent < size || sent > size+2*4096 {
+			t.Errorf("round %d: the two pushes sent %d and %d bytes; want the layers' %d once between them (and the configs)", round, reps[0].BytesWritten, reps[1].BytesWritten, size)
+		}
+	}
+}

@@ -350,8 +350,15 @@ func (t *registryTarget) Prepush(ctx context.Context, layers []v1.Layer) error {
 		go func() {
 			defer wg.Done()
 			for l := range packed {
-				if err := remote.WriteLayer(t.repo, l, opts...); err != nil {
-					d, _ := l.Digest()
+				d, _ := l.Digest() // computed by the packers
+				// One upload of a blob at a time in this process: a
+				// second warm of a layer another is sending (warm --all
+				// --jobs, units sharing a module) waits for it and then
+				// finds the blob there instead of sending it again.
+				unlock := uploads.lock(t.repo.String() + "@" + d.String())
+				err := remote.WriteLayer(t.repo, l, opts...)
+				unlock()
+				if err != nil {
 					errs <- registryErr(t.repo, blobOp("pushing", d.String(), t.repo), err)
 					continue
 				}
@@ -373,6 +380,45 @@ func (t *registryTarget) Prepush(ctx context.Context, layers []v1.Layer) error {
 	obs.prepushed += obs.bytes - before
 	obs.mu.Unlock()
 	return <-errs
+}
+
+// uploads serializes the uploads of one blob to one repository within
+// the process.
+var uploads keyedMutex
+
+// keyedMutex is a mutex per key, held for as long as someone uses it.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	users int
+}
+
+// lock locks key and returns the function that unlocks it.
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.locks[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // observer records what a push did to each blob, from the requests it sent.
