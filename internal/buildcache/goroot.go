@@ -64,18 +64,12 @@ func UnpackGoRoot(ctx context.Context, img v1.Image, digest v1.Hash, cacheDir st
 		return nil, fmt.Errorf("unpacking the base image's Go: %w", err)
 	}
 	// Whole or not at all: a concurrent warm may have got there first,
-	// with the same contents.
-	if err := os.Rename(tmp, dest); err != nil && !errors.Is(err, fs.ErrExist) && !isNotEmpty(err) {
+	// with the same contents. (Renaming onto a directory that is not empty
+	// fails with ENOTEMPTY, which is fs.ErrExist too.)
+	if err := os.Rename(tmp, dest); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("unpacking the base image's Go: %w", err)
 	}
 	return readGoRoot(dest, candidates)
-}
-
-// isNotEmpty reports whether err is rename's answer when the destination
-// directory exists and is not empty.
-func isNotEmpty(err error) bool {
-	var le *os.LinkError
-	return errors.As(err, &le) && strings.Contains(le.Err.Error(), "not empty")
 }
 
 // goRootCandidates returns the directories of an image that may be its
@@ -133,8 +127,16 @@ func readGoRoot(dir string, candidates []string) (*GoRoot, error) {
 }
 
 // extractUnder writes the files of img's flattened filesystem that lie
-// under one of the directories dirs into dest, at the same paths.
+// under one of the directories dirs into dest, at the same paths. It
+// writes through an [os.Root] on dest, so no link of the image, symbolic
+// or hard, leads a write or a link outside dest: such an entry is refused,
+// with its name.
 func extractUnder(ctx context.Context, img v1.Image, dest string, dirs []string) error {
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
@@ -161,39 +163,39 @@ func extractUnder(ctx context.Context, img v1.Image, dest string, dirs []string)
 		if !under(name) {
 			continue
 		}
-		p := filepath.Join(dest, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fs.FileMode(h.Mode)&0o755|0o600)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(f, tr)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		case tar.TypeSymlink:
-			if err := os.Symlink(h.Linkname, p); err != nil {
-				return err
-			}
-		case tar.TypeLink:
-			target := path.Clean("/" + h.Linkname)
-			if !under(target) {
-				continue
-			}
-			if err := os.Link(filepath.Join(dest, filepath.FromSlash(target)), p); err != nil {
-				return err
-			}
+		if err := extractEntry(root, tr, h, name[1:], under); err != nil {
+			return fmt.Errorf("the image's %s: %w", name[1:], err)
 		}
 	}
+}
+
+// extractEntry writes the entry h, at rel in root; a hard link only when
+// its target is under one of the directories extracted.
+func extractEntry(root *os.Root, r io.Reader, h *tar.Header, rel string, under func(string) bool) error {
+	if err := root.MkdirAll(path.Dir(rel), 0o755); err != nil {
+		return err
+	}
+	switch h.Typeflag {
+	case tar.TypeDir:
+		return root.MkdirAll(rel, 0o755)
+	case tar.TypeReg:
+		f, err := root.OpenFile(rel, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fs.FileMode(h.Mode)&0o755|0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, r)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	case tar.TypeSymlink:
+		return root.Symlink(h.Linkname, rel)
+	case tar.TypeLink:
+		target := path.Clean("/" + h.Linkname)
+		if !under(target) {
+			return nil
+		}
+		return root.Link(target[1:], rel)
+	}
+	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/cachecheck/cachecheck/internal/buildcache"
@@ -18,7 +20,7 @@ import (
 )
 
 // tarLayer is a layer of the entries, in order; a body starting with "->"
-// is a symbolic link to the rest.
+// is a symbolic link to the rest, one starting with "=>" a hard link.
 func tarLayer(t *testing.T, entries ...[2]string) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
@@ -30,6 +32,8 @@ func tarLayer(t *testing.T, entries ...[2]string) v1.Layer {
 			h.Typeflag, h.Size = tar.TypeDir, 0
 		case len(e[1]) > 2 && e[1][:2] == "->":
 			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e[1][2:], 0
+		case len(e[1]) > 2 && e[1][:2] == "=>":
+			h.Typeflag, h.Linkname, h.Size = tar.TypeLink, e[1][2:], 0
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
@@ -152,5 +156,53 @@ func TestUnpackGoRoot(t *testing.T) {
 		if g, err := buildcache.UnpackGoRoot(ctx, c.img, c.d, cache); err != nil || g != nil {
 			t.Errorf("%s: UnpackGoRoot = %+v, %v; want none", c.name, g, err)
 		}
+	}
+}
+
+// TestUnpackGoRootStaysInside checks that unpacking an image's Go
+// installation writes and links nothing outside the cache, whatever its
+// links say: a file under a symbolic link to a directory outside is not
+// written there (the flattened filesystem has no such file), and a hard
+// link through one is refused with the entry named.
+func TestUnpackGoRootStaysInside(t *testing.T) {
+	ctx := context.Background()
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret")
+	if err := os.WriteFile(secret, []byte("host file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=/opt/go/bin"}
+	goFiles := [][2]string{{"opt/go/VERSION", "go1.99.1\n"}, {"opt/go/bin/go", "x"}}
+	for _, c := range []struct {
+		name    string
+		refused string // the entry named in the error; "" for none
+		entries [][2]string
+	}{
+		{"file under an absolute link", "", [][2]string{{"opt/go/lib", "->" + outside}, {"opt/go/lib/pwned", "written outside"}}},
+		{"file under a relative link", "", [][2]string{{"opt/go/up", "->../../../../../../../../../../../.." + outside}, {"opt/go/up/pwned", "written outside"}}},
+		{"hard link through a link", "opt/go/h", [][2]string{{"opt/go/lib", "->" + outside}, {"opt/go/h", "=>opt/go/lib/secret"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			img, d := goImage(t, runtime.GOARCH, env, tarLayer(t, append(goFiles, c.entries...)...))
+			cache := t.TempDir()
+			g, err := buildcache.UnpackGoRoot(ctx, img, d, cache)
+			switch {
+			case c.refused == "" && err != nil:
+				t.Errorf("UnpackGoRoot: %v", err)
+			case c.refused != "" && (err == nil || !strings.Contains(err.Error(), c.refused)):
+				t.Errorf("UnpackGoRoot = %+v, %v; want an error naming %s", g, err, c.refused)
+			default:
+				t.Logf("UnpackGoRoot: %v", err)
+			}
+			if entries, err := os.ReadDir(outside); err != nil || len(entries) != 1 {
+				t.Errorf("%s holds %v (%v): unpacking wrote outside the cache", outside, entries, err)
+			}
+			if fi, err := os.Stat(secret); err != nil || fi.Sys().(*syscall.Stat_t).Nlink != 1 {
+				t.Errorf("%s: %v; want it linked from nowhere else", secret, err)
+			}
+			if entries, _ := os.ReadDir(cache); c.refused != "" && len(entries) != 0 {
+				t.Errorf("the cache holds %v after a failed unpack; want nothing", entries)
+			}
+		})
 	}
 }
