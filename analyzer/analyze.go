@@ -224,8 +224,8 @@ func (a *analysis) run() {
 // checkBuildCache runs CC012: every go build of the module's packages
 // against the build settings recorded in the deps image.
 func (a *analysis) checkBuildCache() {
-	cache := a.o.depsSettings
-	if cache == nil {
+	caches := a.o.depsSettings
+	if len(caches) == 0 {
 		return
 	}
 	var marks []buildMark
@@ -243,7 +243,14 @@ func (a *analysis) checkBuildCache() {
 			}
 			a.because("GOCACHE mount %s in stage %s", gb.Settings.GoCache, gb.Stage.Ref())
 		}
-		mm := gb.Settings.Mismatches(*cache)
+		cache := caches[0]
+		for _, c := range caches {
+			if c.GOOS == gb.Settings.GOOS && c.GOARCH == gb.Settings.GOARCH {
+				cache = c
+				break
+			}
+		}
+		mm := gb.Settings.Mismatches(cache)
 		if len(mm) == 0 {
 			continue
 		}

@@ -31,7 +31,8 @@ func txtarFS(ar *txtar.Archive) fstest.MapFS {
 //	count ID N           exactly N findings of rule ID are reported
 //	dockerfile NAME      the Dockerfile's name (default Dockerfile)
 //	deps-image REF       run with WithDepsImage(REF)
-//	deps-settings LINE   run with WithDepsImageSettings(gosettings.Parse(LINE))
+//	deps-settings LINE   run with WithDepsImageSettings(gosettings.Parse(LINE));
+//	                     several: the platforms of a multi-platform image
 //	image REF K=V...     WithImageConfig reads image REF with that Env
 //	                     (the other images cannot be read)
 //	# TEXT               a comment
@@ -46,7 +47,7 @@ type ruleCase struct {
 	count      map[string]int
 	dockerfile string
 	depsImage  string
-	depsSet    string
+	depsSet    []string
 	images     map[string][]string
 	fsys       fstest.MapFS
 }
@@ -94,7 +95,7 @@ func loadRuleCases(t *testing.T) []ruleCase {
 			case len(f) == 2 && f[0] == "dockerfile":
 				c.dockerfile = f[1]
 			case len(f) >= 1 && f[0] == "deps-settings":
-				c.depsSet = strings.TrimSpace(strings.TrimPrefix(line, "deps-settings"))
+				c.depsSet = append(c.depsSet, strings.TrimSpace(strings.TrimPrefix(line, "deps-settings")))
 			case len(f) >= 2 && f[0] == "image":
 				if c.images == nil {
 					c.images = map[string][]string{}
@@ -136,8 +137,8 @@ func TestRules(t *testing.T) {
 					return &ImageConfig{Env: env}, nil
 				}))
 			}
-			if tc.depsSet != "" {
-				s, err := gosettings.Parse(tc.depsSet)
+			for _, line := range tc.depsSet {
+				s, err := gosettings.Parse(line)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -371,7 +371,7 @@ func (a *analysis) toolchainFix(root *Stage, tag string, need gosettings.Version
 // are compared with a deps image's build cache (CC012): a cache mount
 // would hide the image's module or build cache.
 func (a *analysis) fromDepsImage(st *Stage) bool {
-	return a.o.depsImage != "" && a.rootImage(st).Base == a.o.depsImage || a.o.depsSettings != nil
+	return a.o.depsImage != "" && a.rootImage(st).Base == a.o.depsImage || len(a.o.depsSettings) > 0
 }
 
 // downloadMountFix is CC006's for the download dl: the module cache mount

@@ -20,7 +20,8 @@ type GoBuild struct {
 	// in scope, NAME=VALUE words and exports in the script, GOFLAGS, the
 	// command's flags, the stage's --platform and the base image's tag.
 	// CGOEnabled and GoVersion are "" when the Dockerfile does not tell.
-	Settings gosettings.Settings // Where is the Makefile or script line of a go command that the RUN
+	Settings gosettings.Settings
+	// Where is the Makefile or script line of a go command that the RUN
 	// runs through make or a script ("Makefile:12"); "" when the command is
 	// on the RUN line or in its sh -c string.
 	Where string

@@ -404,8 +404,8 @@ func TestFindingsBehindMake(t *testing.T) {
 				t.Fatal(err)
 			}
 			var opts []Option
-			if c.depsSet != "" {
-				s, err := gosettings.Parse(c.depsSet)
+			for _, line := range c.depsSet {
+				s, err := gosettings.Parse(line)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -90,7 +90,7 @@ type Option func(*options) error
 type options struct {
 	imageConfig  ImageConfigFunc
 	depsImage    string
-	depsSettings *gosettings.Settings
+	depsSettings []gosettings.Settings
 	disabled     map[string]bool
 	buildKit     *bool
 }
@@ -113,13 +113,18 @@ func WithDepsImage(ref string) Option {
 }
 
 // WithDepsImageSettings gives the build settings recorded in the deps
-// image (its build cache layer's labels, read by the caller); with them,
-// Analyze reports every go build whose settings differ (rule CC012). The
-// settings are normalized. The default is none: no comparison.
-func WithDepsImageSettings(s gosettings.Settings) Option {
+// image (its build cache layer's labels, read by the caller): one for a
+// single image, one per platform with a build cache for a multi-platform
+// one, where each go build is compared with its own platform's (its GOOS
+// and GOARCH), or the first's when none is for it. With them, Analyze
+// reports every go build whose settings differ (rule CC012). The settings
+// are normalized. The default is none: no comparison.
+func WithDepsImageSettings(ss ...gosettings.Settings) Option {
 	return func(o *options) error {
-		s.Normalize()
-		o.depsSettings = &s
+		for _, s := range ss {
+			s.Normalize()
+			o.depsSettings = append(o.depsSettings, s)
+		}
 		return nil
 	}
 }
