@@ -18,9 +18,18 @@ import (
 // layout; without TAG the layout must hold one manifest). It returns a
 // v1.Image or, for a multi-platform base, a v1.ImageIndex, and its digest.
 // CheckBase checks the syntax of a base reference, as ResolveBase takes
-// it, without reading it: a registry reference with a valid port, or
-// oci:DIR[:TAG]. Its errors do not repeat ref.
+// it, without reading it: a registry reference with a valid port,
+// oci:DIR[:TAG], or oci-layout://DIR@DIGEST (what [Target.Ref] gives for
+// an OCI layout). Its errors do not repeat ref.
 func CheckBase(ref string) error {
+	if rest, ok := strings.CutPrefix(ref, "oci-layout://"); ok {
+		if _, d, ok := strings.Cut(rest, "@"); !ok {
+			return errors.New("oci-layout:// needs a digest, as in oci-layout://DIR@sha256:HEX")
+		} else if _, err := v1.NewHash(d); err != nil {
+			return err
+		}
+		return nil
+	}
 	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
 		if rest == "" {
 			return errors.New("oci: needs a directory, as in oci:DIR or oci:DIR:TAG")
@@ -39,8 +48,19 @@ func ResolveBase(ctx context.Context, ref string, opts ...Option) (Artifact, v1.
 	if err != nil {
 		return nil, v1.Hash{}, err
 	}
+	if rest, ok := strings.CutPrefix(ref, "oci-layout://"); ok {
+		if err := CheckBase(ref); err != nil {
+			return nil, v1.Hash{}, fmt.Errorf("base %q: %w", ref, err)
+		}
+		i := strings.LastIndex(rest, "@")
+		return resolveLayoutBase(ref, rest[:i], rest[i+1:])
+	}
 	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
-		return resolveLayoutBase(ref, rest)
+		dir, tag := rest, ""
+		if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.ContainsAny(rest[i+1:], `/\`) {
+			dir, tag = rest[:i], rest[i+1:]
+		}
+		return resolveLayoutBase(ref, dir, tag)
 	}
 	var nameOpts []name.Option
 	if o.insecure {
@@ -103,11 +123,10 @@ func readConfigs(a Artifact) error {
 	return nil
 }
 
-func resolveLayoutBase(ref, spec string) (Artifact, v1.Hash, error) {
-	dir, tag := spec, ""
-	if i := strings.LastIndex(spec, ":"); i >= 0 && !strings.ContainsAny(spec[i+1:], `/\`) {
-		dir, tag = spec[:i], spec[i+1:]
-	}
+// resolveLayoutBase reads the manifest of the OCI layout dir tagged tag,
+// or whose digest tag is ("sha256:..."), or its one manifest when tag is
+// "".
+func resolveLayoutBase(ref, dir, tag string) (Artifact, v1.Hash, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("base %q: %w", ref, err)
@@ -128,6 +147,10 @@ func resolveLayoutBase(ref, spec string) (Artifact, v1.Hash, error) {
 	for _, d := range im.Manifests {
 		if tag == "" && strings.HasSuffix(d.Annotations[refNameAnnotation], StampSuffix) {
 			continue // a deps image's publish stamp, not an image
+		}
+		if d.Digest.String() == tag {
+			found = []v1.Descriptor{d} // the same manifest under any tag
+			break
 		}
 		if tag == "" || d.Annotations[refNameAnnotation] == tag {
 			found = append(found, d)

@@ -405,6 +405,21 @@ func (t *layoutTarget) Image(ctx context.Context, tag string, d v1.Descriptor) (
 	return p.Image(d.Digest)
 }
 
+func (t *layoutTarget) Index(ctx context.Context, tag string, d v1.Descriptor) (v1.ImageIndex, error) {
+	if !d.MediaType.IsIndex() {
+		return nil, fmt.Errorf("%s in %s is a single image, not an index", tag, t.dir)
+	}
+	p, err := layout.FromPath(t.dir)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, err
+	}
+	return idx.ImageIndex(d.Digest)
+}
+
 func (t *layoutTarget) List(ctx context.Context) ([]Entry, error) {
 	im, err := t.readIndex()
 	if err != nil {

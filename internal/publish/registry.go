@@ -263,6 +263,23 @@ func (t *registryTarget) Image(ctx context.Context, tag string, d v1.Descriptor)
 	return desc.Image()
 }
 
+func (t *registryTarget) Index(ctx context.Context, tag string, d v1.Descriptor) (v1.ImageIndex, error) {
+	if !d.MediaType.IsIndex() {
+		return nil, fmt.Errorf("%s:%s is a single image, not an index", t.repo.Name(), tag)
+	}
+	ref := t.repo.Digest(d.Digest.String())
+	op := fmt.Sprintf("reading index %s of %s", d.Digest, t.repo.Name())
+	desc, err := remote.Get(ref, t.remoteOptions(ctx, nil)...)
+	if err != nil {
+		return nil, t.fail(ctx, op, err)
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, t.fail(ctx, op, err)
+	}
+	return idx, nil
+}
+
 func (t *registryTarget) List(ctx context.Context) ([]Entry, error) {
 	opts := t.remoteOptions(ctx, nil)
 	tags, err := remote.List(t.repo, opts...)

@@ -160,6 +160,11 @@ func (t *tarballTarget) Image(ctx context.Context, tag string, d v1.Descriptor) 
 	return img, nil
 }
 
+// Index fails: a tarball in docker's format holds single images only.
+func (t *tarballTarget) Index(ctx context.Context, tag string, d v1.Descriptor) (v1.ImageIndex, error) {
+	return nil, fmt.Errorf("tarball %q holds single images, no index", t.file)
+}
+
 func (t *tarballTarget) List(ctx context.Context) ([]Entry, error) {
 	m, err := t.manifest()
 	if err != nil {

@@ -36,6 +36,10 @@ type Target interface {
 	// architecture, else its first: what a deps image's metadata and
 	// labels are read from.
 	Image(ctx context.Context, tag string, desc v1.Descriptor) (v1.Image, error)
+	// Index returns the index tagged tag, whose descriptor Lookup or List
+	// returned, to read each platform's image of a multi-platform deps
+	// image; an error when desc is not an index.
+	Index(ctx context.Context, tag string, desc v1.Descriptor) (v1.ImageIndex, error)
 	// Ref returns the reference to the manifest desc tagged tag, in the
 	// form its consumers accept: repo:tag@digest for a registry (what a
 	// Dockerfile FROM takes), oci-layout://DIR@digest for an OCI layout

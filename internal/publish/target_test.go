@@ -1,8 +1,13 @@
 package publish
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -75,6 +80,9 @@ func TestCheckBase(t *testing.T) {
 		{"oci:base", ""},
 		{"oci:base:1.26", ""},
 		{"oci:", "oci: needs a directory"},
+		{"oci-layout://deps@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", ""},
+		{"oci-layout://deps", "oci-layout:// needs a digest"},
+		{"oci-layout://deps@sha256:0123", "sha256"},
 		{"127.0.0.1:99999/golang:1", `registry host "127.0.0.1:99999": port "99999" is not a number from 1 to 65535`},
 		{"a b", "could not parse reference"},
 	} {
@@ -84,6 +92,43 @@ func TestCheckBase(t *testing.T) {
 			t.Errorf("CheckBase(%q): %v", tc.ref, err)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("CheckBase(%q) = %v, want an error containing %q", tc.ref, err, tc.wantErr)
+		}
+	}
+}
+
+// TestResolveLayoutRef: the reference Ref gives for an image in an OCI
+// layout (what ref prints, and report hands to the analyzer) resolves to
+// that image, though the layout holds others.
+func TestResolveLayoutRef(t *testing.T) {
+	ctx := context.Background()
+	target, err := ParseTarget("oci:" + t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	var digests []v1.Hash
+	for i := range 2 {
+		img, err := random.Image(64, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := target.Write(ctx, fmt.Sprintf("t%d", i), img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc, err := target.Lookup(ctx, fmt.Sprintf("t%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs, digests = append(refs, target.Ref(fmt.Sprintf("t%d", i), *desc)), append(digests, rep.Digest)
+	}
+	for i, ref := range refs {
+		if err := CheckBase(ref); err != nil {
+			t.Errorf("CheckBase(%q): %v", ref, err)
+		}
+		_, d, err := ResolveBase(ctx, ref)
+		if err != nil || d != digests[i] {
+			t.Errorf("ResolveBase(%q) = %v, %v; want %v", ref, d, err, digests[i])
 		}
 	}
 }
