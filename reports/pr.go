@@ -68,6 +68,10 @@ type BuildCache struct {
 	// command line: "go1.26.8 GOOS=linux GOARCH=amd64 ... -trimpath".
 	Settings string `json:"settings"`
 	Packages int    `json:"packages"` // compiled packages it holds
+	// Platforms are the build caches of each platform's image of a
+	// multi-platform deps image (Settings and Packages are the first's);
+	// none for a single image.
+	Platforms []PlatformBuildCache `json:"platforms,omitempty"`
 	// Builds are the go builds of the head Dockerfile; none when there is
 	// no Dockerfile or it builds nothing.
 	Builds []GoBuild `json:"builds"`
@@ -75,11 +79,23 @@ type BuildCache struct {
 	Mismatch bool `json:"mismatch"`
 }
 
+// PlatformBuildCache is the build cache of one platform's image of a
+// multi-platform deps image.
+type PlatformBuildCache struct {
+	Platform string `json:"platform"` // "linux/arm64"
+	Settings string `json:"settings"` // as BuildCache.Settings
+	Packages int    `json:"packages"`
+}
+
 // GoBuild is one go build (or go install) of the head Dockerfile.
 type GoBuild struct {
 	Position string `json:"position"` // "Dockerfile:12"
 	Command  string `json:"command"`  // "build" or "install"
 	Settings string `json:"settings"` // as BuildCache.Settings
+	// Platform is the platform of the image of a multi-platform deps image
+	// it is compared with: that of its GOOS/GOARCH, else the first; ""
+	// for a single image.
+	Platform string `json:"platform,omitempty"`
 	// Mismatches are the settings in which it differs from the cache's;
 	// none when it can use the cache.
 	Mismatches []SettingMismatch `json:"mismatches,omitempty"`

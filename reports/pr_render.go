@@ -278,13 +278,28 @@ func (r *Report) depsDetail(md bool) string {
 		if md {
 			sep = "\n"
 		}
-		fmt.Fprintf(&b, "%sIts build cache holds %d compiled %s, for %s.\n", sep, bc.Packages, plural(bc.Packages, "package", "packages"), code(bc.Settings))
+		if len(bc.Platforms) == 0 {
+			fmt.Fprintf(&b, "%sIts build cache holds %d compiled %s, for %s.\n", sep, bc.Packages, plural(bc.Packages, "package", "packages"), code(bc.Settings))
+		} else {
+			var each []string
+			for _, p := range bc.Platforms {
+				each = append(each, fmt.Sprintf("%s: %d compiled %s, for %s", p.Platform, p.Packages, plural(p.Packages, "package", "packages"), code(p.Settings)))
+			}
+			fmt.Fprintf(&b, "%sIts images hold a build cache for %d %s: %s.\n", sep, len(bc.Platforms), plural(len(bc.Platforms), "platform", "platforms"), strings.Join(each, "; "))
+		}
 		for _, gb := range bc.Builds {
 			if s := gb.Sentence(); s != "" {
+				if gb.Platform != "" {
+					s += fmt.Sprintf(" (compared with the %s image's)", gb.Platform)
+				}
 				fmt.Fprintf(&b, "%s%s.\n", sep, upperFirst(s))
 				continue
 			}
-			fmt.Fprintf(&b, "%sThe Dockerfile's go %s (%s) matches it: %s.\n", sep, gb.Command, gb.Position, code(gb.Settings))
+			it := "it"
+			if gb.Platform != "" {
+				it = "the " + gb.Platform + " image's"
+			}
+			fmt.Fprintf(&b, "%sThe Dockerfile's go %s (%s) matches %s: %s.\n", sep, gb.Command, gb.Position, it, code(gb.Settings))
 		}
 	}
 	return b.String()

@@ -247,3 +247,50 @@ func TestReportBenchInvalid(t *testing.T) {
 		t.Errorf("timing summary %q for 0.94×", got)
 	}
 }
+
+// TestReportMultiPlatformBuildCache: for a multi-platform deps image, the
+// report lists each platform's build cache and says which image each go
+// build was compared with; the JSON replays to the same text.
+func TestReportMultiPlatformBuildCache(t *testing.T) {
+	amd := "go1.27.3 GOOS=linux GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0 GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build -trimpath"
+	arm := "go1.27.3 GOOS=linux GOARCH=arm64 CGO_ENABLED=0 GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build -trimpath"
+	r := &Report{Base: "main", Head: ".", Keys: Keys{Same: true, Base: "ck1-x", Head: "ck1-x"},
+		Deps: Deps{Checked: true, Hit: true, Target: "127.0.0.1:5000/app-deps", Ref: "127.0.0.1:5000/app-deps:ck1-x@sha256:00",
+			BuildCache: &BuildCache{Settings: amd, Packages: 57,
+				Platforms: []PlatformBuildCache{{Platform: "linux/amd64", Settings: amd, Packages: 57}, {Platform: "linux/arm64", Settings: arm, Packages: 56}},
+				Builds: []GoBuild{
+					{Position: "Dockerfile:6", Command: "build", Settings: arm, Platform: "linux/arm64"},
+					{Position: "Dockerfile:9", Command: "build", Settings: strings.Replace(arm, " -trimpath", "", 1), Platform: "linux/arm64",
+						Mismatches: []SettingMismatch{{Setting: "-trimpath", Build: "no -trimpath", Cache: "-trimpath"}}},
+				},
+				Mismatch: true}}}
+	var text, js, replayed bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Its images hold a build cache for 2 platforms: linux/amd64: 57 compiled packages, for " + amd + "; linux/arm64: 56 compiled packages, for " + arm + ".",
+		"The Dockerfile's go build (Dockerfile:6) matches the linux/arm64 image's: " + arm + ".",
+		"(Dockerfile:9) uses no -trimpath, the deps image's build cache was compiled with -trimpath: every dependency will be compiled again (compared with the linux/arm64 image's).",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"platforms": [`, `"platform": "linux/arm64"`} {
+		if !strings.Contains(js.String(), want) {
+			t.Errorf("the JSON lacks %s:\n%s", want, js.String())
+		}
+	}
+	back, err := ReadReport(bytes.NewReader(js.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.WriteText(&replayed)
+	if replayed.String() != text.String() {
+		t.Errorf("replayed:\n%s\nwant:\n%s", replayed.String(), text.String())
+	}
+}

@@ -28,6 +28,10 @@ type Warm struct {
 	Seconds map[string]float64 `json:"seconds"`
 	// BuildCache is the build cache layer; nil for none.
 	BuildCache *WarmBuildCache `json:"build_cache,omitempty"`
+	// BuildCaches are the build cache layers of a multi-platform deps
+	// image, one per platform compiled for (Platform set); BuildCache is
+	// nil then.
+	BuildCaches []*WarmBuildCache `json:"build_caches,omitempty"`
 
 	// Quiet makes the text form the reference alone, as warm -q prints
 	// it. It is not part of the JSON form.
@@ -50,6 +54,8 @@ type WarmBytes struct {
 
 // WarmBuildCache is what the build cache layer of a warm holds.
 type WarmBuildCache struct {
+	// Platform is "linux/arm64" in a multi-platform deps image, else "".
+	Platform string `json:"platform,omitempty"`
 	Settings string `json:"settings"`
 	Digest   string `json:"settings_digest"`
 	Packages int    `json:"packages"`
@@ -125,18 +131,26 @@ func (d *Warm) rows() [][2]string {
 		{"bytes compressed", ByteSize(d.Bytes.Compressed)},
 		{"bytes written", ByteSize(d.Bytes.Written)},
 	}
-	if bc := d.BuildCache; bc != nil {
+	caches := d.BuildCaches
+	if d.BuildCache != nil {
+		caches = []*WarmBuildCache{d.BuildCache}
+	}
+	for _, bc := range caches {
+		at := ""
+		if bc.Platform != "" {
+			at = " " + bc.Platform
+		}
 		rows = append(rows,
-			[2]string{"build cache", fmt.Sprintf("%d packages, %s raw, %s compressed", bc.Packages, ByteSize(bc.Bytes.Raw), ByteSize(bc.Bytes.Compressed))},
-			[2]string{"build settings", bc.Settings})
+			[2]string{"build cache" + at, fmt.Sprintf("%d packages, %s raw, %s compressed", bc.Packages, ByteSize(bc.Bytes.Raw), ByteSize(bc.Bytes.Compressed))},
+			[2]string{"build settings" + at, bc.Settings})
 		if bc.SettingsFrom != "" {
-			rows = append(rows, [2]string{"build settings from", bc.SettingsFrom})
+			rows = append(rows, [2]string{"build settings from" + at, bc.SettingsFrom})
 		}
 		if bc.ReusedFrom != "" {
-			rows = append(rows, [2]string{"build cache from", bc.ReusedFrom + " (reused, not compiled)"})
+			rows = append(rows, [2]string{"build cache from" + at, bc.ReusedFrom + " (reused, not compiled)"})
 		}
 		if bc.Toolchain != "" {
-			rows = append(rows, [2]string{"compiled with", bc.Toolchain})
+			rows = append(rows, [2]string{"compiled with" + at, bc.Toolchain})
 		}
 	}
 	for _, p := range warmPhases {
@@ -295,13 +309,22 @@ type Ref struct {
 	Shared int `json:"shared_modules,omitempty"`
 	Wanted int `json:"wanted_modules,omitempty"`
 	// BuildCache is what the image's labels say of its build cache; nil
-	// when it has none, or for the fallback (not read).
+	// when it has none, or for the fallback (not read). For a
+	// multi-platform deps image it is that of the image for this
+	// machine's architecture, else the first, as in BuildCaches.
 	BuildCache *RefBuildCache `json:"build_cache"`
+	// BuildCaches are those of each platform's image of a multi-platform
+	// deps image that has a build cache (Platform set); nil for a single
+	// image.
+	BuildCaches []*RefBuildCache `json:"build_caches,omitempty"`
 }
 
 // RefBuildCache is what the labels of a deps image say of its build
 // cache.
 type RefBuildCache struct {
+	// Platform is "os/arch" of the image in a multi-platform deps image;
+	// "" for a single image.
+	Platform string `json:"platform,omitempty"`
 	Settings string `json:"settings"`
 	Digest   string `json:"settings_digest"`
 	Packages int    `json:"packages"`

@@ -26,6 +26,9 @@ type buildCacheFlags struct {
 	enabled    bool
 	buildFlags string
 	dockerfile string
+	// platforms are --platform's: the platforms of a multi-platform deps
+	// image's build caches (warm.WithPlatforms).
+	platforms []string
 	// from says where the last settings came from: "FILE:LINE" of the go
 	// build, "--build-flags", or "guessed: " and why no Dockerfile gave
 	// them.
@@ -45,6 +48,7 @@ func (f *buildCacheFlags) register(fs *pflag.FlagSet, command, enabled string, d
 	}
 	fs.BoolVar(&f.enabled, "build-cache", false, enabled)
 	fs.StringVar(&f.buildFlags, "build-flags", "", "with --build-cache: the build's settings as `'NAME=VALUE... FLAGS'` (e.g. 'CGO_ENABLED=0 -trimpath -tags=netgo'), instead of the Dockerfile's")
+	fs.StringSliceVar(&f.platforms, "platform", nil, "with --build-cache: the `OS/ARCH` platforms to compile the build cache for, comma-separated (e.g. linux/amd64,linux/arm64); several need a multi-platform --base (default: the build's, from the Dockerfile's stage, else linux/amd64)")
 	if dockerfile {
 		fs.StringVar(&f.dockerfile, "dockerfile", "", "with --build-cache: read the build settings from the go build in this `FILE` (default: the one Dockerfile of DIR, or of its build/, scripts/, docker/... directories, that builds Go)")
 	}
@@ -52,8 +56,13 @@ func (f *buildCacheFlags) register(fs *pflag.FlagSet, command, enabled string, d
 
 // validate rejects the settings flags without --build-cache.
 func (f *buildCacheFlags) validate() error {
-	if !f.enabled && (f.buildFlags != "" || f.dockerfile != "") {
-		return usageErrorf("%s: --build-flags and --dockerfile describe the build cache: add --build-cache", f.command)
+	if !f.enabled && (f.buildFlags != "" || f.dockerfile != "" || len(f.platforms) > 0) {
+		return usageErrorf("%s: --build-flags, --dockerfile and --platform describe the build cache: add --build-cache", f.command)
+	}
+	for _, p := range f.platforms {
+		if _, _, err := buildcache.ParsePlatform(p); err != nil {
+			return usageErrorf("%s: --platform: %v", f.command, err)
+		}
 	}
 	return nil
 }
@@ -143,11 +152,7 @@ func (f *buildCacheFlags) settingsFor(b *analyzer.Build, file, why string, base 
 		return nil, fmt.Errorf("the build (%s) uses the module cache %s, but deps images hold it at /go/pkg/mod; set GOMODCACHE=/go/pkg/mod or build with -trimpath", from, s.ModCache)
 	}
 	if base != nil {
-		img, ok := base.(v1.Image)
-		if !ok {
-			return nil, usageErrorf("%s: --build-cache compiles for one platform; give --base as a single-platform image (for example REF@sha256:<digest of the platform's image>)", f.command)
-		}
-		v, err := imageGoVersion(img)
+		v, err := baseGoVersion(base)
 		if err != nil {
 			return nil, err
 		}
@@ -183,6 +188,48 @@ func (f *buildCacheFlags) settingsFor(b *analyzer.Build, file, why string, base 
 	return &s, nil
 }
 
+// baseGoVersion returns the Go release of the base image, as
+// imageGoVersion; for a multi-platform index, that of its platform images,
+// which must agree.
+func baseGoVersion(base publish.Artifact) (string, error) {
+	switch b := base.(type) {
+	case v1.Image:
+		return imageGoVersion(b)
+	case v1.ImageIndex:
+		im, err := b.IndexManifest()
+		if err != nil {
+			return "", fmt.Errorf("reading the base index: %w", err)
+		}
+		v, from := "", ""
+		for _, d := range im.Manifests {
+			if !d.MediaType.IsImage() || d.Platform == nil || d.Platform.OS == "unknown" {
+				continue
+			}
+			img, err := b.Image(d.Digest)
+			if err != nil {
+				return "", fmt.Errorf("reading the base image for %s: %w", d.Platform, err)
+			}
+			pv, err := imageGoVersion(img)
+			if err != nil {
+				return "", err
+			}
+			if from != "" && pv != v {
+				return "", fmt.Errorf("the base index's images have different Go releases: %s for %s, %s for %s; a build cache of one release serves no other", orNoneVersion(v), from, orNoneVersion(pv), d.Platform)
+			}
+			v, from = pv, d.Platform.String()
+		}
+		return v, nil
+	}
+	return "", nil
+}
+
+func orNoneVersion(v string) string {
+	if v == "" {
+		return "no GOLANG_VERSION"
+	}
+	return v
+}
+
 // imageGoVersion returns the Go release of an image from the GOLANG_VERSION
 // its config sets, as the golang images do ("go1.22.3"), or "".
 func imageGoVersion(img v1.Image) (string, error) {
@@ -199,21 +246,48 @@ func imageGoVersion(img v1.Image) (string, error) {
 }
 
 // depsImageSettings reads the build settings recorded in the deps image
-// ref; ok is false when it has no build cache.
-func depsImageSettings(ctx context.Context, ref string, opts ...publish.Option) (s buildcache.Settings, ok bool, err error) {
+// ref: one for a single image, one per platform that has a build cache in
+// a multi-platform one; none when it has no build cache.
+func depsImageSettings(ctx context.Context, ref string, opts ...publish.Option) ([]buildcache.Settings, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	a, _, err := publish.ResolveBase(ctx, ref, opts...)
 	if err != nil {
-		return s, false, err
+		return nil, err
 	}
-	img, isImage := a.(v1.Image)
-	if !isImage {
-		return s, false, fmt.Errorf("%s is a multi-platform index; deps images with a build cache are single-platform", ref)
+	var imgs []v1.Image
+	switch a := a.(type) {
+	case v1.Image:
+		imgs = append(imgs, a)
+	case v1.ImageIndex:
+		im, err := a.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", ref, err)
+		}
+		for _, d := range im.Manifests {
+			if !d.MediaType.IsImage() || d.Platform == nil || d.Annotations[buildcache.LabelAbsent] != "" {
+				continue
+			}
+			img, err := a.Image(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s for %s: %w", ref, d.Platform, err)
+			}
+			imgs = append(imgs, img)
+		}
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return s, false, fmt.Errorf("reading %s: %w", ref, err)
+	var out []buildcache.Settings
+	for _, img := range imgs {
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", ref, err)
+		}
+		s, ok, err := buildcache.ReadSettings(cf.Config.Labels)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", ref, err)
+		}
+		if ok {
+			out = append(out, s)
+		}
 	}
-	return buildcache.ReadSettings(cf.Config.Labels)
+	return out, nil
 }

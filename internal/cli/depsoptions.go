@@ -28,11 +28,11 @@ func depsImageOptions(ctx context.Context, ref string, resolveBases bool, reg *r
 	}
 	opts = append(opts, analyzer.WithDepsImage(ref))
 	// The build settings of its build cache, if it has one (CC012).
-	switch s, ok, err := depsImageSettings(ctx, ref, reg.options()...); {
+	switch ss, err := depsImageSettings(ctx, ref, reg.options()...); {
 	case err != nil:
 		fmt.Fprintf(stderr, "cachecheck: note: reading deps image %s: %v; build settings not compared\n", ref, err)
-	case ok:
-		opts = append(opts, analyzer.WithDepsImageSettings(s))
+	case len(ss) > 0:
+		opts = append(opts, analyzer.WithDepsImageSettings(ss...))
 	}
 	return opts
 }

@@ -3,9 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"runtime"
 
 	"github.com/cachecheck/cachecheck/cachekey"
-	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/cachecheck/cachecheck/internal/warm"
@@ -42,7 +42,7 @@ func newRefCommand() *command {
 	return &command{
 		name:    "ref",
 		summary: "print the reference of the deps image for a Go module",
-		usage:   "[--to TARGET] [--base REF] [--build-cache [--build-flags FLAGS]] [--nearest] [--fallback IMAGE] [DIR]",
+		usage:   "[--to TARGET] [--base REF] [--build-cache [--build-flags FLAGS] [--platform OS/ARCH,...]] [--nearest] [--fallback IMAGE] [DIR]",
 		help: `
 Ref prints the reference of the deps image that 'cachecheck warm' published
 for the current key of the module or workspace in DIR (default "."), for a
@@ -114,13 +114,13 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 		}
 		base, baseDigest = a, &d
 	}
-	tag := publish.NewTag(key.Key, baseDigest, o.contents.String())
 	settings, err := o.buildCache.settings(dir, base, io.Err)
 	if err != nil {
 		return err
 	}
-	if settings != nil {
-		tag.BuildCache = buildcache.TagSuffix(*settings)
+	tag, err := warm.TagFor(key.Key, base, baseDigest, o.contents.String(), settings, o.buildCache.platforms)
+	if err != nil {
+		return err
 	}
 	doc := &reports.Ref{Key: key.Key, Tag: tag.String(), Target: target.String()}
 	found, err := warm.Lookup(ctx, target, tag, key, warm.WithNearest(o.nearest))
@@ -162,12 +162,18 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 func (o *refOptions) print(io IO, doc *reports.Ref, found *warm.Found) error {
 	format := reports.Format(o.format.String())
 	if format == reports.JSON && found != nil {
-		bc, err := found.BuildCache()
+		bcs, err := found.BuildCaches()
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", doc.Ref, err)
 		}
-		if bc != nil {
-			doc.BuildCache = &reports.RefBuildCache{Settings: bc.Settings.String(), Digest: bc.Settings.Digest(), Packages: bc.Packages}
+		for _, bc := range bcs {
+			rb := &reports.RefBuildCache{Platform: bc.Platform, Settings: bc.Settings.String(), Digest: bc.Settings.Digest(), Packages: bc.Packages}
+			if bc.Platform != "" {
+				doc.BuildCaches = append(doc.BuildCaches, rb)
+			}
+			if doc.BuildCache == nil || bc.Platform == "linux/"+runtime.GOARCH {
+				doc.BuildCache = rb
+			}
 		}
 	}
 	return reports.Write(io.Out, format, doc)

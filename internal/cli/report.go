@@ -16,7 +16,6 @@ import (
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/cachekey"
-	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/cachecheck/cachecheck/internal/warm"
@@ -65,7 +64,7 @@ func newReportCommand() *command {
 	return &command{
 		name:    "report",
 		summary: "say what a pull request does to the build cache",
-		usage:   "--base REV [--head REV] [--to TARGET] [--build-cache [--build-flags FLAGS]] [--bench FILE.json] [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]",
+		usage:   "--base REV [--head REV] [--to TARGET] [--build-cache [--build-flags FLAGS] [--platform OS/ARCH,...]] [--bench FILE.json] [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]",
 		help: `
 Report compares a pull request (the work tree, or --head) with its base and
 answers, in one screen: what does this change do to the build cache and the
@@ -81,7 +80,8 @@ build time? DIR (default ".") holds the Go module and the Dockerfile.
   --build-cache'), the section says what it was compiled for and whether
   each go build of the head Dockerfile can use it; a build that cannot
   gets one sentence saying which settings differ (the comparison of
-  'analyze --deps-image', rule CC012).
+  'analyze --deps-image', rule CC012). For a multi-platform deps image,
+  each go build is compared with the image for its GOOS/GOARCH.
 - Dockerfile: the findings the change introduced or fixed, and the
   predicted layer-cache hits and misses of a head build after a base build,
   naming the first miss. Without --file it is the head's Dockerfile that
@@ -256,7 +256,6 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 		}
 		base, baseDigest = a, &d
 	}
-	tag := publish.NewTag(key.Key, baseDigest, o.contents.String())
 	why := ""
 	if head == nil {
 		why = "no Dockerfile analysed"
@@ -268,8 +267,9 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 	if err != nil {
 		return reports.Deps{Target: target.String(), Note: fmt.Sprintf("--build-cache: %v", err)}
 	}
-	if settings != nil {
-		tag.BuildCache = buildcache.TagSuffix(*settings)
+	tag, err := warm.TagFor(key.Key, base, baseDigest, o.contents.String(), settings, o.buildCache.platforms)
+	if err != nil {
+		return reports.Deps{Target: target.String(), Note: fmt.Sprintf("--build-cache: %v", err)}
 	}
 	d := reports.Deps{Target: target.String()}
 	found, err := warm.Lookup(ctx, target, tag, key)
@@ -292,7 +292,7 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 		}
 		if len(onBase) > 0 {
 			e := onBase[0]
-			found = &warm.Found{Match: warm.MatchExact, Entry: e, Ref: target.Ref(e.Tag.String(), e.Descriptor)}
+			found = warm.Exact(ctx, target, e)
 			d.Base, d.OtherBases = baseOf(e), otherBases(onBase)
 			tag = e.Tag
 		}
@@ -312,12 +312,12 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 	if tag.BuildCache == "" {
 		return d
 	}
-	bc, err := found.BuildCache()
+	bcs, err := found.BuildCaches()
 	switch {
 	case err != nil:
 		d.Note = fmt.Sprintf("reading the build cache labels of the image: %v", err)
-	case bc != nil:
-		d.BuildCache = compareBuildCache(bc, head, o.dockerfileName())
+	case len(bcs) > 0:
+		d.BuildCache = compareBuildCache(bcs, head, o.dockerfileName())
 	}
 	return d
 }
@@ -365,19 +365,35 @@ func hiddenModules(head *analyzer.Build, ref string) []string {
 	return out
 }
 
-// compareBuildCache describes the build cache of a deps image and how each
-// go build of the head Dockerfile b (nil for none), named file, compares
-// with it: the comparison of rule CC012.
-func compareBuildCache(bc *warm.ImageBuildCache, b *analyzer.Build, file string) *reports.BuildCache {
-	out := &reports.BuildCache{Settings: bc.Settings.String(), Packages: bc.Packages, Builds: []reports.GoBuild{}}
+// compareBuildCache compares each go build of the head Dockerfile b with
+// the build cache of the deps image: of its one image, or in a
+// multi-platform deps image (bcs, one per platform) of the image for the
+// build's GOOS/GOARCH, else the first, as CC012 does. The summary's
+// Settings and Packages are the first's; Platforms lists them all for an
+// index.
+func compareBuildCache(bcs []*warm.ImageBuildCache, b *analyzer.Build, file string) *reports.BuildCache {
+	out := &reports.BuildCache{Settings: bcs[0].Settings.String(), Packages: bcs[0].Packages, Builds: []reports.GoBuild{}}
+	for _, bc := range bcs {
+		if bc.Platform != "" {
+			out.Platforms = append(out.Platforms, reports.PlatformBuildCache{Platform: bc.Platform, Settings: bc.Settings.String(), Packages: bc.Packages})
+		}
+	}
 	if b == nil {
 		return out
 	}
 	for _, gb := range b.GoBuilds() {
+		bc := bcs[0]
+		for _, c := range bcs {
+			if c.Settings.GOOS == gb.Settings.GOOS && c.Settings.GOARCH == gb.Settings.GOARCH {
+				bc = c
+				break
+			}
+		}
 		rb := reports.GoBuild{
 			Position: fmt.Sprintf("%s:%d", file, gb.Instruction.Line),
 			Command:  gb.Command,
 			Settings: gb.Settings.String(),
+			Platform: bc.Platform,
 		}
 		for _, diff := range gb.Settings.Differences(bc.Settings) {
 			rb.Mismatches = append(rb.Mismatches, reports.SettingMismatch{Setting: diff.Setting, Build: diff.BuildWords(), Cache: diff.CacheWords()})

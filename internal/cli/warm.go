@@ -138,6 +138,19 @@ then be the base's GOLANG_VERSION. Without -trimpath the compile runs in a
 private mount namespace with the module cache bind-mounted at /go/pkg/mod
 and the base's Go at its GOROOT, which needs root (or CAP_SYS_ADMIN).
 
+On a multi-platform --base (an index, as the golang images are), the deps
+image is an index too: the same module cache layers on every platform's
+image (uploaded once) and a build cache layer on the image of each
+platform --platform names (default: the build's platform, linux/amd64
+unless the Dockerfile's stage says). A platform this machine cannot run
+is compiled for by the base's image for this machine's architecture,
+cross-compiling with the same release, whose entries the platform's own
+toolchain hits. The index's org.cachecheck.build-cache.platforms
+annotation lists the platforms with a build cache; each other image is
+annotated org.cachecheck.build-cache.absent. 'cachecheck ref' and
+'report' find the index for the same --platform; a builder pulls its own
+platform's image.
+
 The build cache layer depends on the key, the settings and the go command's
 release, not on --contents or --base: when the target holds an image of the
 same key and settings under another tag (warm --contents full, then zips),
@@ -171,6 +184,7 @@ cachecheck warm --to registry.example.com/team/app-deps --base registry.example.
 cachecheck warm --to oci:/var/cache/deps --contents zips
 cachecheck warm --to tarball:deps.tar && docker load -i deps.tar
 cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache
+cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache --platform linux/amd64,linux/arm64
 cachecheck warm --all --jobs 4 --to registry.example.com/team/app-deps .
 cachecheck warm --all --shard 1/4 --to registry.example.com/team/app-deps .`,
 		flags:    fs,
@@ -252,6 +266,7 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 		warm.WithProgress(prog.warm),
 		warm.WithStderr(stderr),
 		warm.WithVersion(Version()),
+		warm.WithPlatforms(o.buildCache.platforms...),
 	}
 	// A copy per warm: warm --all runs several at once, and settings
 	// records where it found them.
@@ -265,6 +280,9 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 	sum := newWarmSummary(res)
 	if sum.BuildCache != nil {
 		sum.BuildCache.SettingsFrom = bcf.from
+	}
+	for _, bc := range sum.BuildCaches {
+		bc.SettingsFrom = bcf.from
 	}
 	return sum, nil
 }
@@ -286,10 +304,18 @@ func newWarmSummary(r *warm.Result) *reports.Warm {
 	}
 	sum.Header = reports.Header{ProtocolVersion: reports.ProtocolVersion, DocKind: sum.Kind()}
 	if bc := r.BuildCache; bc != nil {
-		sum.BuildCache = &reports.WarmBuildCache{Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages, ReusedFrom: bc.ReusedFrom, Toolchain: bc.Toolchain}
-		sum.BuildCache.Bytes.Raw, sum.BuildCache.Bytes.Compressed = bc.Bytes.Raw, bc.Bytes.Compressed
+		sum.BuildCache = warmBuildCache(bc)
+	}
+	for _, bc := range r.BuildCaches {
+		sum.BuildCaches = append(sum.BuildCaches, warmBuildCache(bc))
 	}
 	return sum
+}
+
+func warmBuildCache(bc *warm.BuildCache) *reports.WarmBuildCache {
+	w := &reports.WarmBuildCache{Platform: bc.Platform, Settings: bc.Settings, Digest: bc.Digest, Packages: bc.Packages, ReusedFrom: bc.ReusedFrom, Toolchain: bc.Toolchain}
+	w.Bytes.Raw, w.Bytes.Compressed = bc.Bytes.Raw, bc.Bytes.Compressed
+	return w
 }
 
 // print writes what warm did in the --format asked; with -q, the text is

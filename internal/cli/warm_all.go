@@ -330,7 +330,7 @@ func (o *warmOptions) tagOf(u *unit, base publish.Artifact, baseDigest *v1.Hash)
 			return publish.Tag{}, err
 		}
 	}
-	return warm.Tag(u.key.Key, baseDigest, o.contents.String(), s), nil
+	return warm.TagFor(u.key.Key, base, baseDigest, o.contents.String(), s, o.buildCache.platforms)
 }
 
 // looked is what the lookup of one unit's image in the target found.

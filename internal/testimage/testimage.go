@@ -73,6 +73,15 @@ func WithTools(names ...string) Option {
 	return func(o *options) error { o.tools = append(o.tools, names...); return nil }
 }
 
+// WithPlatform sets the platform the image's config names. The default is
+// linux on this machine's architecture. Only the Go installation is the
+// platform's (give it with [WithGoRoot]): busybox and the tools are this
+// machine's programs, so a variant for another architecture serves what
+// reads its files (its GOROOT), not a build that runs it.
+func WithPlatform(p v1.Platform) Option {
+	return func(o *options) error { o.platform = p; return nil }
+}
+
 // WithRemoteOptions passes options to remote.Write in Push. The default is
 // none (anonymous access).
 func WithRemoteOptions(opts ...remote.Option) Option {
@@ -199,6 +208,56 @@ func Push(ctx context.Context, ref string, opts ...Option) (name.Digest, error) 
 		return name.Digest{}, fmt.Errorf("pushing the test image to %q: %w", ref, err)
 	}
 	d, err := img.Digest()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	return tag.Context().Digest(d.String()), nil
+}
+
+// Index returns a multi-platform index of the images the option sets
+// describe, one image each (see [Image]), like the official golang
+// images: an OCI index whose manifests carry their platforms.
+func Index(variants ...[]Option) (v1.ImageIndex, error) {
+	var adds []mutate.IndexAddendum
+	for _, opts := range variants {
+		o, err := newOptions(opts)
+		if err != nil {
+			return nil, err
+		}
+		img, err := Image(opts...)
+		if err != nil {
+			return nil, err
+		}
+		p := o.platform
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
+	}
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	return mutate.AppendManifests(idx, adds...), nil
+}
+
+// PushIndex builds the [Index] of the variants and writes it to ref,
+// returning the reference by digest.
+func PushIndex(ctx context.Context, ref string, variants ...[]Option) (name.Digest, error) {
+	tag, err := name.ParseReference(ref)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("parsing image reference %q: %w", ref, err)
+	}
+	idx, err := Index(variants...)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	var ropts []remote.Option
+	if len(variants) > 0 {
+		o, err := newOptions(variants[0])
+		if err != nil {
+			return name.Digest{}, err
+		}
+		ropts = o.remote
+	}
+	if err := remote.WriteIndex(tag, idx, append([]remote.Option{remote.WithContext(ctx)}, ropts...)...); err != nil {
+		return name.Digest{}, fmt.Errorf("pushing the test index to %q: %w", ref, err)
+	}
+	d, err := idx.Digest()
 	if err != nil {
 		return name.Digest{}, err
 	}

@@ -49,21 +49,38 @@ type buildCacheStep struct {
 // base), when one was made exactly as this one would be, else a layer
 // compiled here, spooled into the step's spool directory.
 func (b *buildCacheStep) add(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, img v1.Image, sum *BuildCache) (v1.Image, func(), error) {
-	var opts []buildcache.Option
-	toolchain := "the go command here"
+	var g *buildcache.GoRoot
 	if b.base != nil {
-		cache, err := goRootCache()
-		if err != nil {
+		var err error
+		if g, err = unpackGoRoot(ctx, b.base, b.baseDigest); err != nil {
 			return nil, nil, err
 		}
-		g, err := buildcache.UnpackGoRoot(ctx, b.base, b.baseDigest, cache)
-		if err != nil {
-			return nil, nil, err
-		}
-		if g != nil {
-			opts = append(opts, buildcache.WithGoRoot(g))
-			toolchain = "the base image's " + g.Path
-		}
+	}
+	toolchain := "the go command here"
+	if g != nil {
+		toolchain = "the base image's " + g.Path
+	}
+	return b.compileOn(ctx, dir, res, s, img, g, toolchain, "", sum)
+}
+
+// unpackGoRoot unpacks the Go installation of the base image img of
+// digest d into the user's cache ([goRootCache]); nil when it has none
+// this machine can run.
+func unpackGoRoot(ctx context.Context, img v1.Image, d v1.Hash) (*buildcache.GoRoot, error) {
+	cache, err := goRootCache()
+	if err != nil {
+		return nil, err
+	}
+	return buildcache.UnpackGoRoot(ctx, img, d, cache)
+}
+
+// compileOn is add with the toolchain chosen: the Go installation g (nil
+// for the go command here), which toolchain names for the summary, and
+// after its version the note how ("", ", cross-compiling").
+func (b *buildCacheStep) compileOn(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, img v1.Image, g *buildcache.GoRoot, toolchain, how string, sum *BuildCache) (v1.Image, func(), error) {
+	var opts []buildcache.Option
+	if g != nil {
+		opts = append(opts, buildcache.WithGoRoot(g))
 	}
 	plan, err := buildcache.Prepare(ctx, dir, res, s, opts...)
 	if err != nil {
@@ -97,7 +114,7 @@ func (b *buildCacheStep) add(ctx context.Context, dir string, res *modload.Resul
 			return out, func() {}, nil
 		}
 	}
-	sum.Toolchain = fmt.Sprintf("%s (%s)", toolchain, plan.Settings.GoVersion)
+	sum.Toolchain = fmt.Sprintf("%s (%s)%s", toolchain, plan.Settings.GoVersion, how)
 	r, err := compile(plan, ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("compiling the dependencies: %w", err)
@@ -153,6 +170,9 @@ func (b *buildCacheStep) published(ctx context.Context, plan *buildcache.Plan, i
 			continue // incomplete
 		} else if err != nil {
 			return "", nil, err
+		}
+		if desc.MediaType.IsIndex() {
+			continue // a multi-platform deps image: its layers are per platform
 		}
 		other, err := b.target.Image(ctx, name, *desc)
 		if err != nil {

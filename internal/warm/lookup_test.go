@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -19,6 +20,9 @@ import (
 	"github.com/cachecheck/cachecheck/internal/warm"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/mod/module"
 )
 
@@ -182,6 +186,72 @@ func TestLookupErrors(t *testing.T) {
 			}
 			if tc.nearest && (found == nil || found.Match != warm.MatchNone || !strings.Contains(err.Error(), "listing "+target.String()+" for the nearest image: ")) {
 				t.Errorf("Lookup = %+v, %v; want no match and the listing error", found, err)
+			}
+		})
+	}
+}
+
+// TestLookupIndexBuildCaches publishes a multi-platform deps image (an
+// index of images for linux/amd64 and linux/arm64 with a build cache, and
+// one for linux/s390x its annotation marks as without) to the in-memory
+// registry and to an OCI layout: BuildCaches reads each platform's labels,
+// in the index's order, and passes over the one without.
+func TestLookupIndexBuildCaches(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	reg, err := publish.ParseTarget(strings.TrimPrefix(srv.URL, "http://")+"/app-deps", publish.WithInsecure(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lay, err := publish.ParseTarget("oci:" + t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := keyOf(t, "example.com/a@v1.0.0")
+	md := depsimage.Metadata{Key: key.Key, InputsDigest: depsimage.InputsDigest(key.Inputs), Contents: depsimage.DefaultContents,
+		Modules: []module.Version{{Path: "example.com/a", Version: "v1.0.0"}}}
+	var adds []mutate.IndexAddendum
+	for i, arch := range []string{"amd64", "arm64", "s390x"} {
+		img, err := depsimage.Image(nil, nil, md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}
+		if arch == "s390x" {
+			d.Annotations = map[string]string{buildcache.LabelAbsent: "not asked"}
+		} else {
+			s := buildcache.Settings{GoVersion: "go1.27.3", GOOS: "linux", GOARCH: arch, CGOEnabled: "0", Trimpath: true}
+			s.Normalize()
+			labels := buildcache.Labels(s)
+			labels[buildcache.LabelPackages] = fmt.Sprint(50 + i)
+			if img, err = depsimage.Label(img, func(*v1.ConfigFile) {}, labels, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: d})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	tag := warm.Tag(key.Key, nil, depsimage.DefaultContents, nil)
+	tag.BuildCache = "bc0123456789ab"
+	for _, target := range []publish.Target{reg, lay} {
+		t.Run(target.String(), func(t *testing.T) {
+			if _, err := target.Write(context.Background(), tag.String(), idx); err != nil {
+				t.Fatal(err)
+			}
+			found, err := warm.Lookup(context.Background(), target, tag, key)
+			if err != nil || found.Match != warm.MatchExact {
+				t.Fatalf("Lookup: %+v, %v", found, err)
+			}
+			bcs, err := found.BuildCaches()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, bc := range bcs {
+				got = append(got, fmt.Sprintf("%s %s %d", bc.Platform, bc.Settings.GOARCH, bc.Packages))
+			}
+			if want := []string{"linux/amd64 amd64 50", "linux/arm64 arm64 51"}; !slices.Equal(got, want) {
+				t.Errorf("BuildCaches = %q; want %q", got, want)
 			}
 		})
 	}

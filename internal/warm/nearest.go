@@ -109,6 +109,9 @@ type Found struct {
 	// Incomplete is set when the target holds the tag looked up, but not
 	// all of its blobs: the image was passed over, and a warm rebuilds it.
 	Incomplete *publish.IncompleteError
+
+	// index reads the index found; nil for a single image.
+	index func() (v1.ImageIndex, error)
 }
 
 // NearestError is [Lookup] failing to search the target for the nearest
@@ -155,7 +158,8 @@ func Lookup(ctx context.Context, target publish.Target, tag publish.Tag, key *ca
 			Entry: publish.Entry{Tag: tag, Descriptor: *desc, Image: func() (v1.Image, error) {
 				return target.Image(ctx, name, *desc)
 			}},
-			Ref: target.Ref(name, *desc),
+			Ref:   target.Ref(name, *desc),
+			index: indexOf(ctx, target, name, *desc),
 		}, nil
 	case !errors.Is(err, publish.ErrNotFound):
 		return nil, err
@@ -172,13 +176,33 @@ func Lookup(ctx context.Context, target publish.Target, tag publish.Tag, key *ca
 	if near != nil {
 		f.Match, f.Entry, f.Ref = MatchNearest, near.Entry, target.Ref(near.Tag.String(), near.Descriptor)
 		f.Shared, f.Wanted = near.Shared, near.Wanted
+		f.index = indexOf(ctx, target, near.Tag.String(), near.Descriptor)
 	}
 	return f, nil
+}
+
+// Exact returns what [Lookup] returns when it finds the entry e of
+// target: for an entry found otherwise, as [OnAnyBase] finds them.
+func Exact(ctx context.Context, target publish.Target, e publish.Entry) *Found {
+	name := e.Tag.String()
+	return &Found{Match: MatchExact, Entry: e, Ref: target.Ref(name, e.Descriptor), index: indexOf(ctx, target, name, e.Descriptor)}
+}
+
+// indexOf returns the function reading the index desc tagged tag; nil
+// when desc is a single image.
+func indexOf(ctx context.Context, target publish.Target, tag string, desc v1.Descriptor) func() (v1.ImageIndex, error) {
+	if !desc.MediaType.IsIndex() {
+		return nil
+	}
+	return func() (v1.ImageIndex, error) { return target.Index(ctx, tag, desc) }
 }
 
 // ImageBuildCache is what the labels of a deps image say of its build
 // cache: the settings it was compiled for and how many packages it holds.
 type ImageBuildCache struct {
+	// Platform is the image's "os/arch" in a multi-platform deps image;
+	// "" for a single image.
+	Platform string
 	Settings buildcache.Settings
 	Packages int
 }
@@ -209,4 +233,50 @@ func (f *Found) BuildCache() (*ImageBuildCache, error) {
 		return nil, err
 	}
 	return ReadBuildCache(img)
+}
+
+// BuildCaches reads the build cache labels of each image of the deps
+// image found: of the one image, or of each platform's image of an index
+// that has a build cache (not those its annotation
+// [buildcache.LabelAbsent] marks), with Platform set, in the index's
+// order. It returns none when nothing was found or no image has one.
+func (f *Found) BuildCaches() ([]*ImageBuildCache, error) {
+	if f.Match == MatchNone {
+		return nil, nil
+	}
+	if f.index == nil {
+		bc, err := f.BuildCache()
+		if bc == nil || err != nil {
+			return nil, err
+		}
+		return []*ImageBuildCache{bc}, nil
+	}
+	idx, err := f.index()
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading the index: %w", err)
+	}
+	var out []*ImageBuildCache
+	for _, d := range im.Manifests {
+		p := platformOf(d)
+		if p == "" || d.Annotations[buildcache.LabelAbsent] != "" {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("reading the image for %s: %w", p, err)
+		}
+		bc, err := ReadBuildCache(img)
+		if err != nil {
+			return nil, fmt.Errorf("the image for %s: %w", p, err)
+		}
+		if bc != nil {
+			bc.Platform = p
+			out = append(out, bc)
+		}
+	}
+	return out, nil
 }

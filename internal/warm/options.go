@@ -3,6 +3,7 @@ package warm
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/cachecheck/cachecheck/internal/buildcache"
@@ -28,6 +29,7 @@ type options struct {
 	contents    string
 	compression string
 	buildCache  SettingsFunc
+	platforms   []string
 	progress    func(Progress)
 	stderr      io.Writer
 	version     string
@@ -142,6 +144,25 @@ func WithCompression(c string) Option {
 func WithBuildCache(f SettingsFunc) Option {
 	return func(o *options) error {
 		o.buildCache = f
+		return nil
+	}
+}
+
+// WithPlatforms sets the platforms ("linux/arm64") the build cache layer
+// is compiled for, with [WithBuildCache]. On a multi-platform base each
+// named platform's image gets a layer compiled for it; the others get
+// none and say so in an annotation ([buildcache.LabelAbsent]). On a
+// single image, or none, one platform may be named: the image's. The
+// default is the settings' own platform (GOOS/GOARCH, from the
+// Dockerfile's stage or linux/amd64).
+func WithPlatforms(platforms ...string) Option {
+	return func(o *options) error {
+		for _, p := range platforms {
+			if _, _, err := buildcache.ParsePlatform(p); err != nil {
+				return err
+			}
+		}
+		o.platforms = slices.Clone(platforms)
 		return nil
 	}
 }

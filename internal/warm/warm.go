@@ -35,12 +35,18 @@ type Result struct {
 	// Seconds is how long each phase took: base, lookup, download,
 	// verify, pack or pack+upload, build-cache, publish and total.
 	Seconds map[string]float64
-	// BuildCache is the build cache layer; nil for none.
-	BuildCache *BuildCache
+	// BuildCache is the build cache layer of a single image; nil for
+	// none, or for a multi-platform deps image, whose layers are in
+	// BuildCaches, one per platform compiled for.
+	BuildCache  *BuildCache
+	BuildCaches []*BuildCache
 }
 
 // BuildCache is what the build cache layer holds.
 type BuildCache struct {
+	// Platform is the platform it was compiled for, "linux/arm64", in a
+	// multi-platform deps image; "" in a single image.
+	Platform string
 	Settings string
 	Digest   string
 	Packages int
@@ -99,7 +105,10 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 			return nil, &BuildCacheError{err}
 		}
 	}
-	tagOf := Tag(key.Key, baseDigest, o.contents, bcSettings)
+	tagOf, platforms, err := tagFor(key.Key, base, baseDigest, o.contents, bcSettings, o.platforms)
+	if err != nil {
+		return nil, err
+	}
 	tag := tagOf.String()
 	sum.Tag = tag
 
@@ -216,17 +225,26 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	if bcSettings != nil {
 		t = time.Now()
 		o.progress(Progress{Phase: "build-cache"})
-		sum.BuildCache = &BuildCache{}
 		step := &buildCacheStep{target: target, tag: tagOf, compression: o.compression, spool: spool, reuse: !o.force, stderr: o.stderr, progress: o.progress}
-		if b, ok := base.(v1.Image); ok {
-			step.base, step.baseDigest = b, *baseDigest
+		if idx, ok := base.(v1.ImageIndex); ok {
+			out, sums, cleanup, err := step.addIndex(ctx, dir, res, *bcSettings, art.(v1.ImageIndex), idx, platforms)
+			if err != nil {
+				return nil, err
+			}
+			defer cleanup()
+			art, sum.BuildCaches = out, sums
+		} else {
+			if b, ok := base.(v1.Image); ok {
+				step.base, step.baseDigest = b, *baseDigest
+			}
+			sum.BuildCache = &BuildCache{}
+			img, cleanup, err := step.add(ctx, dir, res, *bcSettings, art.(v1.Image), sum.BuildCache)
+			if err != nil {
+				return nil, err
+			}
+			defer cleanup()
+			art = img
 		}
-		img, cleanup, err := step.add(ctx, dir, res, *bcSettings, art.(v1.Image), sum.BuildCache)
-		if err != nil {
-			return nil, err
-		}
-		defer cleanup()
-		art = img
 		phase("build-cache", t)
 	}
 
@@ -258,13 +276,45 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 
 // Tag returns the tag of the deps image of key on the base image of
 // baseDigest (nil for none) with contents and, when s is not nil, the
-// build cache of settings s.
+// build cache of settings s in a single image (see [TagFor] for a
+// multi-platform one).
 func Tag(key cachekey.Key, baseDigest *v1.Hash, contents string, s *buildcache.Settings) publish.Tag {
 	tag := publish.NewTag(key, baseDigest, contents)
 	if s != nil {
 		tag.BuildCache = buildcache.TagSuffix(*s)
 	}
 	return tag
+}
+
+// TagFor returns the tag warm publishes the deps image of key under, on
+// base (nil for none) of digest baseDigest, with contents and, when s is
+// not nil, the build cache of settings s for the platforms asked (see
+// [WithPlatforms]; none for the default).
+func TagFor(key cachekey.Key, base publish.Artifact, baseDigest *v1.Hash, contents string, s *buildcache.Settings, platforms []string) (publish.Tag, error) {
+	tag, _, err := tagFor(key, base, baseDigest, contents, s, platforms)
+	return tag, err
+}
+
+// tagFor is TagFor, which also returns the platforms of a multi-platform
+// deps image's build caches, and sets *s to the one platform asked of a
+// single image.
+func tagFor(key cachekey.Key, base publish.Artifact, baseDigest *v1.Hash, contents string, s *buildcache.Settings, asked []string) (publish.Tag, []string, error) {
+	var platforms []string
+	if s != nil {
+		var err error
+		if platforms, err = buildCachePlatforms(base, s, asked); err != nil {
+			return publish.Tag{}, nil, err
+		}
+	}
+	tag := publish.NewTag(key, baseDigest, contents)
+	if s != nil {
+		suffix, err := buildcache.PlatformsTagSuffix(*s, platforms)
+		if err != nil {
+			return tag, nil, err
+		}
+		tag.BuildCache = suffix
+	}
+	return tag, platforms, nil
 }
 
 // adoptStamp stamps the image warm found (a hit) when it has no stamp: an
