@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/modload"
@@ -85,6 +86,21 @@ func (b *buildCacheStep) compileOn(ctx context.Context, dir string, res *modload
 	plan, err := buildcache.Prepare(ctx, dir, res, s, opts...)
 	if err != nil {
 		var ve *buildcache.VersionError
+		if errors.As(err, &ve) && g == nil && buildcache.IsRelease(ve.Want) {
+			// No Go in the base, and the build names a release other
+			// than the go command's: compile with that release's
+			// official toolchain, as GOTOOLCHAIN would run it.
+			cache, err := goRootCache()
+			if err != nil {
+				return nil, nil, err
+			}
+			fmt.Fprintf(b.stderr, "cachecheck: build cache: the build uses %s and the go command here is %s: compiling with the official %s toolchain\n", ve.Want, ve.Have, ve.Want)
+			ft, ferr := buildcache.FetchToolchain(ctx, ve.Want, runtime.GOOS, runtime.GOARCH, cache, os.Environ(), b.stderr)
+			if ferr != nil {
+				return nil, nil, &BuildCacheError{fmt.Errorf("%w; fetching that toolchain failed: %v", ve, ferr)}
+			}
+			return b.compileOn(ctx, dir, res, s, img, ft, "the official toolchain of the golang.org/toolchain module", how, sum)
+		}
 		if errors.As(err, &ve) {
 			return nil, nil, &BuildCacheError{err}
 		}
