@@ -134,7 +134,11 @@ unpacked once per image digest under the user's cache directory
 (cachecheck/goroot) and compiles the packages, so any Go release works and
 the entries are those the build computes; a base without one (or for
 another architecture) is compiled for with the go command here, which must
-then be the base's GOLANG_VERSION. Without -trimpath the compile runs in a
+then be the release the build names (the base's GOLANG_VERSION, or the
+Dockerfile's golang: tag); with no Go in the base and a Dockerfile naming
+another single release (golang:1.27.3), warm fetches that release's
+official toolchain (the golang.org/toolchain module, through GOPROXY, once
+into cachecheck/goroot/toolchain) and compiles with it. Without -trimpath the compile runs in a
 private mount namespace with the module cache bind-mounted at /go/pkg/mod
 and the base's Go at its GOROOT, which needs root (or CAP_SYS_ADMIN).
 
