@@ -372,9 +372,11 @@ func (t *registryTarget) Prepush(ctx context.Context, layers []v1.Layer) error {
 				// second warm of a layer another is sending (warm --all
 				// --jobs, units sharing a module) waits for it and then
 				// finds the blob there instead of sending it again.
-				unlock := uploads.lock(t.repo.String() + "@" + d.String())
-				err := remote.WriteLayer(t.repo, l, opts...)
-				unlock()
+				unlock, err := uploads.lock(ctx, t.repo.String()+"@"+d.String())
+				if err == nil {
+					err = remote.WriteLayer(t.repo, l, opts...)
+					unlock()
+				}
 				if err != nil {
 					errs <- registryErr(t.repo, blobOp("pushing", d.String(), t.repo), err)
 					continue
@@ -410,31 +412,41 @@ type keyedMutex struct {
 }
 
 type keyedLock struct {
-	sync.Mutex
+	held  chan struct{} // holds a value while locked
 	users int
 }
 
-// lock locks key and returns the function that unlocks it.
-func (k *keyedMutex) lock(key string) (unlock func()) {
+// lock locks key and returns the function that unlocks it, or ctx's error
+// when ctx ends first: a push waiting for another's upload of the same
+// blob gives up with its context, as its own requests would.
+func (k *keyedMutex) lock(ctx context.Context, key string) (unlock func(), err error) {
 	k.mu.Lock()
 	if k.locks == nil {
 		k.locks = map[string]*keyedLock{}
 	}
 	l := k.locks[key]
 	if l == nil {
-		l = &keyedLock{}
+		l = &keyedLock{held: make(chan struct{}, 1)}
 		k.locks[key] = l
 	}
 	l.users++
 	k.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
+	leave := func() {
 		k.mu.Lock()
 		if l.users--; l.users == 0 {
 			delete(k.locks, key)
 		}
 		k.mu.Unlock()
+	}
+	select {
+	case l.held <- struct{}{}:
+		return func() {
+			<-l.held
+			leave()
+		}, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
 	}
 }
 
