@@ -18,6 +18,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/warm"
 	"github.com/cachecheck/cachecheck/reports"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // defaultJobs is how many modules warm --all warms at once.
@@ -478,7 +479,8 @@ func (o *warmOptions) runCheck(ctx context.Context, io IO, root string, us []*un
 }
 
 // warmAllCommand is the warm --all command line that publishes what
-// --check found missing: the same target, base and contents.
+// --check found missing: the same target, base, contents and build cache
+// flags, each word quoted for the shell as it needs.
 func (o *warmOptions) warmAllCommand(root string) string {
 	args := []string{"cachecheck", "warm", "--all", "--to", o.to}
 	if o.base != "" {
@@ -493,13 +495,22 @@ func (o *warmOptions) warmAllCommand(root string) string {
 			args = append(args, "--dockerfile", f.dockerfile)
 		}
 		if f.buildFlags != "" {
-			args = append(args, "--build-flags", "'"+f.buildFlags+"'")
+			args = append(args, "--build-flags", f.buildFlags)
+		}
+		if len(f.platforms) > 0 {
+			args = append(args, "--platform", strings.Join(f.platforms, ","))
 		}
 	}
 	if o.registry.insecure {
 		args = append(args, "--insecure")
 	}
-	return strings.Join(append(args, root), " ")
+	args = append(args, root)
+	for i, a := range args {
+		if q, err := syntax.Quote(a, syntax.LangBash); err == nil {
+			args[i] = q
+		}
+	}
+	return strings.Join(args, " ")
 }
 
 // printAll writes what warm --all did in the --format asked; with -q,

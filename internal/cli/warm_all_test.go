@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -155,4 +157,32 @@ func parseWarm(args []string) (*warmOptions, error) {
 		return nil, err
 	}
 	return o, c.validate(c.flags.Args())
+}
+
+// TestWarmAllCommand: the command warm --all --check suggests is one a
+// shell runs as given, with the same flags: the shell reads back each word
+// (paths with spaces, build flags with quotes), checked by bash itself.
+func TestWarmAllCommand(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatalf("bash: %v", err)
+	}
+	c, o := warmCommand()
+	flags := []string{"--all", "--check", "--to", "oci:/tmp/my deps", "--base", "oci:/tmp/base dir:1.26", "--contents", "zips",
+		"--build-cache", "--build-flags", `CGO_ENABLED=0 -trimpath -ldflags='-s -w'`, "--platform", "linux/amd64,linux/arm64", "--insecure"}
+	if err := c.flags.Parse(flags); err != nil {
+		t.Fatal(err)
+	}
+	root := "/src/it's a repo"
+	line := o.warmAllCommand(root)
+	out, err := exec.Command(bash, "-c", `printf '%s\n' `+strings.TrimPrefix(line, "cachecheck ")).Output()
+	if err != nil {
+		t.Fatalf("bash -c %q: %v", line, err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	want := []string{"warm", "--all", "--to", "oci:/tmp/my deps", "--base", "oci:/tmp/base dir:1.26", "--contents", "zips",
+		"--build-cache", "--build-flags", `CGO_ENABLED=0 -trimpath -ldflags='-s -w'`, "--platform", "linux/amd64,linux/arm64", "--insecure", root}
+	if !slices.Equal(got, want) {
+		t.Errorf("warmAllCommand = %s\nthe shell reads %q\nwant %q", line, got, want)
+	}
 }
