@@ -79,6 +79,35 @@ type BuildCache struct {
 	Mismatch bool `json:"mismatch"`
 }
 
+// PredictedCompile is what a go build FROM the deps image compiles: the
+// main module's packages it builds, which the build cache does not hold,
+// and a link for each command.
+type PredictedCompile struct {
+	Packages []string `json:"packages"` // import paths, sorted: what go build -v lists
+	Links    int      `json:"links"`
+	// Note says why nothing was predicted (Packages empty).
+	Note string `json:"note,omitempty"`
+}
+
+// Sentence says what the build compiles: "FROM the image it compiles 2
+// packages of the module (example.com/app/cmd/api,
+// example.com/app/internal/greet) and links 1 command".
+func (c *PredictedCompile) Sentence() string {
+	if c.Note != "" {
+		return "what it compiles was not predicted: " + c.Note
+	}
+	names := c.Packages
+	more := ""
+	if len(names) > 8 {
+		names, more = names[:8], fmt.Sprintf(", and %d more", len(c.Packages)-8)
+	}
+	s := fmt.Sprintf("FROM the image it compiles %d %s of the module (%s%s)", len(c.Packages), plural(len(c.Packages), "package", "packages"), strings.Join(names, ", "), more)
+	if c.Links > 0 {
+		s += fmt.Sprintf(" and links %d %s", c.Links, plural(c.Links, "command", "commands"))
+	}
+	return s
+}
+
 // PlatformBuildCache is the build cache of one platform's image of a
 // multi-platform deps image.
 type PlatformBuildCache struct {
@@ -96,6 +125,9 @@ type GoBuild struct {
 	// it is compared with: that of its GOOS/GOARCH, else the first; ""
 	// for a single image.
 	Platform string `json:"platform,omitempty"`
+	// Compiles is what it compiles FROM the deps image, as predicted for a
+	// build that matches the cache in the work tree; nil otherwise.
+	Compiles *PredictedCompile `json:"compiles,omitempty"`
 	// Mismatches are the settings in which it differs from the cache's;
 	// none when it can use the cache.
 	Mismatches []SettingMismatch `json:"mismatches,omitempty"`

@@ -299,7 +299,11 @@ func (r *Report) depsDetail(md bool) string {
 			if gb.Platform != "" {
 				it = "the " + gb.Platform + " image's"
 			}
-			fmt.Fprintf(&b, "%sThe Dockerfile's go %s (%s) matches %s: %s.\n", sep, gb.Command, gb.Position, it, code(gb.Settings))
+			fmt.Fprintf(&b, "%sThe Dockerfile's go %s (%s) matches %s: %s.", sep, gb.Command, gb.Position, it, code(gb.Settings))
+			if gb.Compiles != nil {
+				fmt.Fprintf(&b, " %s.", upperFirst(gb.Compiles.Sentence()))
+			}
+			b.WriteString("\n")
 		}
 	}
 	return b.String()

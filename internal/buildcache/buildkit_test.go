@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"github.com/cachecheck/cachecheck/internal/modload/modloadtest"
 	"github.com/cachecheck/cachecheck/internal/testenv"
 	"github.com/cachecheck/cachecheck/internal/testimage"
+	"github.com/cachecheck/cachecheck/reports"
 )
 
 // fixtureService is the Go service the BuildKit tests build: 39 modules in
@@ -93,6 +95,35 @@ func (e *buildKitEnv) warmService(t testing.TB) (dir, modOnly, withCache string)
 	withCache = warm("--build-cache")
 	modOnly = warm()
 	return dir, modOnly, withCache
+}
+
+// reportCompiles runs report --build-cache on dir, the fixture service
+// warmService warmed, as a pull request's CI would (a git checkout), and
+// returns what it predicts the Dockerfile's go build compiles FROM the
+// deps image.
+func (e *buildKitEnv) reportCompiles(t testing.TB, dir string) *reports.PredictedCompile {
+	t.Helper()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.email=ci@example.com", "-c", "user.name=CI", "commit", "-q", "-m", "base"}} {
+		if b, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	args := []string{"report", "--base", "HEAD", "--to", e.registry + "/cachecheck/buildcache-service", "--deps-base", e.base, "--build-cache", "--format", "json", dir}
+	var out, errb bytes.Buffer
+	if err := cli.Run(context.Background(), args, nil, &out, &errb); err != nil {
+		t.Fatalf("cachecheck %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	rep, err := reports.ReadReport(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := rep.Deps.BuildCache
+	if !rep.Deps.Hit || bc == nil || len(bc.Builds) != 1 || bc.Builds[0].Compiles == nil || bc.Builds[0].Compiles.Note != "" {
+		var js bytes.Buffer
+		rep.WriteJSON(&js)
+		t.Fatalf("report: want a hit with a build cache and a prediction for the one go build; got\n%s", js.String())
+	}
+	return bc.Builds[0].Compiles
 }
 
 // buildRun is one BuildKit build of consumerDockerfile.
@@ -180,6 +211,12 @@ func TestBuildKitCompilesOnlyOwnPackages(t *testing.T) {
 		if !strings.HasPrefix(p, own) {
 			t.Errorf("go build FROM the deps image with build cache printed %q: a dependency compiled (or other output)", p)
 		}
+	}
+	// report --build-cache predicts that list, exactly.
+	predicted := e.reportCompiles(t, dir)
+	t.Logf("report predicts the go build FROM the image compiles %v and links %d", predicted.Packages, predicted.Links)
+	if want := slices.Sorted(slices.Values(cached.Compiled)); !slices.Equal(predicted.Packages, want) || predicted.Links != 1 {
+		t.Errorf("report predicts the go build compiles %v and links %d; go build -v FROM the image compiled %v and links 1", predicted.Packages, predicted.Links, want)
 	}
 
 	plain := e.build(t, dir, modOnly, nil)

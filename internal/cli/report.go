@@ -16,6 +16,7 @@ import (
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/cachekey"
+	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
 	"github.com/cachecheck/cachecheck/internal/publish"
 	"github.com/cachecheck/cachecheck/internal/warm"
@@ -26,6 +27,8 @@ import (
 
 type reportOptions struct {
 	base, head string
+	// dir is the module directory the report is run on (DIR).
+	dir        string
 	file       string
 	to         string
 	depsBase   string
@@ -80,8 +83,12 @@ build time? DIR (default ".") holds the Go module and the Dockerfile.
   --build-cache'), the section says what it was compiled for and whether
   each go build of the head Dockerfile can use it; a build that cannot
   gets one sentence saying which settings differ (the comparison of
-  'analyze --deps-image', rule CC012). For a multi-platform deps image,
-  each go build is compared with the image for its GOOS/GOARCH.
+  'analyze --deps-image', rule CC012). For one that can, when the head is
+  the work tree, it predicts what the build compiles FROM the image: the
+  module's own packages among the build's dependencies (which the build
+  cache does not hold; 'go list -deps' with the build's settings, offline)
+  and a link for each command. For a multi-platform deps image, each go
+  build is compared with the image for its GOOS/GOARCH.
 - Dockerfile: the findings the change introduced or fixed, and the
   predicted layer-cache hits and misses of a head build after a base build,
   naming the first miss. Without --file it is the head's Dockerfile that
@@ -156,6 +163,7 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	o.dir = dir
 	rep := &reports.Report{Base: o.base, Head: o.head}
 	if rep.Head == "" {
 		rep.Head = "."
@@ -317,7 +325,17 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 	case err != nil:
 		d.Note = fmt.Sprintf("reading the build cache labels of the image: %v", err)
 	case len(bcs) > 0:
-		d.BuildCache = compareBuildCache(bcs, head, o.dockerfileName())
+		var predict func(buildcache.Settings, []string) *reports.PredictedCompile
+		if o.head == "" && o.dir != "" {
+			predict = func(s buildcache.Settings, patterns []string) *reports.PredictedCompile {
+				c, err := buildcache.PredictCompile(ctx, o.dir, s, patterns)
+				if err != nil {
+					return &reports.PredictedCompile{Packages: []string{}, Note: err.Error()}
+				}
+				return &reports.PredictedCompile{Packages: c.Packages, Links: c.Links}
+			}
+		}
+		d.BuildCache = compareBuildCache(bcs, head, o.dockerfileName(), predict)
 	}
 	return d
 }
@@ -371,7 +389,10 @@ func hiddenModules(head *analyzer.Build, ref string) []string {
 // build's GOOS/GOARCH, else the first, as CC012 does. The summary's
 // Settings and Packages are the first's; Platforms lists them all for an
 // index.
-func compareBuildCache(bcs []*warm.ImageBuildCache, b *analyzer.Build, file string) *reports.BuildCache {
+//
+// When predict is not nil, it gives what each go build that matches the
+// cache compiles FROM the image.
+func compareBuildCache(bcs []*warm.ImageBuildCache, b *analyzer.Build, file string, predict func(buildcache.Settings, []string) *reports.PredictedCompile) *reports.BuildCache {
 	out := &reports.BuildCache{Settings: bcs[0].Settings.String(), Packages: bcs[0].Packages, Builds: []reports.GoBuild{}}
 	for _, bc := range bcs {
 		if bc.Platform != "" {
@@ -397,6 +418,9 @@ func compareBuildCache(bcs []*warm.ImageBuildCache, b *analyzer.Build, file stri
 		}
 		for _, diff := range gb.Settings.Differences(bc.Settings) {
 			rb.Mismatches = append(rb.Mismatches, reports.SettingMismatch{Setting: diff.Setting, Build: diff.BuildWords(), Cache: diff.CacheWords()})
+		}
+		if len(rb.Mismatches) == 0 && predict != nil {
+			rb.Compiles = predict(bc.Settings, gb.Packages)
 		}
 		out.Mismatch = out.Mismatch || len(rb.Mismatches) > 0
 		out.Builds = append(out.Builds, rb)
