@@ -3,6 +3,7 @@ package buildcache
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,7 +38,7 @@ type Compile struct {
 // it needs no network: a dependency missing from the module cache only ends the
 // walk there, and no dependency imports the main module's packages.
 func PredictCompile(ctx context.Context, dir string, s Settings, patterns []string, opts ...Option) (*Compile, error) {
-	o := options{goCmd: "go", env: os.Environ()}
+	o := options{goCmd: "go", env: os.Environ(), stderr: io.Discard}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err

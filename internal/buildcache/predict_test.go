@@ -18,7 +18,10 @@ import (
 func TestPredictCompile(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
-		"go.mod":                  "module example.com/svc\n\ngo 1.22\n\nrequire example.com/missing v1.0.0\n",
+		"go.mod": "module example.com/svc\n\ngo 1.22\n\nrequire example.com/missing v1.0.0\n",
+		// go list tries to download a module go.sum names and the cache
+		// lacks, and says so on its standard error.
+		"go.sum":                  "example.com/missing v1.0.0 h1:0000000000000000000000000000000000000000000=\nexample.com/missing v1.0.0/go.mod h1:0000000000000000000000000000000000000000000=\n",
 		"cmd/api/main.go":         "package main\n\nimport _ \"example.com/svc/internal/greet\"\n\nfunc main() {}\n",
 		"cmd/api/netgo.go":        "//go:build netgo\n\npackage main\n\nimport _ \"example.com/svc/internal/tagged\"\n",
 		"cmd/api/win_windows.go":  "package main\n\nimport _ \"example.com/svc/internal/win\"\n",
