@@ -2,16 +2,14 @@ package testenv
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/cachecheck/cachecheck/internal/buildcache"
 )
 
 // GoEnv returns the value of the go command's setting name (`go env NAME`).
@@ -45,8 +43,9 @@ func Git(t testing.TB, dir string, args ...string) string {
 // Toolchain returns the directory of the official Go toolchain of release
 // (such as "go1.27.3") for this machine's GOOS and GOARCH: the
 // golang.org/toolchain module, downloaded through the module proxy (and
-// checked against the checksum database, as any module) into a module
-// cache of the test's, within 5 minutes. It is a GOROOT.
+// checked against the checksum database, as any module) by
+// [buildcache.FetchToolchain], as warm fetches it, into a cache of the
+// test's. It is a GOROOT.
 func Toolchain(t testing.TB, release string) string {
 	t.Helper()
 	return ToolchainFor(t, release, runtime.GOOS, runtime.GOARCH)
@@ -55,32 +54,9 @@ func Toolchain(t testing.TB, release string) string {
 // ToolchainFor is [Toolchain] for goos/goarch, such as linux/arm64.
 func ToolchainFor(t testing.TB, release, goos, goarch string) string {
 	t.Helper()
-	mod := fmt.Sprintf("golang.org/toolchain@v0.0.1-%s.%s-%s", release, goos, goarch)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", mod)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "GOMODCACHE="+t.TempDir(), "GOFLAGS=-modcacherw", "GOTOOLCHAIN=local")
-	out, err := cmd.Output()
-	if ctx.Err() != nil {
-		t.Fatalf("go mod download %s: no answer from the module proxy in 5 minutes", mod)
+	g, err := buildcache.FetchToolchain(context.Background(), release, goos, goarch, t.TempDir(), os.Environ(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var m struct{ Dir, Error string }
-	if jerr := json.Unmarshal(out, &m); err != nil || jerr != nil || m.Error != "" {
-		t.Fatalf("go mod download %s: %v %v %s\n%s", mod, err, jerr, m.Error, out)
-	}
-	// Module zips keep no file modes: the go command makes a toolchain's
-	// programs executable when it switches to it, and so does this.
-	for _, sub := range []string{"bin", "pkg/tool"} {
-		err := filepath.WalkDir(filepath.Join(m.Dir, sub), func(p string, d fs.DirEntry, err error) error {
-			if err != nil || !d.Type().IsRegular() {
-				return err
-			}
-			return os.Chmod(p, 0o755)
-		})
-		if err != nil {
-			t.Fatalf("making the programs of %s executable: %v", mod, err)
-		}
-	}
-	return m.Dir
+	return g.Dir
 }
