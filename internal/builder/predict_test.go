@@ -72,6 +72,13 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 			if err := os.CopyFS(work, os.DirFS("../../analyzer/testdata/fixtures/service")); err != nil {
 				t.Fatal(err)
 			}
+			// Layers of this run's own: other tests build the same
+			// fixture on the same builder, at the same time, and
+			// BuildKit merges identical steps of concurrent builds and
+			// reports them to one build only ("no such step" here), and
+			// a layer another test made (its dependency bump is this
+			// one's) is a hit no prediction from this run's base can see.
+			unique(t, filepath.Join(work, "go.mod"))
 			args := map[string]string{"BASE": base, "GOPROXY": goproxy, "GOSUMDB": gosumdb}
 			opts := BuildOptions{Context: work, BuildArgs: args}
 			if IsClassic(b) {
@@ -340,5 +347,19 @@ func TestPredictConfigChange(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// unique appends to the go.mod file a comment naming the test and the
+// time, so that every layer from its COPY on is the test run's own.
+func unique(t *testing.T, gomod string) {
+	t.Helper()
+	f, err := os.OpenFile(gomod, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n// %s %d\n", t.Name(), time.Now().UnixNano())
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
