@@ -297,9 +297,16 @@ func buildFlags(s Settings) []string {
 	return append(f, s.Flags...)
 }
 
-// buildEnv returns env with the settings of s.
+// buildEnv returns env with the settings of s and the build cache
+// goCache.
 func buildEnv(env []string, s Settings, goCache string) []string {
-	env = envlist.Set(env, "GOCACHE", goCache)
+	return settingsEnv(envlist.Set(env, "GOCACHE", goCache), s)
+}
+
+// settingsEnv returns env with the settings of s, offline (GOPROXY=off)
+// and without the caller's GOFLAGS: what the go command is run with to
+// compile for s, or to list the packages such a build loads.
+func settingsEnv(env []string, s Settings) []string {
 	env = envlist.Set(env, "GOFLAGS", "")
 	env = envlist.Set(env, "GOPROXY", "off")
 	env = envlist.Set(env, "GOOS", s.GOOS)

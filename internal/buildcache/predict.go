@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/cachecheck/cachecheck/internal/envlist"
 )
 
 // Compile is what a go build FROM a deps image compiles and links, as
@@ -32,10 +30,11 @@ type Compile struct {
 // cache, as warm compiles every dependency of the module's main packages;
 // one the module imports only since the warm would be compiled too.
 //
-// It lists the packages with the go command here (go list -e -deps, with
-// GOOS, GOARCH, CGO_ENABLED, GOEXPERIMENT, the tags and flags of s,
-// GOPROXY=off, and GOTOOLCHAIN=local unless the environment sets it), so
-// it needs no network: a dependency missing from the module cache only ends the
+// It lists the packages with the go command here (go list -e -deps) in
+// the environment a compile for s gets (GOOS, GOARCH, GOAMD64,
+// CGO_ENABLED, GOEXPERIMENT, GOPROXY=off, GOTOOLCHAIN=local unless the
+// environment sets it) and with the tags and flags of s, so it needs no
+// network: a dependency missing from the module cache only ends the
 // walk there, and no dependency imports the main module's packages.
 func PredictCompile(ctx context.Context, dir string, s Settings, patterns []string, opts ...Option) (*Compile, error) {
 	o := options{goCmd: "go", env: os.Environ(), stderr: io.Discard}
@@ -48,17 +47,7 @@ func PredictCompile(ctx context.Context, dir string, s Settings, patterns []stri
 	if err != nil {
 		return nil, fmt.Errorf("resolving directory %q: %w", dir, err)
 	}
-	env := envlist.Set(o.env, "GOOS", s.GOOS)
-	env = envlist.Set(env, "GOARCH", s.GOARCH)
-	env = envlist.Set(env, "GOEXPERIMENT", s.GOEXPERIMENT)
-	env = envlist.Set(env, "GOFLAGS", "")
-	env = envlist.Set(env, "GOPROXY", "off")
-	if s.CGOEnabled != "" {
-		env = envlist.Set(env, "CGO_ENABLED", s.CGOEnabled)
-	}
-	if _, ok := envlist.Lookup(env, "GOTOOLCHAIN"); !ok {
-		env = envlist.Set(env, "GOTOOLCHAIN", "local")
-	}
+	env := settingsEnv(o.env, s)
 	if len(patterns) == 0 {
 		patterns = []string{"."}
 	}

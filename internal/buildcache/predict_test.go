@@ -24,6 +24,8 @@ func TestPredictCompile(t *testing.T) {
 		"go.sum":                  "example.com/missing v1.0.0 h1:0000000000000000000000000000000000000000000=\nexample.com/missing v1.0.0/go.mod h1:0000000000000000000000000000000000000000000=\n",
 		"cmd/api/main.go":         "package main\n\nimport _ \"example.com/svc/internal/greet\"\n\nfunc main() {}\n",
 		"cmd/api/netgo.go":        "//go:build netgo\n\npackage main\n\nimport _ \"example.com/svc/internal/tagged\"\n",
+		"cmd/api/v3.go":           "//go:build amd64.v3\n\npackage main\n\nimport _ \"example.com/svc/internal/v3\"\n",
+		"internal/v3/v3.go":       "package v3\n",
 		"cmd/api/win_windows.go":  "package main\n\nimport _ \"example.com/svc/internal/win\"\n",
 		"cmd/tool/main.go":        "package main\n\nfunc main() {}\n",
 		"internal/greet/greet.go": "package greet\n\nimport _ \"example.com/missing/pkg\"\n",
@@ -46,6 +48,8 @@ func TestPredictCompile(t *testing.T) {
 	netgo.Tags = []string{"netgo"}
 	windows := linux
 	windows.GOOS = "windows"
+	v3 := linux
+	v3.GOAMD64 = "v3"
 	for _, c := range []struct {
 		name     string
 		s        buildcache.Settings
@@ -55,6 +59,7 @@ func TestPredictCompile(t *testing.T) {
 	}{
 		{"one command", linux, []string{"./cmd/api"}, []string{"example.com/svc/cmd/api", "example.com/svc/internal/greet"}, 1},
 		{"tags", netgo, []string{"./cmd/api"}, []string{"example.com/svc/cmd/api", "example.com/svc/internal/greet", "example.com/svc/internal/tagged"}, 1},
+		{"GOAMD64", v3, []string{"./cmd/api"}, []string{"example.com/svc/cmd/api", "example.com/svc/internal/greet", "example.com/svc/internal/v3"}, 1},
 		{"GOOS", windows, []string{"./cmd/api"}, []string{"example.com/svc/cmd/api", "example.com/svc/internal/greet", "example.com/svc/internal/win"}, 1},
 		{"two commands", linux, []string{"./cmd/..."}, []string{"example.com/svc/cmd/api", "example.com/svc/cmd/tool", "example.com/svc/internal/greet"}, 2},
 		{"a library", linux, []string{"./internal/greet"}, []string{"example.com/svc/internal/greet"}, 0},
