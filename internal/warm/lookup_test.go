@@ -218,15 +218,16 @@ func TestLookupIndexBuildCaches(t *testing.T) {
 		}
 		d := v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}
 		if arch == "s390x" {
+			// Labelled, as an image of the base may be: the annotation
+			// alone says it has no build cache.
 			d.Annotations = map[string]string{buildcache.LabelAbsent: "not asked"}
-		} else {
-			s := buildcache.Settings{GoVersion: "go1.27.3", GOOS: "linux", GOARCH: arch, CGOEnabled: "0", Trimpath: true}
-			s.Normalize()
-			labels := buildcache.Labels(s)
-			labels[buildcache.LabelPackages] = fmt.Sprint(50 + i)
-			if img, err = depsimage.Label(img, func(*v1.ConfigFile) {}, labels, nil); err != nil {
-				t.Fatal(err)
-			}
+		}
+		s := buildcache.Settings{GoVersion: "go1.27.3", GOOS: "linux", GOARCH: arch, CGOEnabled: "0", Trimpath: true}
+		s.Normalize()
+		labels := buildcache.Labels(s)
+		labels[buildcache.LabelPackages] = fmt.Sprint(50 + i)
+		if img, err = depsimage.Label(img, func(*v1.ConfigFile) {}, labels, nil); err != nil {
+			t.Fatal(err)
 		}
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: d})
 	}
