@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/cachecheck/cachecheck/analyzer"
 	"github.com/cachecheck/cachecheck/analyzer/buildlog"
 	"github.com/cachecheck/cachecheck/internal/testenv"
@@ -72,14 +76,18 @@ func TestPredictionAgainstBuilders(t *testing.T) {
 			if err := os.CopyFS(work, os.DirFS("../../analyzer/testdata/fixtures/service")); err != nil {
 				t.Fatal(err)
 			}
-			// Layers of this run's own: other tests build the same
-			// fixture on the same builder, at the same time, and
-			// BuildKit merges identical steps of concurrent builds and
-			// reports them to one build only ("no such step" here), and
-			// a layer another test made (its dependency bump is this
-			// one's) is a hit no prediction from this run's base can see.
-			unique(t, filepath.Join(work, "go.mod"))
-			args := map[string]string{"BASE": base, "GOPROXY": goproxy, "GOSUMDB": gosumdb}
+			// Layers of this run's own, from the first step: other
+			// tests build the same fixture on the same builder, at the
+			// same time. BuildKit merges identical steps of concurrent
+			// builds and reports them to one build only ("no such step"
+			// here); a layer another test made (its dependency bump is
+			// this one's) is a hit no prediction from this run's base
+			// can see; and the classic builder takes the newest of the
+			// images it may reuse, so a --no-cache build of the fixture
+			// (bench's cold one) leaves this run's WORKDIR without the
+			// children its next build looks for (CI run of 92c8a9c:
+			// COPY go.mod go.sum missed after nothing in it changed).
+			args := map[string]string{"BASE": ownBase(t, base), "GOPROXY": goproxy, "GOSUMDB": gosumdb}
 			opts := BuildOptions{Context: work, BuildArgs: args}
 			if IsClassic(b) {
 				classicMount(t, ctx, b, opts)
@@ -350,16 +358,41 @@ func TestPredictConfigChange(t *testing.T) {
 	}
 }
 
-// unique appends to the go.mod file a comment naming the test and the
-// time, so that every layer from its COPY on is the test run's own.
-func unique(t *testing.T, gomod string) {
+// ownBase pushes, next to base, an image of the same layers whose config
+// carries a label naming the test and the time, and returns it by digest:
+// every layer a build makes FROM it is the test run's own, on every
+// builder, whatever other tests build at the same time.
+func ownBase(t *testing.T, base string) string {
 	t.Helper()
-	f, err := os.OpenFile(gomod, os.O_APPEND|os.O_WRONLY, 0)
+	ref, err := name.ParseReference(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(f, "\n// %s %d\n", t.Name(), time.Now().UnixNano())
-	if err := f.Close(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	img, err := remote.Image(ref, remote.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("reading the test base image: %v", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
 		t.Fatal(err)
 	}
+	cf = cf.DeepCopy()
+	if cf.Config.Labels == nil {
+		cf.Config.Labels = map[string]string{}
+	}
+	cf.Config.Labels["test.cachecheck.run"] = fmt.Sprintf("%s %d", t.Name(), time.Now().UnixNano())
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := ref.Context().Digest(d.String())
+	if err := remote.Write(own, img, remote.WithContext(ctx)); err != nil {
+		t.Fatalf("pushing the test's own base image: %v", err)
+	}
+	return own.String()
 }
