@@ -72,6 +72,10 @@ type BuildCache struct {
 	// multi-platform deps image (Settings and Packages are the first's);
 	// none for a single image.
 	Platforms []PlatformBuildCache `json:"platforms,omitempty"`
+	// MainModule is the main module's layer of warm --build-cache=all
+	// (of the first image, for an index): the module's packages compiled
+	// at a commit; nil when the image holds only the dependencies.
+	MainModule *RefMainModule `json:"main_module,omitempty"`
 	// Builds are the go builds of the head Dockerfile; none when there is
 	// no Dockerfile or it builds nothing.
 	Builds []GoBuild `json:"builds"`
@@ -85,6 +89,10 @@ type BuildCache struct {
 type PredictedCompile struct {
 	Packages []string `json:"packages"` // import paths, sorted: what go build -v lists
 	Links    int      `json:"links"`
+	// Revision is the commit whose main module packages the image holds
+	// (warm --build-cache=all), from which the head's changes are
+	// counted; "" when it holds only the dependencies.
+	Revision string `json:"revision,omitempty"`
 	// Note says why nothing was predicted (Packages empty).
 	Note string `json:"note,omitempty"`
 }
@@ -104,6 +112,9 @@ func (c *PredictedCompile) Sentence() string {
 	s := fmt.Sprintf("FROM the image it compiles %d %s of the module (%s%s)", len(c.Packages), plural(len(c.Packages), "package", "packages"), strings.Join(names, ", "), more)
 	if c.Links > 0 {
 		s += fmt.Sprintf(" and links %d %s", c.Links, plural(c.Links, "command", "commands"))
+	}
+	if c.Revision != "" {
+		s += fmt.Sprintf(", the image holding the module's packages compiled at %s", shortRevision(c.Revision))
 	}
 	return s
 }

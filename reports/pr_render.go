@@ -287,6 +287,9 @@ func (r *Report) depsDetail(md bool) string {
 			}
 			fmt.Fprintf(&b, "%sIts images hold a build cache for %d %s: %s.\n", sep, len(bc.Platforms), plural(len(bc.Platforms), "platform", "platforms"), strings.Join(each, "; "))
 		}
+		if m := bc.MainModule; m != nil {
+			fmt.Fprintf(&b, "%sIt also holds %d %s of the module compiled at commit %s (%s), the newest the target holds.\n", sep, m.Packages, plural(m.Packages, "package", "packages"), code(shortRevision(m.Revision)), m.RevisionTime.UTC().Format("2006-01-02 15:04 UTC"))
+		}
 		for _, gb := range bc.Builds {
 			if s := gb.Sentence(); s != "" {
 				if gb.Platform != "" {

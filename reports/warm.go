@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/olekukonko/tablewriter"
@@ -32,6 +33,13 @@ type Warm struct {
 	// image, one per platform compiled for (Platform set); BuildCache is
 	// nil then.
 	BuildCaches []*WarmBuildCache `json:"build_caches,omitempty"`
+	// MainModule are the main module's layers of warm --build-cache=all,
+	// one a platform with a build cache. Tag is then the revision's, and
+	// DepsTag the deps image's it adds to, which DepsHit says the target
+	// held already (only the main module's layer was built).
+	MainModule []*WarmMainModule `json:"main_module,omitempty"`
+	DepsTag    string            `json:"deps_tag,omitempty"`
+	DepsHit    bool              `json:"deps_hit,omitempty"`
 
 	// Quiet makes the text form the reference alone, as warm -q prints
 	// it. It is not part of the JSON form.
@@ -78,10 +86,24 @@ type WarmBuildCache struct {
 	Toolchain string `json:"toolchain,omitempty"`
 }
 
+// WarmMainModule is what the main module's layer of a warm holds: its
+// packages compiled at a commit.
+type WarmMainModule struct {
+	Platform     string    `json:"platform,omitempty"`
+	Revision     string    `json:"revision"`
+	RevisionTime time.Time `json:"revision_time"`
+	Packages     int       `json:"packages"`
+	Bytes        struct {
+		Raw        int64 `json:"raw"`
+		Compressed int64 `json:"compressed"`
+	} `json:"bytes"`
+	Toolchain string `json:"toolchain,omitempty"`
+}
+
 func (*Warm) Kind() string { return "warm" }
 
 // warmPhases are the phases of Warm.Seconds, in the order they are shown.
-var warmPhases = []string{"base", "lookup", "download", "verify", "pack", "pack+upload", "build-cache", "publish", "total"}
+var warmPhases = []string{"base", "lookup", "download", "verify", "pack", "pack+upload", "build-cache", "publish", "main-module", "publish-main", "total"}
 
 // WriteText writes what the warm did: a hit in two lines, else the image
 // and a table of its figures.
@@ -151,6 +173,24 @@ func (d *Warm) rows() [][2]string {
 		}
 		if bc.Toolchain != "" {
 			rows = append(rows, [2]string{"compiled with" + at, bc.Toolchain})
+		}
+	}
+	if d.DepsTag != "" {
+		how := "published"
+		if d.DepsHit {
+			how = "found in the target: left as it is"
+		}
+		rows = append(rows, [2]string{"deps image", d.DepsTag + " (" + how + ")"})
+	}
+	for _, m := range d.MainModule {
+		at := ""
+		if m.Platform != "" {
+			at = " " + m.Platform
+		}
+		rows = append(rows, [2]string{"main module" + at, fmt.Sprintf("%d %s at %s (%s), %s raw, %s compressed",
+			m.Packages, plural(m.Packages, "package", "packages"), shortRevision(m.Revision), m.RevisionTime.UTC().Format(time.RFC3339), ByteSize(m.Bytes.Raw), ByteSize(m.Bytes.Compressed))})
+		if m.Toolchain != "" {
+			rows = append(rows, [2]string{"main module compiled with" + at, m.Toolchain})
 		}
 	}
 	for _, p := range warmPhases {
@@ -328,6 +368,17 @@ type RefBuildCache struct {
 	Settings string `json:"settings"`
 	Digest   string `json:"settings_digest"`
 	Packages int    `json:"packages"`
+	// MainModule is what the labels say of the main module's layer of
+	// warm --build-cache=all; nil when the image has none.
+	MainModule *RefMainModule `json:"main_module,omitempty"`
+}
+
+// RefMainModule is the main module's layer of a deps image: its packages
+// compiled at a commit.
+type RefMainModule struct {
+	Revision     string    `json:"revision"`
+	RevisionTime time.Time `json:"revision_time"`
+	Packages     int       `json:"packages"`
 }
 
 func (*Ref) Kind() string { return "ref" }
@@ -336,4 +387,13 @@ func (*Ref) Kind() string { return "ref" }
 func (d *Ref) WriteText(w io.Writer) error {
 	_, err := fmt.Fprintln(w, d.Ref)
 	return err
+}
+
+// shortRevision is the first 12 hex digits of a commit hash, as git
+// abbreviates it and deps image tags carry it.
+func shortRevision(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
 }

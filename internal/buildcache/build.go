@@ -29,6 +29,8 @@ type options struct {
 	packages []string
 	goCache  string
 	goRoot   *GoRoot
+	// imageMain is PredictCompile's WithImageMain.
+	imageMain *MainPublished
 }
 
 // WithGoCommand sets the go command to run. The default is "go" from PATH.
@@ -140,6 +142,10 @@ type Plan struct {
 	Main []string
 	// Packages are the packages to compile, as [Result.Packages].
 	Packages []string
+	// Own are the main modules' packages among the main packages'
+	// dependencies, other than main packages, sorted: what
+	// [Plan.BuildMain] compiles.
+	Own []string
 
 	r       *runner
 	goCache string
@@ -244,14 +250,25 @@ func Prepare(ctx context.Context, dir string, mods *modload.Result, s Settings, 
 		return nil, fmt.Errorf("no main package in %s matches %s", absDir, strings.Join(patterns, " "))
 	}
 	depArgs := append([]string{"list"}, flags...)
-	depArgs = append(depArgs, "-deps", "-f", `{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{end}}`, "--")
+	// A dependency's import path, or "+" and that of a main module's
+	// package other than a main package.
+	depArgs = append(depArgs, "-deps", "-f", `{{if not (and .Module .Module.Main)}}{{.ImportPath}}{{else if ne .Name "main"}}+{{.ImportPath}}{{end}}`, "--")
 	out, err = r.run(ctx, append(depArgs, p.Main...)...)
 	if err != nil {
 		return nil, err
 	}
-	pkgs := strings.Fields(out)
+	var pkgs []string
+	for _, f := range strings.Fields(out) {
+		if own, ok := strings.CutPrefix(f, "+"); ok {
+			p.Own = append(p.Own, own)
+		} else {
+			pkgs = append(pkgs, f)
+		}
+	}
 	slices.Sort(pkgs)
 	p.Packages = slices.Compact(pkgs)
+	slices.Sort(p.Own)
+	p.Own = slices.Compact(p.Own)
 	return p, nil
 }
 

@@ -284,7 +284,8 @@ func appendLayer(img v1.Image, p Published) (v1.Image, error) {
 // Published is the build cache layer of a published deps image, as
 // [ReadPublished] finds it.
 type Published struct {
-	// Layer is the image's last layer, the build cache.
+	// Layer is the build cache of the dependencies: the image's last
+	// layer, or the one under the main module's.
 	v1.Layer
 	// Settings are the settings its labels record.
 	Settings Settings
@@ -299,7 +300,8 @@ type Published struct {
 
 // ReadPublished returns the build cache layer of img, a deps image that
 // [Image] made; nil when img has none (no build cache labels, or its last
-// layer is not titled as the build cache).
+// layer, or the one under the main module's layer of [MainImage], is not
+// titled as the build cache).
 func ReadPublished(img v1.Image) (*Published, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -313,7 +315,11 @@ func ReadPublished(img v1.Image) (*Published, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading image manifest: %w", err)
 	}
-	if len(m.Layers) == 0 || m.Layers[len(m.Layers)-1].Annotations["org.opencontainers.image.title"] != layerTitle {
+	last := len(m.Layers) - 1
+	if last > 0 && m.Layers[last].Annotations["org.opencontainers.image.title"] == mainLayerTitle {
+		last-- // the main module's layer goes on the dependencies'
+	}
+	if last < 0 || m.Layers[last].Annotations["org.opencontainers.image.title"] != layerTitle {
 		return nil, nil
 	}
 	n, err := strconv.Atoi(cf.Config.Labels[LabelPackages])
@@ -324,7 +330,7 @@ func ReadPublished(img v1.Image) (*Published, error) {
 	if err != nil {
 		return nil, fmt.Errorf("label %s: %w", LabelBytes, err)
 	}
-	l, err := img.LayerByDigest(m.Layers[len(m.Layers)-1].Digest)
+	l, err := img.LayerByDigest(m.Layers[last].Digest)
 	if err != nil {
 		return nil, fmt.Errorf("reading the build cache layer: %w", err)
 	}

@@ -22,8 +22,12 @@ import (
 // holds: warm compiles it, ref and report look its image up. The tag of
 // such an image ends in buildcache.TagSuffix of the settings.
 type buildCacheFlags struct {
-	command    string // the command, for messages
-	enabled    bool
+	command string // the command, for messages
+	enabled bool
+	// main is --build-cache=all: the main module's packages too, compiled
+	// at the checked-out commit (warm), or the newest image of them (ref,
+	// report).
+	main       bool
 	buildFlags string
 	dockerfile string
 	// platforms are --platform's: the platforms of a multi-platform deps
@@ -46,13 +50,46 @@ func (f *buildCacheFlags) register(fs *pflag.FlagSet, command, enabled string, d
 	if dockerfile {
 		f.fileFlag = "--dockerfile"
 	}
-	fs.BoolVar(&f.enabled, "build-cache", false, enabled)
+	// A boolean flag that also takes =all.
+	fs.VarPF(buildCacheValue{f}, "build-cache", "", enabled).NoOptDefVal = "true"
 	fs.StringVar(&f.buildFlags, "build-flags", "", "with --build-cache: the build's settings as `'NAME=VALUE... FLAGS'` (e.g. 'CGO_ENABLED=0 -trimpath -tags=netgo'), instead of the Dockerfile's")
 	fs.StringSliceVar(&f.platforms, "platform", nil, "with --build-cache: the `OS/ARCH` platforms to compile the build cache for, comma-separated (e.g. linux/amd64,linux/arm64); several need a multi-platform --base (default: the build's, from the Dockerfile's stage, else linux/amd64)")
 	if dockerfile {
 		fs.StringVar(&f.dockerfile, "dockerfile", "", "with --build-cache: read the build settings from the go build in this `FILE` (default: the one Dockerfile of DIR, or of its build/, scripts/, docker/... directories, that builds Go)")
 	}
 }
+
+// buildCacheValue is the value of --build-cache: "true" (what the flag
+// alone gives; "deps" too) for the dependencies' build cache, "all" for
+// the main module's packages as well, "false" for none.
+type buildCacheValue struct{ f *buildCacheFlags }
+
+func (v buildCacheValue) String() string {
+	switch {
+	case v.f == nil || !v.f.enabled:
+		return "false"
+	case v.f.main:
+		return "all"
+	}
+	return "deps"
+}
+
+func (v buildCacheValue) Set(s string) error {
+	switch s {
+	case "deps", "true":
+		v.f.enabled, v.f.main = true, false
+	case "all":
+		v.f.enabled, v.f.main = true, true
+	case "false":
+		v.f.enabled, v.f.main = false, false
+	default:
+		return fmt.Errorf("want true (the flag alone: the dependencies), all (the main module's packages too) or false")
+	}
+	return nil
+}
+
+// Type is "bool" so that the usage shows the flag alone, as a boolean's.
+func (v buildCacheValue) Type() string { return "bool" }
 
 // validate rejects the settings flags without --build-cache.
 func (f *buildCacheFlags) validate() error {

@@ -74,7 +74,9 @@ and no branch needs any more. An image is removed when all of these hold:
   - its key is not protected (--protect KEY, or --protect-tree DIR for the
     current keys of every module under DIR, e.g. the main branch's checkout);
   - it is not among the --keep newest images of its module (the module path,
-    or a workspace's module paths, the image records);
+    or a workspace's module paths, the image records); the images of
+    'warm --build-cache=all', one a commit on the same deps image, count
+    apart: --keep keeps that many commits of each deps image;
   - it was published longer ago than --older-than.
 
 Deps images are reproducible, so their own creation time is fixed; the
@@ -174,6 +176,11 @@ func (o *pruneOptions) run(ctx context.Context, io IO, args []string) error {
 		if i, err := e.Image(); err == nil {
 			if md, err := depsimage.ReadMetadata(i); err == nil && len(md.MainModules) > 0 {
 				img.Module = strings.Join(md.MainModules, " ")
+			}
+			if e.Tag.Revision != "" {
+				// warm --build-cache=all's images of one deps image, a
+				// commit each: --keep counts them apart.
+				img.Module += " (commits on " + e.Tag.Deps().String() + ")"
 			}
 		} else {
 			return fmt.Errorf("reading %s in %s: %w", tag, target, err)

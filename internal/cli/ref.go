@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/cachecheck/cachecheck/cachekey"
 	"github.com/cachecheck/cachecheck/internal/depsimage"
@@ -38,11 +39,11 @@ func newRefCommand() *command {
 	fs.BoolVar(&o.nearest, "nearest", false, "when the key has no image, print the one sharing the most modules")
 	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registry of --to and --base")
 	fs.Var(o.format, "format", "output format: text or json")
-	o.buildCache.register(fs, "ref", "find the image 'warm --build-cache' published: with the dependencies compiled for the build settings of the Dockerfile's go build (or --build-flags)", true)
+	o.buildCache.register(fs, "ref", "find the image 'warm --build-cache' published: with the dependencies compiled for the build settings of the Dockerfile's go build (or --build-flags); --build-cache=all: the newest image 'warm --build-cache=all' published, with the main module's packages too, else the deps image", true)
 	return &command{
 		name:    "ref",
 		summary: "print the reference of the deps image for a Go module",
-		usage:   "[--to TARGET] [--base REF] [--build-cache [--build-flags FLAGS] [--platform OS/ARCH,...]] [--nearest] [--fallback IMAGE] [DIR]",
+		usage:   "[--to TARGET] [--base REF] [--build-cache[=all] [--build-flags FLAGS] [--platform OS/ARCH,...]] [--nearest] [--fallback IMAGE] [DIR]",
 		help: `
 Ref prints the reference of the deps image that 'cachecheck warm' published
 for the current key of the module or workspace in DIR (default "."), for a
@@ -68,11 +69,18 @@ give the same --base, and the same --build-flags (or the same Dockerfile,
 the tag, are the same. --nearest then considers only images with that
 build cache; without --build-cache, only images without one. With --format
 json, "build_cache" holds the settings the image's build cache was compiled
-for, read from its labels (null when it has none).`,
+for, read from its labels (null when it has none).
+
+--build-cache=all finds, among the images 'warm --build-cache=all'
+published for the key and settings (one a commit), the one of the newest
+commit (by commit time), whose build cache also holds the main module's
+packages; with none, the deps image as --build-cache does, saying so on
+standard error. "build_cache.main_module" then names the commit.`,
 		examples: `
 cachecheck ref --to registry.example.com/team/app-deps
 cachecheck ref --to registry.example.com/team/app-deps --nearest --fallback golang:1.26
-cachecheck ref --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache --nearest`,
+cachecheck ref --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache --nearest
+cachecheck ref --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache=all`,
 		flags:    fs,
 		validate: o.validate,
 		run:      o.run,
@@ -123,6 +131,18 @@ func (o *refOptions) run(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	doc := &reports.Ref{Key: key.Key, Tag: tag.String(), Target: target.String()}
+	if o.buildCache.main {
+		newest, m, err := warm.Newest(ctx, target, tag)
+		if err != nil {
+			return err
+		}
+		if newest != nil {
+			doc.Tag, doc.Ref, doc.Match = newest.Tag.String(), newest.Ref, "exact"
+			fmt.Fprintf(io.Err, "cachecheck: the newest image with the main module's packages is of commit %s (%s)\n", m.Revision.Commit, m.Revision.Time.UTC().Format(time.RFC3339))
+			return o.print(io, doc, newest)
+		}
+		fmt.Fprintf(io.Err, "cachecheck: no image with the main module's packages for %s in %s ('cachecheck warm --build-cache=all' publishes one); looking for the deps image\n", tag, target)
+	}
 	found, err := warm.Lookup(ctx, target, tag, key, warm.WithNearest(o.nearest))
 	if found != nil && found.Incomplete != nil {
 		fmt.Fprintf(io.Err, "cachecheck: %v; 'cachecheck warm' rebuilds it\n", found.Incomplete)
@@ -168,6 +188,9 @@ func (o *refOptions) print(io IO, doc *reports.Ref, found *warm.Found) error {
 		}
 		for _, bc := range bcs {
 			rb := &reports.RefBuildCache{Platform: bc.Platform, Settings: bc.Settings.String(), Digest: bc.Settings.Digest(), Packages: bc.Packages}
+			if m := bc.Main; m != nil {
+				rb.MainModule = &reports.RefMainModule{Revision: m.Revision.Commit, RevisionTime: m.Revision.Time, Packages: m.Packages}
+			}
 			if bc.Platform != "" {
 				doc.BuildCaches = append(doc.BuildCaches, rb)
 			}

@@ -58,7 +58,7 @@ func newReportCommand() *command {
 	fs.StringVar(&o.depsBase, "deps-base", "", "the --base `REF` the deps images were warmed on")
 	fs.Var(o.contents, "contents", "the --contents the deps images were warmed with: full or zips")
 	o.registry.register(fs, "allow plain HTTP and unverified TLS for the registry")
-	o.buildCache.register(fs, "report", "look up the image 'warm --build-cache' published for the build settings of the head Dockerfile's go build (or --build-flags)", false)
+	o.buildCache.register(fs, "report", "look up the image 'warm --build-cache' published for the build settings of the head Dockerfile's go build (or --build-flags); --build-cache=all: the newest image 'warm --build-cache=all' published, with the main module's packages too", false)
 	fs.StringVar(&o.bench, "bench", "", "a `FILE.json` written by 'cachecheck bench --format json'")
 	fs.StringArrayVar(&o.buildLogs, "build-log", nil, "a build log, `[NAME=]FILE` (BuildKit rawjson or plain, buildah, podman, classic docker); name them base= and head= to compare; repeatable")
 	fs.Var(o.format, "format", "output format: markdown, text or json")
@@ -67,7 +67,7 @@ func newReportCommand() *command {
 	return &command{
 		name:    "report",
 		summary: "say what a pull request does to the build cache",
-		usage:   "--base REV [--head REV] [--to TARGET] [--build-cache [--build-flags FLAGS] [--platform OS/ARCH,...]] [--bench FILE.json] [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]",
+		usage:   "--base REV [--head REV] [--to TARGET] [--build-cache[=all] [--build-flags FLAGS] [--platform OS/ARCH,...]] [--bench FILE.json] [--build-log [NAME=]FILE ...] [--format markdown|text|json] [--fail-on CONDITION ...] [DIR]",
 		help: `
 Report compares a pull request (the work tree, or --head) with its base and
 answers, in one screen: what does this change do to the build cache and the
@@ -107,13 +107,25 @@ details. --fail-on sets exit code 3 when a condition holds, so CI can gate.
 for the head key: give the same --deps-base and --build-flags the nightly
 warm uses, or none to take the settings from the head Dockerfile's first go
 build. --fail-on build-cache-mismatch then fails when a go build of the
-head Dockerfile does not match the build cache of the image found.`,
+head Dockerfile does not match the build cache of the image found. When
+the work tree is the head (no --head), it predicts which packages each
+such go build compiles FROM the image.
+
+--build-cache=all looks up the newest image 'cachecheck warm
+--build-cache=all' published for the head key (one a commit of the
+default branch), whose build cache also holds the main module's
+packages, else the deps image; the section names the commit, and the
+prediction counts only the packages whose files differ between that
+commit and the work tree (git diff and untracked files), what imports
+them and the main packages. The commit must be in the clone: a shallow
+CI checkout may need 'git fetch --depth=1 origin COMMIT'.`,
 		examples: `
 cachecheck report --base origin/main
 cachecheck report --base origin/main --to registry.example.com/team/app-deps --format markdown > comment.md
 cachecheck report --base main --build-log base=base.json --build-log head=head.json --fail-on slower-than=20%
 cachecheck report --base main --fail-on new-finding=error --fail-on deps-miss --format text
-cachecheck report --base origin/main --to registry.example.com/team/app-deps --deps-base registry.example.com/mirror/golang:1.26.8 --build-cache --build-flags 'CGO_ENABLED=0 -trimpath' --fail-on build-cache-mismatch`,
+cachecheck report --base origin/main --to registry.example.com/team/app-deps --deps-base registry.example.com/mirror/golang:1.26.8 --build-cache --build-flags 'CGO_ENABLED=0 -trimpath' --fail-on build-cache-mismatch
+cachecheck report --base origin/main --to registry.example.com/team/app-deps --deps-base registry.example.com/mirror/golang:1.26.8 --build-cache=all --format markdown`,
 		flags:    fs,
 		validate: o.validate,
 		run:      o.run,
@@ -280,7 +292,21 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 		return reports.Deps{Target: target.String(), Note: fmt.Sprintf("--build-cache: %v", err)}
 	}
 	d := reports.Deps{Target: target.String()}
-	found, err := warm.Lookup(ctx, target, tag, key)
+	var found *warm.Found
+	if o.buildCache.main {
+		// The newest image with the main module's packages, else the
+		// deps image.
+		if found, _, err = warm.Newest(ctx, target, tag); err != nil {
+			d.Note = fmt.Sprintf("%s could not be checked: %v", target, err)
+			return d
+		}
+		if found != nil {
+			tag = found.Tag
+		}
+	}
+	if found == nil {
+		found, err = warm.Lookup(ctx, target, tag, key)
+	}
 	var nearErr *warm.NearestError
 	switch {
 	case errors.As(err, &nearErr):
@@ -325,14 +351,18 @@ func (o *reportOptions) deps(ctx context.Context, key *cachekey.Result, head *an
 	case err != nil:
 		d.Note = fmt.Sprintf("reading the build cache labels of the image: %v", err)
 	case len(bcs) > 0:
-		var predict func(buildcache.Settings, []string) *reports.PredictedCompile
+		var predict func(*warm.ImageBuildCache, []string) *reports.PredictedCompile
 		if o.head == "" && o.dir != "" {
-			predict = func(s buildcache.Settings, patterns []string) *reports.PredictedCompile {
-				c, err := buildcache.PredictCompile(ctx, o.dir, s, patterns)
+			predict = func(bc *warm.ImageBuildCache, patterns []string) *reports.PredictedCompile {
+				var opts []buildcache.Option
+				if bc.Main != nil {
+					opts = append(opts, buildcache.WithImageMain(bc.Main))
+				}
+				c, err := buildcache.PredictCompile(ctx, o.dir, bc.Settings, patterns, opts...)
 				if err != nil {
 					return &reports.PredictedCompile{Packages: []string{}, Note: err.Error()}
 				}
-				return &reports.PredictedCompile{Packages: c.Packages, Links: c.Links}
+				return &reports.PredictedCompile{Packages: c.Packages, Links: c.Links, Revision: c.Revision}
 			}
 		}
 		d.BuildCache = compareBuildCache(bcs, head, o.dockerfileName(), predict)
@@ -392,8 +422,11 @@ func hiddenModules(head *analyzer.Build, ref string) []string {
 //
 // When predict is not nil, it gives what each go build that matches the
 // cache compiles FROM the image.
-func compareBuildCache(bcs []*warm.ImageBuildCache, b *analyzer.Build, file string, predict func(buildcache.Settings, []string) *reports.PredictedCompile) *reports.BuildCache {
+func compareBuildCache(bcs []*warm.ImageBuildCache, b *analyzer.Build, file string, predict func(*warm.ImageBuildCache, []string) *reports.PredictedCompile) *reports.BuildCache {
 	out := &reports.BuildCache{Settings: bcs[0].Settings.String(), Packages: bcs[0].Packages, Builds: []reports.GoBuild{}}
+	if m := bcs[0].Main; m != nil {
+		out.MainModule = &reports.RefMainModule{Revision: m.Revision.Commit, RevisionTime: m.Revision.Time, Packages: m.Packages}
+	}
 	for _, bc := range bcs {
 		if bc.Platform != "" {
 			out.Platforms = append(out.Platforms, reports.PlatformBuildCache{Platform: bc.Platform, Settings: bc.Settings.String(), Packages: bc.Packages})
@@ -420,7 +453,7 @@ func compareBuildCache(bcs []*warm.ImageBuildCache, b *analyzer.Build, file stri
 			rb.Mismatches = append(rb.Mismatches, reports.SettingMismatch{Setting: diff.Setting, Build: diff.BuildWords(), Cache: diff.CacheWords()})
 		}
 		if len(rb.Mismatches) == 0 && predict != nil {
-			rb.Compiles = predict(bc.Settings, gb.Packages)
+			rb.Compiles = predict(bc, gb.Packages)
 		}
 		out.Mismatch = out.Mismatch || len(rb.Mismatches) > 0
 		out.Builds = append(out.Builds, rb)

@@ -73,7 +73,7 @@ func warmCommand() (*command, *warmOptions) {
 	fs.Var(o.compression, "compression", "layer compression: gzip (read everywhere) or zstd (faster, needs a recent runtime)")
 	fs.Var(o.format, "format", "output format: text, markdown (for a pull request comment) or json")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image reference; no progress")
-	o.buildCache.register(fs, "warm", "add a layer with the dependencies compiled into a Go build cache (GOCACHE), for the build settings of the Dockerfile's go build", true)
+	o.buildCache.register(fs, "warm", "add a layer with the dependencies compiled into a Go build cache (GOCACHE), for the build settings of the Dockerfile's go build; --build-cache=all also compiles the main module's packages at the checked-out commit, into a layer of its own on an image tagged with the commit", true)
 	fs.BoolVar(&o.all, "all", false, "warm every Go module and workspace under DIR (see below)")
 	fs.IntVar(&o.jobs, "jobs", defaultJobs, "with --all, warm `N` modules at a time")
 	o.jobsSet = func() bool { return fs.Changed("jobs") }
@@ -155,6 +155,24 @@ annotated org.cachecheck.build-cache.absent. 'cachecheck ref' and
 'report' find the index for the same --platform; a builder pulls its own
 platform's image.
 
+--build-cache=all also compiles the main module's packages at the
+checked-out commit (those the built main packages import; not the main
+packages, whose compile takes in what the build stamps: -ldflags, the
+version control state; not tests) on top of the dependencies' build
+cache, into a layer of its own, and publishes that image under the deps
+image's tag with -r<12 hex of the commit> added, labelled with the commit
+and its time (org.cachecheck.build-cache.revision*). The deps image is
+published under its own tag as with --build-cache, or found there and
+left as it is: a nightly run on a new commit of the same key compiles
+only the main module and uploads one layer. A go build FROM the image
+then compiles only the packages whose files changed since that commit,
+what imports them, and its main packages: 'cachecheck report
+--build-cache=all' predicts which. The build must use -trimpath (else the
+directory warm runs in enters the packages' cache keys), and the work tree
+must be clean (no change to tracked files, no untracked Go file). 'ref
+--build-cache=all' picks the newest commit's image; 'prune --keep N' keeps
+N commits of each deps image.
+
 The build cache layer depends on the key, the settings and the go command's
 release, not on --contents or --base: when the target holds an image of the
 same key and settings under another tag (warm --contents full, then zips),
@@ -189,6 +207,7 @@ cachecheck warm --to oci:/var/cache/deps --contents zips
 cachecheck warm --to tarball:deps.tar && docker load -i deps.tar
 cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache
 cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache --platform linux/amd64,linux/arm64
+cachecheck warm --to registry.example.com/team/app-deps --base registry.example.com/mirror/golang:1.26.8 --build-cache=all
 cachecheck warm --all --jobs 4 --to registry.example.com/team/app-deps .
 cachecheck warm --all --shard 1/4 --to registry.example.com/team/app-deps .`,
 		flags:    fs,
@@ -275,6 +294,13 @@ func (o *warmOptions) warm(ctx context.Context, dir string, prog *progress, stde
 	// A copy per warm: warm --all runs several at once, and settings
 	// records where it found them.
 	bcf := o.buildCache
+	if bcf.main {
+		rev, err := warm.Revision(ctx, dir)
+		if err != nil {
+			return nil, fmt.Errorf("--build-cache=all: %w", err)
+		}
+		opts = append(opts, warm.WithMainModule(rev))
+	}
 	res, err := warm.Image(ctx, dir, append(opts, warm.WithBuildCache(func(base publish.Artifact) (*buildcache.Settings, error) {
 		return bcf.settings(dir, base, stderr)
 	}))...)
@@ -312,6 +338,12 @@ func newWarmSummary(r *warm.Result) *reports.Warm {
 	}
 	for _, bc := range r.BuildCaches {
 		sum.BuildCaches = append(sum.BuildCaches, warmBuildCache(bc))
+	}
+	sum.DepsTag, sum.DepsHit = r.DepsTag, r.DepsHit
+	for _, m := range r.Main {
+		w := &reports.WarmMainModule{Platform: m.Platform, Revision: m.Revision, RevisionTime: m.RevisionTime, Packages: m.Packages, Toolchain: m.Toolchain}
+		w.Bytes.Raw, w.Bytes.Compressed = m.Bytes.Raw, m.Bytes.Compressed
+		sum.MainModule = append(sum.MainModule, w)
 	}
 	return sum
 }
@@ -391,6 +423,8 @@ func (p *progress) warm(w warm.Progress) {
 		} else {
 			p.set("compile dependencies into the build cache")
 		}
+	case "main-module":
+		p.set("compile the main module's packages into the build cache")
 	}
 }
 

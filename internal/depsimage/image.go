@@ -172,7 +172,7 @@ func Image(base v1.Image, layers []Layer, md Metadata) (v1.Image, error) {
 	}, md.labels(), ann)
 }
 
-// Label returns img with its config changed by edit and labels set both
+// Label returns img with its config changed by edit (nil for no change) and labels set both
 // as config labels and as manifest annotations, with the other manifest
 // annotations given.
 func Label(img v1.Image, edit func(*v1.ConfigFile), labels, annotations map[string]string) (v1.Image, error) {
@@ -181,7 +181,9 @@ func Label(img v1.Image, edit func(*v1.ConfigFile), labels, annotations map[stri
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	edit(cf)
+	if edit != nil {
+		edit(cf)
+	}
 	if cf.Config.Labels == nil {
 		cf.Config.Labels = map[string]string{}
 	}

@@ -92,3 +92,31 @@ func TestTagBuildCache(t *testing.T) {
 		t.Error("a short build cache part was accepted")
 	}
 }
+
+func TestTagRevision(t *testing.T) {
+	const s = testKey + "-aabbccddeeff-bc0123456789ab-r89abcdef0123"
+	tag, err := ParseTag(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag.Revision != "r89abcdef0123" || tag.BuildCache != "bc0123456789ab" || tag.Base != "aabbccddeeff" || tag.String() != s {
+		t.Errorf("ParseTag(%q) = %+v", s, tag)
+	}
+	if got := tag.Deps().String(); got != testKey+"-aabbccddeeff-bc0123456789ab" {
+		t.Errorf("Deps() = %q", got)
+	}
+	if got := tag.Deps().WithRevision("89abcdef0123456789abcdef0123456789abcdef"); got != tag {
+		t.Errorf("WithRevision = %+v, want %+v", got, tag)
+	}
+	for _, bad := range []string{
+		testKey + "-r89abcdef0123",                // no build cache
+		testKey + "-aabbccddeeff-r89abcdef0123",   // no build cache
+		testKey + "-bc0123456789ab-r89abcdef",     // short
+		testKey + "-bc0123456789ab-r89ABCDEF0123", // upper case
+		testKey + "-bc0123456789ab-r89abcdef0123-r89abcdef0123",
+	} {
+		if tag, err := ParseTag(bad); err == nil {
+			t.Errorf("ParseTag(%q) = %+v, want an error", bad, tag)
+		}
+	}
+}

@@ -30,7 +30,8 @@ func OnAnyBase(ctx context.Context, target publish.Target, tag publish.Tag) ([]p
 }
 
 // anyBase picks from entries those of tag's key and contents, on any
-// base. Without a build cache in tag, only the images without one; with
+// base, without a revision (the main module's layer of warm
+// --build-cache=all, which [Newest] finds). Without a build cache in tag, only the images without one; with
 // one, first the images with the same build cache suffix, then those with
 // another build cache (whose settings the caller compares: the settings
 // of a reader without the base image lack its exact Go release). Within
@@ -39,7 +40,7 @@ func anyBase(entries []publish.Entry, tag publish.Tag) []publish.Entry {
 	var same, other []publish.Entry
 	for _, e := range entries {
 		switch {
-		case e.Tag.Key != tag.Key || e.Tag.Contents != tag.Contents:
+		case e.Tag.Key != tag.Key || e.Tag.Contents != tag.Contents || e.Tag.Revision != "":
 		case e.Tag.BuildCache == tag.BuildCache:
 			same = append(same, e)
 		case tag.BuildCache != "" && e.Tag.BuildCache != "":

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/modload"
@@ -79,30 +78,11 @@ func unpackGoRoot(ctx context.Context, img v1.Image, d v1.Hash) (*buildcache.GoR
 // for the go command here), which toolchain names for the summary, and
 // after its version the note how ("", ", cross-compiling").
 func (b *buildCacheStep) compileOn(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, img v1.Image, g *buildcache.GoRoot, toolchain, how string, sum *BuildCache) (v1.Image, func(), error) {
-	var opts []buildcache.Option
-	if g != nil {
-		opts = append(opts, buildcache.WithGoRoot(g))
-	}
-	plan, err := buildcache.Prepare(ctx, dir, res, s, opts...)
+	plan, toolchain, err := b.prepare(ctx, dir, res, s, g, toolchain)
 	if err != nil {
-		var ve *buildcache.VersionError
-		if errors.As(err, &ve) && g == nil && buildcache.IsRelease(ve.Want) {
-			// No Go in the base, and the build names a release other
-			// than the go command's: compile with that release's
-			// official toolchain, as GOTOOLCHAIN would run it.
-			cache, err := goRootCache()
-			if err != nil {
-				return nil, nil, err
-			}
-			fmt.Fprintf(b.stderr, "cachecheck: build cache: the build uses %s and the go command here is %s: compiling with the official %s toolchain\n", ve.Want, ve.Have, ve.Want)
-			ft, ferr := buildcache.FetchToolchain(ctx, ve.Want, runtime.GOOS, runtime.GOARCH, cache, os.Environ(), b.stderr)
-			if ferr != nil {
-				return nil, nil, &BuildCacheError{fmt.Errorf("%w; fetching that toolchain failed: %v", ve, ferr)}
-			}
-			return b.compileOn(ctx, dir, res, s, img, ft, "the official toolchain of the golang.org/toolchain module", how, sum)
-		}
-		if errors.As(err, &ve) {
-			return nil, nil, &BuildCacheError{err}
+		var bce *BuildCacheError
+		if errors.As(err, &bce) {
+			return nil, nil, err
 		}
 		return nil, nil, fmt.Errorf("compiling the dependencies: %w", err)
 	}
@@ -177,7 +157,7 @@ func (b *buildCacheStep) published(ctx context.Context, plan *buildcache.Plan, i
 		return "", nil, fmt.Errorf("listing %s for a build cache layer to reuse: %w", b.target, err)
 	}
 	for _, e := range entries {
-		if e.Tag.Key != b.tag.Key || e.Tag.BuildCache != b.tag.BuildCache || e.Tag.String() == b.tag.String() {
+		if e.Tag.Key != b.tag.Key || e.Tag.BuildCache != b.tag.BuildCache || e.Tag.Revision != "" || e.Tag.String() == b.tag.String() {
 			continue
 		}
 		name := e.Tag.String()

@@ -50,7 +50,7 @@ func Nearest(ctx context.Context, target publish.Target, tag publish.Tag, key *c
 	var best *Near
 	bestExtra := 0
 	for _, e := range entries {
-		if e.Tag.Base != tag.Base || e.Tag.Contents != tag.Contents || e.Tag.BuildCache != tag.BuildCache {
+		if e.Tag.Base != tag.Base || e.Tag.Contents != tag.Contents || e.Tag.BuildCache != tag.BuildCache || e.Tag.Revision != "" {
 			continue
 		}
 		if _, err := target.Lookup(ctx, e.Tag.String()); errors.Is(err, publish.ErrNotFound) {
@@ -205,6 +205,9 @@ type ImageBuildCache struct {
 	Platform string
 	Settings buildcache.Settings
 	Packages int
+	// Main is what the labels say of the main module's layer of
+	// [WithMainModule]; nil for none.
+	Main *buildcache.MainPublished
 }
 
 // ReadBuildCache reads the build cache labels of a deps image; nil when
@@ -219,7 +222,11 @@ func ReadBuildCache(img v1.Image) (*ImageBuildCache, error) {
 		return nil, err
 	}
 	n, _ := strconv.Atoi(cf.Config.Labels[buildcache.LabelPackages])
-	return &ImageBuildCache{Settings: s, Packages: n}, nil
+	m, err := buildcache.ReadMain(cf.Config.Labels)
+	if err != nil {
+		return nil, err
+	}
+	return &ImageBuildCache{Settings: s, Packages: n, Main: m}, nil
 }
 
 // BuildCache reads the build cache labels of the image found; nil when

@@ -30,6 +30,7 @@ type options struct {
 	compression string
 	buildCache  SettingsFunc
 	platforms   []string
+	main        *buildcache.Revision
 	progress    func(Progress)
 	stderr      io.Writer
 	version     string
@@ -144,6 +145,24 @@ func WithCompression(c string) Option {
 func WithBuildCache(f SettingsFunc) Option {
 	return func(o *options) error {
 		o.buildCache = f
+		return nil
+	}
+}
+
+// WithMainModule also compiles, with [WithBuildCache], the main module's
+// packages (other than its main packages; no tests) at the commit rev
+// (see [Revision]) into a layer on top of the build cache's, and
+// publishes that image under the deps image's tag with the revision
+// added ([publish.Tag.WithRevision]). The deps image, without the layer,
+// is published under its own tag as without this option, or found there
+// and left as it is: it stays shared between revisions. The default is
+// no main module layer.
+func WithMainModule(rev buildcache.Revision) Option {
+	return func(o *options) error {
+		if len(rev.Commit) < publish.RevisionLen {
+			return fmt.Errorf("revision %q: want a commit hash", rev.Commit)
+		}
+		o.main = &rev
 		return nil
 	}
 }

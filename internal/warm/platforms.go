@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -109,23 +108,6 @@ func (b *buildCacheStep) addIndex(ctx context.Context, dir string, res *modload.
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("reading the deps index: %w", err)
 	}
-	bim, err := base.IndexManifest()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading the base index: %w", err)
-	}
-	// baseImage is the base's image for the platform p.
-	baseImage := func(p string) (v1.Image, v1.Hash, error) {
-		for _, d := range bim.Manifests {
-			if platformOf(d) == p {
-				img, err := base.Image(d.Digest)
-				if err != nil {
-					return nil, v1.Hash{}, fmt.Errorf("reading the base's image for %s: %w", p, err)
-				}
-				return img, d.Digest, nil
-			}
-		}
-		return nil, v1.Hash{}, nil
-	}
 	var cleanups []func()
 	cleanup := func() {
 		for _, c := range cleanups {
@@ -137,7 +119,6 @@ func (b *buildCacheStep) addIndex(ctx context.Context, dir string, res *modload.
 			cleanup()
 		}
 	}()
-	native := "linux/" + runtime.GOARCH
 	var sums []*BuildCache
 	var adds []mutate.IndexAddendum
 	done := map[string]bool{}
@@ -163,30 +144,9 @@ func (b *buildCacheStep) addIndex(ctx context.Context, dir string, res *modload.
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		toolchain := "the go command here"
-		var g *buildcache.GoRoot
-		from := p
-		if !strings.HasSuffix(p, "/"+runtime.GOARCH) {
-			from = native // cross-compile with the base's toolchain for this machine
-		}
-		bimg, bd, err := baseImage(from)
+		g, toolchain, how, err := toolchainFor(ctx, base, p)
 		if err != nil {
 			return nil, nil, nil, err
-		}
-		if bimg != nil {
-			if g, err = unpackGoRoot(ctx, bimg, bd); err != nil {
-				return nil, nil, nil, err
-			}
-		}
-		how := ""
-		if from != p {
-			how = ", cross-compiling"
-		}
-		switch {
-		case g != nil && from == p:
-			toolchain = "the base image's " + g.Path
-		case g != nil:
-			toolchain = fmt.Sprintf("the base's %s image's %s", from, g.Path)
 		}
 		sum := &BuildCache{Platform: p}
 		out, c, err := b.compileOn(ctx, dir, res, sp, child, g, toolchain, how, sum)

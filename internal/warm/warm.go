@@ -40,6 +40,13 @@ type Result struct {
 	// BuildCaches, one per platform compiled for.
 	BuildCache  *BuildCache
 	BuildCaches []*BuildCache
+	// Main are the main module's layers of [WithMainModule], one a
+	// platform; nil without it. Tag is then the revision's tag, and
+	// DepsTag that of the deps image it adds to, which DepsHit says the
+	// target already held.
+	Main    []*MainCache
+	DepsTag string
+	DepsHit bool
 }
 
 // BuildCache is what the build cache layer holds.
@@ -111,11 +118,50 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	}
 	tag := tagOf.String()
 	sum.Tag = tag
+	var revTag string
+	if o.main != nil {
+		if bcSettings == nil {
+			return nil, fmt.Errorf("the main module's packages go on the build cache layer: add the build cache")
+		}
+		revTag = tagOf.WithRevision(o.main.Commit).String()
+		sum.Tag, sum.DepsTag = revTag, tag
+	}
 
 	t := time.Now()
+	// deps is the deps image the target holds, when the main module's
+	// layer is to be added to it.
+	var deps publish.Artifact
+	if o.main != nil {
+		desc, err := target.Lookup(ctx, revTag)
+		switch {
+		case err == nil && !o.force:
+			phase("lookup", t)
+			sum.Hit, sum.Ref, sum.Digest = true, target.Ref(revTag, *desc), desc.Digest.String()
+			if err := adoptStamp(ctx, target, revTag, *desc); err != nil {
+				return nil, err
+			}
+			phase("total", start)
+			return sum, nil
+		case err != nil && !errors.Is(err, publish.ErrNotFound):
+			return nil, err
+		}
+	}
 	desc, err := target.Lookup(ctx, tag)
 	phase("lookup", t)
 	switch {
+	case err == nil && !o.force && o.main != nil:
+		sum.DepsHit = true
+		if desc.MediaType.IsIndex() {
+			deps, err = target.Index(ctx, tag, *desc)
+		} else {
+			deps, err = target.Image(ctx, tag, *desc)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s in %s: %w", tag, target, err)
+		}
+		if err := adoptStamp(ctx, target, tag, *desc); err != nil {
+			return nil, err
+		}
 	case err == nil && !o.force:
 		sum.Hit, sum.Ref, sum.Digest = true, target.Ref(tag, *desc), desc.Digest.String()
 		if err := adoptStamp(ctx, target, tag, *desc); err != nil {
@@ -148,17 +194,6 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	phase("download", t)
 	sum.Modules = len(res.Modules)
 
-	t = time.Now()
-	o.progress(Progress{Phase: "verify", Total: len(res.Modules)})
-	// The trees are hashed as they are packed, against go.sum: what is
-	// published is what was verified, however the cache changes after this.
-	ver, err := modload.Verify(ctx, dir, res, modload.TreesWhenRead())
-	if err != nil {
-		return nil, err
-	}
-	phase("verify", t)
-
-	t = time.Now()
 	// Compress each layer once: keep the compressed bytes in a temporary
 	// file for the upload rather than compressing again.
 	spool, err := os.MkdirTemp("", "cachecheck-layers-")
@@ -166,13 +201,77 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 		return nil, fmt.Errorf("creating a directory for the layers: %w", err)
 	}
 	defer os.RemoveAll(spool)
+	r := &run{o: o, dir: dir, key: key, res: res, target: target, base: base, baseDigest: baseDigest, settings: bcSettings,
+		tag: tagOf, platforms: platforms, spool: spool, sum: sum, phase: phase}
+	if deps == nil {
+		cleanup, err := r.publishDeps(ctx)
+		defer cleanup()
+		if err != nil {
+			return nil, err
+		}
+		deps = r.art
+	}
+	if o.main != nil {
+		if err := r.publishMain(ctx, deps, revTag); err != nil {
+			return nil, err
+		}
+	}
+	phase("total", start)
+	return sum, nil
+}
+
+// run is the state of [Image] after the download: what the steps that
+// pack and publish share.
+type run struct {
+	o          *options
+	dir        string
+	key        *cachekey.Result
+	res        *modload.Result
+	target     publish.Target
+	base       publish.Artifact
+	baseDigest *v1.Hash
+	settings   *buildcache.Settings
+	tag        publish.Tag
+	platforms  []string
+	spool      string
+	sum        *Result
+	phase      func(string, time.Time)
+	// art is the deps image publishDeps published.
+	art publish.Artifact
+}
+
+// publishDeps verifies the module cache, packs it, adds the build cache
+// layer when asked and publishes the deps image under r.tag, then sets
+// r.art. The cleanup it returns, even on an error, removes the build
+// caches compiled.
+func (r *run) publishDeps(ctx context.Context) (func(), error) {
+	o, dir, res, target, sum, phase := r.o, r.dir, r.res, r.target, r.sum, r.phase
+	key, base, baseDigest, bcSettings, tagOf, platforms, spool := r.key, r.base, r.baseDigest, r.settings, r.tag, r.platforms, r.spool
+	tag := tagOf.String()
+	var cleanups []func()
+	cleanup := func() {
+		for _, c := range cleanups {
+			c()
+		}
+	}
+	t := time.Now()
+	o.progress(Progress{Phase: "verify", Total: len(res.Modules)})
+	// The trees are hashed as they are packed, against go.sum: what is
+	// published is what was verified, however the cache changes after this.
+	ver, err := modload.Verify(ctx, dir, res, modload.TreesWhenRead())
+	if err != nil {
+		return cleanup, err
+	}
+	phase("verify", t)
+
+	t = time.Now()
 	layers, err := depsimage.Layers(res, ver,
 		depsimage.WithBuckets(o.layers),
 		depsimage.WithContents(o.contents),
 		depsimage.WithCompression(o.compression),
 		depsimage.WithSpoolDir(spool))
 	if err != nil {
-		return nil, err
+		return cleanup, err
 	}
 	packPhase := "pack"
 	if pp, ok := target.(publish.Prepusher); ok {
@@ -184,12 +283,12 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 			ls[i] = l.Layer
 		}
 		if err := pp.Prepush(ctx, ls); err != nil {
-			return nil, err
+			return cleanup, err
 		}
 	} else {
 		o.progress(Progress{Phase: packPhase, Total: len(layers)})
 		if _, err := depsimage.Pack(layers); err != nil {
-			return nil, err
+			return cleanup, err
 		}
 	}
 	mods := make([]module.Version, len(res.Modules))
@@ -219,7 +318,7 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 		art, err = depsimage.Image(b, layers, md)
 	}
 	if err != nil {
-		return nil, err
+		return cleanup, err
 	}
 	phase(packPhase, t)
 	if bcSettings != nil {
@@ -227,22 +326,22 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 		o.progress(Progress{Phase: "build-cache"})
 		step := &buildCacheStep{target: target, tag: tagOf, compression: o.compression, spool: spool, reuse: !o.force, stderr: o.stderr, progress: o.progress}
 		if idx, ok := base.(v1.ImageIndex); ok {
-			out, sums, cleanup, err := step.addIndex(ctx, dir, res, *bcSettings, art.(v1.ImageIndex), idx, platforms)
+			out, sums, c, err := step.addIndex(ctx, dir, res, *bcSettings, art.(v1.ImageIndex), idx, platforms)
 			if err != nil {
-				return nil, err
+				return cleanup, err
 			}
-			defer cleanup()
+			cleanups = append(cleanups, c)
 			art, sum.BuildCaches = out, sums
 		} else {
 			if b, ok := base.(v1.Image); ok {
 				step.base, step.baseDigest = b, *baseDigest
 			}
 			sum.BuildCache = &BuildCache{}
-			img, cleanup, err := step.add(ctx, dir, res, *bcSettings, art.(v1.Image), sum.BuildCache)
+			img, c, err := step.add(ctx, dir, res, *bcSettings, art.(v1.Image), sum.BuildCache)
 			if err != nil {
-				return nil, err
+				return cleanup, err
 			}
-			defer cleanup()
+			cleanups = append(cleanups, c)
 			art = img
 		}
 		phase("build-cache", t)
@@ -251,11 +350,11 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 	t = time.Now()
 	rep, err := target.Write(ctx, tag, art)
 	if err != nil {
-		return nil, err
+		return cleanup, err
 	}
 	if p, ok := target.(publish.Pruner); ok {
 		if err := p.WriteStamp(ctx, tag, publish.Stamp{Digest: rep.Digest, Published: time.Now()}); err != nil {
-			return nil, err
+			return cleanup, err
 		}
 	}
 	phase("publish", t)
@@ -263,15 +362,15 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 		sum.Bytes.Raw += l.RawSize
 		s, err := l.Size()
 		if err != nil {
-			return nil, err
+			return cleanup, err
 		}
 		sum.Bytes.Compressed += s
 	}
-	phase("total", start)
 	sum.Ref, sum.Digest = rep.Ref, rep.Digest.String()
 	sum.Layers.New, sum.Layers.Reused = rep.Counts()
 	sum.Bytes.Written = rep.BytesWritten
-	return sum, nil
+	r.art = art
+	return cleanup, nil
 }
 
 // Tag returns the tag of the deps image of key on the base image of
