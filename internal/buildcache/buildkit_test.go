@@ -98,17 +98,23 @@ func (e *buildKitEnv) warmService(t testing.TB) (dir, modOnly, withCache string)
 }
 
 // reportCompiles runs report --build-cache on dir, the fixture service
-// warmService warmed, as a pull request's CI would (a git checkout), and
-// returns what it predicts the Dockerfile's go build compiles FROM the
-// deps image.
+// warmService warmed, as a pull request's CI would (a git checkout: one
+// is made when dir is none), and returns what it predicts the
+// Dockerfile's go build compiles FROM the deps image.
 func (e *buildKitEnv) reportCompiles(t testing.TB, dir string) *reports.PredictedCompile {
 	t.Helper()
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"-c", "user.email=ci@example.com", "-c", "user.name=CI", "commit", "-q", "-m", "base"}} {
-		if b, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, b)
-		}
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
+		gitCommit(t, dir, "base", "init", "-q", "-b", "main")
 	}
-	args := []string{"report", "--base", "HEAD", "--to", e.registry + "/cachecheck/buildcache-service", "--deps-base", e.base, "--build-cache", "--format", "json", dir}
+	return e.report(t, dir, e.registry+"/cachecheck/buildcache-service", "--build-cache")
+}
+
+// report runs report with buildCache (--build-cache or
+// --build-cache=all) on dir, a git checkout, against repo, and returns
+// its prediction for the one go build.
+func (e *buildKitEnv) report(t testing.TB, dir, repo, buildCache string) *reports.PredictedCompile {
+	t.Helper()
+	args := []string{"report", "--base", "HEAD", "--to", repo, "--deps-base", e.base, buildCache, "--format", "json", dir}
 	var out, errb bytes.Buffer
 	if err := cli.Run(context.Background(), args, nil, &out, &errb); err != nil {
 		t.Fatalf("cachecheck %s: %v\n%s", strings.Join(args, " "), err, errb.String())
@@ -124,6 +130,27 @@ func (e *buildKitEnv) reportCompiles(t testing.TB, dir string) *reports.Predicte
 		t.Fatalf("report: want a hit with a build cache and a prediction for the one go build; got\n%s", js.String())
 	}
 	return bc.Builds[0].Compiles
+}
+
+// gitCommit commits everything in dir with message msg, after running
+// git with each of the argument lists before (git init, say).
+func gitCommit(t testing.TB, dir, msg string, before ...string) string {
+	t.Helper()
+	steps := [][]string{}
+	if len(before) > 0 {
+		steps = append(steps, before)
+	}
+	steps = append(steps, []string{"add", "-A"}, []string{"-c", "user.email=ci@example.com", "-c", "user.name=CI", "commit", "-q", "-m", msg})
+	for _, args := range steps {
+		if b, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+	}
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // buildRun is one BuildKit build of consumerDockerfile.

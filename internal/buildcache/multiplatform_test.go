@@ -211,8 +211,11 @@ func TestMultiPlatformBase(t *testing.T) {
 		checkOwn(t, "BuildKit FROM the deps index for linux/amd64", cached.Compiled)
 	})
 
-	t.Run("arm64 under qemu", func(t *testing.T) {
-		img := images["arm64"]
+	// qemuBuild builds the service with the arm64 toolchain under qemu
+	// over the layers of img, the arm64 image of a deps index, and
+	// returns what go build -v printed.
+	qemuBuild := func(t *testing.T, img v1.Image) []string {
+		t.Helper()
 		if img == nil {
 			t.Fatal("no arm64 image in the deps index")
 		}
@@ -240,8 +243,76 @@ func TestMultiPlatformBase(t *testing.T) {
 		}
 		compiled := strings.Fields(string(b))
 		t.Logf("the arm64 %s under qemu over the arm64 image: go build %.1f s, compiled %v", release, time.Since(start).Seconds(), compiled)
-		checkOwn(t, "the arm64 toolchain over the arm64 image", compiled)
+		return compiled
+	}
+	t.Run("arm64 under qemu", func(t *testing.T) {
+		checkOwn(t, "the arm64 toolchain over the arm64 image", qemuBuild(t, images["arm64"]))
 	})
+
+	// warm --build-cache=all on the index: the deps index is found, and
+	// each platform's image gets the main module's layer, the arm64 one
+	// cross-compiled; FROM the new index BuildKit (linux/amd64) and the
+	// arm64 toolchain under qemu compile only the main package.
+	t.Run("main module", func(t *testing.T) {
+		allArgs := slices.Clone(args)
+		allArgs[1] = "--build-cache=all"
+		var out, errb bytes.Buffer
+		if err := cli.Run(ctx, allArgs, nil, &out, &errb); err != nil {
+			t.Fatalf("cachecheck %s: %v\n%s", strings.Join(allArgs, " "), err, errb.String())
+		}
+		var wa struct {
+			Ref        string
+			DepsHit    bool `json:"deps_hit"`
+			MainModule []struct {
+				Platform, Toolchain string
+				Packages            int
+			} `json:"main_module"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &wa); err != nil {
+			t.Fatal(err)
+		}
+		if !wa.DepsHit || len(wa.MainModule) != 2 {
+			t.Fatalf("warm --build-cache=all on the index: deps hit %v, %d main module layers; want the deps index found and 2:\n%s", wa.DepsHit, len(wa.MainModule), out.String())
+		}
+		for _, m := range wa.MainModule {
+			if m.Packages != 1 || m.Toolchain != want[m.Platform] {
+				t.Errorf("main module layer for %s: %d packages, compiled with %q; want 1, %q", m.Platform, m.Packages, m.Toolchain, want[m.Platform])
+			}
+		}
+		onlyMain := []string{"example.com/service/cmd/api"}
+		if got := e.build(t, dir, wa.Ref, nil).Compiled; !slices.Equal(got, onlyMain) {
+			t.Errorf("BuildKit FROM the index with the main module's layers compiled %q, want %q", got, onlyMain)
+		}
+		ridx, err := remote.Index(mustParse(t, wa.Ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rim, err := ridx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range rim.Manifests {
+			if d.Platform.Architecture != "arm64" {
+				continue
+			}
+			img, err := ridx.Image(d.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := qemuBuild(t, img); !slices.Equal(got, onlyMain) {
+				t.Errorf("the arm64 toolchain under qemu over the arm64 image with the main module's layer compiled %q, want %q", got, onlyMain)
+			}
+		}
+	})
+}
+
+func mustParse(t *testing.T, s string) name.Reference {
+	t.Helper()
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
 
 // checkOwn fails the test unless compiled, what go build -v printed,

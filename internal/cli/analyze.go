@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/cachecheck/cachecheck/analyzer"
+	"github.com/cachecheck/cachecheck/internal/buildcache"
+	"github.com/cachecheck/cachecheck/internal/warm"
 	"github.com/cachecheck/cachecheck/reports"
 	"github.com/spf13/pflag"
 )
@@ -191,10 +193,14 @@ func (o *analyzeOptions) run(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	aopts := []analyzer.Option{analyzer.WithDisabled(o.disable...)}
-	aopts = append(aopts, depsImageOptions(ctx, o.depsImage, o.resolveBases, &o.registry, io.Err)...)
+	var caches []*warm.ImageBuildCache
+	aopts = append(aopts, depsImageOptions(ctx, o.depsImage, o.resolveBases, &o.registry, io.Err, &caches)...)
 	findings, err := analyzer.Analyze(b, aopts...)
 	if err != nil {
 		return err
+	}
+	if len(caches) > 0 && ov == nil {
+		predictFromDepsImage(ctx, dir, b, caches, io.Err)
 	}
 	if ov != nil {
 		return o.runFix(io, ov, findings, func() ([]analyzer.Finding, error) {
@@ -293,4 +299,36 @@ func failOn(threshold string, findings []analyzer.Finding) error {
 		noun = "finding"
 	}
 	return &ExitError{Code: ExitFindings, Err: fmt.Errorf("%d %s at or above --fail-on %s", n, noun, threshold)}
+}
+
+// predictFromDepsImage says on stderr, for each go build of b whose
+// settings match the build cache of the deps image (caches: its one
+// image's, or each platform's), what it compiles FROM the image, as
+// report does (buildcache.PredictCompile, in the module at dir); the
+// builds that do not match are CC012 findings.
+func predictFromDepsImage(ctx context.Context, dir string, b *analyzer.Build, caches []*warm.ImageBuildCache, stderr io.Writer) {
+	for _, gb := range b.GoBuilds() {
+		bc := caches[0]
+		for _, c := range caches {
+			if c.Settings.GOOS == gb.Settings.GOOS && c.Settings.GOARCH == gb.Settings.GOARCH {
+				bc = c
+				break
+			}
+		}
+		if len(gb.Settings.Differences(bc.Settings)) > 0 {
+			continue
+		}
+		var opts []buildcache.Option
+		if bc.Main != nil {
+			opts = append(opts, buildcache.WithImageMain(bc.Main))
+		}
+		pos := fmt.Sprintf("%s:%d", b.Dockerfile, gb.Instruction.Line)
+		c, err := buildcache.PredictCompile(ctx, dir, bc.Settings, gb.Packages, opts...)
+		if err != nil {
+			fmt.Fprintf(stderr, "cachecheck: note: the go %s at %s matches the deps image's build cache; what it compiles FROM the image was not predicted: %v\n", gb.Command, pos, err)
+			continue
+		}
+		pc := &reports.PredictedCompile{Packages: c.Packages, Links: c.Links, Revision: c.Revision}
+		fmt.Fprintf(stderr, "cachecheck: note: the go %s at %s matches the deps image's build cache: %s\n", gb.Command, pos, pc.Sentence())
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/cachecheck/cachecheck/analyzer/gosettings"
 	"github.com/cachecheck/cachecheck/internal/buildcache"
 	"github.com/cachecheck/cachecheck/internal/publish"
+	"github.com/cachecheck/cachecheck/internal/warm"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/pflag"
 )
@@ -282,10 +283,10 @@ func imageGoVersion(img v1.Image) (string, error) {
 	return "", nil
 }
 
-// depsImageSettings reads the build settings recorded in the deps image
-// ref: one for a single image, one per platform that has a build cache in
-// a multi-platform one; none when it has no build cache.
-func depsImageSettings(ctx context.Context, ref string, opts ...publish.Option) ([]buildcache.Settings, error) {
+// depsImageBuildCaches reads the build caches recorded in the labels of
+// the deps image ref: one for a single image, one per platform that has a
+// build cache in a multi-platform one; none when it has no build cache.
+func depsImageBuildCaches(ctx context.Context, ref string, opts ...publish.Option) ([]*warm.ImageBuildCache, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	a, _, err := publish.ResolveBase(ctx, ref, opts...)
@@ -293,9 +294,11 @@ func depsImageSettings(ctx context.Context, ref string, opts ...publish.Option) 
 		return nil, err
 	}
 	var imgs []v1.Image
+	var platforms []string // of each image of an index
 	switch a := a.(type) {
 	case v1.Image:
 		imgs = append(imgs, a)
+		platforms = append(platforms, "")
 	case v1.ImageIndex:
 		im, err := a.IndexManifest()
 		if err != nil {
@@ -310,20 +313,18 @@ func depsImageSettings(ctx context.Context, ref string, opts ...publish.Option) 
 				return nil, fmt.Errorf("reading %s for %s: %w", ref, d.Platform, err)
 			}
 			imgs = append(imgs, img)
+			platforms = append(platforms, d.Platform.OS+"/"+d.Platform.Architecture)
 		}
 	}
-	var out []buildcache.Settings
-	for _, img := range imgs {
-		cf, err := img.ConfigFile()
+	var out []*warm.ImageBuildCache
+	for i, img := range imgs {
+		bc, err := warm.ReadBuildCache(img)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", ref, err)
 		}
-		s, ok, err := buildcache.ReadSettings(cf.Config.Labels)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", ref, err)
-		}
-		if ok {
-			out = append(out, s)
+		if bc != nil {
+			bc.Platform = platforms[i]
+			out = append(out, bc)
 		}
 	}
 	return out, nil

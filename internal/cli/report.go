@@ -205,7 +205,7 @@ func (o *reportOptions) run(ctx context.Context, io IO, args []string) error {
 		// The findings as analyze --deps-image gives them for the deps
 		// image found: its FROM line and the cache mounts that hide
 		// its modules (CC011), its cache directories, its build cache.
-		opts := depsImageOptions(ctx, rep.Deps.Ref, false, &o.registry, io.Err)
+		opts := depsImageOptions(ctx, rep.Deps.Ref, false, &o.registry, io.Err, nil)
 		if rep.Dockerfile, _, _, err = o.dockerfile(ctx, dir, opts...); err != nil {
 			return err
 		}

@@ -123,6 +123,10 @@ func Image(ctx context.Context, dir string, opts ...Option) (*Result, error) {
 		if bcSettings == nil {
 			return nil, fmt.Errorf("the main module's packages go on the build cache layer: add the build cache")
 		}
+		if !bcSettings.Trimpath {
+			// Found now, not after compiling the dependencies.
+			return nil, &BuildCacheError{fmt.Errorf("the main module's packages: the build does not use -trimpath, so the directory it compiles in enters every package's cache key, and warm compiles in %s: build with -trimpath to ship them", dir)}
+		}
 		revTag = tagOf.WithRevision(o.main.Commit).String()
 		sum.Tag, sum.DepsTag = revTag, tag
 	}
