@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,7 +32,36 @@ type options struct {
 	goRoot   *GoRoot
 	// imageMain is PredictCompile's WithImageMain.
 	imageMain *MainPublished
+	rootFS    *RootFS
 }
+
+// WithRootFS runs the go commands inside the base image's root
+// filesystem rf ([UnpackRootFS]), with its Go installation and its
+// environment, in a private mount namespace (unshare(1), as root) where
+// the module cache is bind-mounted at the settings' GOMODCACHE, the build
+// cache at their GOCACHE, the module at /cachecheck/src, and /dev, /proc
+// and a fresh /tmp are mounted: with cgo the C compiler, its headers and
+// libraries are the image's, and so are the cgo packages' cache keys. The
+// mount points are created in rf and left there, empty. Of the caller's
+// environment ([WithEnv]) nothing is passed in: the build in the image
+// does not see it either. A failure to set the namespace up is a
+// [*MountError].
+func WithRootFS(rf *RootFS) Option {
+	return func(o *options) error { o.rootFS = rf; return nil }
+}
+
+// MountError is the private mount namespace of a compile failing to be
+// set up: unshare(1) missing, or not root.
+type MountError struct {
+	What string // what was to be mounted, and where
+	Err  error
+}
+
+func (e *MountError) Error() string {
+	return fmt.Sprintf("compiling needs %s, in a private mount namespace, which failed (it needs root or CAP_SYS_ADMIN): %v", e.What, e.Err)
+}
+
+func (e *MountError) Unwrap() error { return e.Err }
 
 // WithGoCommand sets the go command to run. The default is "go" from PATH.
 func WithGoCommand(path string) Option {
@@ -189,13 +219,17 @@ func Prepare(ctx context.Context, dir string, mods *modload.Result, s Settings, 
 	r := &runner{o: o, dir: absDir, env: buildEnv(o.env, s, p.goCache)}
 	p.r = r
 	var binds []bind
-	if !s.Trimpath && filepath.Clean(mods.GoModCache) != s.ModCache {
+	if rf := o.rootFS; rf != nil {
+		if err := r.inRootFS(ctx, rf, s, mods.GoModCache, p.goCache); err != nil {
+			return nil, err
+		}
+	} else if !s.Trimpath && filepath.Clean(mods.GoModCache) != s.ModCache {
 		binds = append(binds, bind{mods.GoModCache, s.ModCache, "the module cache"})
 		r.env = envlist.Set(r.env, "GOMODCACHE", s.ModCache)
 	} else {
 		r.env = envlist.Set(r.env, "GOMODCACHE", mods.GoModCache)
 	}
-	if g := o.goRoot; g != nil {
+	if g := o.goRoot; g != nil && o.rootFS == nil {
 		goroot := g.Dir
 		if !s.Trimpath && filepath.Clean(g.Dir) != g.Path {
 			binds = append(binds, bind{g.Dir, g.Path, "the base image's Go installation"})
@@ -383,6 +417,63 @@ func (r *runner) run(ctx context.Context, args ...string) (string, error) {
 		return "", fmt.Errorf("go %s in %s: %s", args[0], r.dir, msg)
 	}
 	return stdout.String(), nil
+}
+
+// rootSrc is where the module's directory is seen in a root filesystem.
+const rootSrc = "/cachecheck/src"
+
+// inRootFS makes the go commands run inside rf (see [WithRootFS]), with
+// the module cache modCache, the build cache goCache and the module r.dir
+// mounted in it.
+func (r *runner) inRootFS(ctx context.Context, rf *RootFS, s Settings, modCache, goCache string) error {
+	env := slices.Clone(rf.Env)
+	if _, ok := envlist.Lookup(env, "PATH"); !ok {
+		env = envlist.Set(env, "PATH", path.Join(rf.GoRoot.Path, "bin")+":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	if _, ok := envlist.Lookup(env, "HOME"); !ok {
+		env = envlist.Set(env, "HOME", "/root")
+	}
+	env = envlist.Set(env, "GOCACHE", s.GoCache)
+	env = envlist.Set(env, "GOMODCACHE", s.ModCache)
+	r.env = settingsEnv(env, s)
+	r.o.goCmd = path.Join(rf.GoRoot.Path, "bin", "go")
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		return &MountError{What: "the base image's root filesystem", Err: err}
+	}
+	binds := []bind{
+		{modCache, s.ModCache, "the module cache"},
+		{goCache, s.GoCache, "the build cache"},
+		{r.dir, rootSrc, "the module"},
+	}
+	// Positional parameters: each bind's source and mount point, then
+	// the root; $0 is the first.
+	script := ""
+	var args []string
+	for i, b := range binds {
+		dst := filepath.Join(rf.Dir, filepath.FromSlash(b.dst))
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return fmt.Errorf("creating mount point for %s: %w", b.what, err)
+		}
+		script += fmt.Sprintf(`mount --bind "${%d}" "${%d}" && `, 2*i, 2*i+1)
+		args = append(args, b.src, dst)
+	}
+	for _, d := range []string{"dev", "proc", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(rf.Dir, d), 0o755); err != nil {
+			return fmt.Errorf("creating mount point /%s: %w", d, err)
+		}
+	}
+	n := len(args) // the root is ${n}
+	args = append(args, rf.Dir)
+	script += fmt.Sprintf(`mount --rbind /dev "${%[1]d}/dev" && mount -t proc proc "${%[1]d}/proc" && mount -t tmpfs tmpfs "${%[1]d}/tmp" && root="${%[1]d}" && shift %[1]d && exec %[2]s --root="$root" --wd=%[3]s "$@"`, n, unshare, rootSrc)
+	r.wrap = append([]string{unshare, "--mount", "--propagation", "private", "--", "sh", "-c", script}, args...)
+	// Check that the namespace works here before the real work.
+	check := proc.Command(ctx, r.wrap[0], append(slices.Clone(r.wrap[1:]), r.o.goCmd, "version")...)
+	check.Env = r.env
+	if out, err := proc.CombinedOutput(check); err != nil {
+		return &MountError{What: "the base image's root filesystem " + rf.Dir, Err: fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))}
+	}
+	return nil
 }
 
 // bind is a directory src the go commands see at dst.

@@ -127,7 +127,8 @@ func readGoRoot(dir string, candidates []string) (*GoRoot, error) {
 }
 
 // extractUnder writes the files of img's flattened filesystem that lie
-// under one of the directories dirs into dest, at the same paths. It
+// under one of the directories dirs (all of them for nil) into dest, at
+// the same paths. It
 // writes through an [os.Root] on dest, so no link of the image, symbolic
 // or hard, leads a write or a link outside dest: such an entry is refused,
 // with its name.
@@ -141,6 +142,9 @@ func extractUnder(ctx context.Context, img v1.Image, dest string, dirs []string)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
 	under := func(name string) bool {
+		if dirs == nil {
+			return true // everything
+		}
 		for _, d := range dirs {
 			if name == d || strings.HasPrefix(name, d+"/") {
 				return true

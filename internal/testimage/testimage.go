@@ -40,6 +40,7 @@ type options struct {
 	busybox  string
 	caCerts  string
 	tools    []string
+	trees    []string
 	created  time.Time
 	platform v1.Platform
 	remote   []remote.Option
@@ -71,6 +72,13 @@ func WithCACertificates(file string) Option {
 // Dockerfiles run. The default is none.
 func WithTools(names ...string) Option {
 	return func(o *options) error { o.tools = append(o.tools, names...); return nil }
+}
+
+// WithTree adds the files under dir to the image at the same paths below
+// the root, in a layer of their own on top: a C compiler and C library
+// unpacked from Debian's packages, say. The default is none.
+func WithTree(dir string) Option {
+	return func(o *options) error { o.trees = append(o.trees, dir); return nil }
 }
 
 // WithPlatform sets the platform the image's config names. The default is
@@ -162,7 +170,15 @@ func Image(opts ...Option) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), base, goLayer)
+	layers := []v1.Layer{base, goLayer}
+	for _, dir := range o.trees {
+		l, err := layer(func(tw *tar.Writer) error { return writeTree(tw, o, dir, "") })
+		if err != nil {
+			return nil, err
+		}
+		layers = append(layers, l)
+	}
+	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layers...)
 	if err != nil {
 		return nil, fmt.Errorf("building the test image: %w", err)
 	}
@@ -456,6 +472,8 @@ func writeTree(tw *tar.Writer, o *options, src, dst string) error {
 		name := dst
 		if rel != "." {
 			name = path.Join(dst, filepath.ToSlash(rel))
+		} else if dst == "" {
+			return nil // the root itself
 		}
 		hdr := &tar.Header{Name: name, Mode: int64(fi.Mode().Perm()), ModTime: o.created, Format: tar.FormatPAX}
 		switch {

@@ -49,18 +49,14 @@ type buildCacheStep struct {
 // base), when one was made exactly as this one would be, else a layer
 // compiled here, spooled into the step's spool directory.
 func (b *buildCacheStep) add(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, img v1.Image, sum *BuildCache) (v1.Image, func(), error) {
-	var g *buildcache.GoRoot
+	c := &compiler{name: "the go command here"}
 	if b.base != nil {
 		var err error
-		if g, err = unpackGoRoot(ctx, b.base, b.baseDigest); err != nil {
+		if c, err = toolchainFor(ctx, b.base, buildcache.Platform(s)); err != nil {
 			return nil, nil, err
 		}
 	}
-	toolchain := "the go command here"
-	if g != nil {
-		toolchain = "the base image's " + g.Path
-	}
-	return b.compileOn(ctx, dir, res, s, img, g, toolchain, "", sum)
+	return b.compileOn(ctx, dir, res, s, img, c, sum)
 }
 
 // unpackGoRoot unpacks the Go installation of the base image img of
@@ -74,11 +70,9 @@ func unpackGoRoot(ctx context.Context, img v1.Image, d v1.Hash) (*buildcache.GoR
 	return buildcache.UnpackGoRoot(ctx, img, d, cache)
 }
 
-// compileOn is add with the toolchain chosen: the Go installation g (nil
-// for the go command here), which toolchain names for the summary, and
-// after its version the note how ("", ", cross-compiling").
-func (b *buildCacheStep) compileOn(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, img v1.Image, g *buildcache.GoRoot, toolchain, how string, sum *BuildCache) (v1.Image, func(), error) {
-	plan, toolchain, err := b.prepare(ctx, dir, res, s, g, toolchain)
+// compileOn is add with the compiler c chosen.
+func (b *buildCacheStep) compileOn(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, img v1.Image, c *compiler, sum *BuildCache) (v1.Image, func(), error) {
+	plan, toolchain, err := b.prepare(ctx, dir, res, s, c)
 	if err != nil {
 		var bce *BuildCacheError
 		if errors.As(err, &bce) {
@@ -110,7 +104,7 @@ func (b *buildCacheStep) compileOn(ctx context.Context, dir string, res *modload
 			return out, func() {}, nil
 		}
 	}
-	sum.Toolchain = fmt.Sprintf("%s (%s)%s", toolchain, plan.Settings.GoVersion, how)
+	sum.Toolchain = fmt.Sprintf("%s (%s)%s", toolchain, plan.Settings.GoVersion, c.how)
 	r, err := compile(plan, ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("compiling the dependencies: %w", err)
@@ -187,6 +181,16 @@ func (b *buildCacheStep) published(ctx context.Context, plan *buildcache.Plan, i
 		return b.target.Ref(name, *desc), pub, nil
 	}
 	return "", nil, nil
+}
+
+// unpackRootFS unpacks the root filesystem of the base image img of
+// digest d into the user's cache ([goRootCache]/rootfs).
+func unpackRootFS(ctx context.Context, img v1.Image, d v1.Hash) (*buildcache.RootFS, error) {
+	cache, err := goRootCache()
+	if err != nil {
+		return nil, err
+	}
+	return buildcache.UnpackRootFS(ctx, img, d, cache)
 }
 
 // goRootCache is where base images' Go installations are unpacked, one

@@ -83,35 +83,49 @@ func Revision(ctx context.Context, dir string) (buildcache.Revision, error) {
 	return buildcache.Revision{Commit: f[0], Time: t}, nil
 }
 
-// toolchainFor returns the Go installation to compile for the platform p
-// with: the base image's for p when this machine runs it, else the one of
-// the base's image for this machine (cross-compiling: how is
-// ", cross-compiling"); nil for the go command here, when the base has
-// none. toolchain names it for the summary.
-func toolchainFor(ctx context.Context, base publish.Artifact, p string) (g *buildcache.GoRoot, toolchain, how string, err error) {
-	toolchain = "the go command here"
+// compiler is what a compile for a platform runs with.
+type compiler struct {
+	// g is the Go installation; nil for the go command here.
+	g *buildcache.GoRoot
+	// base is the base image g is from, native when the platform's own
+	// (not cross-compiling): its root filesystem can hold the compile.
+	base   v1.Image
+	digest v1.Hash
+	native bool
+	// name names the toolchain for the summary; how follows its version
+	// ("", ", cross-compiling").
+	name, how string
+}
+
+// toolchainFor returns the compiler for the platform p: the Go
+// installation of the base's image for p when this machine runs it, else
+// that of the base's image for this machine (cross-compiling); the go
+// command here when the base has none.
+func toolchainFor(ctx context.Context, base publish.Artifact, p string) (*compiler, error) {
+	c := &compiler{name: "the go command here"}
 	var img v1.Image
 	var d v1.Hash
 	from := p
 	switch b := base.(type) {
 	case v1.Image:
 		img = b
+		var err error
 		if d, err = b.Digest(); err != nil {
-			return nil, "", "", err
+			return nil, err
 		}
 	case v1.ImageIndex:
 		if !strings.HasSuffix(p, "/"+runtime.GOARCH) {
 			from = "linux/" + runtime.GOARCH
-			how = ", cross-compiling"
+			c.how = ", cross-compiling"
 		}
 		im, err := b.IndexManifest()
 		if err != nil {
-			return nil, "", "", fmt.Errorf("reading the base index: %w", err)
+			return nil, fmt.Errorf("reading the base index: %w", err)
 		}
 		for _, desc := range im.Manifests {
 			if platformOf(desc) == from {
 				if img, err = b.Image(desc.Digest); err != nil {
-					return nil, "", "", fmt.Errorf("reading the base's image for %s: %w", from, err)
+					return nil, fmt.Errorf("reading the base's image for %s: %w", from, err)
 				}
 				d = desc.Digest
 				break
@@ -119,33 +133,60 @@ func toolchainFor(ctx context.Context, base publish.Artifact, p string) (g *buil
 		}
 	}
 	if img == nil {
-		return nil, toolchain, how, nil
+		return c, nil
 	}
-	if g, err = unpackGoRoot(ctx, img, d); err != nil || g == nil {
-		return nil, toolchain, how, err
+	g, err := unpackGoRoot(ctx, img, d)
+	if err != nil || g == nil {
+		return c, err
 	}
-	if from == p {
-		return g, "the base image's " + g.Path, how, nil
+	c.g, c.base, c.digest, c.native = g, img, d, from == p
+	if c.native {
+		c.name = "the base image's " + g.Path
+	} else {
+		c.name = fmt.Sprintf("the base's %s image's %s", from, g.Path)
 	}
-	return g, fmt.Sprintf("the base's %s image's %s", from, g.Path), how, nil
+	return c, nil
 }
 
-// prepare makes the plan of a compile for s with the Go installation g
-// (nil for the go command here, which toolchain names): when the base has
-// no Go and the build names another release than the go command's, with
-// that release's official toolchain, fetched once. A [*BuildCacheError]
-// says the settings cannot be compiled for.
-func (b *buildCacheStep) prepare(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, g *buildcache.GoRoot, toolchain string) (*buildcache.Plan, string, error) {
+// prepare makes the plan of a compile for s with the compiler c: when the
+// base has no Go and the build names another release than the go
+// command's, with that release's official toolchain, fetched once. With
+// cgo (CGO_ENABLED not 0) and the platform's own base image, the go
+// command runs inside the base's root filesystem, unpacked once per
+// digest, so that the C compiler is the image's: when that cannot be (not
+// root), it runs here and says so on stderr. It returns the toolchain's
+// name for the summary. A [*BuildCacheError] says the settings cannot be
+// compiled for.
+func (b *buildCacheStep) prepare(ctx context.Context, dir string, res *modload.Result, s buildcache.Settings, c *compiler) (*buildcache.Plan, string, error) {
 	var opts []buildcache.Option
-	if g != nil {
-		opts = append(opts, buildcache.WithGoRoot(g))
+	name := c.name
+	if c.g != nil {
+		opts = append(opts, buildcache.WithGoRoot(c.g))
+	}
+	if s.CGOEnabled != "0" && c.native && c.base != nil {
+		rf, err := unpackRootFS(ctx, c.base, c.digest)
+		if err != nil {
+			return nil, "", err
+		}
+		if rf != nil {
+			plan, err := buildcache.Prepare(ctx, dir, res, s, append(opts, buildcache.WithRootFS(rf))...)
+			var me *buildcache.MountError
+			switch {
+			case err == nil:
+				return plan, name + " in its root filesystem, with its C compiler", nil
+			case errors.As(err, &me):
+				fmt.Fprintf(b.stderr, "cachecheck: build cache: %v; compiling here, with this machine's C compiler: the build's cgo packages may miss\n", err)
+			default:
+				return nil, "", err
+			}
+		}
 	}
 	plan, err := buildcache.Prepare(ctx, dir, res, s, opts...)
 	if err == nil {
-		return plan, toolchain, nil
+		return plan, name, nil
 	}
 	var ve *buildcache.VersionError
-	if errors.As(err, &ve) && g == nil && buildcache.IsRelease(ve.Want) {
+	if errors.As(err, &ve) && c.g == nil && buildcache.IsRelease(ve.Want) {
 		// No Go in the base, and the build names a release other than
 		// the go command's: compile with that release's official
 		// toolchain, as GOTOOLCHAIN would run it.
@@ -158,7 +199,7 @@ func (b *buildCacheStep) prepare(ctx context.Context, dir string, res *modload.R
 		if ferr != nil {
 			return nil, "", &BuildCacheError{fmt.Errorf("%w; fetching that toolchain failed: %v", ve, ferr)}
 		}
-		return b.prepare(ctx, dir, res, s, ft, "the official toolchain of the golang.org/toolchain module")
+		return b.prepare(ctx, dir, res, s, &compiler{g: ft, name: "the official toolchain of the golang.org/toolchain module", how: c.how})
 	}
 	if errors.As(err, &ve) {
 		return nil, "", &BuildCacheError{err}
@@ -193,11 +234,11 @@ func (b *buildCacheStep) addMain(ctx context.Context, dir string, res *modload.R
 			return nil, nil, nil
 		}
 		p := buildcache.Platform(pub.Settings)
-		g, toolchain, how, err := toolchainFor(ctx, base, p)
+		c, err := toolchainFor(ctx, base, p)
 		if err != nil {
 			return nil, nil, err
 		}
-		plan, toolchain, err := b.prepare(ctx, dir, res, pub.Settings, g, toolchain)
+		plan, toolchain, err := b.prepare(ctx, dir, res, pub.Settings, c)
 		if err != nil {
 			return nil, nil, fmt.Errorf("compiling the main module's packages: %w", err)
 		}
@@ -219,7 +260,7 @@ func (b *buildCacheStep) addMain(ctx context.Context, dir string, res *modload.R
 			return nil, nil, err
 		}
 		sum := &MainCache{Platform: platform, Revision: rev.Commit, RevisionTime: rev.Time, Packages: len(mr.Packages),
-			Toolchain: fmt.Sprintf("%s (%s)%s", toolchain, mr.Settings.GoVersion, how)}
+			Toolchain: fmt.Sprintf("%s (%s)%s", toolchain, mr.Settings.GoVersion, c.how)}
 		sum.Bytes.Raw, sum.Bytes.Compressed = l.RawSize, size
 		return out, sum, nil
 	}

@@ -144,16 +144,16 @@ func (b *buildCacheStep) addIndex(ctx context.Context, dir string, res *modload.
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		g, toolchain, how, err := toolchainFor(ctx, base, p)
+		c, err := toolchainFor(ctx, base, p)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		sum := &BuildCache{Platform: p}
-		out, c, err := b.compileOn(ctx, dir, res, sp, child, g, toolchain, how, sum)
+		out, done, err := b.compileOn(ctx, dir, res, sp, child, c, sum)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("platform %s: %w", p, err)
 		}
-		cleanups = append(cleanups, c)
+		cleanups = append(cleanups, done)
 		sums = append(sums, sum)
 		adds = append(adds, mutate.IndexAddendum{Add: out, Descriptor: d})
 	}
