@@ -10,6 +10,7 @@ gcc_root="$CACHECHECK_CI_TMP/gcc-root"
 mkdir -p "$gcc_debs" "$gcc_root"
 if ! apt-cache show gcc-11 >/dev/null 2>&1; then
   apt-get update -qq
+  # shellcheck disable=SC2034 # read by apt_install (.ci/test.sh)
   apt_updated=1
 fi
 # The packages gcc-11 and libc6-dev need, all the way down.
@@ -20,9 +21,10 @@ gcc_pkgs=$(apt-cache depends --recurse --no-recommends --no-suggests --no-confli
 for deb in "$gcc_debs"/*.deb; do
   dpkg-deb -x "$deb" "$gcc_root" || { echo "unpacking $deb failed"; exit 1; }
 done
-gcc11=$(cd "$gcc_root/usr/bin" && ls ./*-linux-gnu-gcc-11 2>/dev/null | head -1)
-[ -n "$gcc11" ] || { echo "the gcc-11 packages hold no *-linux-gnu-gcc-11 (downloaded: $(ls "$gcc_debs" | tr '\n' ' '))"; exit 1; }
-ln -sf "${gcc11#./}" "$gcc_root/usr/bin/gcc"
+gcc11=""
+for f in "$gcc_root"/usr/bin/*-linux-gnu-gcc-11; do if [ -e "$f" ]; then gcc11=${f##*/}; fi; done
+[ -n "$gcc11" ] || { echo "the gcc-11 packages hold no *-linux-gnu-gcc-11 (downloaded: $gcc_pkgs)"; exit 1; }
+ln -sf "$gcc11" "$gcc_root/usr/bin/gcc"
 CACHECHECK_GCC_BASE_IMAGE=$(go run ./internal/testimage/push --tree "$gcc_root" "${CACHECHECK_REGISTRY:?10-registry.sh must run first}/cachecheck/golang-gcc:local") || {
   echo "building or pushing the gcc test base image failed"; exit 1; }
 export CACHECHECK_GCC_BASE_IMAGE
